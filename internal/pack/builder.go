@@ -1,0 +1,119 @@
+package pack
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/crypt"
+)
+
+// Builder collects blob envelopes for one pack. It holds their bytes in
+// memory until Finish. It is not safe for concurrent use.
+type Builder struct {
+	buf     []byte  // envelopes in the order added
+	entries []Entry // Offset is into buf
+	seen    map[blob.Handle]struct{}
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	return &Builder{seen: make(map[blob.Handle]struct{})}
+}
+
+// Add appends a copy of the envelope of the blob of type t and identifier
+// id, whose plaintext before compression is rawLen bytes. The envelope must
+// have been sealed with the associated data crypt.AD(crypt.ADBlobData or
+// crypt.ADBlobTree, id[:]). Adding a blob the Builder already holds does
+// nothing, so a pack never lists a blob twice.
+func (b *Builder) Add(t blob.Type, id blob.ID, envelope []byte, rawLen uint32) {
+	h := blob.Handle{Type: t, ID: id}
+	if _, dup := b.seen[h]; dup {
+		return
+	}
+	b.seen[h] = struct{}{}
+	b.entries = append(b.entries, Entry{
+		Type: t, ID: id,
+		Offset:    uint32(len(b.buf)),
+		Length:    uint32(len(envelope)),
+		RawLength: rawLen,
+	})
+	b.buf = append(b.buf, envelope...)
+}
+
+// Size returns the number of envelope bytes added so far. A writer
+// finishes the pack once Size reaches TargetSize.
+func (b *Builder) Size() int { return len(b.buf) }
+
+// Count returns the number of blobs added so far.
+func (b *Builder) Count() int { return len(b.entries) }
+
+// Reset empties the Builder for the next pack, keeping its buffer.
+func (b *Builder) Reset() {
+	b.buf = b.buf[:0]
+	b.entries = b.entries[:0]
+	clear(b.seen)
+}
+
+// Finish lays the envelopes out in a uniformly random order (drawn from
+// crypto/rand), appends the header sealed by s with associated data
+// crypt.AD(crypt.ADPackHeader, nil), its Padmé padding and the trailer, and
+// returns the pack's bytes and its entries in pack order with their final
+// offsets (docs/format.md §6.1). The pack is named crypt.ContentID(pack).
+// The returned slices are the caller's; the Builder keeps its contents
+// until Reset.
+func (b *Builder) Finish(s *crypt.Sealer) (pack []byte, entries []Entry, err error) {
+	n := len(b.entries)
+	if n == 0 {
+		return nil, nil, errors.New("finishing a pack: no blobs added")
+	}
+	if n > MaxBlobs {
+		return nil, nil, fmt.Errorf("finishing a pack: %d blobs, at most %d allowed", n, MaxBlobs)
+	}
+	unpadded := uint64(len(b.buf)) + crypt.Overhead + prefixSize + uint64(n)*entrySize + trailerSize
+	size := Padme(unpadded)
+	if size > MaxSize {
+		return nil, nil, fmt.Errorf("finishing a pack: %d bytes exceed the %d-byte limit", size, MaxSize)
+	}
+	order := shuffled(n)
+	entries = make([]Entry, n)
+	pack = make([]byte, 0, size)
+	for i, j := range order {
+		e := b.entries[j]
+		pack = append(pack, b.buf[e.Offset:e.Offset+e.Length]...)
+		e.Offset = uint32(len(pack)) - e.Length
+		entries[i] = e
+	}
+	if err := checkEntries(entries); err != nil {
+		return nil, nil, fmt.Errorf("finishing a pack: %w", err)
+	}
+	plain := appendHeader(nil, entries, size-unpadded)
+	if pack, err = s.Seal(pack, plain, headerAD); err != nil {
+		return nil, nil, fmt.Errorf("sealing pack header: %w", err)
+	}
+	pack = binary.LittleEndian.AppendUint32(pack, uint32(crypt.Overhead+len(plain)))
+	return pack, entries, nil
+}
+
+// shuffled returns a uniformly random permutation of 0..n-1.
+func shuffled(n int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	mrand.New(cryptoSource{}).Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	return order
+}
+
+// cryptoSource draws math/rand/v2's random numbers from crypto/rand, so a
+// shuffle's outcome cannot be predicted from any earlier output.
+type cryptoSource struct{}
+
+func (cryptoSource) Uint64() uint64 {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand guarantees it since Go 1.24)
+	return binary.LittleEndian.Uint64(b[:])
+}
