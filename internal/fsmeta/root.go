@@ -1,0 +1,209 @@
+package fsmeta
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/coffer-backup/coffer/internal/tree"
+)
+
+// Errors a Root returns; test them with errors.Is.
+var (
+	// ErrInvalidPath is returned for a relative path that is empty, absolute,
+	// or has a component that is empty, ".", ".." or holds a NUL byte.
+	ErrInvalidPath = errors.New("invalid relative path")
+	// ErrNeedsPrivilege is returned when creating a device node is refused
+	// because the process is not root (lacks CAP_MKNOD).
+	ErrNeedsPrivilege = errors.New("creating device nodes needs root (CAP_MKNOD)")
+	// ErrTypeMismatch is returned by Apply when the file found is not of the
+	// node's type.
+	ErrTypeMismatch = errors.New("file type differs from the snapshot's")
+	// ErrNotRestored wraps each warning of Apply: metadata that was skipped.
+	ErrNotRestored = errors.New("metadata not restored")
+)
+
+// resolveBeneath is how every path below a Root is resolved: never leaving
+// the root, never following a symbolic link, not even the last component.
+const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+// Root creates files below one directory and applies their metadata, and
+// never creates, opens or changes anything outside it. Its paths are
+// relative, '/'-separated, and resolved with openat2 so that no symbolic
+// link, pre-existing or restored, is ever followed: a path through one fails
+// with ELOOP. Replacing (overwrite) unlinks whatever non-directory, or empty
+// directory, is in the way and creates a new file: it never writes through an
+// existing file, which may be a hard link to one outside the root, nor opens
+// an existing fifo or device. Root needs Linux 5.8 or later and /proc. Its
+// methods are safe for concurrent use until Close.
+type Root struct {
+	fd  int
+	dir string
+}
+
+// OpenRoot opens dir, which must exist, as a Root. dir itself may be reached
+// through symbolic links; nothing below it is.
+func OpenRoot(dir string) (*Root, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fsmeta: open restore target %q: %w", dir, err)
+	}
+	return &Root{fd: fd, dir: dir}, nil
+}
+
+// Close releases the root's directory.
+func (r *Root) Close() error {
+	if err := unix.Close(r.fd); err != nil {
+		return fmt.Errorf("fsmeta: close restore target %q: %w", r.dir, err)
+	}
+	return nil
+}
+
+// Mkdir creates directory rel with mode 0700 (Apply sets the final mode).
+// An existing directory is accepted; anything else in the way is an error
+// unless overwrite is set.
+func (r *Root) Mkdir(rel string, overwrite bool) error {
+	return r.fail("mkdir", rel, r.make(rel, overwrite, func(dfd int, name string) error {
+		err := unix.Mkdirat(dfd, name, 0o700)
+		if errors.Is(err, unix.EEXIST) {
+			var st unix.Stat_t
+			if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				return nil
+			}
+		}
+		return err
+	}))
+}
+
+// CreateFile creates regular file rel with mode 0600, open for writing. It
+// never opens an existing file: without overwrite anything in the way is an
+// error, with it, that is replaced.
+func (r *Root) CreateFile(rel string, overwrite bool) (*os.File, error) {
+	fd := -1
+	err := r.make(rel, overwrite, func(dfd int, name string) (err error) {
+		fd, err = unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		return err
+	})
+	if err != nil {
+		return nil, r.fail("create", rel, err)
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(r.dir, rel)), nil
+}
+
+// Symlink creates symbolic link rel pointing to target, which is stored as
+// given and never followed.
+func (r *Root) Symlink(target []byte, rel string, overwrite bool) error {
+	return r.fail("symlink", rel, r.make(rel, overwrite, func(dfd int, name string) error {
+		return unix.Symlinkat(string(target), dfd, name)
+	}))
+}
+
+// Mknod creates rel as the fifo, socket, or character or block device n
+// describes, with mode 0600. Without the privilege to create devices it
+// returns an error wrapping ErrNeedsPrivilege.
+func (r *Root) Mknod(rel string, n *tree.Node, overwrite bool) error {
+	var dev uint64
+	switch n.Type {
+	case tree.Fifo, tree.Socket:
+	case tree.CharDev, tree.BlockDev:
+		dev = n.Rdev
+	default:
+		return r.fail("mknod", rel, fmt.Errorf("%s is not a special file", n.Type))
+	}
+	if dev > math.MaxInt {
+		return r.fail("mknod", rel, fmt.Errorf("device number %#x out of range", dev))
+	}
+	err := r.make(rel, overwrite, func(dfd int, name string) error {
+		return unix.Mknodat(dfd, name, modeBits[n.Type]|0o600, int(dev))
+	})
+	if dev != 0 && errors.Is(err, unix.EPERM) {
+		err = fmt.Errorf("%w: %w", ErrNeedsPrivilege, err)
+	}
+	return r.fail("mknod", rel, err)
+}
+
+// Link creates rel as a hard link to existingRel, which is not followed if it
+// is a symbolic link. existingRel should be a file this restore created.
+func (r *Root) Link(existingRel, rel string, overwrite bool) error {
+	return r.fail("link", rel, r.at(existingRel, func(odfd int, oname string) error {
+		return r.make(rel, overwrite, func(dfd int, name string) error {
+			return unix.Linkat(odfd, oname, dfd, name, 0)
+		})
+	}))
+}
+
+// make runs mk in rel's directory on rel's last component. If that fails
+// because the name exists and overwrite is set, it removes what is there and
+// runs mk again.
+func (r *Root) make(rel string, overwrite bool, mk func(dfd int, name string) error) error {
+	return r.at(rel, func(dfd int, name string) error {
+		err := mk(dfd, name)
+		if !overwrite || !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+		err = unix.Unlinkat(dfd, name, 0)
+		if errors.Is(err, unix.EISDIR) {
+			err = unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR) // only if empty
+		}
+		if err != nil {
+			return fmt.Errorf("replace: %w", err)
+		}
+		return mk(dfd, name)
+	})
+}
+
+// at validates rel, opens its parent directory below the root and calls op
+// with it and rel's last component.
+func (r *Root) at(rel string, op func(dfd int, name string) error) error {
+	if err := checkRel(rel); err != nil {
+		return err
+	}
+	dir, name := ".", rel
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		dir, name = rel[:i], rel[i+1:]
+	}
+	dfd, err := r.open(dir, unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	return op(dfd, name)
+}
+
+// open returns an O_PATH descriptor of rel below the root, which is the
+// symbolic link itself if rel names one.
+func (r *Root) open(rel string, flags int) (int, error) {
+	how := unix.OpenHow{
+		Flags:   uint64(flags | unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC),
+		Resolve: resolveBeneath,
+	}
+	fd, err := unix.Openat2(r.fd, rel, &how)
+	if errors.Is(err, unix.ELOOP) {
+		err = fmt.Errorf("refusing to follow a symbolic link: %w", err)
+	}
+	return fd, err
+}
+
+// checkRel returns ErrInvalidPath unless every '/'-separated component of rel
+// is a plain name.
+func checkRel(rel string) error {
+	for c := range strings.SplitSeq(rel, "/") {
+		if c == "" || c == "." || c == ".." || strings.IndexByte(c, 0) >= 0 {
+			return ErrInvalidPath
+		}
+	}
+	return nil
+}
+
+// fail wraps a non-nil err with the operation and the path.
+func (r *Root) fail(op, rel string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("fsmeta: %s %q in %q: %w", op, rel, r.dir, err)
+}

@@ -1,0 +1,85 @@
+package fsmeta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/coffer-backup/coffer/internal/tree"
+)
+
+// xattrMax is the kernel's limit on both the size of one attribute value and
+// the length of the list of attribute names (XATTR_SIZE_MAX, XATTR_LIST_MAX).
+const xattrMax = 64 << 10
+
+// xattrBuf is the size of the pooled buffer tried first; lists and values
+// larger than that are read again into a buffer of xattrMax bytes, so every
+// read takes one system call, or two for large attributes.
+const xattrBuf = 1 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, xattrBuf); return &b }}
+
+// readXattrs returns every extended attribute of path (not followed) that the
+// caller may read, sorted by name. A file system without attributes has none.
+func readXattrs(path string) ([]tree.Xattr, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	list, err := readSized(*bp, func(b []byte) (int, error) { return unix.Llistxattr(path, b) })
+	switch {
+	case errors.Is(err, unix.ENOTSUP):
+		return nil, nil // the file system has no attributes
+	case err != nil:
+		return nil, fmt.Errorf("llistxattr: %w", err)
+	case len(list) == 0:
+		return nil, nil
+	}
+	var attrs []tree.Xattr
+	for name := range strings.SplitSeq(strings.TrimSuffix(string(list), "\x00"), "\x00") {
+		value, err := readSized(*bp, func(b []byte) (int, error) { return unix.Lgetxattr(path, name, b) })
+		switch {
+		case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+			continue // removed since it was listed, or not readable by this process
+		case err != nil:
+			return nil, fmt.Errorf("lgetxattr %q: %w", name, err)
+		}
+		attrs = append(attrs, tree.Xattr{Name: name, Value: bytes.Clone(value)})
+	}
+	slices.SortFunc(attrs, func(a, b tree.Xattr) int { return strings.Compare(a.Name, b.Name) })
+	return attrs, nil
+}
+
+// readSized calls get with buf and, if buf is too small, once more with a
+// buffer of the kernel's maximum size. It returns the bytes get filled.
+func readSized(buf []byte, get func([]byte) (int, error)) ([]byte, error) {
+	n, err := get(buf)
+	if errors.Is(err, unix.ERANGE) {
+		buf = make([]byte, xattrMax)
+		n, err = get(buf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// setXattrs sets attrs on the file procPath names. An attribute outside the
+// "user." namespace that the kernel refuses with EPERM or ENOTSUP is skipped
+// with a warning; every other failure is an error.
+func setXattrs(procPath string, attrs []tree.Xattr) (warnings []error, err error) {
+	for _, x := range attrs {
+		err := unix.Setxattr(procPath, x.Name, x.Value, 0)
+		switch {
+		case err == nil:
+		case !strings.HasPrefix(x.Name, "user.") && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOTSUP)):
+			warnings = append(warnings, fmt.Errorf("%w: xattr %q: %w", ErrNotRestored, x.Name, err))
+		default:
+			return warnings, fmt.Errorf("setxattr %q: %w", x.Name, err)
+		}
+	}
+	return warnings, nil
+}
