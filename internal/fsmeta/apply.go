@@ -37,7 +37,7 @@ func (r *Root) Apply(rel string, n *tree.Node, opts ApplyOptions) (warnings []er
 	if err := checkRel(rel); err != nil {
 		return nil, r.fail("apply", rel, err)
 	}
-	fd, err := r.open(rel, 0)
+	fd, err := r.open(rel, unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, r.fail("apply", rel, err)
 	}

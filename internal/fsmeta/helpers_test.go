@@ -62,10 +62,29 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func writeFile(t *testing.T, path string, data []byte, mode os.FileMode) {
+func writeFile(t *testing.T, path string, data []byte, mode uint32) {
 	t.Helper()
 	must(t, os.WriteFile(path, data, 0o600))
-	must(t, os.Chmod(path, mode))
+	chmod(t, path, mode)
+}
+
+func mkdir(t *testing.T, path string, mode uint32) {
+	t.Helper()
+	must(t, os.Mkdir(path, 0o700))
+	chmod(t, path, mode)
+}
+
+// chmod sets all twelve permission bits of path, which os.Chmod does not
+// (its setuid, setgid and sticky bits are not the kernel's), and checks they
+// took.
+func chmod(t *testing.T, path string, mode uint32) {
+	t.Helper()
+	must(t, unix.Chmod(path, mode))
+	var st unix.Stat_t
+	must(t, unix.Lstat(path, &st))
+	if st.Mode&0o7777 != mode {
+		t.Fatalf("chmod %q %#o: mode is %#o", path, mode, st.Mode&0o7777)
+	}
 }
 
 func stat(t *testing.T, path string) *tree.Node {
@@ -197,12 +216,18 @@ func compareTree(t *testing.T, src, dst, rel string, inodes map[uint64]uint64) {
 	}
 }
 
-// snapshot records everything observable about the files below dir,
-// including their change times, so that any write, chmod, chown or xattr
-// change shows.
-func snapshot(t *testing.T, dir string) map[string]string {
+// state is what a test can observe about one file, but its access time,
+// which reading it for this record changes.
+type state struct {
+	desc  string // type, mode, owner, size, mtime, content or target, xattrs
+	links uint64
+	ctime unix.Timespec // changes with any write, chmod, chown or xattr change
+}
+
+// snapshot records the state of dir and everything below it.
+func snapshot(t *testing.T, dir string) map[string]state {
 	t.Helper()
-	m := make(map[string]string)
+	m := make(map[string]state)
 	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -220,13 +245,46 @@ func snapshot(t *testing.T, dir string) map[string]string {
 			target, err = os.Readlink(path)
 			content = []byte(target)
 		}
-		// Not the access time: reading the files for this record changes it.
-		m[path] = fmt.Sprintf("mode %o ids %d:%d links %d size %d mtime %v ctime %v data %q",
-			st.Mode, st.Uid, st.Gid, st.Nlink, st.Size, st.Mtim, st.Ctim, content)
+		attrs := make([]byte, xattrMax)
+		n, xerr := unix.Llistxattr(path, attrs)
+		if xerr != nil {
+			n = 0
+		}
+		m[path] = state{
+			desc: fmt.Sprintf("mode %o ids %d:%d size %d mtime %v data %q xattrs %q",
+				st.Mode, st.Uid, st.Gid, st.Size, st.Mtim, content, attrs[:n]),
+			links: uint64(st.Nlink),
+			ctime: st.Ctim,
+		}
 		return err
 	})
 	must(t, err)
 	return m
+}
+
+// checkUnchanged fails the test if a file of before changed, vanished or
+// gained a sibling in after. With linksMayDrop, a file may lose hard links,
+// which also changes its ctime: a restore may remove links planted in its
+// target to files outside.
+func checkUnchanged(t *testing.T, before, after map[string]state, linksMayDrop bool) {
+	t.Helper()
+	for path, a := range after {
+		b, ok := before[path]
+		switch {
+		case !ok:
+			t.Errorf("%s appeared", path)
+		case b.desc != a.desc:
+			t.Errorf("%s changed:\nbefore %s\nafter  %s", path, b.desc, a.desc)
+		case linksMayDrop && a.links <= b.links:
+		case b.links != a.links || b.ctime != a.ctime:
+			t.Errorf("%s changed: links %d, ctime %v; before links %d, ctime %v", path, a.links, a.ctime, b.links, b.ctime)
+		}
+	}
+	for path := range before {
+		if _, ok := after[path]; !ok {
+			t.Errorf("%s vanished", path)
+		}
+	}
 }
 
 // unprivileged runs fn as an unprivileged user: when the test runs as root,

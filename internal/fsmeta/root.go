@@ -175,11 +175,12 @@ func (r *Root) at(rel string, op func(dfd int, name string) error) error {
 	return op(dfd, name)
 }
 
-// open returns an O_PATH descriptor of rel below the root, which is the
-// symbolic link itself if rel names one.
+// open returns an O_PATH descriptor of rel below the root. With O_NOFOLLOW
+// in flags, that is the symbolic link itself if rel names one; without, a
+// symbolic link anywhere in rel fails with ELOOP.
 func (r *Root) open(rel string, flags int) (int, error) {
 	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC),
+		Flags:   uint64(flags | unix.O_PATH | unix.O_CLOEXEC),
 		Resolve: resolveBeneath,
 	}
 	fd, err := unix.Openat2(r.fd, rel, &how)

@@ -61,26 +61,25 @@ var roundTripCases = []struct {
 		touch(t, p, base+8)
 	}},
 	{name: "empty dir", make: func(t *testing.T, p, _ string) {
-		must(t, os.Mkdir(p, 0o755))
+		mkdir(t, p, 0o755)
 		touch(t, p, base+9)
 	}},
 	{name: "sticky dir", make: func(t *testing.T, p, _ string) {
-		must(t, os.Mkdir(p, 0o700))
-		must(t, os.Chmod(p, 0o1777))
+		mkdir(t, p, 0o1777)
 		touch(t, p, base+10)
 	}},
 	{name: "setgid dir with read-only child dir", make: func(t *testing.T, p, _ string) {
-		must(t, os.Mkdir(p, 0o700))
-		must(t, os.Mkdir(filepath.Join(p, "ro"), 0o700))
+		mkdir(t, p, 0o700)
+		mkdir(t, filepath.Join(p, "ro"), 0o700)
 		writeFile(t, filepath.Join(p, "ro", "f"), []byte("f"), 0o444)
 		touch(t, filepath.Join(p, "ro", "f"), base+11)
-		must(t, os.Chmod(filepath.Join(p, "ro"), 0o555))
+		chmod(t, filepath.Join(p, "ro"), 0o555)
 		touch(t, filepath.Join(p, "ro"), base+12)
-		must(t, os.Chmod(p, 0o2775))
+		chmod(t, p, 0o2775)
 		touch(t, p, base+13)
 	}},
 	{name: "hard links", make: func(t *testing.T, p, _ string) {
-		must(t, os.Mkdir(p, 0o755))
+		mkdir(t, p, 0o755)
 		writeFile(t, filepath.Join(p, "a"), []byte("shared"), 0o640)
 		must(t, os.Link(filepath.Join(p, "a"), filepath.Join(p, "b")))
 		must(t, os.Link(filepath.Join(p, "a"), filepath.Join(p, "c")))
@@ -101,7 +100,7 @@ var roundTripCases = []struct {
 	}},
 	{name: "fifo", make: func(t *testing.T, p, _ string) {
 		must(t, unix.Mkfifo(p, 0o600))
-		must(t, os.Chmod(p, 0o620))
+		chmod(t, p, 0o620)
 		touch(t, p, base+19)
 	}},
 	{name: "socket", make: func(t *testing.T, p, _ string) {
@@ -129,7 +128,7 @@ var roundTripCases = []struct {
 		touch(t, p, base+23)
 	}},
 	{name: "user xattrs on a dir", xattr: "user.probe", make: func(t *testing.T, p, _ string) {
-		must(t, os.Mkdir(p, 0o750))
+		mkdir(t, p, 0o750)
 		must(t, unix.Lsetxattr(p, "user.dir", []byte("d"), 0))
 		touch(t, p, base+24)
 	}},
@@ -153,11 +152,11 @@ var roundTripCases = []struct {
 		touch(t, p, base+27)
 	}},
 	{name: "foreign owners", root: "giving files to other users", make: func(t *testing.T, p, outside string) {
-		must(t, os.Mkdir(p, 0o755))
+		mkdir(t, p, 0o755)
 		f, l := filepath.Join(p, "f"), filepath.Join(p, "l")
 		writeFile(t, f, []byte("x"), 0o6750)
 		must(t, os.Lchown(f, 12345, 23456))
-		must(t, os.Chmod(f, 0o6750)) // chown cleared the setuid and setgid bits
+		chmod(t, f, 0o6750) // chown cleared the setuid and setgid bits
 		must(t, os.Symlink(filepath.Join(outside, "sentinel"), l))
 		must(t, os.Lchown(l, 23456, 12345))
 		touch(t, f, base+28)
@@ -195,21 +194,7 @@ func TestRoundTrip(t *testing.T) {
 			compareTree(t, src, dst, item, make(map[uint64]uint64))
 		})
 	}
-	if after := snapshot(t, outside); !equalMaps(before, after) {
-		t.Errorf("outside changed:\n%v\n%v", before, after)
-	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || v != w {
-			return false
-		}
-	}
-	return true
+	checkUnchanged(t, before, snapshot(t, outside), false)
 }
 
 // makeSparse makes a 4 MiB file holding 4 KiB of data at offsets 0 and 1 MiB
