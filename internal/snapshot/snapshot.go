@@ -15,6 +15,7 @@ import (
 	"io"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -125,7 +126,22 @@ func (s *Snapshot) validate() error {
 	if err := distinct("path", s.Paths, checkPath); err != nil {
 		return err
 	}
-	return distinct("tag", s.Tags, checkTag)
+	if err := distinct("tag", s.Tags, checkTag); err != nil {
+		return err
+	}
+	return s.checkUTF8()
+}
+
+// checkUTF8 refuses strings that are not valid UTF-8, which JSON cannot
+// carry: encoding/json would silently replace the invalid bytes.
+func (s *Snapshot) checkUTF8() error {
+	strs := slices.Concat([]string{s.Hostname, s.Username, s.ProgramVersion}, s.Paths, s.Tags, s.Excludes)
+	for _, v := range strs {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("snapshot string %q is not valid UTF-8: %w", v, ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // distinct applies check to every string of list and refuses repeats.

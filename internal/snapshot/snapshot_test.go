@@ -162,6 +162,8 @@ func TestEncodeRejects(t *testing.T) {
 		{"relative path", func(s *Snapshot) { s.Paths = []string{"home"} }},
 		{"bad tag", func(s *Snapshot) { s.Tags = []string{"a,b"} }},
 		{"negative duration", func(s *Snapshot) { s.Summary.Duration = -time.Second }},
+		{"path not UTF-8", func(s *Snapshot) { s.Paths = []string{"/home/\xff"} }},
+		{"exclude not UTF-8", func(s *Snapshot) { s.Excludes = []string{"\xff"} }},
 		{"too large", func(s *Snapshot) { s.Hostname = strings.Repeat("h", MaxSize) }},
 		{"year beyond 9999", func(s *Snapshot) { s.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
 	} {
