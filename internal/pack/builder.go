@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/crypt"
@@ -78,18 +79,10 @@ func (b *Builder) Finish(s *crypt.Sealer) (pack []byte, entries []Entry, err err
 	if size > MaxSize {
 		return nil, nil, fmt.Errorf("finishing a pack: %d bytes exceed the %d-byte limit", size, MaxSize)
 	}
-	order := shuffled(n)
-	entries = make([]Entry, n)
-	pack = make([]byte, 0, size)
-	for i, j := range order {
-		e := b.entries[j]
-		pack = append(pack, b.buf[e.Offset:e.Offset+e.Length]...)
-		e.Offset = uint32(len(pack)) - e.Length
-		entries[i] = e
-	}
-	if err := checkEntries(entries); err != nil {
+	if err := checkEntries(b.entries); err != nil {
 		return nil, nil, fmt.Errorf("finishing a pack: %w", err)
 	}
+	pack, entries = b.shuffle(size)
 	plain := appendHeader(nil, entries, size-unpadded)
 	if pack, err = s.Seal(pack, plain, headerAD); err != nil {
 		return nil, nil, fmt.Errorf("sealing pack header: %w", err)
@@ -98,14 +91,18 @@ func (b *Builder) Finish(s *crypt.Sealer) (pack []byte, entries []Entry, err err
 	return pack, entries, nil
 }
 
-// shuffled returns a uniformly random permutation of 0..n-1.
-func shuffled(n int) []int {
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
+// shuffle copies the envelopes, in a uniformly random order, into a new
+// buffer with room for size bytes, and returns it with the entries in
+// that order and their offsets in it.
+func (b *Builder) shuffle(size uint64) ([]byte, []Entry) {
+	entries := slices.Clone(b.entries)
+	mrand.New(cryptoSource{}).Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
+	pack := make([]byte, 0, size)
+	for i, e := range entries {
+		pack = append(pack, b.buf[e.Offset:e.Offset+e.Length]...)
+		entries[i].Offset = uint32(len(pack)) - e.Length
 	}
-	mrand.New(cryptoSource{}).Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
-	return order
+	return pack, entries
 }
 
 // cryptoSource draws math/rand/v2's random numbers from crypto/rand, so a
