@@ -33,6 +33,9 @@ type ApplyOptions struct {
 // refused with EPERM or ENOTSUP. Each warning wraps ErrNotRestored; anything
 // else that fails is the error. A directory must be applied after its
 // children are restored, or their creation changes its modification time.
+// Apply changes whatever non-symbolic-link file is at rel: call it only on
+// what this Root created, since a file planted in the target may be a hard
+// link to one outside.
 func (r *Root) Apply(rel string, n *tree.Node, opts ApplyOptions) (warnings []error, err error) {
 	if err := checkRel(rel); err != nil {
 		return nil, r.fail("apply", rel, err)

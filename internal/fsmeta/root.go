@@ -39,7 +39,9 @@ const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RE
 // with ELOOP. Replacing (overwrite) unlinks whatever non-directory, or empty
 // directory, is in the way and creates a new file: it never writes through an
 // existing file, which may be a hard link to one outside the root, nor opens
-// an existing fifo or device. Root needs Linux 5.8 or later and /proc. Its
+// an existing fifo or device. (Unlinking such a planted hard link does lower
+// the link count of the file outside.) Mount points below the root are
+// crossed like directories. Root needs Linux 5.8 or later and /proc. Its
 // methods are safe for concurrent use until Close.
 type Root struct {
 	fd  int

@@ -2,6 +2,7 @@ package fsmeta
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -179,6 +180,7 @@ func TestRoundTrip(t *testing.T) {
 				needRoot(t, tc.root)
 			}
 			src, dst := t.TempDir(), t.TempDir()
+			t.Cleanup(func() { makeRemovable(src, dst) })
 			if tc.xattr != "" {
 				needXattr(t, src, tc.xattr)
 			}
@@ -195,6 +197,19 @@ func TestRoundTrip(t *testing.T) {
 		})
 	}
 	checkUnchanged(t, before, snapshot(t, outside), false)
+}
+
+// makeRemovable makes every directory below dirs writable, so that the
+// temporary directories can be removed by a user other than root.
+func makeRemovable(dirs ...string) {
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(path, 0o700)
+			}
+			return nil
+		})
+	}
 }
 
 // makeSparse makes a 4 MiB file holding 4 KiB of data at offsets 0 and 1 MiB
