@@ -1,0 +1,122 @@
+// Package passphrase obtains the passphrase that unlocks a device keystore:
+// from the environment, from a file, or typed by the user at the terminal
+// without echo. It never returns an empty passphrase, and the passphrase
+// never appears in its errors.
+package passphrase
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// Sources of a passphrase, tried in this order.
+const (
+	// EnvVar holds the passphrase itself.
+	EnvVar = "COFFER_PASSPHRASE"
+	// FileEnvVar names a file whose contents, less one trailing line
+	// break, are the passphrase.
+	FileEnvVar = "COFFER_PASSPHRASE_FILE"
+	// ttyPath is the terminal prompted when neither variable is set.
+	ttyPath = "/dev/tty"
+)
+
+// MaxFileSize bounds a passphrase file in bytes.
+const MaxFileSize = 4096
+
+// Errors of Get, wrapped with the source of the passphrase.
+var (
+	ErrUnavailable = errors.New("no passphrase available: set " + EnvVar + " or " + FileEnvVar + ", or run from a terminal")
+	ErrEmpty       = errors.New("empty passphrase refused")
+	ErrMismatch    = errors.New("the two passphrases typed differ")
+)
+
+// Get returns the passphrase from $COFFER_PASSPHRASE if it is set, else
+// from the file named by $COFFER_PASSPHRASE_FILE if that is set, else by
+// showing prompt on the terminal and reading a line without echo. With
+// confirm, a typed passphrase is asked for twice and must match; a
+// passphrase from the environment or a file is taken as is.
+func Get(prompt string, confirm bool) ([]byte, error) {
+	return get(prompt, confirm, ttyPath)
+}
+
+func get(prompt string, confirm bool, tty string) ([]byte, error) {
+	if v, ok := os.LookupEnv(EnvVar); ok {
+		return nonEmpty([]byte(v), "$"+EnvVar)
+	}
+	if name, ok := os.LookupEnv(FileEnvVar); ok {
+		return fromFile(name)
+	}
+	return fromTerminal(prompt, confirm, tty)
+}
+
+func nonEmpty(p []byte, source string) ([]byte, error) {
+	if len(p) == 0 {
+		return nil, fmt.Errorf("passphrase from %s: %w", source, ErrEmpty)
+	}
+	return p, nil
+}
+
+// fromFile reads at most MaxFileSize bytes and strips one trailing "\n"
+// or "\r\n".
+func fromFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file ($%s): %w", FileEnvVar, err)
+	}
+	defer f.Close()
+	p, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading passphrase file %s: %w", name, err)
+	}
+	if len(p) > MaxFileSize {
+		clear(p)
+		return nil, fmt.Errorf("passphrase file %s is larger than %d bytes", name, MaxFileSize)
+	}
+	p = bytes.TrimSuffix(p, []byte("\n"))
+	p = bytes.TrimSuffix(p, []byte("\r"))
+	return nonEmpty(p, "file "+name)
+}
+
+func fromTerminal(prompt string, confirm bool, tty string) ([]byte, error) {
+	f, err := os.OpenFile(tty, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrUnavailable, err)
+	}
+	defer f.Close()
+	p, err := ask(f, prompt)
+	if err != nil {
+		return nil, err
+	}
+	if !confirm {
+		return p, nil
+	}
+	again, err := ask(f, "Repeat passphrase: ")
+	defer clear(again)
+	if err == nil && subtle.ConstantTimeCompare(p, again) != 1 {
+		err = ErrMismatch
+	}
+	if err != nil {
+		clear(p)
+		return nil, err
+	}
+	return p, nil
+}
+
+// ask shows prompt on the terminal and reads a non-empty line without echo.
+func ask(tty *os.File, prompt string) ([]byte, error) {
+	if _, err := io.WriteString(tty, prompt); err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrUnavailable, err)
+	}
+	p, err := term.ReadPassword(int(tty.Fd()))
+	io.WriteString(tty, "\n") // the user's Enter was not echoed
+	if err != nil {
+		return nil, fmt.Errorf("%w (reading %s: %v)", ErrUnavailable, tty.Name(), err)
+	}
+	return nonEmpty(p, "terminal")
+}
