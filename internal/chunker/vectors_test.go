@@ -54,6 +54,7 @@ var vectorCases = []struct {
 	{"small params, key 00..1f, keystream", 1, small, "aes-256-ctr-zero", 1<<20 + 777},
 	{"small params, key 00..1f, zeros", 1, small, "zeros", 100<<10 + 1},
 	{"tiny params, zero key, keystream", 0, Params{Min: 64, Avg: 256, Max: 1024}, "aes-256-ctr-zero", 8<<10 + 3},
+	{"odd params, key 00..1f, keystream", 1, Params{Min: 777, Avg: 1024, Max: 2047}, "aes-256-ctr-zero", 64<<10 + 1},
 }
 
 func vectorInput(kind string, n int) []byte {
