@@ -1,0 +1,196 @@
+package keys
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var recoveryRE = regexp.MustCompile(`^([0-9A-HJKMNP-TV-Z]{4}-){13}[0-9A-HJKMNP-TV-Z]{4}$`)
+
+func TestRecoveryRoundTrip(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		rk, err := NewRecoveryKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := rk.String()
+		if !recoveryRE.MatchString(s) || seen[s] {
+			t.Fatalf("%q: not 14 groups of 4, or repeated", s)
+		}
+		seen[s] = true
+		got, err := ParseRecoveryKey(s)
+		if err != nil || got.key != rk.key {
+			t.Fatalf("ParseRecoveryKey(String()) = %v; want the same key", err)
+		}
+	}
+}
+
+func TestRecoveryVectors(t *testing.T) {
+	for _, v := range loadVectors(t).Recovery {
+		rk := &RecoveryKey{key: [32]byte(unhex(t, v.Key))}
+		if got := rk.String(); got != v.Text {
+			t.Errorf("key %s: text %s, want %s", v.Key, got, v.Text)
+		}
+		if got := hex.EncodeToString(rk.SigningKey().Public().(ed25519.PublicKey)); got != v.SigningPub {
+			t.Errorf("key %s: signing public key %s, want %s", v.Key, got, v.SigningPub)
+		}
+		if wk := derive(rk.key[:], labelRecoveryWrap); hex.EncodeToString(wk[:]) != v.WrapKey {
+			t.Errorf("key %s: wrap key %x, want %s", v.Key, wk, v.WrapKey)
+		}
+		got, err := ParseRecoveryKey(v.Text)
+		if err != nil || got.key != rk.key {
+			t.Errorf("ParseRecoveryKey(%s) = %v, want key %s", v.Text, err, v.Key)
+		}
+	}
+}
+
+// TestRecoveryTolerance feeds forms a person might type for the same key.
+func TestRecoveryTolerance(t *testing.T) {
+	rk := &RecoveryKey{key: [32]byte(seq(32, 0))}
+	s := rk.String() // 000G-40R4-0M30-E209-...: has 0s and 1s to confuse
+	for _, tc := range []struct{ name, in string }{
+		{"canonical", s},
+		{"lower case", strings.ToLower(s)},
+		{"no dashes", strings.ReplaceAll(s, "-", "")},
+		{"spaces", strings.ReplaceAll(s, "-", " ")},
+		{"padded and wrapped", "  " + strings.ReplaceAll(s[:34], "-", " - ") + "\r\n\t" + s[34:] + "\n"},
+		{"O for 0", strings.ReplaceAll(s, "0", "O")},
+		{"o for 0", strings.ReplaceAll(s, "0", "o")},
+		{"I for 1", strings.ReplaceAll(s, "1", "I")},
+		{"l for 1", strings.ReplaceAll(s, "1", "l")},
+		{"L for 1", strings.ReplaceAll(s, "1", "L")},
+	} {
+		got, err := ParseRecoveryKey(tc.in)
+		if err != nil || got.key != rk.key {
+			t.Errorf("%s: %q: %v", tc.name, tc.in, err)
+		}
+	}
+	if !strings.ContainsAny(s, "01") {
+		t.Fatal("the test key has no 0 or 1 to confuse")
+	}
+}
+
+func TestRecoveryErrors(t *testing.T) {
+	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
+	s := rk.String()
+	for _, tc := range []struct {
+		name, in string
+		want     error
+		pos      string
+	}{
+		{"empty", "", ErrRecoveryLength, ""},
+		{"one group short", s[:len(s)-5], ErrRecoveryLength, ""},
+		{"one character short", s[:len(s)-1], ErrRecoveryLength, ""},
+		{"one character long", s + "0", ErrRecoveryLength, ""},
+		{"key typed twice", s + s, ErrRecoveryLength, ""},
+		{"U", "U" + s[1:], ErrRecoveryChar, "character 1 "},
+		{"punctuation", s[:10] + "." + s[11:], ErrRecoveryChar, "character 11 "},
+		{"underscore", s[:10] + "_" + s[11:], ErrRecoveryChar, "character 11 "},
+		{"non-ASCII", "é" + s, ErrRecoveryChar, "character 1 "},
+		{"fullwidth digit", s[:4] + "０" + s[4:], ErrRecoveryChar, "character 5 "},
+		{"bad character after too many", s + "0!", ErrRecoveryLength, ""},
+		{"first character wrong", "N" + s[1:], ErrRecoveryChecksum, ""},
+		{"checksum group wrong", s[:len(s)-4] + "0000", ErrRecoveryChecksum, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseRecoveryKey(tc.in)
+			if !errors.Is(err, tc.want) || got != nil {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.pos) {
+				t.Fatalf("error %q does not name %q", err, tc.pos)
+			}
+			for _, g := range strings.Split(s, "-") {
+				if strings.Contains(err.Error(), g) {
+					t.Fatalf("error %q echoes part of the key", err)
+				}
+			}
+		})
+	}
+}
+
+// TestRecoveryTypos checks the guarantee of §2.5 on several keys: every
+// substitution of one character by another symbol, and every swap of two
+// adjacent different characters (dashes ignored, so across groups too), is
+// caught by the checksum.
+func TestRecoveryTypos(t *testing.T) {
+	keys := [][]byte{make([]byte, 32), bytes.Repeat([]byte{0xff}, 32), seq(32, 0), seq(32, 0xa0)}
+	for range 4 {
+		rk, err := NewRecoveryKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, rk.key[:])
+	}
+	for _, key := range keys {
+		rk := &RecoveryKey{key: [32]byte(key)}
+		sym := []byte(strings.ReplaceAll(rk.String(), "-", ""))
+		var typos int
+		for i := range sym {
+			for _, c := range []byte(crockford) {
+				if c == sym[i] {
+					continue
+				}
+				typo := bytes.Clone(sym)
+				typo[i] = c
+				expectChecksumError(t, typo)
+				typos++
+			}
+			if i+1 < len(sym) && sym[i] != sym[i+1] {
+				typo := bytes.Clone(sym)
+				typo[i], typo[i+1] = typo[i+1], typo[i]
+				expectChecksumError(t, typo)
+				typos++
+			}
+		}
+		if typos < RecoveryChars*31 {
+			t.Fatalf("only %d typos tried", typos)
+		}
+	}
+}
+
+func expectChecksumError(t *testing.T, typo []byte) {
+	t.Helper()
+	if _, err := ParseRecoveryKey(group(string(typo), "-")); !errors.Is(err, ErrRecoveryChecksum) {
+		t.Fatalf("typo %s: got %v, want ErrRecoveryChecksum", typo, err)
+	}
+}
+
+// TestRecoveryPadBits checks that the 4 unused bits of the last key
+// character must be zero even when the GF(32) check is satisfied.
+func TestRecoveryPadBits(t *testing.T) {
+	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
+	sym := recoverySymbols(rk.key[:])
+	last := strings.IndexByte(crockford, sym[recoveryData-1])
+	sym[recoveryData-1] = crockford[last^1] // a pad bit
+	sym[RecoveryChars-1] = crockford[mulX(gfCheck(sym[:RecoveryChars-1]))]
+	if gfCheck(sym) != 0 {
+		t.Fatal("test did not repair the GF(32) check")
+	}
+	if _, err := ParseRecoveryKey(string(sym)); !errors.Is(err, ErrRecoveryChecksum) {
+		t.Fatalf("non-zero pad bits: got %v, want ErrRecoveryChecksum", err)
+	}
+}
+
+func TestRecoveryKeysDiffer(t *testing.T) {
+	a := &RecoveryKey{key: [32]byte(seq(32, 0))}
+	b := &RecoveryKey{key: [32]byte(seq(32, 1))}
+	sa, sb := a.SigningKey(), b.SigningKey()
+	if bytes.Equal(sa, sb) || !bytes.Equal(sa, a.SigningKey()) {
+		t.Fatal("signing key is not a function of the recovery key")
+	}
+	wa := derive(a.key[:], labelRecoveryWrap)
+	if bytes.Equal(wa[:], sa.Seed()) {
+		t.Fatal("wrap key equals signing seed")
+	}
+	a.Zero()
+	if a.key != [32]byte{} {
+		t.Fatal("Zero left key bytes")
+	}
+}

@@ -1,0 +1,286 @@
+package keys
+
+import (
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Wrapped root-key objects (docs/format.md §2.6): a version byte, a type
+// byte, then a body that depends on the type.
+const (
+	wrapVersion  = 1
+	typeDevice   = 1
+	typeRecovery = 2
+
+	labelWrap        = "coffer v1 root key wrap"
+	labelDeviceEntry = "coffer v1 device entry key"
+
+	// hpkeSealedSize is the single-shot HPKE output for a 32-byte root
+	// key: the MLKEM768-X25519 encapsulation (1120) then AES-256-GCM
+	// ciphertext and tag (32 + 16).
+	hpkeSealedSize = 1120 + crypt.KeySize + 16
+	macSize        = sha256.Size
+	recoverySealed = crypt.KeySize + chacha20poly1305.Overhead
+
+	// MaxAccountIDSize bounds an account identifier in bytes.
+	MaxAccountIDSize = 255
+	// MaxObjectSize bounds a wrapped root-key object; read no more than
+	// this from the store (the largest valid object is 2643 bytes).
+	MaxObjectSize = 4096
+	// RecoveryObjectName is the name, in the store's keys kind, of the
+	// root key wrapped to the recovery key.
+	RecoveryObjectName = "recovery"
+)
+
+// DeviceObjectName returns the name, in the store's keys kind, of the root
+// key wrapped to the device with the given ID.
+func DeviceObjectName(deviceID string) string { return "device-" + deviceID }
+
+// wrapContext returns label || 0x00 || accountID || 0x00 || recipient: the
+// HPKE info, the XChaCha20-Poly1305 associated data and the prefix of the
+// device entry's MAC input. recipient is a device ID or "recovery".
+func wrapContext(accountID, recipient string) []byte {
+	c := make([]byte, 0, len(labelWrap)+len(accountID)+len(recipient)+2)
+	c = append(c, labelWrap...)
+	c = append(c, 0)
+	c = append(c, accountID...)
+	c = append(c, 0)
+	return append(c, recipient...)
+}
+
+func checkAccountID(id string) error {
+	if len(id) == 0 || len(id) > MaxAccountIDSize {
+		return fmt.Errorf("account ID must be 1 to %d bytes, not %d", MaxAccountIDSize, len(id))
+	}
+	for i := range len(id) {
+		if id[i] == 0 {
+			return errors.New("account ID contains a NUL byte")
+		}
+	}
+	return nil
+}
+
+// hpkeSuite is the ciphersuite of every device wrap.
+func hpkeSuite() (hpke.KDF, hpke.AEAD) { return hpke.HKDFSHA256(), hpke.AES256GCM() }
+
+// deviceObject is a root key wrapped to one device.
+type deviceObject struct {
+	pub    DevicePublic
+	sealed []byte // HPKE enc || ciphertext
+	mac    []byte
+}
+
+func (o *deviceObject) body() []byte {
+	b := make([]byte, 0, MaxObjectSize)
+	b = append(b, wrapVersion, typeDevice)
+	b = appendPublic(b, o.pub)
+	return append(b, o.sealed...)
+}
+
+func (o *deviceObject) marshal() []byte { return append(o.body(), o.mac...) }
+
+// tag computes the device entry's MAC under a key derived from the root
+// key, so that only a holder of the root key can add a device to the list.
+func (o *deviceObject) tag(root *crypt.Key, accountID string) []byte {
+	k := derive(root[:], labelDeviceEntry)
+	defer k.Zero()
+	m := hmac.New(sha256.New, k[:])
+	m.Write(wrapContext(accountID, o.pub.ID))
+	m.Write(o.body())
+	return m.Sum(nil)
+}
+
+// readWrapHeader checks the size, version and type of a wrapped object.
+func readWrapHeader(b []byte, want byte) (*reader, error) {
+	if len(b) > MaxObjectSize {
+		return nil, fmt.Errorf("%d-byte key object exceeds %d bytes: %w", len(b), MaxObjectSize, ErrMalformed)
+	}
+	r := &reader{b: b}
+	if v := r.byte(); r.err == nil && v != wrapVersion {
+		return nil, fmt.Errorf("key object version %d is not supported (want %d): %w", v, wrapVersion, ErrMalformed)
+	}
+	if t := r.byte(); r.err == nil && t != want {
+		return nil, fmt.Errorf("key object of type %d, want %d: %w", t, want, ErrMalformed)
+	}
+	return r, r.err
+}
+
+func parseDeviceObject(b []byte) (*deviceObject, error) {
+	r, err := readWrapHeader(b, typeDevice)
+	if err != nil {
+		return nil, err
+	}
+	o := &deviceObject{}
+	if o.pub, err = readPublic(r); err != nil {
+		return nil, err
+	}
+	o.sealed = r.take(hpkeSealedSize)
+	o.mac = r.take(macSize)
+	return o, r.end()
+}
+
+// WrapToDevice wraps the account root key to a device (docs/format.md
+// §2.6): single-shot HPKE to its MLKEM768-X25519 key with HKDF-SHA-256 and
+// AES-256-GCM, info binding the account and the device. The object also
+// carries the device's public identity and a MAC under the root key, so
+// that any device holding the root key can list devices (DeviceEntry).
+func WrapToDevice(root *crypt.Key, accountID string, dev DevicePublic) ([]byte, error) {
+	if err := checkAccountID(accountID); err != nil {
+		return nil, err
+	}
+	if err := dev.Verify(); err != nil {
+		return nil, err
+	}
+	pk, err := kem().NewPublicKey(dev.KEM)
+	if err != nil {
+		return nil, fmt.Errorf("device %s: %w", dev.ID, err)
+	}
+	kdf, aead := hpkeSuite()
+	sealed, err := hpke.Seal(pk, kdf, aead, wrapContext(accountID, dev.ID), root[:])
+	if err != nil {
+		return nil, fmt.Errorf("wrapping root key to device %s: %w", dev.ID, err)
+	}
+	o := &deviceObject{pub: dev, sealed: sealed}
+	o.mac = o.tag(root, accountID)
+	return o.marshal(), nil
+}
+
+// UnwrapDevice recovers the account root key from an object WrapToDevice
+// made for d. Anything that does not authenticate yields an error wrapping
+// crypt.ErrAuth; anything that does not parse, one wrapping ErrMalformed.
+func UnwrapDevice(wrapped []byte, accountID string, d *Device) (*crypt.Key, error) {
+	if err := checkAccountID(accountID); err != nil {
+		return nil, err
+	}
+	if d.KEM == nil {
+		return nil, errors.New("device keys have been zeroed")
+	}
+	o, err := parseDeviceObject(wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("device key object: %w", err)
+	}
+	if o.pub.ID != d.ID {
+		return nil, fmt.Errorf("key object is for device %s, not this device %s", o.pub.ID, d.ID)
+	}
+	kdf, aead := hpkeSuite()
+	pt, err := hpke.Open(d.KEM, kdf, aead, wrapContext(accountID, d.ID), o.sealed)
+	if err != nil {
+		return nil, fmt.Errorf("unwrapping root key for device %s: %w", d.ID, crypt.ErrAuth)
+	}
+	root, err := rootFrom(pt)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(o.tag(root, accountID), o.mac) {
+		root.Zero()
+		return nil, fmt.Errorf("device %s entry MAC: %w", d.ID, crypt.ErrAuth)
+	}
+	return root, nil
+}
+
+// DeviceEntry returns the public identity of the device a wrapped object is
+// for, after checking its MAC under the root key: an entry the store
+// forged or altered is refused with an error wrapping crypt.ErrAuth. The
+// caller should also check that the ID matches the object's name.
+func DeviceEntry(wrapped []byte, accountID string, root *crypt.Key) (DevicePublic, error) {
+	if err := checkAccountID(accountID); err != nil {
+		return DevicePublic{}, err
+	}
+	o, err := parseDeviceObject(wrapped)
+	if err != nil {
+		return DevicePublic{}, fmt.Errorf("device key object: %w", err)
+	}
+	if !hmac.Equal(o.tag(root, accountID), o.mac) {
+		return DevicePublic{}, fmt.Errorf("device %s entry MAC: %w", o.pub.ID, crypt.ErrAuth)
+	}
+	return o.pub, nil
+}
+
+// rootFrom moves a decrypted root key into a crypt.Key and clears pt.
+func rootFrom(pt []byte) (*crypt.Key, error) {
+	defer clear(pt)
+	if len(pt) != crypt.KeySize {
+		return nil, fmt.Errorf("wrapped root key of %d bytes: %w", len(pt), ErrMalformed)
+	}
+	var k crypt.Key
+	copy(k[:], pt)
+	return &k, nil
+}
+
+// recoveryObject is a root key wrapped to the recovery key.
+type recoveryObject struct {
+	nonce  []byte
+	sealed []byte
+}
+
+func (o *recoveryObject) marshal() []byte {
+	b := []byte{wrapVersion, typeRecovery}
+	b = append(b, o.nonce...)
+	return append(b, o.sealed...)
+}
+
+func parseRecoveryObject(b []byte) (*recoveryObject, error) {
+	r, err := readWrapHeader(b, typeRecovery)
+	if err != nil {
+		return nil, err
+	}
+	o := &recoveryObject{nonce: r.take(chacha20poly1305.NonceSizeX), sealed: r.take(recoverySealed)}
+	return o, r.end()
+}
+
+// recoveryAEAD returns XChaCha20-Poly1305 under
+// HKDF-SHA-256(recovery key, "coffer v1 recovery wrap key").
+func recoveryAEAD(rk *RecoveryKey) (cipher.AEAD, error) {
+	k := derive(rk.key[:], labelRecoveryWrap)
+	defer k.Zero()
+	return chacha20poly1305.NewX(k[:])
+}
+
+// WrapToRecovery wraps the account root key to the recovery key
+// (docs/format.md §2.6) with XChaCha20-Poly1305 under a key derived from
+// it, the associated data binding the account.
+func WrapToRecovery(root *crypt.Key, accountID string, rk *RecoveryKey) ([]byte, error) {
+	if err := checkAccountID(accountID); err != nil {
+		return nil, err
+	}
+	aead, err := recoveryAEAD(rk)
+	if err != nil {
+		return nil, err
+	}
+	o := &recoveryObject{nonce: make([]byte, chacha20poly1305.NonceSizeX)}
+	if _, err := rand.Read(o.nonce); err != nil {
+		return nil, fmt.Errorf("drawing nonce: %w", err)
+	}
+	o.sealed = aead.Seal(nil, o.nonce, root[:], wrapContext(accountID, RecoveryObjectName))
+	return o.marshal(), nil
+}
+
+// UnwrapRecovery recovers the account root key from an object
+// WrapToRecovery made. A wrong recovery key, another account or an altered
+// object yields an error wrapping crypt.ErrAuth.
+func UnwrapRecovery(wrapped []byte, accountID string, rk *RecoveryKey) (*crypt.Key, error) {
+	if err := checkAccountID(accountID); err != nil {
+		return nil, err
+	}
+	o, err := parseRecoveryObject(wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("recovery key object: %w", err)
+	}
+	aead, err := recoveryAEAD(rk)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := aead.Open(nil, o.nonce, o.sealed, wrapContext(accountID, RecoveryObjectName))
+	if err != nil {
+		return nil, fmt.Errorf("unwrapping root key with the recovery key: %w", crypt.ErrAuth)
+	}
+	return rootFrom(pt)
+}

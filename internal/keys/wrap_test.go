@@ -1,0 +1,232 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+const testAccount = "acct-7f3a"
+
+var testRoot = crypt.Key(seq(32, 0x40))
+
+func TestDeviceWrapRoundTrip(t *testing.T) {
+	w, err := WrapToDevice(&testRoot, testAccount, testDevice.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w) > MaxObjectSize {
+		t.Fatalf("%d-byte object exceeds MaxObjectSize", len(w))
+	}
+	root, err := UnwrapDevice(w, testAccount, testDevice)
+	if err != nil || !root.Equal(&testRoot) {
+		t.Fatalf("UnwrapDevice = %v; want the root key", err)
+	}
+	pub, err := DeviceEntry(w, testAccount, &testRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := testDevice.Public(); pub.ID != want.ID || pub.Name != want.Name || !bytes.Equal(pub.KEM, want.KEM) {
+		t.Fatalf("DeviceEntry = %s %q, want %s %q", pub.ID, pub.Name, want.ID, want.Name)
+	}
+	w2, err := WrapToDevice(&testRoot, testAccount, testDevice.Public())
+	if err != nil || bytes.Equal(w, w2) {
+		t.Fatalf("two wraps are identical (%v): HPKE must be randomised", err)
+	}
+}
+
+func TestDeviceWrapRefuses(t *testing.T) {
+	other, err := NewDevice("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := WrapToDevice(&testRoot, testAccount, testDevice.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRoot := crypt.Key(seq(32, 0x41))
+	for _, tc := range []struct {
+		name    string
+		unwrap  func() error
+		wantErr error
+	}{
+		{"another account", func() error { _, err := UnwrapDevice(w, testAccount+"x", testDevice); return err }, crypt.ErrAuth},
+		{"another device", func() error { _, err := UnwrapDevice(w, testAccount, other); return err }, nil},
+		{"entry under another root", func() error { _, err := DeviceEntry(w, testAccount, &otherRoot); return err }, crypt.ErrAuth},
+		{"entry of another account", func() error { _, err := DeviceEntry(w, "acct", &testRoot); return err }, crypt.ErrAuth},
+		{"recovery object as device", func() error {
+			_, err := UnwrapDevice(mustWrapRecovery(t), testAccount, testDevice)
+			return err
+		}, ErrMalformed},
+		{"empty account", func() error { _, err := UnwrapDevice(w, "", testDevice); return err }, nil},
+		{"NUL in account", func() error { _, err := UnwrapDevice(w, "a\x00b", testDevice); return err }, nil},
+		{"long account", func() error {
+			_, err := UnwrapDevice(w, strings.Repeat("a", MaxAccountIDSize+1), testDevice)
+			return err
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.unwrap()
+			if err == nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestForgedDeviceEntry is the store adding a device of its own: a valid,
+// self-signed identity with a well-formed HPKE wrap, but no root key to MAC
+// it. Listing must refuse it, so that no one later wraps a key to it.
+func TestForgedDeviceEntry(t *testing.T) {
+	attacker, err := NewDevice("laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guess := crypt.Key(seq(32, 0))
+	forged, err := WrapToDevice(&guess, testAccount, attacker.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DeviceEntry(forged, testAccount, &testRoot); !errors.Is(err, crypt.ErrAuth) {
+		t.Fatalf("forged entry listed: %v", err)
+	}
+}
+
+func TestWrapToDeviceChecksIdentity(t *testing.T) {
+	p := testDevice.Public()
+	p.Name = "renamed by the store"
+	if _, err := WrapToDevice(&testRoot, testAccount, p); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("wrapped to an identity whose signature fails: %v", err)
+	}
+	if _, err := WrapToDevice(&testRoot, "", testDevice.Public()); err == nil {
+		t.Fatal("wrapped with an empty account ID")
+	}
+}
+
+func mustWrapRecovery(t *testing.T) []byte {
+	t.Helper()
+	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
+	w, err := WrapToRecovery(&testRoot, testAccount, rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestRecoveryWrapRoundTrip(t *testing.T) {
+	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
+	w := mustWrapRecovery(t)
+	root, err := UnwrapRecovery(w, testAccount, rk)
+	if err != nil || !root.Equal(&testRoot) {
+		t.Fatalf("UnwrapRecovery = %v; want the root key", err)
+	}
+	if bytes.Equal(w, mustWrapRecovery(t)) {
+		t.Fatal("two wraps are identical: the nonce must be random")
+	}
+	devWrap, err := WrapToDevice(&testRoot, testAccount, testDevice.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongKey := &RecoveryKey{key: [32]byte(seq(32, 0xa1))}
+	for _, tc := range []struct {
+		name    string
+		w       []byte
+		account string
+		rk      *RecoveryKey
+		want    error
+	}{
+		{"wrong recovery key", w, testAccount, wrongKey, crypt.ErrAuth},
+		{"another account", w, "acct", rk, crypt.ErrAuth},
+		{"device object", devWrap, testAccount, rk, ErrMalformed},
+		{"empty", nil, testAccount, rk, ErrMalformed},
+		{"header only", w[:2], testAccount, rk, ErrMalformed},
+		{"truncated", w[:len(w)-1], testAccount, rk, ErrMalformed},
+		{"trailing byte", append(bytes.Clone(w), 0), testAccount, rk, ErrMalformed},
+		{"future version", append([]byte{2}, w[1:]...), testAccount, rk, ErrMalformed},
+		{"oversized", make([]byte, MaxObjectSize+1), testAccount, rk, ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := UnwrapRecovery(tc.w, tc.account, tc.rk); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestWrapVectors opens the fixed objects of testdata/vectors.json: the
+// device object with the keystore vector's device, the recovery object
+// with the recovery key.
+func TestWrapVectors(t *testing.T) {
+	v := loadVectors(t)
+	w := v.Wraps
+	d, err := Load(filepath.Join("testdata", v.Keystore.File), []byte(v.Keystore.Passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := UnwrapDevice(readTestdata(t, w.DeviceFile), w.Account, d)
+	if err != nil || hex.EncodeToString(root[:]) != w.Root {
+		t.Fatalf("device object: %x, %v; want %s", root, err, w.Root)
+	}
+	pub, err := DeviceEntry(readTestdata(t, w.DeviceFile), w.Account, root)
+	if err != nil || pub.ID != v.Keystore.ID {
+		t.Fatalf("device entry: %s, %v", pub.ID, err)
+	}
+	rk, err := ParseRecoveryKey(w.Recovery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err = UnwrapRecovery(readTestdata(t, w.RecoveryFile), w.Account, rk)
+	if err != nil || hex.EncodeToString(root[:]) != w.Root {
+		t.Fatalf("recovery object: %x, %v; want %s", root, err, w.Root)
+	}
+}
+
+// TestWrapTamper flips a bit in every byte of both kinds of object: each
+// change must be refused, none may panic.
+func TestWrapTamper(t *testing.T) {
+	dev, err := WrapToDevice(&testRoot, testAccount, testDevice.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
+	for _, tc := range []struct {
+		name   string
+		w      []byte
+		unwrap func([]byte) error
+	}{
+		{"device", dev, func(b []byte) error { _, err := UnwrapDevice(b, testAccount, testDevice); return err }},
+		{"device entry", dev, func(b []byte) error { _, err := DeviceEntry(b, testAccount, &testRoot); return err }},
+		{"recovery", mustWrapRecovery(t), func(b []byte) error { _, err := UnwrapRecovery(b, testAccount, rk); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.unwrap(tc.w); err != nil {
+				t.Fatalf("untampered object: %v", err)
+			}
+			for i := range tc.w {
+				mask := byte(1) << (i % 8)
+				bad := bytes.Clone(tc.w)
+				bad[i] ^= mask
+				if tc.unwrap(bad) == nil {
+					t.Fatalf("byte %d ^ %#x: object still accepted", i, mask)
+				}
+			}
+		})
+	}
+}
+
+func TestObjectNames(t *testing.T) {
+	for _, name := range []string{DeviceObjectName(testDevice.ID), RecoveryObjectName} {
+		if !store.ValidName(name) {
+			t.Errorf("%q is not a valid store object name", name)
+		}
+	}
+	if got := DeviceObjectName(testDevice.ID); got != "device-"+testDevice.ID {
+		t.Fatalf("DeviceObjectName = %q", got)
+	}
+}
