@@ -56,10 +56,9 @@ func (p Params) Validate() error {
 
 // cutter is a validated configuration with its masks precomputed.
 type cutter struct {
-	table        *[256]uint64
-	min, avg     int
-	max          int
-	maskS, maskL uint64
+	table         *[256]uint64
+	min, avg, max int
+	maskS, maskL  uint64
 }
 
 // newCutter checks table and p and derives the two masks: the top log2(Avg)+2

@@ -15,7 +15,7 @@ const maxEmptyReads = 100
 // Reset so that a worker can reuse it for many files. It is not safe for
 // concurrent use.
 type Chunker struct {
-	c          cutter
+	cfg        cutter
 	r          io.Reader
 	buf        []byte
 	start, end int   // buf[start:end] is read but not yet returned
@@ -26,24 +26,24 @@ type Chunker struct {
 // New returns a chunker reading r with the given gear table (from
 // crypt.GearTable) and parameters. It fails if table is nil or p is invalid.
 func New(r io.Reader, table *[256]uint64, p Params) (*Chunker, error) {
-	c, err := newCutter(table, p)
+	cfg, err := newCutter(table, p)
 	if err != nil {
 		return nil, err
 	}
-	return &Chunker{c: c, r: r, buf: make([]byte, 2*p.Max)}, nil
+	return &Chunker{cfg: cfg, r: r, buf: make([]byte, 2*p.Max)}, nil
 }
 
 // Reset makes the chunker read r from its start, forgetting all state of the
 // previous reader but keeping the buffer, table and parameters.
 func (c *Chunker) Reset(r io.Reader) {
-	*c = Chunker{c: c.c, r: r, buf: c.buf}
+	*c = Chunker{cfg: c.cfg, r: r, buf: c.buf}
 }
 
 // Next returns the next chunk of the stream. The slice aliases the internal
 // buffer: it is valid only until the next call to Next or Reset, and must be
 // copied to be kept. After the last chunk Next returns io.EOF; an empty
-// stream has no chunks. A read error is returned wrapped, as is every later
-// call, and the chunks not yet returned are lost.
+// stream has no chunks. A read error is returned wrapped, and again by every
+// later call until Reset; the chunks not yet returned are then lost.
 func (c *Chunker) Next() ([]byte, error) {
 	if err := c.fill(); err != nil {
 		c.err = err
@@ -52,7 +52,7 @@ func (c *Chunker) Next() ([]byte, error) {
 	if c.start == c.end {
 		return nil, io.EOF
 	}
-	n := c.c.cut(c.buf[c.start:c.end])
+	n := c.cfg.cut(c.buf[c.start:c.end])
 	chunk := c.buf[c.start : c.start+n : c.start+n]
 	c.start += n
 	return chunk, nil
@@ -63,10 +63,10 @@ func (c *Chunker) Next() ([]byte, error) {
 // unreturned bytes to the front of the buffer only when the space after them
 // is too short, then reads until the buffer is full or the stream ends.
 func (c *Chunker) fill() error {
-	if c.err != nil || c.eof || c.end-c.start >= c.c.max {
+	if c.err != nil || c.eof || c.end-c.start >= c.cfg.max {
 		return c.err
 	}
-	if len(c.buf)-c.start < c.c.max {
+	if len(c.buf)-c.start < c.cfg.max {
 		c.end = copy(c.buf, c.buf[c.start:c.end])
 		c.start = 0
 	}
