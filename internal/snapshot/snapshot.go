@@ -56,6 +56,8 @@ type Summary struct {
 	DirsUnmodified  uint64        `json:"dirs_unmodified"`
 	BytesRead       uint64        `json:"bytes_read"`  // file content read
 	BytesAdded      uint64        `json:"bytes_added"` // bytes of packs written
+	TotalFiles      uint64        `json:"total_files"` // regular files in the snapshot
+	TotalBytes      uint64        `json:"total_bytes"` // their logical size, holes included
 	Duration        time.Duration `json:"duration_ns"` // wall-clock time; never negative
 }
 

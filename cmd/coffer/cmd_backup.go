@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+
+	"github.com/coffer-backup/coffer/internal/archiver"
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/snapshot"
+)
+
+type backupResult struct {
+	Snapshot blob.ID          `json:"snapshot"`
+	Parent   *blob.ID         `json:"parent,omitempty"`
+	Summary  snapshot.Summary `json:"summary"`
+	Warnings []string         `json:"warnings,omitempty"`
+}
+
+func runBackup(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"backup needs at least one PATH"}
+	}
+	for _, p := range args {
+		if _, err := os.Lstat(p); err != nil {
+			return fmt.Errorf("cannot back up %s: %w", p, err)
+		}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sess, err := s.repo.StartSession(ctx, e.hostname())
+	if err != nil {
+		return err
+	}
+	defer sess.End(context.WithoutCancel(ctx))
+	if err := s.repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	opts := archiver.Options{Excludes: e.o.excludes, Tags: e.o.tags, Hostname: e.hostname(), Version: version}
+	if u, err := user.Current(); err == nil {
+		opts.Username = u.Username
+	}
+	if opts.Parent, err = e.findParent(ctx, s.repo, opts.Hostname, args); err != nil {
+		return err
+	}
+	a := archiver.New(s.repo, opts)
+	if e.interactive() {
+		scanCtx, cancelScan := context.WithCancel(ctx)
+		defer cancelScan()
+		go a.Scan(scanCtx, args)
+	}
+	stop := e.startProgress(backupProgress(&a.Stats))
+	res, err := a.Run(ctx, args)
+	stop()
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.stderr, "coffer: warning: %s\n", w)
+	}
+	out := backupResult{Snapshot: res.Snapshot, Summary: res.Summary}
+	if opts.Parent != nil {
+		out.Parent = &opts.Parent.ID
+	}
+	for _, w := range res.Warnings {
+		out.Warnings = append(out.Warnings, w.Error())
+	}
+	if err := e.emit(out, func(w io.Writer) { printBackup(w, &out) }); err != nil {
+		return err
+	}
+	if len(res.Warnings) > 0 {
+		return partialError{len(res.Warnings)}
+	}
+	return nil
+}
+
+func printBackup(w io.Writer, r *backupResult) {
+	s := r.Summary
+	fmt.Fprintf(w, "snapshot %s saved\n", r.Snapshot.Short())
+	fmt.Fprintf(w, "files: %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
+	fmt.Fprintf(w, "dirs:  %d new, %d changed, %d unmodified\n", s.DirsNew, s.DirsChanged, s.DirsUnmodified)
+	fmt.Fprintf(w, "read %s, added %s to the store in %.2fs\n", humanBytes(int64(s.BytesRead)), humanBytes(int64(s.BytesAdded)), s.Duration.Seconds())
+}
+
+func (e *env) hostname() string {
+	if e.o.host != "" {
+		return e.o.host
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// findParent returns the snapshot to compare with: --parent, else the
+// newest snapshot of the same host and paths; nil with --force.
+func (e *env) findParent(ctx context.Context, r *repo.Repo, host string, paths []string) (*snapshot.Stored, error) {
+	if e.o.force {
+		return nil, nil
+	}
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if e.o.parent != "" {
+		p, err := snapshot.Find(snaps, e.o.parent)
+		return &p, err
+	}
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		abs[i], _ = filepath.Abs(p)
+	}
+	slices.Sort(abs)
+	for i := len(snaps) - 1; i >= 0; i-- {
+		sp := slices.Clone(snaps[i].Paths)
+		slices.Sort(sp)
+		if snaps[i].Hostname == host && slices.Equal(sp, abs) {
+			return &snaps[i], nil
+		}
+	}
+	return nil, nil
+}

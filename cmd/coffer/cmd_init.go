@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/coffer-backup/coffer/internal/home"
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/passphrase"
+	"github.com/coffer-backup/coffer/internal/repo"
+	storeopen "github.com/coffer-backup/coffer/internal/store/open"
+)
+
+type initResult struct {
+	Account     string `json:"account"`
+	RecoveryKey string `json:"recovery_key"`
+	Store       string `json:"store"`
+	Device      string `json:"device"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+func runInit(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return usageError{"init takes no arguments; give the store with --store DIR"}
+	}
+	if e.o.store == "" {
+		return usageError{"init needs --store DIR"}
+	}
+	h, err := e.home()
+	if err != nil {
+		return err
+	}
+	dev, err := e.deviceForInit(h)
+	if err != nil {
+		return err
+	}
+	defer dev.Zero()
+	st, err := storeopen.Create(e.o.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, created, err := repo.Create(ctx, st, dev)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	defer created.RecoveryKey.Zero()
+	loc := e.o.store
+	if abs, err := filepath.Abs(loc); err == nil {
+		loc = abs
+	}
+	if err := h.SaveSettings(home.Settings{DefaultStore: loc}); err != nil {
+		return err
+	}
+	res := initResult{Account: created.Account, RecoveryKey: created.RecoveryKey.String(), Store: loc,
+		Device: dev.ID, Fingerprint: dev.Public().Fingerprint()}
+	return e.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "created account %s in %s\n", res.Account, res.Store)
+		fmt.Fprintf(w, "this device: %s (fingerprint %s)\n\n", res.Device, res.Fingerprint)
+		fmt.Fprintf(w, "recovery key: %s\n\n", res.RecoveryKey)
+		fmt.Fprintln(w, "Write the recovery key down and keep it offline. It is shown only this once;")
+		fmt.Fprintln(w, "without it or this device, nobody (not even the store's operator) can open your backups.")
+	})
+}
+
+// deviceForInit unlocks this device's keys, creating them on first use.
+func (e *env) deviceForInit(h *home.Home) (*keys.Device, error) {
+	if h.HasDevice() {
+		return e.unlockDevice(h)
+	}
+	pass, err := passphrase.Get("New passphrase for this device's Coffer keys: ", true)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pass)
+	name, _ := os.Hostname()
+	return h.CreateDevice(name, pass)
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/checker"
+	"github.com/coffer-backup/coffer/internal/pruner"
+	"github.com/coffer-backup/coffer/internal/snapshot"
+	"github.com/coffer-backup/coffer/internal/stats"
+)
+
+func runCheck(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return usageError{"check takes no arguments"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rep, err := checker.Check(ctx, s.repo, e.o.readData)
+	if err != nil {
+		return err
+	}
+	if err := e.emit(rep, func(w io.Writer) {
+		fmt.Fprintf(w, "checked %d snapshots, %d trees, %d packs, %d blobs", rep.Snapshots, rep.Trees, rep.Packs, rep.Blobs)
+		if e.o.readData {
+			fmt.Fprintf(w, "; read %d packs", rep.ReadPacks)
+		}
+		fmt.Fprintln(w)
+		for _, n := range rep.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
+		if len(rep.Errors) == 0 {
+			fmt.Fprintln(w, "no errors found")
+		}
+	}); err != nil {
+		return err
+	}
+	for _, m := range rep.Errors {
+		fmt.Fprintf(e.stderr, "coffer: problem: %s\n", m)
+	}
+	if len(rep.Errors) > 0 {
+		return withHint(fmt.Errorf("check found %d problems", len(rep.Errors)), "nothing was changed; restore what you can with 'coffer restore' and report the problems")
+	}
+	return nil
+}
+
+type forgetResult struct {
+	Keep   []keptRow        `json:"keep"`
+	Remove []blob.ID        `json:"remove"`
+	Prune  *pruner.Result   `json:"prune,omitempty"`
+	DryRun bool             `json:"dry_run"`
+}
+
+type keptRow struct {
+	ID      blob.ID  `json:"id"`
+	Reasons []string `json:"reasons"`
+}
+
+func runForget(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return usageError{"forget takes no snapshot arguments; give a policy with --keep-*"}
+	}
+	if e.o.keep.Empty() {
+		return usageError{"forget needs a policy: at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	snaps, err := s.repo.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	keep, remove := snapshot.Apply(snaps, e.o.keep)
+	res := forgetResult{DryRun: e.o.dryRun}
+	for _, k := range keep {
+		res.Keep = append(res.Keep, keptRow{k.ID, k.Reasons})
+	}
+	for _, r := range remove {
+		res.Remove = append(res.Remove, r.ID)
+		if !e.o.dryRun {
+			if err := s.repo.DeleteSnapshot(ctx, r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if e.o.prune {
+		if res.Prune, err = pruner.Prune(ctx, s.repo, pruner.Options{DryRun: e.o.dryRun}); err != nil {
+			return err
+		}
+	}
+	return e.emit(res, func(w io.Writer) {
+		for _, k := range res.Keep {
+			fmt.Fprintf(w, "keep   %s  %s\n", k.ID.Short(), strings.Join(k.Reasons, ", "))
+		}
+		verb := "removed"
+		if e.o.dryRun {
+			verb = "would remove"
+		}
+		for _, id := range res.Remove {
+			fmt.Fprintf(w, "%s %s\n", verb, id.Short())
+		}
+		if res.Prune != nil {
+			printPrune(w, res.Prune)
+		}
+	})
+}
+
+func runPrune(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return usageError{"prune takes no arguments"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := pruner.Prune(ctx, s.repo, pruner.Options{DryRun: e.o.dryRun})
+	if err != nil {
+		return err
+	}
+	return e.emit(res, func(w io.Writer) { printPrune(w, res) })
+}
+
+func printPrune(w io.Writer, r *pruner.Result) {
+	fmt.Fprintf(w, "prune: deleted %d packs (%s), repacked %d, %d packs planned for deletion",
+		r.DeletedPacks, humanBytes(r.BytesFreed), r.RepackedPacks, r.PlannedPacks)
+	if len(r.Pending) > 0 {
+		fmt.Fprintf(w, "; %d plans wait for backups in progress", len(r.Pending))
+	}
+	fmt.Fprintln(w)
+}
+
+func runStats(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return usageError{"stats takes no arguments"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	st, err := stats.Compute(ctx, s.repo)
+	if err != nil {
+		return err
+	}
+	return e.emit(st, func(w io.Writer) {
+		fmt.Fprintf(w, "snapshots:          %d\n", st.Snapshots)
+		fmt.Fprintf(w, "files (latest):     %d, %s\n", st.LatestFiles, humanBytes(st.LatestBytes))
+		fmt.Fprintf(w, "unique blobs:       %d (%s before compression)\n", st.Blobs, humanBytes(st.RawBytes))
+		fmt.Fprintf(w, "stored:             %s in %d packs\n", humanBytes(st.StoredBytes), st.Packs)
+		if st.RawBytes > 0 {
+			fmt.Fprintf(w, "compression:        %.1f%% of original\n", 100*float64(st.StoredBytes)/float64(st.RawBytes))
+		}
+	})
+}
+

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/restorer"
+	"github.com/coffer-backup/coffer/internal/snapshot"
+	"github.com/coffer-backup/coffer/internal/tree"
+	"github.com/coffer-backup/coffer/internal/treewalk"
+)
+
+type snapshotRow struct {
+	ID       blob.ID           `json:"id"`
+	Short    string            `json:"short_id"`
+	Time     time.Time         `json:"time"`
+	Hostname string            `json:"hostname"`
+	Username string            `json:"username,omitempty"`
+	Paths    []string          `json:"paths"`
+	Tags     []string          `json:"tags,omitempty"`
+	Tree     blob.ID           `json:"tree"`
+	Summary  *snapshot.Summary `json:"summary,omitempty"`
+}
+
+func rowOf(s snapshot.Stored) snapshotRow {
+	return snapshotRow{ID: s.ID, Short: s.ID.Short(), Time: s.Time, Hostname: s.Hostname, Username: s.Username,
+		Paths: s.Paths, Tags: s.Tags, Tree: s.Tree, Summary: s.Summary}
+}
+
+func runSnapshots(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return usageError{"snapshots takes no arguments"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	snaps, err := s.repo.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	rows := make([]snapshotRow, len(snaps))
+	for i, sn := range snaps {
+		rows[i] = rowOf(sn)
+	}
+	return e.emit(rows, func(w io.Writer) {
+		fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-12s  %s\n", "ID", "Time", "Host", "Tags", "Paths")
+		for _, r := range rows {
+			fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-12s  %s\n", r.Short, r.Time.Local().Format("2006-01-02 15:04:05"),
+				r.Hostname, strings.Join(r.Tags, ","), strings.Join(r.Paths, " "))
+		}
+		fmt.Fprintf(w, "%d snapshots\n", len(rows))
+	})
+}
+
+type lsRow struct {
+	Path  string    `json:"path"`
+	Type  string    `json:"type"`
+	Size  uint64    `json:"size"`
+	Mode  string    `json:"mode"`
+	MTime time.Time `json:"mtime"`
+	UID   uint32    `json:"uid"`
+	GID   uint32    `json:"gid"`
+	Link  string    `json:"link_target,omitempty"`
+}
+
+func runLs(ctx context.Context, e *env, args []string) error {
+	if len(args) < 1 || len(args) > 2 {
+		return usageError{"usage: coffer ls SNAP [PATH]"}
+	}
+	prefix := "/"
+	if len(args) == 2 {
+		prefix = path.Clean("/" + args[1])
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sn, err := s.repo.FindSnapshot(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if err := s.repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	var enc = e.jsonLines()
+	return treewalk.Walk(ctx, s.repo, sn.Tree, func(p string, n *tree.Node) error {
+		if prefix != "/" && p != prefix && !strings.HasPrefix(p, prefix+"/") {
+			if !strings.HasPrefix(prefix, p+"/") {
+				return treewalk.SkipDir
+			}
+			return nil
+		}
+		row := lsRow{Path: p, Type: n.Type.String(), Size: n.Size, Mode: fmt.Sprintf("%04o", n.Mode),
+			MTime: time.Unix(0, n.MTime), UID: n.UID, GID: n.GID, Link: string(n.LinkTarget)}
+		if enc != nil {
+			return enc(row)
+		}
+		_, err := fmt.Fprintln(e.stdout, p)
+		return err
+	})
+}
+
+// jsonLines returns, with --json, a function printing one JSON object per
+// line (for listings too long to hold in memory); nil otherwise.
+func (e *env) jsonLines() func(any) error {
+	if !e.o.json {
+		return nil
+	}
+	return func(v any) error { return e.emit(v, nil) }
+}
+
+func runDiff(ctx context.Context, e *env, args []string) error {
+	if len(args) != 2 {
+		return usageError{"usage: coffer diff SNAP SNAP"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	snaps, err := s.repo.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	a, err := snapshot.Find(snaps, args[0])
+	if err != nil {
+		return err
+	}
+	b, err := snapshot.Find(snaps, args[1])
+	if err != nil {
+		return err
+	}
+	if err := s.repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	enc := e.jsonLines()
+	marks := map[string]string{"added": "+", "removed": "-", "modified": "M"}
+	return treewalk.Diff(ctx, s.repo, a.Tree, b.Tree, func(c treewalk.Change) error {
+		if enc != nil {
+			return enc(c)
+		}
+		_, err := fmt.Fprintf(e.stdout, "%s %s\n", marks[c.Kind], c.Path)
+		return err
+	})
+}
+
+type restoreResult struct {
+	Snapshot blob.ID  `json:"snapshot"`
+	Target   string   `json:"target"`
+	Files    int64    `json:"files"`
+	Dirs     int64    `json:"dirs"`
+	Others   int64    `json:"others"`
+	Bytes    int64    `json:"bytes"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+func runRestore(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 {
+		return usageError{"usage: coffer restore SNAP --target DIR"}
+	}
+	if e.o.target == "" {
+		return usageError{"restore needs --target DIR"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sn, err := s.repo.FindSnapshot(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if err := s.repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: e.o.includes, Overwrite: e.o.overwrite})
+	var total int64
+	if sn.Summary != nil {
+		total = int64(sn.Summary.TotalBytes)
+	}
+	stop := e.startProgress(restoreProgress(&rs.Stats, total))
+	err = rs.Run(ctx, sn.Tree)
+	stop()
+	res := restoreResult{Snapshot: sn.ID, Target: e.o.target, Files: rs.Stats.Files.Load(), Dirs: rs.Stats.Dirs.Load(),
+		Others: rs.Stats.Others.Load(), Bytes: rs.Stats.Bytes.Load()}
+	for _, w := range rs.Warnings() {
+		res.Warnings = append(res.Warnings, w.Error())
+		fmt.Fprintf(e.stderr, "coffer: warning: %s\n", w)
+	}
+	if err != nil {
+		return err
+	}
+	return e.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "restored snapshot %s to %s: %d files, %d directories, %d other items, %s\n",
+			sn.ID.Short(), res.Target, res.Files, res.Dirs, res.Others, humanBytes(res.Bytes))
+	})
+}

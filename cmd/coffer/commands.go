@@ -1,0 +1,64 @@
+package main
+
+import "flag"
+
+func commands() map[string]*command {
+	list := []*command{
+		{name: "init", args: "--store DIR", summary: "create an account and its encrypted repository in a store", setup: storeFlag, run: runInit},
+		{name: "backup", args: "PATH... [--exclude GLOB] [--tag T]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
+		{name: "snapshots", summary: "list snapshots", setup: storeFlag, run: runSnapshots},
+		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: storeFlag, run: runLs},
+		{name: "restore", args: "SNAP --target DIR [--include PATH]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
+		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: storeFlag, run: runDiff},
+		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
+		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
+		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
+		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
+	}
+	m := make(map[string]*command, len(list))
+	for _, c := range list {
+		m[c.name] = c
+	}
+	return m
+}
+
+func storeFlag(fs *flag.FlagSet, o *opts) {
+	fs.StringVar(&o.store, "store", "", "the store: a directory (default $COFFER_STORE, else the store of the last init)")
+}
+
+func backupFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.Var(&o.excludes, "exclude", "leave out items matching this glob (repeatable)")
+	fs.Var(&o.tags, "tag", "tag the snapshot (repeatable)")
+	fs.StringVar(&o.host, "host", "", "hostname to record (default: this machine's)")
+	fs.StringVar(&o.parent, "parent", "", "snapshot to compare with to skip unchanged files (default: the latest of the same host and paths)")
+	fs.BoolVar(&o.force, "force", false, "read every file, even those unchanged since the parent snapshot")
+}
+
+func restoreFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.StringVar(&o.target, "target", "", "directory to restore into (required)")
+	fs.Var(&o.includes, "include", "restore only this path of the snapshot (repeatable)")
+	fs.BoolVar(&o.overwrite, "overwrite", false, "replace existing files in the target")
+}
+
+func checkFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.BoolVar(&o.readData, "read-data", false, "also read and verify every pack")
+}
+
+func pruneFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.BoolVar(&o.dryRun, "dry-run", false, "only say what would be deleted")
+}
+
+func forgetFlags(fs *flag.FlagSet, o *opts) {
+	pruneFlags(fs, o)
+	fs.IntVar(&o.keep.Last, "keep-last", 0, "keep the N newest snapshots")
+	fs.IntVar(&o.keep.Hourly, "keep-hourly", 0, "keep the newest snapshot of each of the last N hours with snapshots")
+	fs.IntVar(&o.keep.Daily, "keep-daily", 0, "likewise for days")
+	fs.IntVar(&o.keep.Weekly, "keep-weekly", 0, "likewise for ISO weeks")
+	fs.IntVar(&o.keep.Monthly, "keep-monthly", 0, "likewise for months")
+	fs.IntVar(&o.keep.Yearly, "keep-yearly", 0, "likewise for years")
+	fs.BoolVar(&o.prune, "prune", false, "prune afterwards")
+}

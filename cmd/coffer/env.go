@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/coffer-backup/coffer/internal/home"
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/passphrase"
+	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/store"
+	storeopen "github.com/coffer-backup/coffer/internal/store/open"
+	"golang.org/x/term"
+)
+
+// env is what a command runs with: its flags and standard streams.
+type env struct {
+	o              opts
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// emit prints v as JSON with --json, else calls text.
+func (e *env) emit(v any, text func(w io.Writer)) error {
+	if e.o.json {
+		enc := json.NewEncoder(e.stdout)
+		return enc.Encode(v)
+	}
+	text(e.stdout)
+	return nil
+}
+
+// interactive reports whether progress may be drawn on stderr.
+func (e *env) interactive() bool {
+	if e.o.quiet || e.o.json {
+		return false
+	}
+	f, ok := e.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (e *env) home() (*home.Home, error) { return home.Locate() }
+
+// storeLocation returns --store, else $COFFER_STORE, else the default.
+func (e *env) storeLocation(h *home.Home) (string, error) {
+	if e.o.store != "" {
+		return e.o.store, nil
+	}
+	if s := os.Getenv("COFFER_STORE"); s != "" {
+		return s, nil
+	}
+	s, err := h.Settings()
+	if err != nil {
+		return "", err
+	}
+	if s.DefaultStore == "" {
+		return "", withHint(errors.New("no store given"), "pass --store DIR, set COFFER_STORE, or run 'coffer init --store DIR' first")
+	}
+	return s.DefaultStore, nil
+}
+
+// unlockDevice reads the passphrase and opens this device's keystore.
+func (e *env) unlockDevice(h *home.Home) (*keys.Device, error) {
+	if !h.HasDevice() {
+		return nil, withHint(fmt.Errorf("%w (in %s)", home.ErrNoDevice, h.Dir), "run 'coffer init --store DIR' to create an account, or set COFFER_HOME")
+	}
+	pass, err := passphrase.Get("Passphrase for this device's Coffer keys: ", false)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pass)
+	dev, err := h.LoadDevice(pass)
+	if errors.Is(err, keys.ErrWrongPassphrase) {
+		return nil, withHint(err, "check COFFER_PASSPHRASE or COFFER_PASSPHRASE_FILE")
+	}
+	return dev, err
+}
+
+// session is an opened repository with what it needs closed afterwards.
+type session struct {
+	repo  *repo.Repo
+	store store.Store
+	dev   *keys.Device
+	home  *home.Home
+}
+
+func (s *session) Close() {
+	s.repo.Close()
+	s.store.Close()
+	s.dev.Zero()
+}
+
+// openRepo unlocks the device and opens the store's repository.
+func (e *env) openRepo(ctx context.Context) (*session, error) {
+	h, err := e.home()
+	if err != nil {
+		return nil, err
+	}
+	loc, err := e.storeLocation(h)
+	if err != nil {
+		return nil, err
+	}
+	st, err := storeopen.Open(loc)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := e.unlockDevice(h)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	r, err := repo.Open(ctx, st, dev)
+	if err != nil {
+		st.Close()
+		dev.Zero()
+		return nil, err
+	}
+	return &session{repo: r, store: st, dev: dev, home: h}, nil
+}

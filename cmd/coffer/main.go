@@ -1,0 +1,176 @@
+// Command coffer makes end-to-end encrypted, deduplicated backups. It only
+// parses the command line and presents results; the work is done by the
+// packages under internal/.
+//
+// Exit codes (docs/cli.md): 0 success; 1 error; 2 bad usage; 3 a backup
+// finished but some files could not be read.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/coffer-backup/coffer/internal/snapshot"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitPartial = 3
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// command is one subcommand: its flags, and what it does.
+type command struct {
+	name    string
+	args    string // usage of positional arguments
+	summary string
+	setup   func(fs *flag.FlagSet, o *opts)
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// opts holds every flag of every command; each command registers the ones it
+// takes.
+type opts struct {
+	json, quiet                               bool
+	store, target, host, parent, name         string
+	excludes, tags, includes                  multi
+	readData, overwrite, prune, dryRun, force bool
+	keep                                      snapshot.Policy
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+// usageError marks errors in the command line itself.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+// partialError marks a backup that completed without some files.
+type partialError struct{ n int }
+
+func (p partialError) Error() string {
+	return fmt.Sprintf("backup completed, but %d items could not be read (listed above)", p.n)
+}
+
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h hinted) Error() string { return h.err.Error() }
+func (h hinted) Unwrap() error { return h.err }
+
+func withHint(err error, hint string) error { return hinted{err, hint} }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		return exitOK
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintln(stdout, "coffer", version)
+		return exitOK
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		return e.fail(usageError{fmt.Sprintf("unknown command %q (run 'coffer help')", args[0])})
+	}
+	fs := flag.NewFlagSet("coffer "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&e.o.json, "json", false, "print machine-readable JSON on stdout")
+	fs.BoolVar(&e.o.quiet, "quiet", false, "print no progress")
+	if cmd.setup != nil {
+		cmd.setup(fs, &e.o)
+	}
+	pos, err := parseInterleaved(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "usage: coffer %s %s\n\n%s\n\nflags:\n", cmd.name, cmd.args, cmd.summary)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	}
+	if err != nil {
+		return e.fail(usageError{err.Error()})
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return e.fail(cmd.run(ctx, e, pos))
+}
+
+// parseInterleaved lets flags come before or after positional arguments, as
+// users of restic expect; "--" ends flag parsing.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// fail prints err as a one-line message and returns the exit code.
+func (e *env) fail(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	var pe partialError
+	code := exitError
+	switch {
+	case errors.As(err, &ue):
+		code = exitUsage
+	case errors.As(err, &pe):
+		code = exitPartial
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(e.stderr, "coffer: error: %s\n", msg)
+	var h hinted
+	if errors.As(err, &h) {
+		fmt.Fprintf(e.stderr, "coffer: hint: %s\n", h.hint)
+	}
+	return code
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "coffer: end-to-end encrypted, deduplicated backups\n\nusage: coffer COMMAND [flags] [args]\n\ncommands:\n")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprint(w, "\nEvery command takes --json and --store (default: $COFFER_STORE, else the store of the last init).\nRun 'coffer COMMAND -h' for its flags. Exit codes: 0 ok, 1 error, 2 bad usage, 3 backup with unreadable files.\n")
+}

@@ -1,0 +1,138 @@
+package archiver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/chunker"
+	"github.com/coffer-backup/coffer/internal/fsmeta"
+	"github.com/coffer-backup/coffer/internal/tree"
+	"golang.org/x/sys/unix"
+)
+
+type fileJob struct {
+	path    string
+	node    *tree.Node
+	dir     *dirState
+	slot    int
+	changed bool // the parent snapshot had this file, with other metadata
+}
+
+func (a *Archiver) fileWorker(ctx context.Context) {
+	defer a.wg.Done()
+	var ch *chunker.Chunker
+	for j := range a.jobs {
+		if ctx.Err() != nil {
+			a.childDone(ctx, j.dir, j.slot, nil)
+			continue
+		}
+		var err error
+		ch, err = a.saveFile(ctx, ch, j)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.warn(err)
+			}
+			a.childDone(ctx, j.dir, j.slot, nil)
+			continue
+		}
+		if j.changed {
+			a.Stats.FilesChanged.Add(1)
+		} else {
+			a.Stats.FilesNew.Add(1)
+		}
+		a.childDone(ctx, j.dir, j.slot, j.node)
+	}
+}
+
+// saveFile reads a file and stores its content. Read errors are returned
+// (the file is left out, with a warning); store errors stop the backup.
+func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob) (*chunker.Chunker, error) {
+	f, err := openRegular(j.path, j.node)
+	if err != nil {
+		return ch, err
+	}
+	defer f.Close()
+	ranges, err := fsmeta.DataRanges(f, int64(j.node.Size))
+	if err != nil {
+		return ch, fmt.Errorf("%s: %w", j.path, err)
+	}
+	var (
+		content []tree.Extent
+		pos     int64
+		total   uint64
+	)
+	for _, rg := range ranges {
+		if rg.Off > pos {
+			content = append(content, tree.Extent{Length: uint64(rg.Off - pos)})
+		}
+		sr := io.NewSectionReader(f, rg.Off, rg.Len)
+		if ch == nil {
+			if ch, err = chunker.New(sr, a.r.Gear(), a.r.ChunkerParams()); err != nil {
+				return nil, err
+			}
+		} else {
+			ch.Reset(sr)
+		}
+		content, err = a.saveChunks(ctx, ch, content, j.path)
+		if err != nil {
+			return ch, err
+		}
+		pos = rg.Off + rg.Len
+	}
+	if size := int64(j.node.Size); size > pos {
+		content = append(content, tree.Extent{Length: uint64(size - pos)})
+	}
+	for _, e := range content {
+		total += e.Length
+	}
+	// The file may have changed size while we read it: record what we read.
+	j.node.Size = total
+	j.node.Content = content
+	return ch, nil
+}
+
+func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content []tree.Extent, path string) ([]tree.Extent, error) {
+	for {
+		c, err := ch.Next()
+		if err == io.EOF {
+			return content, nil
+		}
+		if err != nil {
+			return content, fmt.Errorf("%s: %w", path, err)
+		}
+		a.Stats.BytesRead.Add(int64(len(c)))
+		id, added, err := a.r.SaveBlob(ctx, blob.Data, c)
+		if err != nil {
+			a.fail(err)
+			return content, err
+		}
+		if added {
+			a.Stats.BlobsAdded.Add(1)
+			a.Stats.BytesAdded.Add(int64(len(c)))
+		}
+		content = append(content, tree.Extent{ID: id, Length: uint64(len(c))})
+	}
+}
+
+// openRegular opens a file for reading without following a symlink,
+// blocking on a fifo or updating its access time, and checks that it is
+// still the regular file that was listed.
+func openRegular(path string, n *tree.Node) (*os.File, error) {
+	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM {
+		fd, err = unix.Open(path, flags, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != n.Inode {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s: changed while being backed up; left out", path)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}

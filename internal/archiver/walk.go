@@ -1,0 +1,173 @@
+package archiver
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/fsmeta"
+	"github.com/coffer-backup/coffer/internal/tree"
+)
+
+// splitTreeSize is the encoded size at which a directory's listing is cut
+// into another tree blob, so no tree blob grows without bound.
+const splitTreeSize = 1 << 20
+
+// dirState collects the entries of a directory as they complete, in any
+// order; the last one to complete finishes the directory. No goroutine waits
+// on a directory, so memory does not grow with the number of directories in
+// flight beyond their entry lists.
+type dirState struct {
+	node     *tree.Node
+	old      *tree.Node // the directory in the parent snapshot, if any
+	children []*tree.Node
+	pending  atomic.Int64 // entries not yet complete, plus one while the walker lists them
+	parent   *dirState
+	slot     int
+	onDone   func([]*tree.Node) // for the root: receives the entries
+}
+
+// childDone records entry slot of d (nil: left out) and finishes d when it
+// was the last one outstanding. slot -1 releases the walker's hold.
+func (a *Archiver) childDone(ctx context.Context, d *dirState, slot int, n *tree.Node) {
+	if slot >= 0 {
+		d.children[slot] = n
+		if n != nil && n.Type == tree.File {
+			a.Stats.TotalFiles.Add(1)
+			a.Stats.TotalBytes.Add(int64(n.Size))
+		}
+	}
+	if d.pending.Add(-1) != 0 {
+		return
+	}
+	if d.onDone != nil {
+		d.onDone(d.children)
+		return
+	}
+	nodes := compact(d.children)
+	d.children = nil
+	ids, err := a.saveTrees(ctx, nodes)
+	if err != nil {
+		a.fail(err)
+		a.childDone(ctx, d.parent, d.slot, nil)
+		return
+	}
+	d.node.Subtrees = ids
+	switch {
+	case d.old == nil:
+		a.Stats.DirsNew.Add(1)
+	case slices.Equal(d.old.Subtrees, ids):
+		a.Stats.DirsUnmodified.Add(1)
+	default:
+		a.Stats.DirsChanged.Add(1)
+	}
+	a.childDone(ctx, d.parent, d.slot, d.node)
+}
+
+// saveTrees stores a directory listing as one or more tree blobs.
+func (a *Archiver) saveTrees(ctx context.Context, nodes []*tree.Node) ([]blob.ID, error) {
+	var (
+		ids  []blob.ID
+		part []*tree.Node
+		size int
+	)
+	flush := func() error {
+		b, err := (&tree.Tree{Nodes: part}).Encode()
+		if err != nil {
+			return err
+		}
+		id, added, err := a.r.SaveBlob(ctx, blob.Tree, b)
+		if err != nil {
+			return err
+		}
+		if added {
+			a.Stats.BlobsAdded.Add(1)
+			a.Stats.BytesAdded.Add(int64(len(b)))
+		}
+		ids = append(ids, id)
+		part, size = nil, 0
+		return nil
+	}
+	for _, n := range nodes {
+		s := n.EncodedSize()
+		if size+s > splitTreeSize && len(part) > 0 {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		part = append(part, n)
+		size += s
+	}
+	if len(part) > 0 || len(ids) == 0 {
+		if err := flush(); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// walkDir lists a directory and visits its entries in order.
+func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, path string, n *tree.Node, old *tree.Node) {
+	names, err := fsmeta.ReadDirNames(path)
+	if err != nil {
+		a.warn(fmt.Errorf("%s: %w", path, err))
+		a.childDone(ctx, parent, slot, nil)
+		return
+	}
+	oldChildren := a.oldChildren(ctx, old)
+	d := &dirState{node: n, old: old, children: make([]*tree.Node, len(names)), parent: parent, slot: slot}
+	d.pending.Store(int64(len(names)) + 1)
+	for i, name := range names {
+		if ctx.Err() != nil {
+			a.childDone(ctx, d, i, nil)
+			continue
+		}
+		p := filepath.Join(path, name)
+		if a.excluded(p) {
+			a.childDone(ctx, d, i, nil)
+			continue
+		}
+		cn, err := fsmeta.Stat(p)
+		if err != nil {
+			a.warn(fmt.Errorf("%s: %w", p, err))
+			a.childDone(ctx, d, i, nil)
+			continue
+		}
+		cn.Name = []byte(name)
+		a.visit(ctx, d, i, p, cn, oldChildren[name])
+	}
+	a.childDone(ctx, d, -1, nil)
+}
+
+// oldChildren loads the entries of a directory in the parent snapshot.
+func (a *Archiver) oldChildren(ctx context.Context, old *tree.Node) map[string]*tree.Node {
+	if old == nil || old.Type != tree.Dir {
+		return nil
+	}
+	m := make(map[string]*tree.Node)
+	for _, id := range old.Subtrees {
+		b, err := a.r.LoadBlob(ctx, blob.Tree, id, nil)
+		if err != nil {
+			return nil // the parent is only an optimisation
+		}
+		t, err := tree.Decode(b)
+		if err != nil {
+			return nil
+		}
+		for _, c := range t.Nodes {
+			m[string(c.Name)] = c
+		}
+	}
+	return m
+}
+
+// parentRoot returns the entries of the parent snapshot's root tree.
+func (a *Archiver) parentRoot(ctx context.Context) (map[string]*tree.Node, error) {
+	if a.opts.Parent == nil {
+		return nil, nil
+	}
+	return a.oldChildren(ctx, &tree.Node{Type: tree.Dir, Subtrees: []blob.ID{a.opts.Parent.Tree}}), nil
+}

@@ -1,0 +1,110 @@
+// Package home manages this device's Coffer home directory: its passphrase-
+// protected device keystore and the store it uses by default. Nothing in it
+// is shared with any store.
+package home
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/coffer-backup/coffer/internal/keys"
+)
+
+// Home is a Coffer home directory.
+type Home struct {
+	Dir string
+}
+
+// Settings are this device's remembered choices.
+type Settings struct {
+	DefaultStore string `json:"default_store,omitempty"`
+}
+
+// Locate returns the home named by COFFER_HOME, else
+// $XDG_CONFIG_HOME/coffer, else ~/.config/coffer.
+func Locate() (*Home, error) {
+	if d := os.Getenv("COFFER_HOME"); d != "" {
+		return &Home{Dir: d}, nil
+	}
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		return &Home{Dir: filepath.Join(d, "coffer")}, nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find a home directory; set COFFER_HOME: %w", err)
+	}
+	return &Home{Dir: filepath.Join(h, ".config", "coffer")}, nil
+}
+
+// KeystorePath is where the device keystore lives.
+func (h *Home) KeystorePath() string { return filepath.Join(h.Dir, "device.key") }
+
+func (h *Home) settingsPath() string { return filepath.Join(h.Dir, "settings.json") }
+
+// HasDevice reports whether this home already holds a device keystore.
+func (h *Home) HasDevice() bool {
+	_, err := os.Stat(h.KeystorePath())
+	return err == nil
+}
+
+// ErrNoDevice means the home has no device keystore yet.
+var ErrNoDevice = errors.New("this device has no Coffer keys yet")
+
+// LoadDevice unlocks the device keystore.
+func (h *Home) LoadDevice(passphrase []byte) (*keys.Device, error) {
+	if !h.HasDevice() {
+		return nil, fmt.Errorf("%w (looked in %s)", ErrNoDevice, h.Dir)
+	}
+	return keys.Load(h.KeystorePath(), passphrase)
+}
+
+// CreateDevice makes a new device identity and saves it under passphrase.
+func (h *Home) CreateDevice(name string, passphrase []byte) (*keys.Device, error) {
+	if err := os.MkdirAll(h.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", h.Dir, err)
+	}
+	d, err := keys.NewDevice(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Save(h.KeystorePath(), d, passphrase, keys.DefaultKDFParams()); err != nil {
+		d.Zero()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Settings reads the remembered settings; a missing file yields defaults.
+func (h *Home) Settings() (Settings, error) {
+	var s Settings
+	b, err := os.ReadFile(h.settingsPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", h.settingsPath(), err)
+	}
+	return s, nil
+}
+
+// SaveSettings writes the settings atomically.
+func (h *Home) SaveSettings(s Settings) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(h.Dir, 0o700); err != nil {
+		return err
+	}
+	tmp := h.settingsPath() + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, h.settingsPath())
+}

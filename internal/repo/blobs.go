@@ -1,0 +1,116 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/compress"
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/pack"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+// SaveBlob stores a blob unless the repository already holds it or another
+// goroutine is storing it. It returns the blob's ID and whether this call
+// stored it. The blob is durable only after Flush.
+func (r *Repo) SaveBlob(ctx context.Context, t blob.Type, plaintext []byte) (blob.ID, bool, error) {
+	if len(plaintext) > compress.MaxRaw {
+		return blob.ID{}, false, fmt.Errorf("blob of %d bytes exceeds the %d-byte limit", len(plaintext), compress.MaxRaw)
+	}
+	id := r.hasher.Sum(t, plaintext)
+	if !r.Index.Reserve(id) {
+		return id, false, nil
+	}
+	_, err := r.SealBlob(t, id, plaintext, func(env []byte) error {
+		return r.packer.add(ctx, t, id, env, uint32(len(plaintext)))
+	})
+	if err != nil {
+		r.Index.Release(id)
+		return id, false, err
+	}
+	return id, true, nil
+}
+
+// SealBlob compresses and seals a blob and passes the envelope, valid only
+// during the call, to use. It returns the envelope's length.
+func (r *Repo) SealBlob(t blob.Type, id blob.ID, plaintext []byte, use func([]byte) error) (int, error) {
+	fb, eb := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	defer bufPool.Put(fb)
+	defer bufPool.Put(eb)
+	framed, err := compress.Encode((*fb)[:0], plaintext)
+	if err != nil {
+		return 0, err
+	}
+	*fb = framed
+	env, err := r.sealer.Seal((*eb)[:0], framed, pack.BlobAD(t, id))
+	if err != nil {
+		return 0, err
+	}
+	*eb = env
+	return len(env), use(env)
+}
+
+// OpenBlob authenticates and decodes a blob envelope read from a pack,
+// appending its plaintext to dst. It checks the plaintext against the ID.
+func (r *Repo) OpenBlob(dst []byte, t blob.Type, id blob.ID, env []byte, rawLen int) ([]byte, error) {
+	fb := bufPool.Get().(*[]byte)
+	defer bufPool.Put(fb)
+	framed, err := r.opener.Open((*fb)[:0], env, pack.BlobAD(t, id))
+	if err != nil {
+		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), err)
+	}
+	*fb = framed
+	n := len(dst)
+	out, err := compress.Decode(dst, framed, rawLen)
+	if err != nil {
+		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), err)
+	}
+	if r.hasher.Sum(t, out[n:]) != id {
+		return nil, fmt.Errorf("%s blob %s: plaintext does not match its ID", t, id.Short())
+	}
+	return out, nil
+}
+
+// LoadBlob reads one blob through the index, appending its plaintext to dst.
+func (r *Repo) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, dst []byte) ([]byte, error) {
+	loc, ok := r.Index.Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("%s blob %s is not in the index", t, id.Short())
+	}
+	if loc.Type != t {
+		return nil, fmt.Errorf("blob %s is indexed as %s, expected %s", id.Short(), loc.Type, t)
+	}
+	env, err := r.ReadPackRange(ctx, loc.Pack, int64(loc.Offset), int64(loc.Length))
+	if err != nil {
+		return nil, err
+	}
+	return r.OpenBlob(dst, t, id, env, int(loc.RawLength))
+}
+
+// maxEnvelope bounds one blob's stored size.
+const maxEnvelope = compress.MaxRaw + 1 + crypt.Overhead
+
+// ReadPackRange reads length bytes of a pack at offset.
+func (r *Repo) ReadPackRange(ctx context.Context, packID blob.ID, offset, length int64) ([]byte, error) {
+	if length < 0 || length > 2*maxEnvelope+(64<<20) {
+		return nil, fmt.Errorf("pack %s: refusing a read of %d bytes", packID.Short(), length)
+	}
+	rc, err := r.st.Get(ctx, "packs", packID.String(), offset, length)
+	if err != nil {
+		return nil, fmt.Errorf("reading pack %s: %w", packID.Short(), err)
+	}
+	defer rc.Close()
+	buf := make([]byte, length)
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		return nil, fmt.Errorf("reading pack %s at %d+%d: %w", packID.Short(), offset, length, err)
+	}
+	return buf, nil
+}
+
+// Flush uploads every blob saved so far and records them in index objects.
+func (r *Repo) Flush(ctx context.Context) error { return r.packer.flush(ctx) }
+

@@ -1,0 +1,187 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/index"
+	"github.com/coffer-backup/coffer/internal/pack"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// PrunePlan lists packs and index objects a prune has scheduled for deletion
+// (docs/format.md §8.3). While a plan exists, writers treat its packs as
+// absent, so nothing new comes to depend on them.
+type PrunePlan struct {
+	Created  time.Time `json:"created"`
+	Packs    []blob.ID `json:"packs"`
+	Index    []blob.ID `json:"index"`
+	Sessions []string  `json:"sessions"` // backup sessions in progress when the plan was made
+}
+
+const maxPlanSize = 256 << 20
+
+// PrunePlans reads every pending prune plan, keyed by object name.
+func (r *Repo) PrunePlans(ctx context.Context) (map[string]*PrunePlan, error) {
+	names, err := r.Names(ctx, store.Prune)
+	if err != nil {
+		return nil, err
+	}
+	plans := make(map[string]*PrunePlan, len(names))
+	for _, n := range names {
+		b, err := r.LoadObject(ctx, store.Prune, n, crypt.ADPrune, maxPlanSize)
+		if err != nil {
+			return nil, err
+		}
+		var p PrunePlan
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("prune/%s: %w", n, err)
+		}
+		plans[n] = &p
+	}
+	return plans, nil
+}
+
+// SavePrunePlan stores a plan and returns its name.
+func (r *Repo) SavePrunePlan(ctx context.Context, p *PrunePlan) (string, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", err
+	}
+	id, err := r.SaveObject(ctx, store.Prune, crypt.ADPrune, b)
+	return id.String(), err
+}
+
+// PackSizes lists every pack in the store with its size.
+func (r *Repo) PackSizes(ctx context.Context) (map[blob.ID]int64, error) {
+	sizes := make(map[blob.ID]int64)
+	err := r.st.List(ctx, store.Packs, func(oi store.ObjectInfo) error {
+		id, err := blob.ParseID(oi.Name)
+		if err != nil {
+			return fmt.Errorf("packs/%s: unexpected object name", oi.Name)
+		}
+		sizes[id] = oi.Size
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing packs: %w", err)
+	}
+	return sizes, nil
+}
+
+// LoadIndexFile reads and decodes one index object.
+func (r *Repo) LoadIndexFile(ctx context.Context, name string) (*index.File, error) {
+	b, err := r.LoadObject(ctx, store.Index, name, crypt.ADIndex, index.MaxObjectSize)
+	if err != nil {
+		return nil, err
+	}
+	f, err := index.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("index/%s: %w", name, err)
+	}
+	return f, nil
+}
+
+// LoadIndex reads every index object into r.Index. Entries for packs that
+// no longer exist, or that a pending prune plan will delete, are left out.
+// Packs present in the store but in no index object (left by an interrupted
+// backup) are read back from their own headers and indexed again, so their
+// blobs are reused, not uploaded twice.
+func (r *Repo) LoadIndex(ctx context.Context) error {
+	plans, err := r.PrunePlans(ctx)
+	if err != nil {
+		return err
+	}
+	excluded := make(map[blob.ID]bool)
+	for _, p := range plans {
+		for _, id := range p.Packs {
+			excluded[id] = true
+		}
+	}
+	sizes, err := r.PackSizes(ctx)
+	if err != nil {
+		return err
+	}
+	names, err := r.Names(ctx, store.Index)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	seen := make(map[blob.ID]bool)
+	err = forEachParallel(names, 4, func(name string) error {
+		f, err := r.LoadIndexFile(ctx, name)
+		if err != nil {
+			return err
+		}
+		keep := f.Packs[:0]
+		for _, p := range f.Packs {
+			if _, ok := sizes[p.ID]; ok && !excluded[p.ID] {
+				keep = append(keep, p)
+			}
+		}
+		mu.Lock()
+		for _, p := range keep {
+			seen[p.ID] = true
+		}
+		mu.Unlock()
+		r.Index.AddFile(&index.File{Packs: keep})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var orphans []blob.ID
+	for id := range sizes {
+		if !seen[id] && !excluded[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	return r.recoverPacks(ctx, orphans, sizes)
+}
+
+func (r *Repo) recoverPacks(ctx context.Context, ids []blob.ID, sizes map[blob.ID]int64) error {
+	for _, id := range ids {
+		entries, err := r.PackHeader(ctx, id, sizes[id])
+		if err != nil {
+			// A pack we cannot read is reported by check; it is not used.
+			continue
+		}
+		ip := index.Pack{ID: id, Blobs: make([]index.Blob, len(entries))}
+		for i, e := range entries {
+			ip.Blobs[i] = index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
+		}
+		r.Index.AddPack(ip)
+		r.packer.addPending(ip)
+	}
+	return nil
+}
+
+// PackHeader reads and authenticates the header of a pack.
+func (r *Repo) PackHeader(ctx context.Context, id blob.ID, size int64) ([]pack.Entry, error) {
+	entries, err := pack.ReadHeader(&packReaderAt{ctx: ctx, r: r, id: id}, size, r.opener)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", id.Short(), err)
+	}
+	return entries, nil
+}
+
+type packReaderAt struct {
+	ctx context.Context
+	r   *Repo
+	id  blob.ID
+}
+
+func (p *packReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	rc, err := p.r.st.Get(p.ctx, store.Packs, p.id.String(), off, int64(len(b)))
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return io.ReadFull(rc, b)
+}

@@ -1,0 +1,219 @@
+// Package repo is a Coffer repository opened with an account's keys: it
+// reads and writes blobs, packs, index objects, snapshots and other
+// encrypted objects through a store.Store, authenticating everything it
+// reads before using it (docs/format.md §4, §9).
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/chunker"
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/index"
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// Version is the repository format version this program reads and writes.
+const Version = 1
+
+// maxConfigSize bounds the configuration object.
+const maxConfigSize = 4 << 10
+
+// Config is the cleartext repository configuration (docs/format.md §9). It
+// holds nothing secret; the store could alter it, but the account ID is
+// bound into every wrapped root key, so an altered ID only makes opening
+// fail.
+type Config struct {
+	Version int       `json:"version"`
+	Account string    `json:"account"`
+	Created time.Time `json:"created"`
+}
+
+// Repo is an open repository. It is safe for concurrent use.
+type Repo struct {
+	st      store.Store
+	cfg     Config
+	keys    *crypt.Keys
+	sealer  *crypt.Sealer
+	opener  *crypt.Opener
+	hasher  *crypt.Hasher
+	gear    *[256]uint64
+	Index   *index.Master
+	packer  *packer
+	chunker chunker.Params
+}
+
+// Errors callers distinguish.
+var (
+	ErrNotRepo    = errors.New("not a Coffer repository")
+	ErrVersion    = errors.New("repository of an unsupported format version")
+	ErrNoDeviceKey = errors.New("this device holds no key for the repository")
+)
+
+// Created is what Create returns: the account and its recovery key, which
+// the caller must show to the user exactly once.
+type Created struct {
+	Account     string
+	RecoveryKey *keys.RecoveryKey
+}
+
+// Create initialises an empty store as a new account's repository: a
+// random root key wrapped to dev and to a fresh recovery key.
+func Create(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, *Created, error) {
+	var acct [16]byte
+	if _, err := rand.Read(acct[:]); err != nil {
+		return nil, nil, fmt.Errorf("drawing account ID: %w", err)
+	}
+	cfg := Config{Version: Version, Account: hex.EncodeToString(acct[:]), Created: time.Now().UTC().Truncate(time.Second)}
+	var root crypt.Key
+	defer root.Zero()
+	if _, err := rand.Read(root[:]); err != nil {
+		return nil, nil, fmt.Errorf("drawing root key: %w", err)
+	}
+	rk, err := keys.NewRecoveryKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	wrappedDev, err := keys.WrapToDevice(&root, cfg.Account, dev.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	wrappedRec, err := keys.WrapToRecovery(&root, cfg.Account, rk)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfgBytes, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range []struct {
+		kind store.Kind
+		name string
+		data []byte
+	}{
+		{store.Keys, DeviceKeyName(dev.ID), wrappedDev},
+		{store.Keys, RecoveryKeyName, wrappedRec},
+		{store.Config, "config", cfgBytes}, // last: a store without it is not a repository
+	} {
+		if err := putBytes(ctx, st, o.kind, o.name, o.data); err != nil {
+			return nil, nil, err
+		}
+	}
+	r, err := newRepo(st, cfg, &root)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, &Created{Account: cfg.Account, RecoveryKey: rk}, nil
+}
+
+// DeviceKeyName is the name, in the keys kind, of the root key wrapped to a
+// device.
+func DeviceKeyName(deviceID string) string { return "device-" + deviceID }
+
+// RecoveryKeyName is the name of the root key wrapped to the recovery key.
+const RecoveryKeyName = "recovery"
+
+// ReadConfig reads and checks the repository configuration.
+func ReadConfig(ctx context.Context, st store.Store) (Config, error) {
+	var cfg Config
+	b, err := store.ReadAll(ctx, st, store.Config, "config", maxConfigSize)
+	if errors.Is(err, store.ErrNotFound) {
+		return cfg, fmt.Errorf("%w: no config object", ErrNotRepo)
+	}
+	if err != nil {
+		return cfg, err
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("%w: config does not parse: %v", ErrNotRepo, err)
+	}
+	if cfg.Version != Version {
+		return cfg, fmt.Errorf("%w: version %d (this program reads version %d)", ErrVersion, cfg.Version, Version)
+	}
+	if len(cfg.Account) != 32 {
+		return cfg, fmt.Errorf("%w: malformed account ID", ErrNotRepo)
+	}
+	return cfg, nil
+}
+
+// Open opens the repository in st with the root key wrapped to dev.
+func Open(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, error) {
+	cfg, err := ReadConfig(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := store.ReadAll(ctx, st, store.Keys, DeviceKeyName(dev.ID), 64<<10)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w (device %s)", ErrNoDeviceKey, dev.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	root, err := keys.UnwrapDevice(wrapped, cfg.Account, dev)
+	if err != nil {
+		return nil, fmt.Errorf("unwrapping the root key for device %s: %w", dev.ID, err)
+	}
+	defer root.Zero()
+	return newRepo(st, cfg, root)
+}
+
+func newRepo(st store.Store, cfg Config, root *crypt.Key) (*Repo, error) {
+	k, err := crypt.DeriveKeys(root)
+	if err != nil {
+		return nil, err
+	}
+	gear, err := crypt.GearTable(&k.Gear)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := crypt.NewSealer(&k.Data)
+	if err != nil {
+		return nil, err
+	}
+	r := &Repo{
+		st: st, cfg: cfg, keys: k, sealer: sealer,
+		opener: crypt.NewOpener(&k.Data), hasher: crypt.NewHasher(&k.ID),
+		gear: gear, Index: index.NewMaster(), chunker: chunker.DefaultParams,
+	}
+	r.packer = newPacker(r)
+	return r, nil
+}
+
+// Config returns the repository configuration.
+func (r *Repo) Config() Config { return r.cfg }
+
+// Store returns the underlying store.
+func (r *Repo) Store() store.Store { return r.st }
+
+// Gear returns the secret gear table of the chunker.
+func (r *Repo) Gear() *[256]uint64 { return r.gear }
+
+// ChunkerParams returns the chunking parameters of the repository.
+func (r *Repo) ChunkerParams() chunker.Params { return r.chunker }
+
+// Hash returns the ID of a blob.
+func (r *Repo) Hash(t blob.Type, plaintext []byte) blob.ID { return r.hasher.Sum(t, plaintext) }
+
+// Close forgets the keys. It does not close the store.
+func (r *Repo) Close() {
+	r.sealer.Zero()
+	r.opener.Zero()
+	r.keys.Zero()
+}
+
+func putBytes(ctx context.Context, st store.Store, kind store.Kind, name string, b []byte) error {
+	if err := st.Put(ctx, kind, name, bytesReader(b), int64(len(b))); err != nil {
+		return fmt.Errorf("writing %s/%s: %w", kind, name, err)
+	}
+	return nil
+}
+
+// Opener returns the envelope opener of the repository's data key.
+func (r *Repo) Opener() *crypt.Opener { return r.opener }

@@ -1,0 +1,54 @@
+package restorer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/tree"
+)
+
+func (rs *Restorer) fileWorker(ctx context.Context) {
+	defer rs.wg.Done()
+	var buf []byte
+	for j := range rs.jobs {
+		var err error
+		buf, err = rs.restoreFile(ctx, j.rel, j.node, buf)
+		rs.apply(j.rel, j.node, err)
+		if err == nil {
+			rs.Stats.Files.Add(1)
+		}
+	}
+}
+
+// restoreFile writes a file's data extents at their offsets and sets its
+// size, so holes stay holes.
+func (rs *Restorer) restoreFile(ctx context.Context, rel string, n *tree.Node, buf []byte) ([]byte, error) {
+	f, err := rs.root.CreateFile(rel, rs.opts.Overwrite)
+	if err != nil {
+		return buf, err
+	}
+	var off int64
+	for _, e := range n.Content {
+		if !e.IsHole() {
+			buf, err = rs.r.LoadBlob(ctx, blob.Data, e.ID, buf[:0])
+			if err == nil && uint64(len(buf)) != e.Length {
+				err = fmt.Errorf("blob %s has %d bytes, the tree says %d", e.ID.Short(), len(buf), e.Length)
+			}
+			if err == nil {
+				_, err = f.WriteAt(buf, off)
+			}
+			if err != nil {
+				f.Close()
+				return buf, err
+			}
+			rs.Stats.Bytes.Add(int64(len(buf)))
+		}
+		off += int64(e.Length)
+	}
+	if err := f.Truncate(off); err != nil {
+		f.Close()
+		return buf, err
+	}
+	return buf, f.Close()
+}
