@@ -32,6 +32,7 @@ die() { log "run.sh: $*"; exit 1; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+maxf() { printf '%s\n' "$@" | sort -g | tail -1; }
 
 # ensure_corpus builds the corpus into a side directory and moves it into place with its
 # marker only on success, so an interrupted build is never mistaken for a complete one.
@@ -67,8 +68,9 @@ ensure_tools() {
 warm() { find "$CORPUS" -type f -print0 | xargs -0 -P 2 -n 256 cat >/dev/null; }
 
 # measure TOOL STEP CMD... runs CMD under GNU time, recording TOOL.STEP.s (wall seconds),
-# TOOL.STEP.cpu (user + system seconds) and TOOL.STEP.mib (peak RSS); output goes to WORK/TOOL.STEP.{out,err,time}. It syncs first so
-# writeback left by an earlier step is not charged to this one.
+# TOOL.STEP.cpu (user + system seconds) and TOOL.STEP.mib (peak RSS); output goes to
+# WORK/TOOL.STEP.{out,err,time}. It syncs first so writeback left by an earlier step is not
+# charged to this one.
 declare -A R
 measure() {
   local tool=$1 step=$2 t0 rc=0
@@ -155,7 +157,7 @@ run_coffer() {
 finish() {
   local tool=$1 store=$2 target=$3
   R[$tool.initbackup.s]=$(awk -v a="${R[$tool.init.s]}" -v b="${R[$tool.backup.s]}" 'BEGIN { printf "%.2f", a + b }')
-  R[$tool.initbackup.mib]=$(awk -v a="${R[$tool.init.mib]}" -v b="${R[$tool.backup.mib]}" 'BEGIN { printf "%.1f", (a > b ? a : b) }')
+  R[$tool.initbackup.mib]=$(maxf "${R[$tool.init.mib]}" "${R[$tool.backup.mib]}")
   R[$tool.store]=$(mib "$(du -sb "$store" | cut -f1)")
   verify "$tool" "$target"
   R[$tool.status]=ok
@@ -178,7 +180,7 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$(printf '%s
 json_num() { if [[ -n ${1:-} ]]; then printf '%s' "$1"; else printf null; fi; }
 
 json_row() {
-  local t=$1 k sep=''
+  local t=$1 k
   printf '    {"tool": %s, "status": %s' "$(json_str "$t")" "$(json_str "${R[$t.status]:-not run}")"
   for k in initbackup.s initbackup.mib init.s init.cpu init.mib backup.s backup.cpu backup.mib \
     rebackup.s rebackup.cpu rebackup.mib restore.s restore.cpu restore.mib; do
@@ -191,7 +193,7 @@ json_row() {
 targets() {
   [[ ${R[coffer.status]:-} == ok ]] || return 0
   local peak
-  peak=$(printf '%s\n' "${R[coffer.init.mib]}" "${R[coffer.backup.mib]}" "${R[coffer.rebackup.mib]}" "${R[coffer.restore.mib]}" | sort -g | tail -1)
+  peak=$(maxf "${R[coffer.init.mib]}" "${R[coffer.backup.mib]}" "${R[coffer.rebackup.mib]}" "${R[coffer.restore.mib]}")
   echo
   echo "Coffer against its targets (meant for SCALE=4 on 2 cores; this run: SCALE=$SCALE, $(nproc) cores):"
   check "first backup (without init) < 2 s" "${R[coffer.backup.s]}" 2
@@ -225,7 +227,8 @@ main() {
   corpus_bytes=$(du -sb --apparent-size "$CORPUS" | cut -f1)
   manifest "$CORPUS" >"$WORK/corpus.manifest"
 
-  local tool load0
+  local tool load0 coffer_from="checkout $(git -C "$repo" rev-parse HEAD)"
+  [[ -z ${COFFER_BIN:-} ]] || coffer_from="binary $COFFER_BIN"
   load0=$(cut -d' ' -f1 /proc/loadavg)
   for tool in coffer restic; do
     warm
@@ -235,7 +238,7 @@ main() {
 
   echo
   echo "Corpus: $CORPUS, SCALE=$SCALE, $(mib "$corpus_bytes") MiB apparent, $(find "$CORPUS" | wc -l) entries"
-  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem; $(restic version | head -1); coffer $(git -C "$repo" rev-parse --short HEAD)"
+  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem; $(restic version | head -1); coffer from $coffer_from"
   local load1
   load1=$(cut -d' ' -f1 /proc/loadavg)
   echo "Load average (1 min): $load0 at start, $load1 at end."
@@ -250,9 +253,9 @@ main() {
   targets
 
   {
-    printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "coffer_commit": %s,\n  "rows": [\n' \
+    printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "coffer_from": %s,\n  "rows": [\n' \
       "$SCALE" "$(json_str "$CORPUS")" "$(mib "$corpus_bytes")" "$(nproc)" "$(json_str "$(restic version | head -1)")" \
-      "$(json_str "$(git -C "$repo" rev-parse HEAD)")"
+      "$(json_str "$coffer_from")"
     json_row coffer
     printf ',\n'
     json_row restic
