@@ -1,0 +1,220 @@
+package index
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+)
+
+// Prefix is the first 16 bytes of a blob ID: all that Master keeps of it.
+type Prefix [16]byte
+
+// PrefixOf returns the prefix of id.
+func PrefixOf(id blob.ID) Prefix { return Prefix(id[:len(Prefix{})]) }
+
+// Location says where a blob is stored.
+type Location struct {
+	Pack      blob.ID
+	Type      blob.Type
+	Offset    uint32
+	Length    uint32
+	RawLength uint32
+}
+
+// Master is the in-memory index of a repository: the union of the index
+// objects it was given and of the packs this process wrote. It is safe for
+// concurrent use; lookups share a read lock.
+//
+// Layout. Entries are filed in 65 536 buckets by the first two bytes of the
+// blob ID. A bucket keeps its entries sorted in two parallel slices: the
+// next 14 bytes of the ID, and 16 bytes of location (a 4-byte number into a
+// table of full pack IDs, whose top bit marks tree blobs, then offset,
+// length and raw length). So an entry costs 30 bytes, plus slack of about
+// 1/16 when a bucket grows (it grows in small steps, not by doubling), and
+// each pack costs 37 bytes in the pack table. A lookup searches one bucket
+// of about N/65 536 entries (150 at ten million), starting where the ID
+// predicts since IDs are uniform. Adding sorts the batch and merges it into
+// each bucket it touches, and growth never copies more than one small
+// bucket at a time, so memory never needs twice the index at once.
+//
+// Why a 16-byte prefix is enough. Blob IDs are HMAC-SHA-256 outputs under a
+// secret key (docs/format.md §3), so their prefixes are uniformly random and
+// nobody without the key can choose them. Two of ten million blobs share a
+// 128-bit prefix with probability about N²/2^129 ≈ 2^-82, and one lookup of
+// an absent blob falsely matches with probability N/2^128 ≈ 2^-105. A false
+// match would make a backup skip storing a blob; it could not make a
+// restore return wrong data, because every blob's envelope binds its full ID
+// as associated data, so the mismatch fails authentication.
+//
+// Duplicates and exclusion. One blob may be stored in several packs (two
+// processes racing, or prune repacking it); Master keeps each (blob, pack)
+// pair once and Lookup returns the first added whose pack is not excluded.
+// Exclude hides the blobs of packs that a pending prune plan will delete,
+// so that a backup stores them afresh instead of referring to them.
+//
+// Full IDs. Check and prune need, per pack, the full ID of each blob; they
+// read and Decode the index objects again, one at a time, instead of
+// keeping the whole index twice, and use PrefixOf, Lookup and Each to
+// relate what they read to Master.
+type Master struct {
+	mu      sync.RWMutex
+	buckets [numBuckets]bucket
+	n       int // entries, counting each (blob, pack) pair once
+	packs   packTable
+
+	// resMu guards reserved and orders Reserve against AddPack; when both
+	// are needed it is taken before mu.
+	resMu    sync.Mutex
+	reserved map[blob.ID]struct{}
+}
+
+// NewMaster returns an empty index. It allocates 3 MiB of bucket headers.
+func NewMaster() *Master {
+	return &Master{reserved: make(map[blob.ID]struct{})}
+}
+
+// AddFile merges the packs of a decoded index object. Its Supersedes is
+// not interpreted: the caller leaves out what a reader ignores
+// (docs/format.md §7.3).
+func (m *Master) AddFile(f *File) { m.add(f.Packs) }
+
+// AddPack adds the blobs of a pack this process has just stored, and ends
+// their reservations.
+func (m *Master) AddPack(p Pack) {
+	m.add([]Pack{p})
+	m.resMu.Lock()
+	defer m.resMu.Unlock()
+	for _, b := range p.Blobs {
+		delete(m.reserved, b.ID)
+	}
+}
+
+func (m *Master) add(packs []Pack) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	nums := m.packs.intern(packs)
+	total := 0
+	for _, p := range packs {
+		total += len(p.Blobs)
+	}
+	run := make([]entry, 0, total)
+	for i, p := range packs {
+		for _, b := range p.Blobs {
+			run = append(run, newEntry(b, nums[i]))
+		}
+	}
+	slices.SortFunc(run, compareEntry)
+	for len(run) > 0 {
+		n := 1
+		for n < len(run) && run[n].bucket == run[0].bucket {
+			n++
+		}
+		m.n += m.buckets[run[0].bucket].merge(run[:n])
+		run = run[n:]
+	}
+}
+
+// Lookup returns where the blob is stored, if it is in a pack that is not
+// excluded.
+func (m *Master) Lookup(id blob.ID) (Location, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	b, i, ok := m.find(&id)
+	if !ok {
+		return Location{}, false
+	}
+	return m.location(b.vals[i]), true
+}
+
+// Has reports whether Lookup would find the blob. Unless packs are
+// excluded it reads only the keys of one bucket.
+func (m *Master) Has(id blob.ID) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, _, ok := m.find(&id)
+	return ok
+}
+
+// find returns the bucket and position of the first entry for id that is
+// not in an excluded pack. The caller holds the read lock.
+func (m *Master) find(id *blob.ID) (*bucket, int, bool) {
+	bi, k := split(id)
+	b := &m.buckets[bi]
+	for i := b.search(&k); i < len(b.keys) && b.keys[i] == k; i++ {
+		if !m.packs.anyExcluded || !m.packs.excluded[b.vals[i].num()] {
+			return b, i, true
+		}
+	}
+	return nil, 0, false
+}
+
+func (m *Master) location(v val) Location {
+	return Location{Pack: m.packs.ids[v.num()], Type: v.typ(), Offset: v.offset, Length: v.length, RawLength: v.raw}
+}
+
+// Reserve claims the blob for this caller to store: it returns true only
+// if the blob is neither found by Lookup nor already reserved, so of many
+// concurrent callers exactly one stores a given blob. The winner must end
+// the reservation with AddPack once the blob is stored, or with Release if
+// storing it failed.
+func (m *Master) Reserve(id blob.ID) bool {
+	m.resMu.Lock()
+	defer m.resMu.Unlock()
+	if _, ok := m.reserved[id]; ok || m.Has(id) {
+		return false
+	}
+	m.reserved[id] = struct{}{}
+	return true
+}
+
+// Release ends a reservation without adding the blob, so that another
+// caller may store it.
+func (m *Master) Release(id blob.ID) {
+	m.resMu.Lock()
+	defer m.resMu.Unlock()
+	delete(m.reserved, id)
+}
+
+// Len returns the number of entries added, counting a blob once per pack
+// that holds it, excluded packs included.
+func (m *Master) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.n
+}
+
+// Packs returns, in ascending order, every pack added, excluded packs
+// included.
+func (m *Master) Packs() []blob.ID {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.packs.sorted()
+}
+
+// Each calls fn for every entry not in an excluded pack, in ascending order
+// of prefix (entries of one blob in the order added), until fn returns
+// false. It holds the read lock throughout: fn must not add to m, exclude,
+// or reserve.
+func (m *Master) Each(fn func(Prefix, Location) bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for bi := range m.buckets {
+		b := &m.buckets[bi]
+		for i, v := range b.vals {
+			if !m.packs.excluded[v.num()] && !fn(prefix(uint16(bi), &b.keys[i]), m.location(v)) {
+				return
+			}
+		}
+	}
+}
+
+// Exclude makes Lookup, Has, Reserve and Each treat the blobs of the given
+// packs as absent, including packs added later. Exclusion is for good.
+func (m *Master) Exclude(packs []blob.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range packs {
+		m.packs.exclude(id)
+	}
+}
