@@ -23,6 +23,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/coffer-backup/coffer/internal/crypt"
 )
 
 // Sizes of the device public record (docs/format.md §2.4.1).
@@ -155,11 +157,7 @@ func (p DevicePublic) Verify() error {
 
 // bindingMessage is what a device signs: label || 0x00 || KEM key || name.
 func (p DevicePublic) bindingMessage() []byte {
-	m := make([]byte, 0, len(labelBinding)+1+len(p.KEM)+len(p.Name))
-	m = append(m, labelBinding...)
-	m = append(m, 0)
-	m = append(m, p.KEM...)
-	return append(m, p.Name...)
+	return crypt.AD(labelBinding, append(bytes.Clone(p.KEM), p.Name...))
 }
 
 // checkName accepts 1 to MaxNameSize bytes of valid UTF-8 made only of
@@ -191,7 +189,7 @@ func readPublic(r *reader) (DevicePublic, error) {
 	p.Sign = ed25519.PublicKey(r.take(ed25519.PublicKeySize))
 	p.KEM = r.take(KEMPublicKeySize)
 	p.Sig = r.take(ed25519.SignatureSize)
-	p.Name = string(r.take(int(r.byte())))
+	p.Name = string(r.take(int(r.u8())))
 	if r.err != nil {
 		return p, r.err
 	}
@@ -216,7 +214,7 @@ func (r *reader) take(n int) []byte {
 	return v
 }
 
-func (r *reader) byte() byte {
+func (r *reader) u8() byte {
 	if v := r.take(1); v != nil {
 		return v[0]
 	}

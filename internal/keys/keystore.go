@@ -101,13 +101,13 @@ func parseKeystore(b []byte) (*keystore, error) {
 	if string(r.take(len(keystoreMagic))) != keystoreMagic {
 		return nil, fmt.Errorf("not a coffer keystore: %w", ErrMalformed)
 	}
-	if v := r.byte(); v != keystoreVersion {
+	if v := r.u8(); v != keystoreVersion {
 		return nil, fmt.Errorf("keystore version %d is not supported (want %d): %w", v, keystoreVersion, ErrMalformed)
 	}
-	if a := r.byte(); a != kdfArgon2id {
+	if a := r.u8(); a != kdfArgon2id {
 		return nil, fmt.Errorf("keystore KDF %d is not supported: %w", a, ErrMalformed)
 	}
-	k := &keystore{kdf: KDFParams{Time: r.u32(), MemoryKiB: r.u32(), Threads: r.byte()}}
+	k := &keystore{kdf: KDFParams{Time: r.u32(), MemoryKiB: r.u32(), Threads: r.u8()}}
 	k.salt = r.take(saltSize)
 	if r.err != nil {
 		return nil, r.err
@@ -159,7 +159,9 @@ func sealKeystore(d *Device, passphrase []byte, p KDFParams) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serialising HPKE key: %w", err)
 	}
-	secret := append(bytes.Clone(d.Sign.Seed()), kemSeed...)
+	seed := d.Sign.Seed()
+	defer clear(seed)
+	secret := append(append(make([]byte, 0, secretSize), seed...), kemSeed...)
 	defer clear(secret)
 	aead, err := passphraseAEAD(passphrase, k.salt, p)
 	if err != nil {
@@ -251,11 +253,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // Load reads the keystore at path and opens it with the passphrase. A

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -48,22 +49,15 @@ func DeviceObjectName(deviceID string) string { return "device-" + deviceID }
 // HPKE info, the XChaCha20-Poly1305 associated data and the prefix of the
 // device entry's MAC input. recipient is a device ID or "recovery".
 func wrapContext(accountID, recipient string) []byte {
-	c := make([]byte, 0, len(labelWrap)+len(accountID)+len(recipient)+2)
-	c = append(c, labelWrap...)
-	c = append(c, 0)
-	c = append(c, accountID...)
-	c = append(c, 0)
-	return append(c, recipient...)
+	return crypt.AD(labelWrap, []byte(accountID+"\x00"+recipient))
 }
 
 func checkAccountID(id string) error {
 	if len(id) == 0 || len(id) > MaxAccountIDSize {
 		return fmt.Errorf("account ID must be 1 to %d bytes, not %d", MaxAccountIDSize, len(id))
 	}
-	for i := range len(id) {
-		if id[i] == 0 {
-			return errors.New("account ID contains a NUL byte")
-		}
+	if strings.IndexByte(id, 0) >= 0 {
+		return errors.New("account ID contains a NUL byte")
 	}
 	return nil
 }
@@ -104,10 +98,10 @@ func readWrapHeader(b []byte, want byte) (*reader, error) {
 		return nil, fmt.Errorf("%d-byte key object exceeds %d bytes: %w", len(b), MaxObjectSize, ErrMalformed)
 	}
 	r := &reader{b: b}
-	if v := r.byte(); r.err == nil && v != wrapVersion {
+	if v := r.u8(); r.err == nil && v != wrapVersion {
 		return nil, fmt.Errorf("key object version %d is not supported (want %d): %w", v, wrapVersion, ErrMalformed)
 	}
-	if t := r.byte(); r.err == nil && t != want {
+	if t := r.u8(); r.err == nil && t != want {
 		return nil, fmt.Errorf("key object of type %d, want %d: %w", t, want, ErrMalformed)
 	}
 	return r, r.err

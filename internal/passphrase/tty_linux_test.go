@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +29,22 @@ func openPTY(t *testing.T) (*os.File, string) {
 		t.Fatalf("pty number: %v", err)
 	}
 	return m, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+// waitEchoOff waits until the terminal stops echoing: the prompt is shown
+// just before echo is turned off, and a user types only after that.
+func waitEchoOff(t *testing.T, m *os.File) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tio, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatalf("reading terminal settings: %v", err)
+		}
+		if tio.Lflag&unix.ECHO == 0 {
+			return
+		}
+	}
+	t.Fatal("echo was never turned off")
 }
 
 func TestTerminal(t *testing.T) {
@@ -69,6 +86,7 @@ func TestTerminal(t *testing.T) {
 					}
 					shown.Write(buf[:n])
 				}
+				waitEchoOff(t, m)
 				if lines[i] == "" {
 					m.Close() // hang up
 					break
