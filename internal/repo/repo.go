@@ -99,8 +99,8 @@ func Create(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, *Crea
 		name string
 		data []byte
 	}{
-		{store.Keys, DeviceKeyName(dev.ID), wrappedDev},
-		{store.Keys, RecoveryKeyName, wrappedRec},
+		{store.Keys, keys.DeviceObjectName(dev.ID), wrappedDev},
+		{store.Keys, keys.RecoveryObjectName, wrappedRec},
 		{store.Config, "config", cfgBytes}, // last: a store without it is not a repository
 	} {
 		if err := putBytes(ctx, st, o.kind, o.name, o.data); err != nil {
@@ -113,13 +113,6 @@ func Create(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, *Crea
 	}
 	return r, &Created{Account: cfg.Account, RecoveryKey: rk}, nil
 }
-
-// DeviceKeyName is the name, in the keys kind, of the root key wrapped to a
-// device.
-func DeviceKeyName(deviceID string) string { return "device-" + deviceID }
-
-// RecoveryKeyName is the name of the root key wrapped to the recovery key.
-const RecoveryKeyName = "recovery"
 
 // ReadConfig reads and checks the repository configuration.
 func ReadConfig(ctx context.Context, st store.Store) (Config, error) {
@@ -149,7 +142,7 @@ func Open(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, error) 
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := store.ReadAll(ctx, st, store.Keys, DeviceKeyName(dev.ID), 64<<10)
+	wrapped, err := store.ReadAll(ctx, st, store.Keys, keys.DeviceObjectName(dev.ID), keys.MaxObjectSize)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w (device %s)", ErrNoDeviceKey, dev.ID)
 	}
