@@ -51,10 +51,10 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 }
 
 type forgetResult struct {
-	Keep   []keptRow        `json:"keep"`
-	Remove []blob.ID        `json:"remove"`
-	Prune  *pruner.Result   `json:"prune,omitempty"`
-	DryRun bool             `json:"dry_run"`
+	Keep   []keptRow      `json:"keep"`
+	Remove []blob.ID      `json:"remove"`
+	Prune  *pruner.Result `json:"prune,omitempty"`
+	DryRun bool           `json:"dry_run"`
 }
 
 type keptRow struct {
@@ -161,4 +161,3 @@ func runStats(ctx context.Context, e *env, args []string) error {
 		}
 	})
 }
-

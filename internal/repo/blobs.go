@@ -113,4 +113,3 @@ func (r *Repo) ReadPackRange(ctx context.Context, packID blob.ID, offset, length
 
 // Flush uploads every blob saved so far and records them in index objects.
 func (r *Repo) Flush(ctx context.Context) error { return r.packer.flush(ctx) }
-

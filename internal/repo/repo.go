@@ -53,8 +53,8 @@ type Repo struct {
 
 // Errors callers distinguish.
 var (
-	ErrNotRepo    = errors.New("not a Coffer repository")
-	ErrVersion    = errors.New("repository of an unsupported format version")
+	ErrNotRepo     = errors.New("not a Coffer repository")
+	ErrVersion     = errors.New("repository of an unsupported format version")
 	ErrNoDeviceKey = errors.New("this device holds no key for the repository")
 )
 

@@ -48,8 +48,8 @@ type Restorer struct {
 	mu       sync.Mutex
 	errs     []error
 	warnings []error
-	dirs     []dirMeta          // directories, in creation order
-	links    []linkJob          // hard links, made after all files
+	dirs     []dirMeta            // directories, in creation order
+	links    []linkJob            // hard links, made after all files
 	firstOf  map[[2]uint64]string // (device, inode) -> first restored path
 }
 
