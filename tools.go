@@ -10,4 +10,5 @@ import (
 	_ "golang.org/x/crypto/argon2"
 	_ "golang.org/x/sys/unix"
 	_ "golang.org/x/term"
+	_ "modernc.org/sqlite"
 )
