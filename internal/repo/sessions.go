@@ -81,6 +81,9 @@ func decodeMarker(b []byte) (*sessionMarker, error) {
 	if len(b) > maxSessionSize {
 		return nil, fmt.Errorf("session marker of %d bytes exceeds %d", len(b), maxSessionSize)
 	}
+	if !utf8.Valid(b) {
+		return nil, errors.New("session marker is not UTF-8")
+	}
 	var m sessionMarker
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
