@@ -36,7 +36,11 @@ type Location struct {
 // of about N/65 536 entries (150 at ten million), starting where the ID
 // predicts since IDs are uniform. Adding sorts the batch and merges it into
 // each bucket it touches, and growth never copies more than one small
-// bucket at a time, so memory never needs twice the index at once.
+// bucket at a time, so memory never needs twice the index at once. (The
+// garbage collector, though, lets the heap grow to twice the live data by
+// default: a process holding a large index should set a memory limit with
+// debug.SetMemoryLimit. Measured at ten million blobs: 337 MB live, 773 MB
+// peak resident by default, 463 MB with GOMEMLIMIT=400MiB.)
 //
 // Why a 16-byte prefix is enough. Blob IDs are HMAC-SHA-256 outputs under a
 // secret key (docs/format.md §3), so their prefixes are uniformly random and

@@ -61,10 +61,10 @@ func (t *packTable) intern(packs []Pack) []uint32 {
 // add numbers a new pack; the caller files the number in byID.
 func (t *packTable) add(id *blob.ID) uint32 {
 	n := uint32(len(t.ids))
-	t.ids = append(t.ids, *id)
-	_, ex := t.excludeLater[*id]
+	t.ids, t.excluded = extend(t.ids, 1), extend(t.excluded, 1)
+	t.ids[n] = *id
+	_, t.excluded[n] = t.excludeLater[*id]
 	delete(t.excludeLater, *id)
-	t.excluded = append(t.excluded, ex)
 	return n
 }
 
