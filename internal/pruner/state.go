@@ -1,0 +1,209 @@
+package pruner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/index"
+	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/snapshot"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// state is one consistent view of the store. Its parts are listed in an
+// order that makes the view safe despite concurrent writers
+// (docs/format.md §8.3): plans, then sessions (a session a plan names is
+// either still listed or has written its snapshot), then snapshots (a
+// snapshot's packs and index objects are written before it), then index
+// objects, then packs (a pack is written before any index object names it,
+// so an index entry for an unlisted pack is one for a deleted pack).
+type state struct {
+	plans   map[string]*repo.PrunePlan
+	live    map[string]bool // IDs of sessions with a marker that is not stale
+	snaps   []snapshot.Stored
+	objects map[blob.ID]*indexObject // index objects read, by name
+	sizes   map[blob.ID]int64        // every pack in the store
+	known   map[blob.ID]bool         // packs whose blobs master holds
+	master  *index.Master            // every blob of every known pack, planned ones included
+}
+
+// indexObject is what the rewrite of §8.3 needs of an index object.
+type indexObject struct {
+	packs      []blob.ID
+	supersedes []blob.ID
+}
+
+// workers bounds concurrent reads from the store.
+const workers = 8
+
+// load reads a state, in the order given above, makes its index r.Index,
+// and adds the snapshots not seen before to p.refs.
+func (p *pruner) load(ctx context.Context) (*state, error) {
+	st := &state{objects: make(map[blob.ID]*indexObject), known: make(map[blob.ID]bool), master: index.NewMaster()}
+	var err error
+	if st.plans, err = p.r.PrunePlans(ctx); err != nil {
+		return nil, err
+	}
+	if st.live, err = p.liveSessions(ctx); err != nil {
+		return nil, err
+	}
+	if st.snaps, err = p.r.Snapshots(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.loadIndex(ctx, st); err != nil {
+		return nil, err
+	}
+	p.r.Index = st.master
+	return st, p.refs.add(ctx, p.r, st.snaps)
+}
+
+// liveSessions lists the IDs of sessions whose marker is not stale, and
+// deletes stale markers.
+func (p *pruner) liveSessions(ctx context.Context) (map[string]bool, error) {
+	infos, err := p.r.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := p.opts.Now()
+	live := make(map[string]bool)
+	for _, s := range infos {
+		if !s.Stale(now) {
+			live[s.ID] = true
+			continue
+		}
+		if p.opts.DryRun {
+			continue
+		}
+		removed, err := p.remove(ctx, store.Sessions, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		if removed {
+			p.res.StaleSessions++
+		}
+	}
+	return live, nil
+}
+
+// loadIndex reads every index object and, for packs no object names, the
+// pack's own header, into st.master.
+func (p *pruner) loadIndex(ctx context.Context, st *state) error {
+	names, err := p.r.Names(ctx, store.Index)
+	if err != nil {
+		return err
+	}
+	if st.sizes, err = p.r.PackSizes(ctx); err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	err = parallel(ctx, len(names), func(i int) error {
+		name, err := blob.ParseID(names[i])
+		if err != nil {
+			return fmt.Errorf("index/%s: unexpected object name", names[i])
+		}
+		f, err := p.r.LoadIndexFile(ctx, names[i])
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // superseded and deleted by a concurrent prune
+		}
+		if err != nil {
+			return err
+		}
+		obj := &indexObject{supersedes: f.Supersedes}
+		present := f.Packs[:0]
+		for _, pk := range f.Packs {
+			obj.packs = append(obj.packs, pk.ID)
+			if _, ok := st.sizes[pk.ID]; ok {
+				present = append(present, pk)
+			}
+		}
+		st.master.AddFile(&index.File{Packs: present})
+		mu.Lock()
+		defer mu.Unlock()
+		st.objects[name] = obj
+		for _, pk := range present {
+			st.known[pk.ID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return p.loadOrphans(ctx, st)
+}
+
+// loadOrphans reads the headers of packs that no index object names: packs
+// of a backup in progress or interrupted. A pack whose header cannot be
+// read stays unknown, and prune neither plans nor deletes it.
+func (p *pruner) loadOrphans(ctx context.Context, st *state) error {
+	var orphans []blob.ID
+	for id := range st.sizes {
+		if !st.known[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	var mu sync.Mutex
+	return parallel(ctx, len(orphans), func(i int) error {
+		id := orphans[i]
+		entries, err := p.r.PackHeader(ctx, id, st.sizes[id])
+		if err != nil {
+			return nil
+		}
+		pk := index.Pack{ID: id, Blobs: make([]index.Blob, len(entries))}
+		for j, e := range entries {
+			pk.Blobs[j] = index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
+		}
+		st.master.AddPack(pk)
+		mu.Lock()
+		defer mu.Unlock()
+		st.known[id] = true
+		return nil
+	})
+}
+
+// parallel calls fn for every i in [0, n) on a few goroutines. It stops
+// handing out work after the first error, which it returns.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		next  atomic.Int64
+		once  sync.Once
+		first error
+	)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// remove deletes kind/name and reports whether this call deleted it: an
+// object already gone (deleted by a concurrent prune) is not an error.
+func (p *pruner) remove(ctx context.Context, kind store.Kind, name string) (bool, error) {
+	err := p.r.Store().Delete(ctx, kind, name)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("deleting %s/%s: %w", kind, name, err)
+}
