@@ -90,7 +90,7 @@ func decodeMarker(b []byte) (*sessionMarker, error) {
 	if err := d.Decode(&m); err != nil {
 		return nil, fmt.Errorf("session marker: %w", err)
 	}
-	if d.More() {
+	if len(bytes.Trim(b[d.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errors.New("session marker: trailing data")
 	}
 	if err := m.validate(); err != nil {

@@ -137,6 +137,9 @@ func TestMarkerGolden(t *testing.T) {
 	if err != nil || !bytes.Equal(b, golden) {
 		t.Errorf("encoded %s (%v), want %s", b, err, golden)
 	}
+	if _, err := decodeMarker(append(golden, " \t\r\n"...)); err != nil {
+		t.Errorf("trailing JSON white space refused: %v", err)
+	}
 }
 
 func TestDecodeMarkerRejects(t *testing.T) {
@@ -152,6 +155,8 @@ func TestDecodeMarkerRejects(t *testing.T) {
 		{"long host", strings.Replace(golden, `"laptop"`, `"`+strings.Repeat("h", maxHostLen+1)+`"`, 1)},
 		{"invalid UTF-8 host", strings.Replace(golden, `"laptop"`, "\"\xff\"", 1)},
 		{"trailing data", golden + "{}"},
+		{"trailing brace", golden + "}"},
+		{"trailing non-JSON space", golden + "\u00a0"},
 		{"too large", golden + strings.Repeat(" ", maxSessionSize)},
 	} {
 		if _, err := decodeMarker([]byte(tc.in)); err == nil {
