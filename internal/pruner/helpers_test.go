@@ -27,7 +27,7 @@ var errStopped = errors.New("simulated crash")
 // process, for every operation, and the files each remaining snapshot must
 // restore to.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	dev *keys.Device
 
@@ -40,7 +40,7 @@ type files map[string][]byte
 
 var ctx = context.Background()
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := local.Create(dir)
