@@ -70,7 +70,7 @@ type Archiver struct {
 // New returns an Archiver writing to r.
 func New(r *repo.Repo, opts Options) *Archiver {
 	if opts.Workers <= 0 {
-		opts.Workers = max(4, 2*runtime.GOMAXPROCS(0))
+		opts.Workers = runtime.GOMAXPROCS(0) + 1
 	}
 	return &Archiver{r: r, opts: opts}
 }

@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -52,6 +53,9 @@ func (b *Builder) Size() int { return len(b.buf) }
 // Count returns the number of blobs added so far.
 func (b *Builder) Count() int { return len(b.entries) }
 
+// Grow makes room for n more envelope bytes without reallocating.
+func (b *Builder) Grow(n int) { b.buf = slices.Grow(b.buf, n) }
+
 // Reset empties the Builder for the next pack, keeping its buffer.
 func (b *Builder) Reset() {
 	b.buf = b.buf[:0]
@@ -67,6 +71,18 @@ func (b *Builder) Reset() {
 // The returned slices are the caller's; the Builder keeps its contents
 // until Reset.
 func (b *Builder) Finish(s *crypt.Sealer) (pack []byte, entries []Entry, err error) {
+	parts, entries, err := b.FinishParts(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bytes.Join(parts, nil), entries, nil
+}
+
+// FinishParts is Finish without the copy: the pack is the concatenation of
+// parts, which alias the Builder's buffer (valid until Reset) except for
+// the last, which holds the sealed header and trailer. Writers stream the
+// parts, so a pack is never held twice in memory.
+func (b *Builder) FinishParts(s *crypt.Sealer) (parts [][]byte, entries []Entry, err error) {
 	n := len(b.entries)
 	if n == 0 {
 		return nil, nil, errors.New("finishing a pack: no blobs added")
@@ -82,27 +98,30 @@ func (b *Builder) Finish(s *crypt.Sealer) (pack []byte, entries []Entry, err err
 	if err := checkEntries(b.entries); err != nil {
 		return nil, nil, fmt.Errorf("finishing a pack: %w", err)
 	}
-	pack, entries = b.shuffle(size)
+	parts, entries = b.shuffle()
 	plain := appendHeader(nil, entries, size-unpadded)
-	if pack, err = s.Seal(pack, plain, headerAD); err != nil {
+	tail, err := s.Seal(nil, plain, headerAD)
+	if err != nil {
 		return nil, nil, fmt.Errorf("sealing pack header: %w", err)
 	}
-	pack = binary.LittleEndian.AppendUint32(pack, uint32(crypt.Overhead+len(plain)))
-	return pack, entries, nil
+	tail = binary.LittleEndian.AppendUint32(tail, uint32(crypt.Overhead+len(plain)))
+	return append(parts, tail), entries, nil
 }
 
-// shuffle copies the envelopes, in a uniformly random order, into a new
-// buffer with room for size bytes, and returns it with the entries in
-// that order and their offsets in it.
-func (b *Builder) shuffle(size uint64) ([]byte, []Entry) {
+// shuffle orders the envelopes uniformly at random and returns them, as
+// slices of the Builder's buffer, with the entries in that order and their
+// offsets in the pack.
+func (b *Builder) shuffle() ([][]byte, []Entry) {
 	entries := slices.Clone(b.entries)
 	mrand.New(cryptoSource{}).Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
-	pack := make([]byte, 0, size)
+	parts := make([][]byte, len(entries), len(entries)+1)
+	var off uint32
 	for i, e := range entries {
-		pack = append(pack, b.buf[e.Offset:e.Offset+e.Length]...)
-		entries[i].Offset = uint32(len(pack)) - e.Length
+		parts[i] = b.buf[e.Offset : e.Offset+e.Length]
+		entries[i].Offset = off
+		off += e.Length
 	}
-	return pack, entries
+	return parts, entries
 }
 
 // cryptoSource draws math/rand/v2's random numbers from crypto/rand, so a

@@ -1,8 +1,8 @@
 package repo
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -15,19 +15,22 @@ import (
 
 // Upload parallelism and index batching.
 const (
-	maxUploads      = 2
+	maxUploads      = 1
 	indexEveryPacks = 16 // write an index object at least this often, so a crash loses little
 )
 
 // packer groups sealed blobs into packs, uploads full packs in the
-// background, and records uploaded packs in index objects.
+// background, and records uploaded packs in index objects. Its memory is
+// bounded: one pack being filled, and at most maxUploads packs being
+// uploaded, in buffers that are recycled.
 type packer struct {
 	r   *Repo
 	mu  sync.Mutex
 	cur *pack.Builder
 
-	sem chan struct{}
-	wg  sync.WaitGroup
+	sem      chan struct{}
+	wg       sync.WaitGroup
+	builders chan *pack.Builder // idle builders, kept with their buffers
 
 	errMu sync.Mutex
 	err   error
@@ -37,7 +40,8 @@ type packer struct {
 }
 
 func newPacker(r *Repo) *packer {
-	return &packer{r: r, sem: make(chan struct{}, maxUploads)}
+	return &packer{r: r, sem: make(chan struct{}, maxUploads),
+		builders: make(chan *pack.Builder, 1+maxUploads)}
 }
 
 func (p *packer) setErr(err error) {
@@ -54,26 +58,25 @@ func (p *packer) firstErr() error {
 	return p.err
 }
 
-// add appends a sealed blob to the current pack, starting its upload once
-// the pack is full. It blocks while too many uploads are in flight.
+// add appends a sealed blob to the current pack and starts the pack's upload
+// once it is full. It blocks while maxUploads packs are being uploaded, so
+// at most 1+maxUploads packs are ever in memory.
 func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, rawLen uint32) error {
 	if err := p.firstErr(); err != nil {
 		return err
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.cur == nil {
-		p.cur = pack.NewBuilder()
+		p.cur = p.newBuilder()
 	}
 	p.cur.Add(t, id, env, rawLen)
-	var full *pack.Builder
-	if p.cur.Size() >= pack.TargetSize {
-		full, p.cur = p.cur, nil
+	if p.cur.Size() < pack.TargetSize {
+		return nil
 	}
-	p.mu.Unlock()
-	if full != nil {
-		return p.upload(ctx, full)
-	}
-	return nil
+	full := p.cur
+	p.cur = nil
+	return p.upload(ctx, full)
 }
 
 func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
@@ -93,14 +96,41 @@ func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
 	return nil
 }
 
+// packCapacity fits a full pack: the target size, one more blob of the
+// largest chunk, and the header.
+const packCapacity = pack.TargetSize + 5<<20
+
+func (p *packer) newBuilder() *pack.Builder {
+	select {
+	case b := <-p.builders:
+		return b
+	default:
+		b := pack.NewBuilder()
+		b.Grow(packCapacity)
+		return b
+	}
+}
+
 func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
-	data, entries, err := b.Finish(p.r.sealer)
+	defer func() {
+		b.Reset()
+		select {
+		case p.builders <- b:
+		default:
+		}
+	}()
+	parts, entries, err := b.FinishParts(p.r.sealer)
 	if err != nil {
 		return fmt.Errorf("finishing pack: %w", err)
 	}
-	id := crypt.ContentID(data)
-	err = p.r.st.Put(ctx, store.Packs, id.String(), bytes.NewReader(data), int64(len(data)))
-	if err != nil {
+	h := sha256.New()
+	for _, part := range parts {
+		h.Write(part)
+	}
+	var id blob.ID
+	h.Sum(id[:0])
+	body := newPartsReader(parts)
+	if err := p.r.st.Put(ctx, store.Packs, id.String(), body, body.Size()); err != nil {
 		return fmt.Errorf("uploading pack %s: %w", id.Short(), err)
 	}
 	ip := index.Pack{ID: id, Blobs: make([]index.Blob, len(entries))}
@@ -152,11 +182,13 @@ func (p *packer) flush(ctx context.Context) error {
 	p.mu.Lock()
 	b := p.cur
 	p.cur = nil
-	p.mu.Unlock()
+	var err error
 	if b != nil && b.Count() > 0 {
-		if err := p.upload(ctx, b); err != nil {
-			return err
-		}
+		err = p.upload(ctx, b)
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return err
 	}
 	p.wg.Wait()
 	if err := p.firstErr(); err != nil {
