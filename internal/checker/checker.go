@@ -39,6 +39,7 @@ type checker struct {
 	sizes map[blob.ID]int64
 	// indexed holds, for every pack named by an index object, its blobs.
 	indexed map[blob.ID][]index.Blob
+	planned map[blob.ID]bool // packs a pending prune plan deletes
 }
 
 func (c *checker) errorf(format string, args ...any) {
@@ -57,7 +58,7 @@ func (c *checker) notef(format string, args ...any) {
 // It returns an error only when it cannot run at all; problems found are in
 // the report.
 func Check(ctx context.Context, r *repo.Repo, readData bool) (*Report, error) {
-	c := &checker{r: r, indexed: make(map[blob.ID][]index.Blob)}
+	c := &checker{r: r, indexed: make(map[blob.ID][]index.Blob), planned: make(map[blob.ID]bool)}
 	sizes, err := r.PackSizes(ctx)
 	if err != nil {
 		return nil, err
@@ -77,36 +78,39 @@ func Check(ctx context.Context, r *repo.Repo, readData bool) (*Report, error) {
 }
 
 func (c *checker) checkIndex(ctx context.Context) error {
-	names, err := c.r.Names(ctx, store.Index)
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		f, err := c.r.LoadIndexFile(ctx, name)
-		if err != nil {
-			c.errorf("index %s: %v", name, err)
-			continue
-		}
-		for _, p := range f.Packs {
-			c.checkIndexedPack(name, p)
-		}
-	}
 	plans, err := c.r.PrunePlans(ctx)
 	if err != nil {
 		c.errorf("prune plans: %v", err)
 	}
-	planned := make(map[blob.ID]bool)
 	for _, p := range plans {
 		for _, id := range p.Packs {
-			planned[id] = true
+			c.planned[id] = true
 		}
 	}
 	if len(plans) > 0 {
 		c.notef("%d prune plans are pending; the next prune completes them", len(plans))
 	}
+	files, err := c.loadIndexFiles(ctx)
+	if err != nil {
+		return err
+	}
+	superseded := make(map[string]bool)
+	for _, f := range files {
+		for _, id := range f.Supersedes {
+			superseded[id.String()] = true
+		}
+	}
+	for name, f := range files {
+		if superseded[name] {
+			continue // replaced by a prune that was interrupted before deleting it
+		}
+		for _, p := range f.Packs {
+			c.checkIndexedPack(name, p)
+		}
+	}
 	orphans := 0
 	for id := range c.sizes {
-		if _, ok := c.indexed[id]; !ok && !planned[id] {
+		if _, ok := c.indexed[id]; !ok && !c.planned[id] {
 			orphans++
 		}
 	}
@@ -120,8 +124,29 @@ func (c *checker) checkIndex(ctx context.Context) error {
 	return nil
 }
 
+// loadIndexFiles reads every index object; those that fail are reported.
+func (c *checker) loadIndexFiles(ctx context.Context) (map[string]*index.File, error) {
+	names, err := c.r.Names(ctx, store.Index)
+	if err != nil {
+		return nil, err
+	}
+	files := make(map[string]*index.File, len(names))
+	for _, name := range names {
+		f, err := c.r.LoadIndexFile(ctx, name)
+		if err != nil {
+			c.errorf("index %s: %v", name, err)
+			continue
+		}
+		files[name] = f
+	}
+	return files, nil
+}
+
 func (c *checker) checkIndexedPack(indexName string, p index.Pack) {
 	size, ok := c.sizes[p.ID]
+	if !ok && c.planned[p.ID] {
+		return // deleted by a prune that has not yet rewritten the index
+	}
 	if !ok {
 		c.errorf("pack %s (in index %s) is missing", p.ID, indexName)
 		return

@@ -187,6 +187,7 @@ const (
 	ADSnapshot   = "coffer v1 snapshot"
 	ADConfig     = "coffer v1 config"
 	ADPrune      = "coffer v1 prune plan"
+	ADSession    = "coffer v1 session"
 )
 
 // AD returns the associated data label || 0x00 || identity.

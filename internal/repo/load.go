@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -36,6 +37,9 @@ func (r *Repo) PrunePlans(ctx context.Context) (map[string]*PrunePlan, error) {
 	plans := make(map[string]*PrunePlan, len(names))
 	for _, n := range names {
 		b, err := r.LoadObject(ctx, store.Prune, n, crypt.ADPrune, maxPlanSize)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // completed by a concurrent prune since the listing
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -89,20 +93,27 @@ func (r *Repo) LoadIndexFile(ctx context.Context, name string) (*index.File, err
 }
 
 // LoadIndex reads every index object into r.Index. Entries for packs that
-// no longer exist, or that a pending prune plan will delete, are left out.
-// Packs present in the store but in no index object (left by an interrupted
-// backup) are read back from their own headers and indexed again, so their
-// blobs are reused, not uploaded twice.
+// no longer exist are left out. Once a backup session has started, packs a
+// pending prune plan will delete are treated as absent, so nothing new comes
+// to depend on them; readers still see them, since snapshots written before
+// the plan may need them. Packs present in the store but in no index object
+// (left by an interrupted backup) are read back from their own headers and
+// indexed again, so their blobs are reused, not uploaded twice.
 func (r *Repo) LoadIndex(ctx context.Context) error {
 	plans, err := r.PrunePlans(ctx)
 	if err != nil {
 		return err
 	}
 	excluded := make(map[blob.ID]bool)
+	var planned []blob.ID
 	for _, p := range plans {
 		for _, id := range p.Packs {
 			excluded[id] = true
+			planned = append(planned, id)
 		}
+	}
+	if r.writing.Load() {
+		r.Index.Exclude(planned)
 	}
 	sizes, err := r.PackSizes(ctx)
 	if err != nil {
@@ -116,12 +127,15 @@ func (r *Repo) LoadIndex(ctx context.Context) error {
 	seen := make(map[blob.ID]bool)
 	err = forEachParallel(names, 4, func(name string) error {
 		f, err := r.LoadIndexFile(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // superseded and deleted by a concurrent prune
+		}
 		if err != nil {
 			return err
 		}
 		keep := f.Packs[:0]
 		for _, p := range f.Packs {
-			if _, ok := sizes[p.ID]; ok && !excluded[p.ID] {
+			if _, ok := sizes[p.ID]; ok {
 				keep = append(keep, p)
 			}
 		}

@@ -92,8 +92,8 @@ func TestRecoverTwice(t *testing.T) {
 }
 
 // TestPrunePlanExcludesPacks checks that packs a pending prune plan will
-// delete are left out of the index, even when no index object lists them,
-// so their blobs are stored afresh.
+// delete are left out of a writer's index, even when no index object lists
+// them, so their blobs are stored afresh; readers still see indexed ones.
 func TestPrunePlanExcludesPacks(t *testing.T) {
 	for _, indexed := range []bool{true, false} {
 		f := newFixture(t)
@@ -111,7 +111,17 @@ func TestPrunePlanExcludesPacks(t *testing.T) {
 		if _, err := f.r.SavePrunePlan(ctx, &repo.PrunePlan{Created: time.Now(), Packs: []blob.ID{pid}}); err != nil {
 			t.Fatal(err)
 		}
+		reader := f.reopen(t)
+		loadIndex(t, reader)
+		if reader.Index.Has(id) != indexed {
+			t.Fatalf("indexed %v: a reader sees the planned pack's blob: %v", indexed, !indexed)
+		}
 		r := f.reopen(t)
+		sess, err := r.StartSession(ctx, "writer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.End(ctx)
 		loadIndex(t, r)
 		if r.Index.Has(id) {
 			t.Fatalf("indexed %v: a blob of a pack planned for deletion is in the index", indexed)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -49,6 +50,9 @@ type Repo struct {
 	Index   *index.Master
 	packer  *packer
 	chunker chunker.Params
+	// writing is set once a backup session starts: from then on, packs that
+	// a prune plan will delete are treated as absent (docs/format.md §8.3).
+	writing atomic.Bool
 }
 
 // Errors callers distinguish.
@@ -65,14 +69,31 @@ type Created struct {
 	RecoveryKey *keys.RecoveryKey
 }
 
+// NewAccountID draws a random account ID: 32 lower-case hex digits
+// (docs/format.md §9).
+func NewAccountID() (string, error) {
+	var acct [16]byte
+	if _, err := rand.Read(acct[:]); err != nil {
+		return "", fmt.Errorf("drawing account ID: %w", err)
+	}
+	return hex.EncodeToString(acct[:]), nil
+}
+
 // Create initialises an empty store as a new account's repository: a
 // random root key wrapped to dev and to a fresh recovery key.
 func Create(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, *Created, error) {
-	var acct [16]byte
-	if _, err := rand.Read(acct[:]); err != nil {
-		return nil, nil, fmt.Errorf("drawing account ID: %w", err)
+	account, err := NewAccountID()
+	if err != nil {
+		return nil, nil, err
 	}
-	cfg := Config{Version: Version, Account: hex.EncodeToString(acct[:]), Created: time.Now().UTC().Truncate(time.Second)}
+	return CreateAccount(ctx, st, dev, account)
+}
+
+// CreateAccount is Create for an account ID the caller drew with
+// NewAccountID, for a store where the account must exist (a server
+// registers it) before its objects are written.
+func CreateAccount(ctx context.Context, st store.Store, dev *keys.Device, account string) (*Repo, *Created, error) {
+	cfg := Config{Version: Version, Account: account, Created: time.Now().UTC().Truncate(time.Second)}
 	var root crypt.Key
 	defer root.Zero()
 	if _, err := rand.Read(root[:]); err != nil {

@@ -12,12 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/store"
 )
-
-// ADSession is the associated-data label of session markers
-// (docs/format.md §8.2). It belongs beside the other labels in crypt.
-const ADSession = "coffer v1 session"
 
 // Session timing (docs/format.md §8.2). A running session refreshes its
 // marker every SessionRefreshEvery; a marker not refreshed for
@@ -132,6 +129,7 @@ func (r *Repo) StartSession(ctx context.Context, host string) (*Session, error) 
 		return nil, err
 	}
 	s.name = name
+	r.writing.Store(true)
 	go s.keepAlive(context.WithoutCancel(ctx))
 	return s, nil
 }
@@ -144,7 +142,7 @@ func (s *Session) write(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("session marker: %w", err)
 	}
-	id, err := s.r.SaveObject(ctx, store.Sessions, ADSession, b)
+	id, err := s.r.SaveObject(ctx, store.Sessions, crypt.ADSession, b)
 	if err != nil {
 		return "", fmt.Errorf("writing session marker: %w", err)
 	}
@@ -229,7 +227,7 @@ func (r *Repo) Sessions(ctx context.Context) ([]SessionInfo, error) {
 	}
 	var out []SessionInfo
 	for _, n := range names {
-		b, err := r.LoadObject(ctx, store.Sessions, n, ADSession, maxSessionSize)
+		b, err := r.LoadObject(ctx, store.Sessions, n, crypt.ADSession, maxSessionSize)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

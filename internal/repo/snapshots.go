@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -51,6 +52,9 @@ func (r *Repo) Snapshots(ctx context.Context) ([]snapshot.Stored, error) {
 			return fmt.Errorf("snapshots/%s: unexpected object name", name)
 		}
 		s, err := r.LoadSnapshot(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // forgotten since the listing
+		}
 		if err != nil {
 			return err
 		}
