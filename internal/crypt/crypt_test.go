@@ -98,6 +98,20 @@ func TestContentID(t *testing.T) {
 	}
 }
 
+// TestLabels pins every associated-data label of docs/format.md §2.2.
+func TestLabels(t *testing.T) {
+	for got, want := range map[string]string{
+		ADBlobData: "coffer v1 blob data", ADBlobTree: "coffer v1 blob tree",
+		ADPackHeader: "coffer v1 pack header", ADIndex: "coffer v1 index",
+		ADSnapshot: "coffer v1 snapshot", ADSession: "coffer v1 session",
+		ADPrune: "coffer v1 prune plan", ADConfig: "coffer v1 config",
+	} {
+		if got != want {
+			t.Errorf("label %q, want %q", got, want)
+		}
+	}
+}
+
 func TestAD(t *testing.T) {
 	for _, c := range []struct {
 		label string
