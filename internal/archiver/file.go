@@ -59,10 +59,26 @@ func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob)
 	if err != nil {
 		return ch, fmt.Errorf("%s: %w", j.path, err)
 	}
+	content, ch, err := a.saveRanges(ctx, ch, f, ranges, int64(j.node.Size), j.path)
+	if err != nil {
+		return ch, err
+	}
+	// The file may have changed size while we read it: record what we read.
+	var total uint64
+	for _, e := range content {
+		total += e.Length
+	}
+	j.node.Size, j.node.Content = total, content
+	return ch, nil
+}
+
+// saveRanges stores the data ranges of a file of the given size, with the
+// holes between them as hole extents. It stops early if the file shrinks.
+func (a *Archiver) saveRanges(ctx context.Context, ch *chunker.Chunker, f *os.File, ranges []fsmeta.Range, size int64, path string) ([]tree.Extent, *chunker.Chunker, error) {
 	var (
 		content []tree.Extent
 		pos     int64
-		total   uint64
+		err     error
 	)
 	for _, rg := range ranges {
 		if rg.Off > pos {
@@ -71,43 +87,43 @@ func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob)
 		sr := io.NewSectionReader(f, rg.Off, rg.Len)
 		if ch == nil {
 			if ch, err = chunker.New(sr, a.r.Gear(), a.r.ChunkerParams()); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		} else {
 			ch.Reset(sr)
 		}
-		content, err = a.saveChunks(ctx, ch, content, j.path)
-		if err != nil {
-			return ch, err
+		var n int64
+		if content, n, err = a.saveChunks(ctx, ch, content, path); err != nil {
+			return nil, ch, err
 		}
-		pos = rg.Off + rg.Len
+		if pos = rg.Off + n; n < rg.Len {
+			return content, ch, nil // the file shrank while we read it: keep what we read
+		}
 	}
-	if size := int64(j.node.Size); size > pos {
-		content = append(content, tree.Extent{Length: uint64(size - pos)})
+	if size > pos {
+		content = append(content, tree.Extent{Length: uint64(size - pos)}) // a trailing hole
 	}
-	for _, e := range content {
-		total += e.Length
-	}
-	// The file may have changed size while we read it: record what we read.
-	j.node.Size = total
-	j.node.Content = content
-	return ch, nil
+	return content, ch, nil
 }
 
-func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content []tree.Extent, path string) ([]tree.Extent, error) {
+// saveChunks stores the chunks of one data range and returns the content
+// with their extents appended, and the number of bytes read.
+func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content []tree.Extent, path string) ([]tree.Extent, int64, error) {
+	var n int64
 	for {
 		c, err := ch.Next()
 		if err == io.EOF {
-			return content, nil
+			return content, n, nil
 		}
 		if err != nil {
-			return content, fmt.Errorf("%s: %w", path, err)
+			return content, n, fmt.Errorf("%s: %w", path, err)
 		}
+		n += int64(len(c))
 		a.Stats.BytesRead.Add(int64(len(c)))
 		id, added, err := a.r.SaveBlob(ctx, blob.Data, c)
 		if err != nil {
 			a.fail(err)
-			return content, err
+			return content, n, err
 		}
 		if added {
 			a.Stats.BlobsAdded.Add(1)

@@ -5,8 +5,10 @@
 package compress
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 
@@ -99,8 +101,9 @@ func getEncoder() (*zstd.Encoder, error) {
 var ErrCorrupt = errors.New("corrupt compressed blob")
 
 // Decode appends the plaintext of a framed blob to dst. The plaintext must
-// be exactly rawLen bytes long; no more than rawLen bytes are ever
-// allocated for it.
+// be exactly rawLen bytes long. Decoding allocates at most rawLen bytes plus
+// the frame's window (itself at most MaxRaw): a frame that expands further
+// is refused without being decompressed in full.
 func Decode(dst, framed []byte, rawLen int) ([]byte, error) {
 	if len(framed) == 0 {
 		return nil, fmt.Errorf("empty frame: %w", ErrCorrupt)
@@ -134,14 +137,20 @@ func decodeZstd(dst, body []byte, rawLen int) ([]byte, error) {
 		return nil, fmt.Errorf("zstd decoder: %w", v)
 	}
 	defer decoders.Put(d)
-	n := len(dst)
-	dst = slices.Grow(dst, rawLen)
-	out, err := d.DecodeAll(body, dst)
-	if err != nil {
+	// Stream into exactly rawLen bytes, then insist on the end: a frame that
+	// expands further is refused without ever being decompressed in full.
+	if err := d.Reset(bytes.NewReader(body)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	if len(out)-n != rawLen {
-		return nil, fmt.Errorf("zstd frame decodes to %d bytes, expected %d: %w", len(out)-n, rawLen, ErrCorrupt)
+	defer d.Reset(nil)
+	n := len(dst)
+	out := slices.Grow(dst, rawLen)[:n+rawLen]
+	if _, err := io.ReadFull(d, out[n:]); err != nil {
+		return nil, fmt.Errorf("zstd frame decodes to fewer than %d bytes: %w: %w", rawLen, ErrCorrupt, err)
+	}
+	var extra [1]byte
+	if k, err := d.Read(extra[:]); k != 0 || err != io.EOF {
+		return nil, fmt.Errorf("zstd frame decodes to more than %d bytes: %w", rawLen, ErrCorrupt)
 	}
 	return out, nil
 }

@@ -40,6 +40,7 @@ const (
 	labelID    = "coffer v1 blob id key"
 	labelGear  = "coffer v1 chunker gear key"
 	labelGearT = "coffer v1 chunker gear table"
+	labelConf  = "coffer v1 config mac key"
 )
 
 // Keys are the working keys of one account, derived from its root key.
@@ -47,6 +48,7 @@ type Keys struct {
 	Data Key // master key of the encryption envelope
 	ID   Key // HMAC-SHA-256 key of blob identifiers
 	Gear Key // seed of the chunker's gear table
+	Conf Key // HMAC-SHA-256 key authenticating the cleartext configuration
 }
 
 // DeriveKeys derives the working keys from an account root key with
@@ -56,7 +58,7 @@ func DeriveKeys(root *Key) (*Keys, error) {
 	for _, d := range []struct {
 		dst   *Key
 		label string
-	}{{&k.Data, labelData}, {&k.ID, labelID}, {&k.Gear, labelGear}} {
+	}{{&k.Data, labelData}, {&k.ID, labelID}, {&k.Gear, labelGear}, {&k.Conf, labelConf}} {
 		out, err := hkdf.Key(sha256.New, root[:], nil, d.label, KeySize)
 		if err != nil {
 			return nil, fmt.Errorf("deriving %s: %w", d.label, err)
@@ -72,6 +74,15 @@ func (k *Keys) Zero() {
 	k.Data.Zero()
 	k.ID.Zero()
 	k.Gear.Zero()
+	k.Conf.Zero()
+}
+
+// ConfigMAC returns HMAC-SHA-256 under the configuration key of msg
+// (docs/format.md §9).
+func (k *Keys) ConfigMAC(msg []byte) []byte {
+	m := hmac.New(sha256.New, k.Conf[:])
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // GearTable expands the gear key into the 256 pseudo-random 64-bit values

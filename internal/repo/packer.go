@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -138,8 +139,8 @@ func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
 		ip.Blobs[i] = index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
 	}
 	p.r.Index.AddPack(ip)
+	p.addPending(ip)
 	p.pendMu.Lock()
-	p.pending = append(p.pending, ip)
 	n := len(p.pending)
 	p.pendMu.Unlock()
 	if n >= indexEveryPacks {
@@ -148,11 +149,16 @@ func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
 	return nil
 }
 
-// addPending records packs that are in the store but in no index object.
+// addPending records packs that are in the store but in no index object;
+// a pack already pending is not recorded twice.
 func (p *packer) addPending(ps ...index.Pack) {
 	p.pendMu.Lock()
 	defer p.pendMu.Unlock()
-	p.pending = append(p.pending, ps...)
+	for _, np := range ps {
+		if !slices.ContainsFunc(p.pending, func(q index.Pack) bool { return q.ID == np.ID }) {
+			p.pending = append(p.pending, np)
+		}
+	}
 }
 
 func (p *packer) takePending() []index.Pack {

@@ -5,7 +5,9 @@
 package repo
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -29,13 +31,21 @@ const Version = 1
 const maxConfigSize = 4 << 10
 
 // Config is the cleartext repository configuration (docs/format.md §9). It
-// holds nothing secret; the store could alter it, but the account ID is
-// bound into every wrapped root key, so an altered ID only makes opening
-// fail.
+// holds nothing secret. It is authenticated by a MAC under a key derived
+// from the root key, so it can be read before the root key is unwrapped but
+// is trusted only after.
 type Config struct {
 	Version int       `json:"version"`
 	Account string    `json:"account"`
 	Created time.Time `json:"created"`
+	MAC     []byte    `json:"mac"`
+}
+
+// macInput is the canonical encoding of the configuration without its MAC.
+func (c Config) macInput() []byte {
+	c.MAC = nil
+	b, _ := json.Marshal(c) // a struct of plain fields always encodes
+	return b
 }
 
 // Repo is an open repository. It is safe for concurrent use.
@@ -111,6 +121,12 @@ func CreateAccount(ctx context.Context, st store.Store, dev *keys.Device, accoun
 	if err != nil {
 		return nil, nil, err
 	}
+	r, err := newRepo(st, cfg, &root)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.MAC = r.keys.ConfigMAC(cfg.macInput())
+	r.cfg = cfg
 	cfgBytes, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -128,10 +144,6 @@ func CreateAccount(ctx context.Context, st store.Store, dev *keys.Device, accoun
 			return nil, nil, err
 		}
 	}
-	r, err := newRepo(st, cfg, &root)
-	if err != nil {
-		return nil, nil, err
-	}
 	return r, &Created{Account: cfg.Account, RecoveryKey: rk}, nil
 }
 
@@ -145,8 +157,13 @@ func ReadConfig(ctx context.Context, st store.Store) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("%w: config does not parse: %v", ErrNotRepo, err)
+	}
+	if canon, err := json.Marshal(cfg); err != nil || !bytes.Equal(canon, b) {
+		return cfg, fmt.Errorf("%w: config is not in canonical form (altered?)", ErrNotRepo)
 	}
 	if cfg.Version != Version {
 		return cfg, fmt.Errorf("%w: version %d (this program reads version %d)", ErrVersion, cfg.Version, Version)
@@ -175,7 +192,15 @@ func Open(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, error) 
 		return nil, fmt.Errorf("unwrapping the root key for device %s: %w", dev.ID, err)
 	}
 	defer root.Zero()
-	return newRepo(st, cfg, root)
+	r, err := newRepo(st, cfg, root)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(r.keys.ConfigMAC(cfg.macInput()), cfg.MAC) {
+		r.Close()
+		return nil, fmt.Errorf("%w: the configuration does not authenticate (altered by the store?)", ErrNotRepo)
+	}
+	return r, nil
 }
 
 func newRepo(st store.Store, cfg Config, root *crypt.Key) (*Repo, error) {

@@ -62,7 +62,7 @@ func (t *Tree) check() error {
 			return err
 		}
 		if i > 0 && bytes.Compare(t.Nodes[i-1].Name, n.Name) >= 0 {
-			return fmt.Errorf("entries %q and %q are not in strictly increasing order", t.Nodes[i-1].Name, n.Name)
+			return fmt.Errorf("entries %q and %q are not in strictly increasing order: %w", t.Nodes[i-1].Name, n.Name, ErrCorrupt)
 		}
 	}
 	return nil
@@ -113,8 +113,11 @@ func (n *Node) Validate() error {
 	if total != n.Size {
 		return fmt.Errorf("entry %q: extents add up to %d bytes, size is %d: %w", n.Name, total, n.Size, ErrCorrupt)
 	}
+	if len(n.LinkTarget) > MaxNameLen || len(n.User) > MaxNameLen || len(n.Group) > MaxNameLen || len(n.Xattrs) > MaxXattrs {
+		return fmt.Errorf("entry %q: a link target, owner name or xattr list exceeds its limit: %w", n.Name, ErrCorrupt)
+	}
 	for i, x := range n.Xattrs {
-		if x.Name == "" || len(x.Value) > MaxXattrSize || (i > 0 && n.Xattrs[i-1].Name >= x.Name) {
+		if x.Name == "" || len(x.Name) > MaxNameLen || len(x.Value) > MaxXattrSize || (i > 0 && n.Xattrs[i-1].Name >= x.Name) {
 			return fmt.Errorf("entry %q: xattrs not valid and sorted: %w", n.Name, ErrCorrupt)
 		}
 	}

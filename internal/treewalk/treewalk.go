@@ -129,26 +129,24 @@ func diffNode(ctx context.Context, l Loader, p string, x, y *tree.Node, fn func(
 		}
 		return report(ctx, l, path.Dir(p), y, "added", fn)
 	}
+	if modified(x, y) {
+		if err := fn(Change{p, "modified"}); err != nil {
+			return err
+		}
+	}
 	if x.Type == tree.Dir {
 		return diffDir(ctx, l, p, x.Subtrees, y.Subtrees, fn)
-	}
-	if modified(x, y) {
-		return fn(Change{p, "modified"})
 	}
 	return nil
 }
 
+// modified reports whether an item's restorable metadata or content
+// differs; a directory's entries are compared separately.
 func modified(x, y *tree.Node) bool {
-	if x.Size != y.Size || x.Mode != y.Mode || x.MTime != y.MTime || !bytes.Equal(x.LinkTarget, y.LinkTarget) ||
-		x.UID != y.UID || x.GID != y.GID || x.Rdev != y.Rdev || len(x.Content) != len(y.Content) {
-		return true
-	}
-	for i := range x.Content {
-		if x.Content[i] != y.Content[i] {
-			return true
-		}
-	}
-	return false
+	return x.Size != y.Size || x.Mode != y.Mode || x.MTime != y.MTime || !bytes.Equal(x.LinkTarget, y.LinkTarget) ||
+		x.UID != y.UID || x.GID != y.GID || x.User != y.User || x.Group != y.Group || x.Rdev != y.Rdev ||
+		!slices.Equal(x.Content, y.Content) ||
+		!slices.EqualFunc(x.Xattrs, y.Xattrs, func(a, b tree.Xattr) bool { return a.Name == b.Name && bytes.Equal(a.Value, b.Value) })
 }
 
 // report emits a change for n and, for a directory, everything below it.
