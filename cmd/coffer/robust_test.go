@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+)
+
+// TestInterruptedBackups stops a backup with SIGINT, and then another with
+// SIGKILL, after each stored some packs. The interrupted one ends its
+// session and says so in one line; after either the repository checks
+// clean, and the next backup completes, reuses what was uploaded, and
+// restores identically.
+func TestInterruptedBackups(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	const files, size = 100, 2 << 20 // 200 MiB, about 13 packs
+	genTree(t, data, files, size, 1)
+	a := newAccount(t, dir, nil)
+
+	p := a.stopAfter(2, syscall.SIGINT, "backup", data)
+	if code := p.wait(); code != 1 || !regexp.MustCompile(`^coffer: error: [^\n]*interrupt[^\n]*\n$`).Match(p.stderr.Bytes()) {
+		t.Errorf("interrupted backup: exit %d, stderr %q", code, &p.stderr)
+	}
+	if markers, _ := filepath.Glob(filepath.Join(a.store, "sessions", "*")); len(markers) > 0 {
+		t.Errorf("the interrupted backup left its session marker: %v", markers)
+	}
+	a.stopped()
+
+	p = a.stopAfter(6, syscall.SIGKILL, "backup", data)
+	if code := p.wait(); code != -1 {
+		t.Fatalf("backup exited with %d before it was killed", code)
+	}
+	stored := a.stopped()
+
+	r := a.backup(data)
+	const total = files * size
+	t.Logf("the last backup added %d bytes of %d", r.Summary.BytesAdded, total)
+	if r.Summary.BytesAdded > total*3/4 || r.Summary.BytesAdded+uint64(stored) > total*21/20 {
+		t.Errorf("the last backup added %d bytes of %d although %d bytes of packs were stored already", r.Summary.BytesAdded, total, stored)
+	}
+	a.checkClean()
+	a.restoreSame(r.Snapshot, data)
+}
+
+// stopAfter starts coffer and sends it sig once the store holds n packs.
+func (a *account) stopAfter(n int, sig syscall.Signal, args ...string) *proc {
+	a.t.Helper()
+	p := a.start(args...)
+	if !p.until(func() bool { k, _ := a.packs(); return k >= n }) {
+		a.t.Fatalf("coffer %v ended (exit %d) before %d packs were stored; stderr:\n%s", args, p.wait(), n, &p.stderr)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		a.t.Fatal(err)
+	}
+	return p
+}
+
+// stopped checks the store after a stopped backup: no snapshot, and check
+// succeeds. It returns the bytes of packs stored.
+func (a *account) stopped() int64 {
+	a.t.Helper()
+	n, stored := a.packs()
+	a.t.Logf("stopped with %d packs (%d bytes) stored", n, stored)
+	if ids := a.snapshotIDs(); len(ids) != 0 {
+		a.t.Fatalf("a stopped backup left snapshots %v", ids)
+	}
+	a.t.Logf("check after the stop:\n%s", a.ok("check"))
+	return stored
+}
+
+// TestConcurrentBackups runs two backups of different trees, which share a
+// file, into one store at once.
+func TestConcurrentBackups(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	trees := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b")}
+	for i, tree := range trees {
+		genTree(t, tree, 16, 2<<20, uint64(10+i))
+		if err := writeRandom(filepath.Join(tree, "shared"), 8<<20, 99); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newAccount(t, dir, nil)
+	procs := []*proc{a.start("backup", trees[0], "--json"), a.start("backup", trees[1], "--json")}
+	for i, p := range procs {
+		if code := p.wait(); code != 0 {
+			t.Fatalf("backup of %s: exit %d\n%s", trees[i], code, &p.stderr)
+		}
+		var r backupOut
+		if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		a.restoreSame(r.Snapshot, trees[i])
+	}
+	if ids := a.snapshotIDs(); len(ids) != 2 {
+		t.Fatalf("snapshots %v, want 2", ids)
+	}
+	a.checkClean()
+}
+
+// TestPruneDuringBackup forgets and prunes a snapshot while a backup runs
+// that reuses the very data the forgotten snapshot held. Every remaining
+// snapshot must restore, before and after a later prune completes the plan.
+func TestPruneDuringBackup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	kept := filepath.Join(dir, "kept")
+	genTree(t, kept, 8, 2<<20, 20)
+	a := newAccount(t, dir, nil)
+	a.backup(kept) // to be forgotten
+
+	// The new backup holds copies of the files about to be forgotten,
+	// read last (after the prune has planned their deletion).
+	long := filepath.Join(dir, "long")
+	genTree(t, filepath.Join(long, "new"), 48, 2<<20, 21)
+	old := filepath.Join(long, "z-old")
+	if err := os.Rename(filepath.Join(kept, "d00"), old); err != nil {
+		t.Fatal(err)
+	}
+	genTree(t, kept, 1, 2<<20, 22) // kept/d00 anew
+	s2 := a.backup(kept)
+
+	before, _ := a.packs()
+	p := a.start("backup", long, "--json")
+	if !p.until(func() bool { n, _ := a.packs(); return n > before }) {
+		t.Fatalf("backup ended (exit %d) before it stored a pack", p.wait())
+	}
+	t.Logf("forget while the backup runs:\n%s", a.ok("forget", "--keep-last", "1", "--prune"))
+	if !p.running() {
+		t.Fatal("the backup ended before the prune did; the test needs a longer backup")
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("backup: exit %d\n%s", code, &p.stderr)
+	}
+	var s3 backupOut
+	if err := json.Unmarshal(p.stdout.Bytes(), &s3); err != nil {
+		t.Fatal(err)
+	}
+	if ids := a.snapshotIDs(); len(ids) != 2 {
+		t.Fatalf("snapshots %v, want the 2 newest", ids)
+	}
+	// Before the plan completes, and after a later prune has completed it.
+	for _, when := range []string{"before", "after"} {
+		t.Logf("checking %s the plan completes", when)
+		a.checkClean()
+		a.restoreSame(s2.Snapshot, kept)
+		a.restoreSame(s3.Snapshot, long)
+		if when == "before" {
+			t.Logf("prune after the backup:\n%s", a.ok("prune"))
+		}
+	}
+}
