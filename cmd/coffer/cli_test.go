@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -221,4 +222,51 @@ func openPTY() (ptmx, tty *os.File, err error) {
 		return nil, nil, err
 	}
 	return ptmx, tty, nil
+}
+
+// TestPassphraseSources: the passphrase comes from $COFFER_PASSPHRASE, else
+// from the file $COFFER_PASSPHRASE_FILE names (less one line break), else
+// from the terminal; without any, as from cron, the command fails at once.
+func TestPassphraseSources(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := newAccount(t, dir, nil)
+	file := filepath.Join(dir, "pass")
+	run := func(env ...string) (string, int) {
+		cmd := a.command("snapshots")
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "COFFER_PASSPHRASE=") })
+		cmd.Env = append(cmd.Env, env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if err != nil && cmd.ProcessState == nil {
+			t.Fatal(err)
+		}
+		return stderr.String(), cmd.ProcessState.ExitCode()
+	}
+	for _, tc := range []struct {
+		name, content string
+		env           []string
+		code          int
+		stderr        string
+	}{
+		{"file", testPassphrase + "\n", []string{"COFFER_PASSPHRASE_FILE=" + file}, 0, ""},
+		{"file with CRLF", testPassphrase + "\r\n", []string{"COFFER_PASSPHRASE_FILE=" + file}, 0, ""},
+		{"wrong file", "nope\n", []string{"COFFER_PASSPHRASE_FILE=" + file}, 1, "^coffer: error: .*wrong passphrase.*\ncoffer: hint: .*COFFER_PASSPHRASE_FILE\n$"},
+		{"missing file", "", []string{"COFFER_PASSPHRASE_FILE=" + file + ".missing"}, 1, "^coffer: error: passphrase file \\(\\$COFFER_PASSPHRASE_FILE\\): .*no such file or directory\n$"},
+		{"variable first", "nope\n", []string{"COFFER_PASSPHRASE_FILE=" + file, "COFFER_PASSPHRASE=" + testPassphrase}, 0, ""},
+		{"none", "", nil, 1, "^coffer: error: no passphrase available: set COFFER_PASSPHRASE or COFFER_PASSPHRASE_FILE, or run from a terminal \\(open /dev/tty: .*\\)\n$"},
+	} {
+		if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stderr, code := run(tc.env...)
+		if code != tc.code || !regexp.MustCompile(tc.stderr).MatchString(stderr) || tc.stderr == "" && stderr != "" {
+			t.Errorf("%s: exit %d, stderr %q; want %d, %q", tc.name, code, stderr, tc.code, tc.stderr)
+		}
+		if strings.Contains(stderr, testPassphrase) {
+			t.Errorf("%s: stderr shows the passphrase", tc.name)
+		}
+	}
 }

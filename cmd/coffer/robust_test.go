@@ -87,6 +87,10 @@ func TestConcurrentBackups(t *testing.T) {
 	}
 	a := newAccount(t, dir, nil)
 	procs := []*proc{a.start("backup", trees[0], "--json"), a.start("backup", trees[1], "--json")}
+	both := func() bool { m, _ := filepath.Glob(filepath.Join(a.store, "sessions", "*")); return len(m) == 2 }
+	if !procs[0].until(both) || !procs[1].running() {
+		t.Fatal("the two backups did not run at the same time")
+	}
 	for i, p := range procs {
 		if code := p.wait(); code != 0 {
 			t.Fatalf("backup of %s: exit %d\n%s", trees[i], code, &p.stderr)

@@ -25,7 +25,8 @@ func scriptCmds() map[string]func(*testscript.TestScript, bool, []string) {
 		"fasthome":    cmdFastHome,
 		"randfile":    cmdRandFile,
 		"cmptree":     cmdCmpTree,
-		"corruptpack": cmdCorruptPack,
+		"largestpack": cmdLargestPack,
+		"flipbit":     cmdFlipBit,
 		"mkfifo":      cmdMkfifo,
 		"sparsefile":  cmdSparseFile,
 		"hardlink":    cmdHardlink,
@@ -245,11 +246,11 @@ func cmdCmpTree(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdCorruptPack implements "corruptpack STORE": it flips one bit in the
-// middle of the largest pack of the local store STORE.
-func cmdCorruptPack(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: corruptpack STORE")
+// cmdLargestPack implements "largestpack STORE VAR": $VAR is the path of
+// the largest pack in the local store STORE.
+func cmdLargestPack(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: largestpack STORE VAR")
 	}
 	packs, err := filepath.Glob(filepath.Join(ts.MkAbs(args[0]), "packs", "*", "*"))
 	ts.Check(err)
@@ -265,14 +266,27 @@ func cmdCorruptPack(ts *testscript.TestScript, neg bool, args []string) {
 	if largest == "" {
 		ts.Fatalf("no packs in %s", args[0])
 	}
-	f, err := os.OpenFile(largest, os.O_RDWR, 0)
+	ts.Setenv(args[1], largest)
+}
+
+// cmdFlipBit implements "flipbit FILE": one bit in the middle of FILE
+// flips, as by decay or tampering.
+func cmdFlipBit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: flipbit FILE")
+	}
+	name := ts.MkAbs(args[0])
+	fi, err := os.Stat(name)
+	ts.Check(err)
+	ts.Check(os.Chmod(name, fi.Mode()|0o200)) // stores keep objects read-only
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	ts.Check(err)
 	defer f.Close()
 	b := make([]byte, 1)
-	_, err = f.ReadAt(b, size/2)
+	_, err = f.ReadAt(b, fi.Size()/2)
 	ts.Check(err)
 	b[0] ^= 0x10
-	_, err = f.WriteAt(b, size/2)
+	_, err = f.WriteAt(b, fi.Size()/2)
 	ts.Check(err)
 }
 
