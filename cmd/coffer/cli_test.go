@@ -44,10 +44,14 @@ func TestUnreadableFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	probe := exec.Command("true")
+	bin, err := cofferBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := exec.Command(bin, "version")
 	probe.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if err := probe.Run(); err != nil {
-		t.Skipf("cannot run a program as another user: %v", err)
+		t.Skipf("cannot run coffer as another user: %v", err)
 	}
 	a := newAccount(t, dir, cred)
 	for _, p := range []string{filepath.Join(data, "secret.txt"), filepath.Join(data, "locked")} {

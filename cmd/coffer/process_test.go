@@ -14,9 +14,10 @@ import (
 	"time"
 )
 
-// These tests run the coffer program, built without the race detector, as
-// separate processes on real trees: killed mid-backup, racing another
-// backup, racing a prune, reading files it may not read.
+// The helpers below run the coffer program, built without the race
+// detector, as separate processes on real trees, for the tests that stop it
+// mid-backup, race backups against each other and against a prune, run it
+// as another user or on a terminal.
 
 const testPassphrase = "process-test-passphrase"
 
@@ -40,7 +41,6 @@ func newAccount(t *testing.T, dir string, cred *syscall.Credential) *account {
 		t.Fatal(err)
 	}
 	if cred != nil {
-		chownTree(t, a.home, cred)
 		chownTree(t, dir, cred)
 	}
 	a.ok("init", "--store", a.store)
@@ -177,11 +177,11 @@ func (a *account) snapshotIDs() []string {
 	return ids
 }
 
-// genTree writes files incompressible files of size bytes each, spread over
-// a few directories under dir, their content fixed by seed.
-func genTree(t *testing.T, dir string, files int, size int64, seed uint64) {
+// genTree writes n incompressible files of size bytes each, spread over
+// eight directories under dir, their content fixed by seed.
+func genTree(t *testing.T, dir string, n int, size int64, seed uint64) {
 	t.Helper()
-	for i := range files {
+	for i := range n {
 		sub := filepath.Join(dir, fmt.Sprintf("d%02d", i%8))
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			t.Fatal(err)
