@@ -40,7 +40,11 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer sess.End(context.WithoutCancel(ctx))
+	defer func() {
+		if err := sess.End(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(e.stderr, "coffer: warning: %v (prune will treat it as stale after a day)\n", err)
+		}
+	}()
 	if err := s.repo.LoadIndex(ctx); err != nil {
 		return err
 	}

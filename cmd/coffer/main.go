@@ -63,7 +63,7 @@ type command struct {
 // takes.
 type opts struct {
 	json, quiet                               bool
-	store, target, host, parent, name         string
+	store, target, host, parent               string
 	excludes, tags, includes                  multi
 	readData, overwrite, prune, dryRun, force bool
 	keep                                      snapshot.Policy

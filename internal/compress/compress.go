@@ -142,7 +142,7 @@ func decodeZstd(dst, body []byte, rawLen int) ([]byte, error) {
 	if err := d.Reset(bytes.NewReader(body)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	defer d.Reset(nil)
+	defer d.Reset(nil) //nolint:errcheck // releasing the input; nothing to report
 	n := len(dst)
 	out := slices.Grow(dst, rawLen)[:n+rawLen]
 	if _, err := io.ReadFull(d, out[n:]); err != nil {

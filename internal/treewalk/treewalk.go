@@ -20,7 +20,7 @@ type Loader interface {
 }
 
 // SkipDir, returned by a walk function for a directory, skips its contents.
-var SkipDir = errors.New("skip this directory")
+var SkipDir = errors.New("skip this directory") //nolint:staticcheck // named after filepath.SkipDir, which it mirrors
 
 // Entries returns the entries listed by a directory's tree blobs.
 func Entries(ctx context.Context, l Loader, ids []blob.ID) ([]*tree.Node, error) {
