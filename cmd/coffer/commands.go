@@ -14,6 +14,7 @@ func commands() map[string]*command {
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
 		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
+		serveCommand(),
 	}
 	m := make(map[string]*command, len(list))
 	for _, c := range list {

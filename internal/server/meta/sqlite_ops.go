@@ -197,6 +197,9 @@ func (s *SQLite) Ref(ctx context.Context, account, name string) ([]byte, int64, 
 
 // SwapRef compares and swaps a reference.
 func (s *SQLite) SwapRef(ctx context.Context, account, name string, value []byte, version int64, maxRefs int) (int64, error) {
+	if value == nil {
+		value = []byte{} // stored as an empty value, not NULL
+	}
 	var cur int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT version FROM refs WHERE account = ? AND name = ?", account, name).Scan(&cur)

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/coffer-backup/coffer/internal/server"
+)
+
+// serveCommand returns the serve command (docs/api.md). Its flags live in
+// the closure, as no other command shares them.
+func serveCommand() *command {
+	var cfg server.Config
+	var quota byteSize
+	var tokenFile string
+	return &command{
+		name:    "serve",
+		args:    "--data DIR [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F]",
+		summary: "run a server that stores the encrypted repositories of many accounts",
+		setup: func(fs *flag.FlagSet, _ *opts) {
+			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, account stores, TLS certificate (required)")
+			fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "TCP address to listen on")
+			fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate to serve (default: a self-signed one made in DIR/tls, pinned by clients)")
+			fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+			fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP; only on a loopback --listen address")
+			fs.Var(&quota, "quota", "most bytes each account may store, e.g. 500GiB (default: no limit)")
+			fs.Float64Var(&cfg.Rate, "rate", 1000, "requests per second allowed to each account and each client address, with bursts of twice as many; 0: no limit")
+			fs.StringVar(&tokenFile, "registration-token-file", "", "file holding a token that registering an account requires (default: anyone may register)")
+		},
+		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 {
+				return usageError{"serve takes no arguments"}
+			}
+			if cfg.Data == "" {
+				return usageError{"serve needs --data DIR"}
+			}
+			cfg.Quota = int64(quota)
+			cfg.Log = e.stderr
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return err
+				}
+				if cfg.RegistrationToken = strings.TrimSpace(string(b)); cfg.RegistrationToken == "" {
+					return fmt.Errorf("registration token file %s is empty", tokenFile)
+				}
+			}
+			return server.Run(ctx, cfg)
+		},
+	}
+}
+
+// byteSize is a flag value: a number of bytes, optionally with a binary
+// suffix K, M, G or T (also written KiB, MiB, GiB, TiB).
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	num, shift := s, 0
+	for i, unit := range []string{"K", "M", "G", "T"} {
+		if n, ok := strings.CutSuffix(strings.TrimSuffix(s, "iB"), unit); ok {
+			num, shift = n, 10*(i+1)
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)>>shift {
+		return errors.New("want a number of bytes such as 1000000, 500GiB or 2T")
+	}
+	*b = byteSize(n << shift)
+	return nil
+}

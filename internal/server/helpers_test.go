@@ -1,0 +1,257 @@
+package server
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/server/wire"
+)
+
+// clock is a settable clock for expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer collects the server's log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// env is a server on a real loopback HTTP listener, with a settable clock.
+type env struct {
+	t     *testing.T
+	s     *Server
+	url   string
+	clock *clock
+	log   *syncBuffer
+}
+
+func newEnv(t *testing.T, mods ...func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, log: &syncBuffer{}}
+	cfg := Config{Data: t.TempDir(), InsecureHTTP: true, Log: e.log, Now: e.clock.Now}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.s = s
+	hs := httptest.NewServer(s.Handler())
+	e.url = hs.URL
+	t.Cleanup(func() {
+		hs.Close()
+		s.Close()
+	})
+	return e
+}
+
+// device is a test device: an Ed25519 key determined by a seed number.
+type device struct {
+	key ed25519.PrivateKey
+	id  string
+}
+
+func newDevice(seed int) device {
+	var s [32]byte
+	binary.BigEndian.PutUint64(s[:], uint64(seed)+1)
+	k := ed25519.NewKeyFromSeed(s[:])
+	return device{key: k, id: keys.DeviceID(k.Public().(ed25519.PublicKey))}
+}
+
+func (d device) pub() []byte { return d.key.Public().(ed25519.PublicKey) }
+
+// introduce returns the device key and its registration signature.
+func (d device) introduce(account string) (wire.DeviceKey, []byte) {
+	return wire.DeviceKey{SignKey: d.pub(), Name: "device " + d.id[:6]}, ed25519.Sign(d.key, wire.RegisterMessage(account, d.id))
+}
+
+// accountID returns a deterministic account ID.
+func accountID(n int) string { return fmt.Sprintf("%032x", 0xacc0000+n) }
+
+// resp is a response read in full.
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// code returns the error code of an error body, or "".
+func (r resp) code() string {
+	var e wire.Error
+	_ = json.Unmarshal(r.body, &e) // not an error body: no code
+	return e.Code
+}
+
+// req describes a request of the test client.
+type req struct {
+	method, path, token string
+	body                any // nil, []byte, string, or a value sent as JSON
+	header              map[string]string
+}
+
+func (e *env) do(q req) resp {
+	e.t.Helper()
+	var body io.Reader
+	switch b := q.body.(type) {
+	case nil:
+	case []byte:
+		body = bytes.NewReader(b)
+	case string:
+		body = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	r, err := http.NewRequest(q.method, e.url+q.path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if q.token != "" {
+		r.Header.Set("Authorization", "Bearer "+q.token)
+	}
+	for k, v := range q.header {
+		r.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// want fails the test unless r has the status and, if given, the code.
+func (r resp) want(t *testing.T, what string, status int, code string) {
+	t.Helper()
+	if r.status != status || code != "" && r.code() != code {
+		t.Errorf("%s: %d %s, want %d %s", what, r.status, bytes.TrimSpace(r.body), status, code)
+	}
+}
+
+// decode unmarshals a JSON response body.
+func decode[T any](t *testing.T, r resp) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+	return v
+}
+
+func (e *env) register(account string, d device) resp {
+	k, sig := d.introduce(account)
+	return e.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: account, Device: k, Signature: sig}})
+}
+
+// challenge asks for a challenge and returns it.
+func (e *env) challenge(account string, d device) []byte {
+	e.t.Helper()
+	r := e.do(req{method: "POST", path: "/v1/auth/challenge", body: wire.ChallengeRequest{Account: account, Device: d.id}})
+	r.want(e.t, "challenge", 200, "")
+	return decode[wire.ChallengeResponse](e.t, r).Challenge
+}
+
+// tokenRequest signs a challenge.
+func tokenRequest(account string, d device, ch []byte) wire.TokenRequest {
+	return wire.TokenRequest{Account: account, Device: d.id, Challenge: ch, Signature: ed25519.Sign(d.key, wire.AuthMessage(account, d.id, ch))}
+}
+
+// login authenticates a device and returns its token.
+func (e *env) login(account string, d device) string {
+	e.t.Helper()
+	r := e.do(req{method: "POST", path: "/v1/auth/token", body: tokenRequest(account, d, e.challenge(account, d))})
+	r.want(e.t, "token", 200, "")
+	return decode[wire.TokenResponse](e.t, r).Token
+}
+
+// account is a registered account with a full and an append-only device,
+// both logged in.
+type account struct {
+	id               string
+	full, appendOnly device
+	token, aoToken   string
+}
+
+func (e *env) newAccount(n int) *account {
+	e.t.Helper()
+	a := &account{id: accountID(n), full: newDevice(2 * n), appendOnly: newDevice(2*n + 1)}
+	e.register(a.id, a.full).want(e.t, "register", 201, "")
+	a.token = e.login(a.id, a.full)
+	k, sig := a.appendOnly.introduce(a.id)
+	e.do(req{method: "POST", path: "/v1/devices", token: a.token,
+		body: wire.AddDeviceRequest{Device: k, Rights: wire.RightsAppendOnly, Signature: sig}}).want(e.t, "add device", 201, "")
+	a.aoToken = e.login(a.id, a.appendOnly)
+	return a
+}
+
+// content returns n pseudo-random bytes determined by seed, and their name.
+func content(seed uint64, n int) ([]byte, string) {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	b := make([]byte, n)
+	_, _ = rand.NewChaCha8(key).Read(b) // never fails
+	return b, sha(b)
+}
+
+func sha(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// put stores an object and fails the test unless the answer is status.
+func (e *env) put(token, kind string, b []byte, name string, status int) {
+	e.t.Helper()
+	e.do(req{method: "PUT", path: "/v1/objects/" + kind + "/" + name, token: token, body: b}).want(e.t, "put "+kind+"/"+name[:min(8, len(name))], status, "")
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -1,0 +1,251 @@
+// Package server implements coffer serve (docs/api.md): an HTTPS server that
+// stores the sealed objects of many accounts and authenticates devices by
+// their Ed25519 keys. It never sees a plaintext byte or a key that opens
+// one, and is trusted for availability only.
+//
+// All state lives in a metadata database (internal/server/meta; SQLite at
+// DATA/meta.db by default) and in one local object store per account
+// (internal/store/local at DATA/accounts/<account>/), so a server process
+// holds nothing a restart would lose: tokens and challenges are in the
+// database. What a process does keep in memory — rate-limit buckets and
+// metrics counters — is per process.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/server/meta"
+	"github.com/coffer-backup/coffer/internal/server/metrics"
+	"github.com/coffer-backup/coffer/internal/store/local"
+)
+
+// Server timing (docs/api.md, Operations).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	progressTimeout   = time.Minute // a body read or write stalled this long fails
+	shutdownGrace     = 30 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// DefaultListen is the address coffer serve listens on unless told
+// otherwise: loopback only, so exposing the server is a deliberate choice.
+const DefaultListen = "127.0.0.1:8443"
+
+// Config configures a Server.
+type Config struct {
+	// Data is the data directory: meta.db, accounts/ and tls/ live there.
+	Data string
+	// Listen is the TCP address Run listens on (DefaultListen if empty).
+	Listen string
+	// TLSCert and TLSKey name PEM files of the certificate to serve. If
+	// both are empty and InsecureHTTP is false, a self-signed certificate
+	// is made once in Data/tls/ and its SHA-256 pin is printed.
+	TLSCert, TLSKey string
+	// InsecureHTTP serves plain HTTP; Serve then refuses any listener that
+	// is not on a loopback address.
+	InsecureHTTP bool
+	// Quota is the most bytes one account may store; 0 means no limit.
+	Quota int64
+	// Rate is the sustained number of requests per second allowed to each
+	// account and to each client address, with bursts of twice as many;
+	// 0 means no limit.
+	Rate float64
+	// RegistrationToken, if not empty, must be presented in the
+	// Coffer-Registration header to register an account.
+	RegistrationToken string
+	// Log receives the JSON logs and the line giving the server's URL;
+	// os.Stderr if nil.
+	Log io.Writer
+	// Now is the clock for expiry (tokens, challenges); time.Now if nil.
+	Now func() time.Time
+	// AnyNames lets objects of content-addressed kinds have any valid name
+	// instead of the SHA-256 of their bytes. It exists so that a client can
+	// run the store conformance suite (internal/store/storetest) through a
+	// server; coffer serve never sets it.
+	AnyNames bool
+}
+
+// Server is the coffer serve HTTP handler with its database and stores. It
+// is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	db       meta.DB
+	log      *slog.Logger
+	metrics  *metrics.Registry
+	byAddr   *limiter // nil without a rate limit
+	byAcct   *limiter
+	cert     *tls.Certificate // nil when serving plain HTTP
+	pin      string           // hex SHA-256 of a self-signed certificate, else empty
+	stores   sync.Map         // account ID → *local.Store, opened on first use
+	accounts string           // the directory of the account stores
+}
+
+// New opens (creating if needed) the data directory, the metadata database
+// and, unless InsecureHTTP, the TLS certificate.
+func New(cfg Config) (*Server, error) {
+	if cfg.Data == "" {
+		return nil, errors.New("no data directory given")
+	}
+	if cfg.InsecureHTTP && (cfg.TLSCert != "" || cfg.TLSKey != "") {
+		return nil, errors.New("a TLS certificate was given with --insecure-http")
+	}
+	if cfg.Quota < 0 || cfg.Rate < 0 {
+		return nil, errors.New("quota and rate must not be negative")
+	}
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      slog.New(slog.NewJSONHandler(cfg.Log, nil)),
+		metrics:  metrics.New(),
+		byAddr:   newLimiter(cfg.Rate),
+		byAcct:   newLimiter(cfg.Rate),
+		accounts: filepath.Join(cfg.Data, "accounts"),
+	}
+	if err := os.MkdirAll(s.accounts, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := s.loadCert(); err != nil {
+		return nil, err
+	}
+	db, err := meta.OpenSQLite(filepath.Join(cfg.Data, "meta.db"))
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	return s, nil
+}
+
+// Close closes the database. Call it once no request is being served.
+func (s *Server) Close() error { return s.db.Close() }
+
+// Handler returns the HTTP handler of the API. It serves plain requests; TLS
+// is up to the caller (Serve does it).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// URL returns the URL clients use to reach the server listening on addr,
+// with the certificate pin if the certificate is self-signed. An
+// unspecified address (0.0.0.0, ::) is replaced by the host name.
+func (s *Server) URL(addr net.Addr) string {
+	hostport := addr.String()
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil {
+			hostport = net.JoinHostPort(h, fmt.Sprint(ta.Port))
+		}
+	}
+	switch {
+	case s.cert == nil:
+		return "http://" + hostport
+	case s.pin != "":
+		return "https://" + hostport + "#sha256=" + s.pin
+	}
+	return "https://" + hostport
+}
+
+// checkListener refuses to serve plain HTTP on anything but loopback.
+func (s *Server) checkListener(ln net.Listener) error {
+	if s.cert != nil {
+		return nil
+	}
+	ta, ok := ln.Addr().(*net.TCPAddr)
+	if !ok || !ta.IP.IsLoopback() {
+		return fmt.Errorf("refusing plain HTTP on %s: --insecure-http needs a loopback --listen address such as 127.0.0.1:8443", ln.Addr())
+	}
+	return nil
+}
+
+// Serve serves the API on ln until ctx is done, then stops accepting
+// connections and waits up to 30 seconds for requests in flight (uploads
+// included) to finish before closing the rest. It returns nil after such a
+// shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.checkListener(ln); err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	serve := func() error { return srv.Serve(ln) }
+	if s.cert != nil {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*s.cert}, MinVersion: tls.VersionTLS13}
+		serve = func() error { return srv.ServeTLS(ln, "", "") }
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace_seconds", shutdownGrace.Seconds())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("requests still running after the grace period were cut off", "error", err.Error())
+		_ = srv.Close() // cut them off; Serve has returned already
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Run is coffer serve: it opens the server, listens on cfg.Listen, prints
+// "coffer: serving on URL" and serves until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := s.checkListener(ln); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.cfg.Log, "coffer: serving on %s\n", s.URL(ln.Addr()))
+	return s.Serve(ctx, ln)
+}
+
+// store returns the object store of an account, opening it on first use.
+func (s *Server) store(account string) (*local.Store, error) {
+	if st, ok := s.stores.Load(account); ok {
+		return st.(*local.Store), nil
+	}
+	st, err := local.Open(s.accountDir(account))
+	if err != nil {
+		return nil, err
+	}
+	v, _ := s.stores.LoadOrStore(account, st)
+	return v.(*local.Store), nil
+}
+
+// accountDir is the directory of an account's objects; account is 32 hex
+// digits, so it cannot leave s.accounts.
+func (s *Server) accountDir(account string) string { return filepath.Join(s.accounts, account) }
