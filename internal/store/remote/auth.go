@@ -1,0 +1,121 @@
+package remote
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/server/wire"
+)
+
+// maxTokenLen bounds a token the client accepts from the server.
+const maxTokenLen = 256
+
+// bearer returns a valid token, fetching a new one when the cached token is
+// missing or three quarters through its life; "" if anon. Concurrent
+// callers wait for one login rather than each logging in.
+func (s *Store) bearer(ctx context.Context, anon bool) (string, error) {
+	if anon {
+		return "", nil
+	}
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	if s.tok != "" && s.now().Before(s.tokReauth) {
+		return s.tok, nil
+	}
+	var (
+		tok    string
+		reauth time.Time
+	)
+	err := s.retry(ctx, func(int) error {
+		var err error
+		tok, reauth, err = s.login(ctx, s.opts.Account, s.opts.Device)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	s.tok, s.tokReauth = tok, reauth
+	return tok, nil
+}
+
+// dropToken forgets tok after the server refused it, unless another
+// request has already replaced it.
+func (s *Store) dropToken(tok string) {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	if s.tok == tok {
+		s.tok = ""
+	}
+}
+
+// login runs the challenge-response once and returns a token and when to
+// replace it. Failures worth retrying come back marked retryable; the two
+// steps are retried together, since a challenge serves only once.
+func (s *Store) login(ctx context.Context, account string, dev *keys.Device) (string, time.Time, error) {
+	what := fmt.Sprintf("authenticating device %s to account %s", dev.ID, account)
+	var ch wire.ChallengeResponse
+	if err := s.step(ctx, "/v1/auth/challenge", what, wire.ChallengeRequest{Account: account, Device: dev.ID}, &ch, nil); err != nil {
+		return "", time.Time{}, err
+	}
+	if len(ch.Challenge) != wire.ChallengeBytes {
+		return "", time.Time{}, fmt.Errorf("%s: the server sent a %d-byte challenge, want %d", what, len(ch.Challenge), wire.ChallengeBytes)
+	}
+	req := wire.TokenRequest{
+		Account: account, Device: dev.ID, Challenge: ch.Challenge,
+		Signature: ed25519.Sign(dev.Sign, wire.AuthMessage(account, dev.ID, ch.Challenge)),
+	}
+	var tr wire.TokenResponse
+	start := s.now()
+	var hdr http.Header
+	if err := s.step(ctx, "/v1/auth/token", what, req, &tr, &hdr); err != nil {
+		return "", time.Time{}, err
+	}
+	if !validToken(tr.Token) {
+		return "", time.Time{}, fmt.Errorf("%s: the server sent a malformed token", what)
+	}
+	life := tr.Expires.Sub(serverTime(hdr, start))
+	if life <= 0 {
+		return "", time.Time{}, fmt.Errorf("%s: the server sent an already expired token", what)
+	}
+	return tr.Token, start.Add(life * 3 / 4), nil
+}
+
+// step posts one anonymous step of the login sequence.
+func (s *Store) step(ctx context.Context, path, what string, in, out any, hdr *http.Header) error {
+	rq := &request{method: http.MethodPost, path: path, what: what, anon: true, step: true}
+	if err := rq.jsonBody(in); err != nil {
+		return err
+	}
+	h, err := s.callJSON(ctx, rq, out)
+	if hdr != nil {
+		*hdr = h
+	}
+	var se *Error
+	if errors.As(err, &se) {
+		se.login = true
+	}
+	return err
+}
+
+// serverTime is the server's clock at an answer, from its Date header, so
+// that a token's life is measured without trusting the two clocks to agree;
+// without the header it is local.
+func serverTime(h http.Header, local time.Time) time.Time {
+	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+		return t
+	}
+	return local
+}
+
+// validToken accepts 1 to maxTokenLen base64url characters, all a token can
+// be, so nothing else ever reaches an Authorization header.
+func validToken(tok string) bool {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	return len(tok) > 0 && len(tok) <= maxTokenLen && strings.Trim(tok, alphabet) == ""
+}

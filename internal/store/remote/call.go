@@ -1,0 +1,308 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/coffer-backup/coffer/internal/server/wire"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// Bounds on what the server may make the client read.
+const (
+	maxErrorBody = 4 << 10 // an error response
+	maxJSONBody  = 1 << 20 // any other JSON response: a list page, a ref, the devices
+	maxMessage   = 200     // runes of a server message kept in an error
+)
+
+// request is one API call, which do may send several times.
+type request struct {
+	method string
+	path   string // below the endpoint, starting with "/v1/"
+	what   string // the call as errors name it, e.g. "PUT packs/0123…"
+	header map[string]string
+	anon   bool // sent without a token
+	step   bool // one step of a sequence that is retried as a whole: sent once
+
+	// body returns the body for a try, with its length; nil means none.
+	// try counts from 1. It fails if the body cannot be sent again.
+	body func(try int) (io.ReadCloser, int64, error)
+	// sent reports the error of reading the body during the last try,
+	// which explains a failed try better than the transport's error.
+	sent     func() error
+	noReplay bool // the body can be sent only once
+
+	// ambiguous is set once a try failed in a way that may have left the
+	// request done (no answer, or a 5xx), so that a refusal of a later try
+	// may be the echo of an earlier one.
+	ambiguous bool
+}
+
+// jsonBody makes the request send v as its JSON body.
+func (rq *request) jsonBody(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	rq.body = func(int) (io.ReadCloser, int64, error) { return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil }
+	rq.header = map[string]string{"Content-Type": "application/json"}
+	return nil
+}
+
+// Error is a refusal by the server: an HTTP error status with the server's
+// one-line message. errors.Is matches store.ErrNotFound for 404 and
+// store.ErrExists for 409 "exists", so callers treat it like any backend's.
+type Error struct {
+	Op      string // the call refused, naming its object
+	Status  int    // the HTTP status
+	Code    string // the API's error code, if the server gave one
+	Message string // the server's message, reduced to one printable line
+	Version int64  // the current version of a ref, on a 409 conflict
+	after   time.Duration
+	login   bool // refused while logging in, so it says nothing of objects
+}
+
+func (e *Error) Error() string {
+	return strings.TrimSuffix(fmt.Sprintf("%s: %s (HTTP %d %s", e.Op, e.Message, e.Status, e.Code), " ") + ")"
+}
+
+// Is makes errors.Is match store.ErrNotFound for 404 and store.ErrExists
+// for 409 unless it is a ref conflict, or a login was refused: an unknown
+// account or device must not pass for a missing object.
+func (e *Error) Is(target error) bool {
+	if e.login {
+		return false
+	}
+	switch target {
+	case store.ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case store.ErrExists:
+		return e.Status == http.StatusConflict && e.Code != wire.CodeConflict
+	}
+	return false
+}
+
+// definite reports whether e is an answer that says the request did
+// nothing: any 4xx (docs/api.md, Errors). A nil e is no answer at all.
+func (e *Error) definite() bool { return e != nil && e.Status/100 == 4 }
+
+// temporary reports whether the server asks to be tried again.
+func (e *Error) temporary() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// do sends rq, authenticating unless rq.anon, until it succeeds, fails for
+// good, or runs out of tries. A 401 makes it fetch a new token and try once
+// more. It returns only 2xx responses; the caller closes their bodies.
+func (s *Store) do(ctx context.Context, rq *request) (*http.Response, error) {
+	if rq.step {
+		return s.exchange(ctx, rq, "", 1)
+	}
+	var resp *http.Response
+	reauthed := false
+	err := s.retry(ctx, func(try int) error {
+		tok, err := s.bearer(ctx, rq.anon)
+		if err != nil {
+			return err
+		}
+		resp, err = s.exchange(ctx, rq, tok, try)
+		var se *Error
+		errors.As(err, &se)
+		if se != nil && se.Status == http.StatusUnauthorized && !rq.anon && !reauthed {
+			reauthed = true
+			s.dropToken(tok)
+			err = &retryable{err: err}
+		}
+		var r *retryable
+		if !errors.As(err, &r) {
+			return err
+		}
+		if !se.definite() {
+			rq.ambiguous = true
+		}
+		if rq.noReplay {
+			return r.err // the body cannot be sent again
+		}
+		return err
+	})
+	return resp, err
+}
+
+// retryable marks a failure worth another try, after at least after.
+type retryable struct {
+	err   error
+	after time.Duration
+}
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// retry calls op until it returns nil or an error not marked retryable, at
+// most s.policy.attempts times, pausing between tries.
+func (s *Store) retry(ctx context.Context, op func(try int) error) error {
+	for try := 1; ; try++ {
+		err := op(try)
+		var r *retryable
+		if !errors.As(err, &r) {
+			return err
+		}
+		if try >= s.policy.attempts {
+			return fmt.Errorf("%w (gave up after %d tries)", r.err, try)
+		}
+		t := time.NewTimer(s.policy.delay(try, r.after))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (while waiting to retry after: %v)", ctx.Err(), r.err)
+		case <-t.C:
+		}
+	}
+}
+
+// exchange sends one try of rq and turns a non-2xx answer into an *Error.
+// Failures worth retrying come back marked retryable.
+func (s *Store) exchange(ctx context.Context, rq *request, tok string, try int) (*http.Response, error) {
+	req, err := s.newRequest(ctx, rq, tok, try)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.client.Do(req)
+	if rq.sent != nil {
+		if berr := rq.sent(); berr != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil, fmt.Errorf("%s: %w", rq.what, berr)
+		}
+	}
+	if err != nil {
+		return nil, s.transportError(ctx, rq, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	se := readError(rq.what, resp)
+	if se.temporary() {
+		return nil, &retryable{err: se, after: se.after}
+	}
+	return nil, se
+}
+
+// newRequest builds the HTTP request of one try.
+func (s *Store) newRequest(ctx context.Context, rq *request, tok string, try int) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, rq.method, s.ep.base+rq.path, http.NoBody)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rq.what, err)
+	}
+	if rq.body != nil {
+		body, n, err := rq.body(try)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rq.what, err)
+		}
+		req.Body, req.ContentLength = body, n
+		if n == 0 {
+			req.Body = http.NoBody
+		}
+	}
+	for k, v := range rq.header {
+		req.Header.Set(k, v)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return req, nil
+}
+
+// transportError explains a request that got no answer. Network failures
+// are retryable; cancellation and certificate failures are not.
+func (s *Store) transportError(ctx context.Context, rq *request, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", rq.what, ctx.Err())
+	}
+	var (
+		pin *PinError
+		cve *tls.CertificateVerificationError
+		ue  *url.Error
+	)
+	if errors.As(err, &ue) {
+		err = ue.Err // drop the URL: the error names the object already
+	}
+	err = fmt.Errorf("%s on %s: %w", rq.what, s.ep, err)
+	if errors.As(err, &pin) || errors.As(err, &cve) {
+		return err
+	}
+	return &retryable{err: err}
+}
+
+// readError reads a non-2xx response into an *Error and closes it.
+func readError(what string, resp *http.Response) *Error {
+	defer resp.Body.Close()
+	e := &Error{Op: what, Status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After"))}
+	var body wire.Error
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if json.Unmarshal(b, &body) == nil {
+		e.Code, e.Message = oneLine(body.Code, 32), oneLine(body.Error, maxMessage)
+		if body.Version != nil {
+			e.Version = *body.Version
+		}
+	}
+	if e.Message == "" {
+		e.Message = strings.ToLower(http.StatusText(resp.StatusCode))
+	}
+	return e
+}
+
+// oneLine keeps at most n runes of s, with every control or non-printable
+// character made a space, so a hostile server cannot forge terminal output.
+func oneLine(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if n--; n < 0 {
+			b.WriteString("…")
+			break
+		}
+		if !unicode.IsPrint(r) {
+			r = ' '
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// retryAfter parses a Retry-After header given in seconds; anything else
+// counts as no wait.
+func retryAfter(h string) time.Duration {
+	secs, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || secs < 0 {
+		return 0
+	}
+	return time.Duration(min(secs, 3600)) * time.Second
+}
+
+// callJSON sends rq and decodes its JSON answer into out, if out is not
+// nil. It returns the answer's header.
+func (s *Store) callJSON(ctx context.Context, rq *request, out any) (http.Header, error) {
+	resp, err := s.do(ctx, rq)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return resp.Header, nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody)).Decode(out); err != nil {
+		return nil, fmt.Errorf("%s: malformed answer from %s: %w", rq.what, s.ep, err)
+	}
+	return resp.Header, nil
+}

@@ -1,0 +1,137 @@
+package remote
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestListPageCheck(t *testing.T) {
+	tests := []struct {
+		after, page string
+		ok          bool
+	}{
+		{"", `{"objects":[],"next":""}`, true},
+		{"", `{"objects":[{"name":"a","size":1},{"name":"b","size":0}],"next":"b"}`, true},
+		{"a", `{"objects":[{"name":"b","size":1}],"next":""}`, true},
+		{"a", `{"objects":[],"next":"c"}`, true},
+		{"b", `{"objects":[{"name":"a","size":1}],"next":""}`, false}, // before after
+		{"b", `{"objects":[{"name":"b","size":1}],"next":""}`, false}, // not after after
+		{"", `{"objects":[{"name":"b","size":1},{"name":"a","size":1}]}`, false},
+		{"", `{"objects":[{"name":"a","size":1},{"name":"a","size":1}]}`, false},
+		{"", `{"objects":[{"name":"a","size":-1}]}`, false},
+		{"", `{"objects":[{"name":"../x","size":1}]}`, false},
+		{"", `{"objects":[{"name":"","size":1}]}`, false},
+		{"b", `{"objects":[],"next":"b"}`, false}, // no progress
+		{"", `{"objects":[{"name":"c","size":1}],"next":"b"}`, false},
+		{"", `{"objects":[],"next":"A"}`, false},
+	}
+	for _, tc := range tests {
+		var p listPage
+		if err := json.Unmarshal([]byte(tc.page), &p); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.check(tc.after, 1000); (err == nil) != tc.ok {
+			t.Errorf("after %q, %s: got %v", tc.after, tc.page, err)
+		}
+	}
+	var p listPage
+	json.Unmarshal([]byte(`{"objects":[`+strings.Repeat(`{"name":"a","size":1},`, 3)+`{"name":"a","size":1}]}`), &p)
+	if p.check("", 3) == nil {
+		t.Error("a page longer than the limit was accepted")
+	}
+}
+
+// FuzzListPage checks that an accepted page re-encodes to an equal page
+// that is accepted too.
+func FuzzListPage(f *testing.F) {
+	f.Add("", `{"objects":[{"name":"a","size":1},{"name":"b.c-d","size":123}],"next":"b.c-d"}`)
+	f.Add("x", `{"objects":[],"next":""}`)
+	f.Add("", `{"objects":[{"name":"0","size":9223372036854775807}]}`)
+	f.Fuzz(func(t *testing.T, after, page string) {
+		var p listPage
+		if json.Unmarshal([]byte(page), &p) != nil || p.check(after, 1000) != nil {
+			return
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q listPage
+		if err := json.Unmarshal(b, &q); err != nil || q.check(after, 1000) != nil || !reflect.DeepEqual(p, q) {
+			t.Fatalf("%s re-encoded as %s: %v", page, b, err)
+		}
+	})
+}
+
+func TestServedLength(t *testing.T) {
+	tests := []struct {
+		status       int
+		contentRange string
+		rng          string
+		length       int64
+		want         int64 // -2: refused
+	}{
+		{200, "", "", -1, 1000},
+		{206, "bytes 10-19/1000", "bytes=10-19", 10, 10},
+		{206, "bytes 900-999/1000", "bytes=900-", -1, 100},
+		{206, "bytes 999-999/1000", "bytes=999-999", 1, 1},
+		{206, "bytes 990-999/1000", "bytes=990-1000", 11, -2}, // clipped
+		{206, "bytes 10-19/15", "bytes=10-19", 10, -2},        // past the end
+		{206, "bytes 11-20/1000", "bytes=10-19", 10, -2},      // another range
+		{206, "bytes 900-998/1000", "bytes=900-", -1, -2},     // short of the end
+		{206, "bytes x-y/z", "bytes=10-19", 10, -2},
+		{206, "", "bytes=10-19", 10, -2},
+		{200, "", "bytes=10-19", 10, -2}, // range ignored
+		{206, "bytes 0-9/1000", "", -1, -2},
+		{204, "", "", -1, -2},
+	}
+	for _, tc := range tests {
+		resp := &http.Response{StatusCode: tc.status, Status: http.StatusText(tc.status), ContentLength: 1000, Header: http.Header{}}
+		if tc.contentRange != "" {
+			resp.Header.Set("Content-Range", tc.contentRange)
+		}
+		got, err := servedLength(resp, tc.rng, tc.length)
+		if (tc.want == -2) != (err != nil) || (err == nil && got != tc.want) {
+			t.Errorf("%d %q for %q: got %d, %v; want %d", tc.status, tc.contentRange, tc.rng, got, err, tc.want)
+		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"no such object", "no such object"},
+		{"two\nlines\r\x1b[31mred", "two lines  [31mred"},
+		{"bidi \u202e override", "bidi   override"}, // format characters too
+		{strings.Repeat("é", maxMessage+5), strings.Repeat("é", maxMessage) + "…"},
+	}
+	for _, tc := range tests {
+		if got := oneLine(tc.in, maxMessage); got != tc.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRetryAfterAndDelay(t *testing.T) {
+	for h, want := range map[string]time.Duration{"": 0, "3": 3 * time.Second, " 7 ": 7 * time.Second, "-1": 0, "soon": 0, "99999": time.Hour} {
+		if got := retryAfter(h); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", h, got, want)
+		}
+	}
+	p := policy{attempts: 5, base: 100 * time.Millisecond, max: time.Second, maxRetryAfter: 2 * time.Second}
+	for try := 1; try <= 40; try++ {
+		full := min(p.base<<min(try-1, 20), p.max)
+		if d := p.delay(try, 0); d < full/2 || d > full {
+			t.Errorf("delay(%d) = %v, want within [%v, %v]", try, d, full/2, full)
+		}
+	}
+	if d := p.delay(1, 10*time.Second); d != 2*time.Second {
+		t.Errorf("Retry-After is not capped: %v", d)
+	}
+	if d := p.delay(1, 1500*time.Millisecond); d != 1500*time.Millisecond {
+		t.Errorf("Retry-After is not honoured: %v", d)
+	}
+}

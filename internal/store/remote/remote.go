@@ -1,0 +1,141 @@
+// Package remote implements store.Store over the Coffer server API
+// (docs/api.md), so that the engine reaches a `coffer serve` exactly as it
+// reaches a local directory: one storage interface, one code path above it.
+//
+// The server is trusted for availability only. Everything this package
+// returns is checked for shape and size before it is used or allocated
+// (object bytes themselves are authenticated by the caller), TLS is either
+// pinned to one certificate or validated against the system's CAs, and
+// plain HTTP is spoken only to loopback addresses. Requests authenticate
+// with a short-lived bearer token obtained by signing a server challenge
+// with the device's Ed25519 key; the token never appears in an error.
+// Idempotent requests are retried with exponential backoff and jitter on
+// network errors, 5xx and 429 answers.
+package remote
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/server/wire"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// Options say who talks to the server.
+type Options struct {
+	// Account is the 32-hex-digit account (repository) ID.
+	Account string
+	// Device signs registrations and authentication challenges. The Store
+	// keeps the pointer and uses it until Close; the caller zeroes it
+	// afterwards.
+	Device *keys.Device
+	// RegistrationToken is sent as Coffer-Registration when registering an
+	// account on a server that demands one.
+	RegistrationToken string
+}
+
+// Store is a store.Store kept by a Coffer server. It is safe for concurrent
+// use; requests share one connection pool and one token.
+type Store struct {
+	ep       endpoint
+	opts     Options
+	client   *http.Client
+	policy   policy
+	now      func() time.Time // the clock tokens expire by
+	pageSize int              // names asked for per list page
+
+	tokMu     sync.Mutex
+	tok       string
+	tokReauth time.Time // when to fetch a new token
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open returns a Store for the server at location, an https:// URL
+// (optionally pinned with #sha256=HEX) or an http:// URL of a loopback
+// host. It does not contact the server: the first request authenticates.
+func Open(location string, o Options) (*Store, error) {
+	ep, err := parseLocation(location)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("store %s: %w", ep, err)
+	}
+	return &Store{ep: ep, opts: o, client: newClient(ep), policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit}, nil
+}
+
+// Create opens the server at location and registers o.Account there with
+// o.Device as its first, fully privileged device.
+func Create(ctx context.Context, location string, o Options) (*Store, error) {
+	s, err := Open(location, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.RegisterAccount(ctx, o.Account, o.Device); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// check validates the options.
+func (o Options) check() error {
+	if err := checkID("account", o.Account); err != nil {
+		return err
+	}
+	if o.Device == nil || len(o.Device.Sign) != ed25519.PrivateKeySize {
+		return errors.New("no unlocked device key to authenticate with")
+	}
+	return nil
+}
+
+// checkID accepts an account or device ID: 32 lower-case hex digits.
+func checkID(what, id string) error {
+	if b, err := hex.DecodeString(id); err != nil || len(b) != 16 || hex.EncodeToString(b) != id {
+		return fmt.Errorf("%s ID %q is not 32 lower-case hex digits", what, id)
+	}
+	return nil
+}
+
+// Close forgets the token and closes idle connections. The Store must not
+// be used afterwards.
+func (s *Store) Close() error {
+	s.tokMu.Lock()
+	s.tok = ""
+	s.tokMu.Unlock()
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// String names the server, without its pin.
+func (s *Store) String() string { return s.ep.String() }
+
+// policy is how requests are retried.
+type policy struct {
+	attempts      int           // tries in all, the first included
+	base, max     time.Duration // backoff before the second try, and its cap
+	maxRetryAfter time.Duration // cap on a server's Retry-After
+}
+
+// defaultPolicy rides out a server restart of several seconds.
+var defaultPolicy = policy{attempts: 8, base: 100 * time.Millisecond, max: 5 * time.Second, maxRetryAfter: time.Minute}
+
+// delay is the pause before try number attempt+1: exponential backoff with
+// equal jitter, and at least the server's Retry-After.
+func (p policy) delay(attempt int, after time.Duration) time.Duration {
+	d := p.max
+	if attempt < 30 {
+		d = min(p.base<<(attempt-1), p.max)
+	}
+	d = d/2 + rand.N(d/2+1)
+	return max(d, min(after, p.maxRetryAfter))
+}
