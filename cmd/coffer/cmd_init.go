@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
@@ -33,27 +32,37 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	loc, err := storeopen.Canonical(e.o.store)
+	if err != nil {
+		return err
+	}
 	dev, err := e.deviceForInit(h)
 	if err != nil {
 		return err
 	}
 	defer dev.Zero()
-	st, err := storeopen.Create(e.o.store)
+	acct, err := repo.NewAccountID()
+	if err != nil {
+		return err
+	}
+	opts := storeopen.Options{Account: acct, Device: dev, RegistrationToken: os.Getenv("COFFER_REGISTRATION_TOKEN")}
+	st, err := storeopen.Create(ctx, loc, opts)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	r, created, err := repo.Create(ctx, st, dev)
+	r, created, err := repo.CreateAccount(ctx, st, dev, acct)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	defer created.RecoveryKey.Zero()
-	loc := e.o.store
-	if abs, err := filepath.Abs(loc); err == nil {
-		loc = abs
+	settings, err := h.Settings()
+	if err != nil {
+		return err
 	}
-	if err := h.SaveSettings(home.Settings{DefaultStore: loc}); err != nil {
+	settings.Remember(loc, acct)
+	if err := h.SaveSettings(settings); err != nil {
 		return err
 	}
 	res := initResult{Account: created.Account, RecoveryKey: created.RecoveryKey.String(), Store: loc,

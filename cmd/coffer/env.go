@@ -104,13 +104,20 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := storeopen.Open(loc)
+	acct, err := e.account(h, loc)
 	if err != nil {
 		return nil, err
 	}
 	dev, err := e.unlockDevice(h)
 	if err != nil {
-		st.Close()
+		return nil, err
+	}
+	st, err := storeopen.Open(loc, storeopen.Options{Account: acct, Device: dev})
+	if errors.Is(err, storeopen.ErrNoAccount) {
+		err = withHint(err, "set COFFER_ACCOUNT to the account ID, or run 'coffer init --store URL' on this device")
+	}
+	if err != nil {
+		dev.Zero()
 		return nil, err
 	}
 	r, err := repo.Open(ctx, st, dev)
@@ -120,4 +127,20 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	return &session{repo: r, store: st, dev: dev, home: h}, nil
+}
+
+// account returns $COFFER_ACCOUNT, else the account this device remembers
+// for the store at loc ("" if none: a local store needs none).
+func (e *env) account(h *home.Home, loc string) (string, error) {
+	if a := os.Getenv("COFFER_ACCOUNT"); a != "" {
+		return a, nil
+	}
+	s, err := h.Settings()
+	if err != nil {
+		return "", err
+	}
+	if canon, err := storeopen.Canonical(loc); err == nil {
+		loc = canon
+	}
+	return s.Accounts[loc], nil
 }

@@ -1,6 +1,6 @@
 // Package home manages this device's Coffer home directory: its passphrase-
-// protected device keystore and the store it uses by default. Nothing in it
-// is shared with any store.
+// protected device keystore, the store it uses by default, and the account
+// it uses in each store. Nothing in it is shared with any store.
 package home
 
 import (
@@ -21,6 +21,18 @@ type Home struct {
 // Settings are this device's remembered choices.
 type Settings struct {
 	DefaultStore string `json:"default_store,omitempty"`
+	// Accounts maps a store location to the account this device uses
+	// there. A server stores many accounts and must be told which.
+	Accounts map[string]string `json:"accounts,omitempty"`
+}
+
+// Remember makes location the default store and records its account.
+func (s *Settings) Remember(location, account string) {
+	s.DefaultStore = location
+	if s.Accounts == nil {
+		s.Accounts = map[string]string{}
+	}
+	s.Accounts[location] = account
 }
 
 // Locate returns the home named by COFFER_HOME, else

@@ -1,0 +1,36 @@
+package home
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestRemember checks that settings remember every store's account and the
+// last one as the default, across saving and reading.
+func TestRemember(t *testing.T) {
+	h := &Home{Dir: t.TempDir() + "/home"}
+	if s, err := h.Settings(); err != nil || !reflect.DeepEqual(s, Settings{}) {
+		t.Fatalf("settings of a new home: %+v, %v", s, err)
+	}
+	steps := []struct{ loc, account string }{
+		{"https://a.example#sha256=00", "11111111111111111111111111111111"},
+		{"/srv/store", "22222222222222222222222222222222"},
+		{"https://a.example#sha256=00", "33333333333333333333333333333333"},
+	}
+	want := map[string]string{}
+	for _, st := range steps {
+		s, err := h.Settings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Remember(st.loc, st.account)
+		if err := h.SaveSettings(s); err != nil {
+			t.Fatal(err)
+		}
+		want[st.loc] = st.account
+		got, err := h.Settings()
+		if err != nil || got.DefaultStore != st.loc || !reflect.DeepEqual(got.Accounts, want) {
+			t.Errorf("after remembering %s: %+v, %v", st.loc, got, err)
+		}
+	}
+}
