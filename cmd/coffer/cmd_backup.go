@@ -8,10 +8,11 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/blob"
-	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 )
 
@@ -31,6 +32,15 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("cannot back up %s: %w", p, err)
 		}
 	}
+	for _, pat := range e.o.excludes {
+		if _, err := filepath.Match(pat, ""); err != nil {
+			return usageError{fmt.Sprintf("--exclude %q: %v", pat, err)}
+		}
+	}
+	tags, err := cleanTags(e.o.tags)
+	if err != nil {
+		return err
+	}
 	s, err := e.openRepo(ctx)
 	if err != nil {
 		return err
@@ -48,11 +58,11 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	if err := s.repo.LoadIndex(ctx); err != nil {
 		return err
 	}
-	opts := archiver.Options{Excludes: e.o.excludes, Tags: e.o.tags, Hostname: e.hostname(), Version: version}
+	opts := archiver.Options{Excludes: e.o.excludes, Tags: tags, Hostname: e.hostname(), Version: version}
 	if u, err := user.Current(); err == nil {
 		opts.Username = u.Username
 	}
-	if opts.Parent, err = e.findParent(ctx, s.repo, opts.Hostname, args); err != nil {
+	if opts.Parent, err = e.findParent(ctx, s, opts.Hostname, args); err != nil {
 		return err
 	}
 	a := archiver.New(s.repo, opts)
@@ -104,11 +114,11 @@ func (e *env) hostname() string {
 
 // findParent returns the snapshot to compare with: --parent, else the
 // newest snapshot of the same host and paths; nil with --force.
-func (e *env) findParent(ctx context.Context, r *repo.Repo, host string, paths []string) (*snapshot.Stored, error) {
+func (e *env) findParent(ctx context.Context, s *session, host string, paths []string) (*snapshot.Stored, error) {
 	if e.o.force {
 		return nil, nil
 	}
-	snaps, err := r.Snapshots(ctx)
+	snaps, err := e.snapshots(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -129,4 +139,19 @@ func (e *env) findParent(ctx context.Context, r *repo.Repo, host string, paths [
 		}
 	}
 	return nil, nil
+}
+
+// cleanTags drops repeated tags and refuses ones a snapshot cannot hold,
+// before any work is done.
+func cleanTags(tags []string) ([]string, error) {
+	var out []string
+	for _, t := range tags {
+		if t == "" || strings.ContainsAny(t, ",\n") || !utf8.ValidString(t) {
+			return nil, usageError{fmt.Sprintf("--tag %q: a tag must be non-empty UTF-8 without commas or newlines", t)}
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }

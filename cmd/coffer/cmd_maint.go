@@ -27,7 +27,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := e.emit(rep, func(w io.Writer) {
-		fmt.Fprintf(w, "checked %d snapshots, %d trees, %d packs, %d blobs", rep.Snapshots, rep.Trees, rep.Packs, rep.Blobs)
+		fmt.Fprintf(w, "checked %s, %s, %s, %s", plural(rep.Snapshots, "snapshot"), plural(rep.Trees, "tree"), plural(rep.Packs, "pack"), plural(rep.Blobs, "blob"))
 		if e.o.readData {
 			fmt.Fprintf(w, "; read %d packs", rep.ReadPacks)
 		}
@@ -45,7 +45,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "coffer: problem: %s\n", m)
 	}
 	if len(rep.Errors) > 0 {
-		return withHint(fmt.Errorf("check found %d problems", len(rep.Errors)), "nothing was changed; restore what you can with 'coffer restore' and report the problems")
+		return withHint(fmt.Errorf("check found %s", plural(len(rep.Errors), "problem")), "nothing was changed; restore what you can with 'coffer restore' and report the problems")
 	}
 	return nil
 }
@@ -74,7 +74,7 @@ func runForget(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	snaps, err := s.repo.Snapshots(ctx)
+	snaps, err := e.snapshots(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,11 @@ func runForget(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if e.o.prune {
-		if res.Prune, err = pruner.Prune(ctx, s.repo, pruner.Options{DryRun: e.o.dryRun}); err != nil {
+		opts := pruner.Options{DryRun: e.o.dryRun}
+		if e.o.dryRun {
+			opts.Forgotten = res.Remove // not deleted, but prune must plan as if they were
+		}
+		if res.Prune, err = pruner.Prune(ctx, s.repo, opts); err != nil {
 			return err
 		}
 	}
@@ -160,4 +164,12 @@ func runStats(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(w, "compression:        %.1f%% of original\n", 100*float64(st.StoredBytes)/float64(st.RawBytes))
 		}
 	})
+}
+
+// plural formats a count with its noun, in the plural unless it is one.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -41,7 +41,7 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	snaps, err := s.repo.Snapshots(ctx)
+	snaps, err := e.snapshots(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -83,21 +83,23 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	sn, err := s.repo.FindSnapshot(ctx, args[0])
+	sn, err := e.findSnapshot(ctx, s, args[0])
 	if err != nil {
 		return err
 	}
 	if err := s.repo.LoadIndex(ctx); err != nil {
 		return err
 	}
-	var enc = e.jsonLines()
-	return treewalk.Walk(ctx, s.repo, sn.Tree, func(p string, n *tree.Node) error {
+	enc := e.jsonLines()
+	found := prefix == "/"
+	err = treewalk.Walk(ctx, s.repo, sn.Tree, func(p string, n *tree.Node) error {
 		if prefix != "/" && p != prefix && !strings.HasPrefix(p, prefix+"/") {
 			if !strings.HasPrefix(prefix, p+"/") {
 				return treewalk.SkipDir
 			}
 			return nil
 		}
+		found = true
 		row := lsRow{Path: p, Type: n.Type.String(), Size: n.Size, Mode: fmt.Sprintf("%04o", n.Mode),
 			MTime: time.Unix(0, n.MTime), UID: n.UID, GID: n.GID, Link: string(n.LinkTarget)}
 		if enc != nil {
@@ -106,6 +108,10 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		_, err := fmt.Fprintln(e.stdout, p)
 		return err
 	})
+	if err == nil && !found {
+		err = fmt.Errorf("%s: no such path in snapshot %s", prefix, sn.ID.Short())
+	}
+	return err
 }
 
 // jsonLines returns, with --json, a function printing one JSON object per
@@ -126,7 +132,7 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	snaps, err := s.repo.Snapshots(ctx)
+	snaps, err := e.snapshots(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -174,7 +180,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	sn, err := s.repo.FindSnapshot(ctx, args[0])
+	sn, err := e.findSnapshot(ctx, s, args[0])
 	if err != nil {
 		return err
 	}

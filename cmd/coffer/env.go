@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/passphrase"
 	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
 	"golang.org/x/term"
@@ -143,4 +144,23 @@ func (e *env) account(h *home.Home, loc string) (string, error) {
 		loc = canon
 	}
 	return s.Accounts[loc], nil
+}
+
+// snapshots lists the readable snapshots, warning about damaged ones
+// (check reports them in full).
+func (e *env) snapshots(ctx context.Context, s *session) ([]snapshot.Stored, error) {
+	snaps, bad, err := s.repo.ReadableSnapshots(ctx)
+	for _, b := range bad {
+		fmt.Fprintf(e.stderr, "coffer: warning: skipping a damaged snapshot: %v\n", b)
+	}
+	return snaps, err
+}
+
+// findSnapshot resolves SNAP ("latest" or an ID prefix).
+func (e *env) findSnapshot(ctx context.Context, s *session, ref string) (snapshot.Stored, error) {
+	snaps, err := e.snapshots(ctx, s)
+	if err != nil {
+		return snapshot.Stored{}, err
+	}
+	return snapshot.Find(snaps, ref)
 }

@@ -98,6 +98,7 @@ func withHint(err error, hint string) error { return hinted{err, hint} }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	args = commandFirst(args)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stdout)
 		return exitOK
@@ -130,6 +131,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return e.fail(cmd.run(ctx, e, pos))
+}
+
+// commandFirst moves flags given before the command name after it, so that
+// "coffer --json --store DIR snapshots" works like "coffer snapshots --json
+// --store DIR".
+func commandFirst(args []string) []string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-h" || a == "--help" || a == "--version" || a == "--":
+			return args
+		case !strings.HasPrefix(a, "-"):
+			if i == 0 {
+				return args
+			}
+			out := append([]string{a}, args[:i]...)
+			return append(out, args[i+1:]...)
+		case valueFlags[strings.TrimLeft(a, "-")]:
+			i++ // its value follows
+		}
+	}
+	return args
+}
+
+// valueFlags are the flags that take their value as the next argument.
+var valueFlags = map[string]bool{
+	"store": true, "target": true, "host": true, "parent": true, "exclude": true, "tag": true, "include": true,
+	"keep-last": true, "keep-hourly": true, "keep-daily": true, "keep-weekly": true, "keep-monthly": true, "keep-yearly": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as

@@ -139,6 +139,13 @@ func (r *Root) Link(existingRel, rel string, overwrite bool) error {
 	}))
 }
 
+// Remove deletes the file, symlink or special file at rel (never a
+// directory), without following symbolic links. A restore uses it to take
+// away a file it could not complete.
+func (r *Root) Remove(rel string) error {
+	return r.fail("remove", rel, r.at(rel, func(dfd int, name string) error { return unix.Unlinkat(dfd, name, 0) }))
+}
+
 // make runs mk in rel's directory on rel's last component. If that fails
 // because the name exists and overwrite is set, it removes what is there and
 // runs mk again.

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/blob"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/repo"
@@ -35,6 +36,9 @@ type Options struct {
 	// DryRun computes what prune would plan and delete, and changes
 	// nothing: no marker, plan, pack or index object is written or deleted.
 	DryRun bool
+	// Forgotten lists snapshots to plan as if they were already deleted:
+	// a dry run of forget --prune shows what the real run would free.
+	Forgotten []blob.ID
 	// RepackFraction, in (0, 1], is the unreferenced share of a pack's
 	// blob bytes above which its referenced blobs are repacked and it is
 	// deleted. Zero means DefaultRepackFraction; 1 turns repacking of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -54,6 +55,7 @@ func (p *pruner) load(ctx context.Context) (*state, error) {
 	if st.snaps, err = p.r.Snapshots(ctx); err != nil {
 		return nil, err
 	}
+	st.snaps = slices.DeleteFunc(st.snaps, func(s snapshot.Stored) bool { return slices.Contains(p.opts.Forgotten, s.ID) })
 	if err := p.loadIndex(ctx, st); err != nil {
 		return nil, err
 	}

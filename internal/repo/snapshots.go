@@ -36,47 +36,50 @@ func (r *Repo) LoadSnapshot(ctx context.Context, id blob.ID) (snapshot.Stored, e
 
 // Snapshots reads every snapshot, oldest first. Any snapshot that fails to
 // authenticate makes it fail: a tampered repository is reported, not
-// silently skipped.
+// silently skipped. Prune relies on this.
 func (r *Repo) Snapshots(ctx context.Context) ([]snapshot.Stored, error) {
-	names, err := r.Names(ctx, store.Snapshots)
-	if err != nil {
-		return nil, err
+	snaps, bad, err := r.ReadableSnapshots(ctx)
+	if err == nil && len(bad) > 0 {
+		err = bad[0]
 	}
-	var (
-		mu  sync.Mutex
-		out []snapshot.Stored
-	)
-	err = forEachParallel(names, 8, func(name string) error {
-		id, err := blob.ParseID(name)
-		if err != nil {
-			return fmt.Errorf("snapshots/%s: unexpected object name", name)
-		}
-		s, err := r.LoadSnapshot(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // forgotten since the listing
-		}
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		out = append(out, s)
-		mu.Unlock()
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	snapshot.Sort(out)
-	return out, nil
+	return snaps, err
 }
 
-// FindSnapshot resolves "latest" or an ID prefix.
-func (r *Repo) FindSnapshot(ctx context.Context, ref string) (snapshot.Stored, error) {
-	snaps, err := r.Snapshots(ctx)
+// ReadableSnapshots reads every snapshot, oldest first, and returns apart
+// the errors of those that do not authenticate or decode, so that reading
+// commands keep working around a damaged one.
+func (r *Repo) ReadableSnapshots(ctx context.Context) (snaps []snapshot.Stored, bad []error, err error) {
+	names, err := r.Names(ctx, store.Snapshots)
 	if err != nil {
-		return snapshot.Stored{}, err
+		return nil, nil, err
 	}
-	return snapshot.Find(snaps, ref)
+	var mu sync.Mutex
+	err = forEachParallel(names, 8, func(name string) error {
+		s, err := r.loadSnapshotNamed(ctx, name)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(err, store.ErrNotFound): // forgotten since the listing
+		case err != nil:
+			bad = append(bad, err)
+		default:
+			snaps = append(snaps, s)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	snapshot.Sort(snaps)
+	return snaps, bad, nil
+}
+
+func (r *Repo) loadSnapshotNamed(ctx context.Context, name string) (snapshot.Stored, error) {
+	id, err := blob.ParseID(name)
+	if err != nil {
+		return snapshot.Stored{}, fmt.Errorf("snapshots/%s: unexpected object name", name)
+	}
+	return r.LoadSnapshot(ctx, id)
 }
 
 // DeleteSnapshot removes a snapshot.
@@ -85,4 +88,14 @@ func (r *Repo) DeleteSnapshot(ctx context.Context, id blob.ID) error {
 		return fmt.Errorf("deleting snapshot %s: %w", id.Short(), err)
 	}
 	return nil
+}
+
+// FindSnapshot resolves "latest" or an ID prefix among the readable
+// snapshots.
+func (r *Repo) FindSnapshot(ctx context.Context, ref string) (snapshot.Stored, error) {
+	snaps, _, err := r.ReadableSnapshots(ctx)
+	if err != nil {
+		return snapshot.Stored{}, err
+	}
+	return snapshot.Find(snaps, ref)
 }

@@ -3,6 +3,7 @@ package restorer
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/tree"
@@ -22,12 +23,27 @@ func (rs *Restorer) fileWorker(ctx context.Context) {
 }
 
 // restoreFile writes a file's data extents at their offsets and sets its
-// size, so holes stay holes.
+// size, so holes stay holes. A file it cannot complete is removed, so no
+// truncated file is left under the real name.
 func (rs *Restorer) restoreFile(ctx context.Context, rel string, n *tree.Node, buf []byte) ([]byte, error) {
 	f, err := rs.root.CreateFile(rel, rs.opts.Overwrite)
 	if err != nil {
 		return buf, err
 	}
+	buf, err = rs.writeContent(ctx, f, n, buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if rerr := rs.root.Remove(rel); rerr != nil {
+			err = fmt.Errorf("%w (and the incomplete file could not be removed: %v)", err, rerr)
+		}
+	}
+	return buf, err
+}
+
+func (rs *Restorer) writeContent(ctx context.Context, f *os.File, n *tree.Node, buf []byte) ([]byte, error) {
+	var err error
 	var off int64
 	for _, e := range n.Content {
 		if !e.IsHole() {
@@ -39,16 +55,11 @@ func (rs *Restorer) restoreFile(ctx context.Context, rel string, n *tree.Node, b
 				_, err = f.WriteAt(buf, off)
 			}
 			if err != nil {
-				f.Close()
 				return buf, err
 			}
 			rs.Stats.Bytes.Add(int64(len(buf)))
 		}
 		off += int64(e.Length)
 	}
-	if err := f.Truncate(off); err != nil {
-		f.Close()
-		return buf, err
-	}
-	return buf, f.Close()
+	return buf, f.Truncate(off)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/fsmeta"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/tree"
+	"github.com/coffer-backup/coffer/internal/treewalk"
 )
 
 // Options tune a restore.
@@ -97,6 +99,9 @@ func (rs *Restorer) Warnings() []error { return rs.warnings }
 
 // Run restores the tree rooted at rootTree into the target.
 func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
+	if err := rs.checkIncludes(ctx, rootTree); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(rs.opts.Target, 0o700); err != nil {
 		return fmt.Errorf("creating target: %w", err)
 	}
@@ -119,7 +124,33 @@ func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 	}
 	rs.finish()
 	if n := len(rs.errs); n > 0 {
+		if n == 1 {
+			return rs.errs[0]
+		}
 		return fmt.Errorf("%d items could not be restored; first: %w", n, rs.errs[0])
+	}
+	return nil
+}
+
+// checkIncludes fails, before anything is written, if an Include path names
+// nothing in the snapshot.
+func (rs *Restorer) checkIncludes(ctx context.Context, rootTree blob.ID) error {
+	for _, inc := range rs.opts.Include {
+		ids := []blob.ID{rootTree}
+		for _, name := range strings.Split(inc, "/") {
+			if inc == "" {
+				break
+			}
+			nodes, err := treewalk.Entries(ctx, rs.r, ids)
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(nodes, func(n *tree.Node) bool { return string(n.Name) == name })
+			if i < 0 {
+				return fmt.Errorf("/%s: %w", inc, ErrNotInSnapshot)
+			}
+			ids = nodes[i].Subtrees
+		}
 	}
 	return nil
 }
@@ -130,14 +161,14 @@ func (rs *Restorer) selected(rel string) (self, below bool) {
 		return true, true
 	}
 	for _, inc := range rs.opts.Include {
-		if inc == "" || rel == inc || strings.HasPrefix(rel, inc+"/") {
-			return true, true
-		}
-		if strings.HasPrefix(inc, rel+"/") {
+		switch {
+		case inc == "" || rel == inc || strings.HasPrefix(rel, inc+"/"):
+			self = true
+		case strings.HasPrefix(inc, rel+"/"):
 			below = true
 		}
 	}
-	return false, below
+	return self, self || below
 }
 
 // walk restores the entries listed by the tree blobs of one directory.
@@ -231,5 +262,5 @@ func (rs *Restorer) finish() {
 	}
 }
 
-// ErrPartial is wrapped when some items could not be restored.
-var ErrPartial = errors.New("restore incomplete")
+// ErrNotInSnapshot is wrapped when an Include path names nothing.
+var ErrNotInSnapshot = errors.New("no such path in the snapshot")

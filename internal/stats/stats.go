@@ -27,7 +27,7 @@ type Stats struct {
 // Compute gathers the statistics of r.
 func Compute(ctx context.Context, r *repo.Repo) (*Stats, error) {
 	var s Stats
-	snaps, err := r.Snapshots(ctx)
+	snaps, _, err := r.ReadableSnapshots(ctx) // damaged ones are check's business
 	if err != nil {
 		return nil, err
 	}
