@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/home"
+	"github.com/coffer-backup/coffer/internal/keys"
+)
+
+// coffer is the path of the coffer binary TestMain builds.
+var coffer string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "coffer-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	coffer = filepath.Join(dir, "coffer")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := exec.Command(gobin, "build", "-o", coffer, "github.com/coffer-backup/coffer/cmd/coffer")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	code := 1
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building coffer:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// serverProc is a running coffer serve process.
+type serverProc struct {
+	cmd    *exec.Cmd
+	URL    string
+	listen string // host:port, kept across restarts
+	data   string
+	done   chan struct{} // closed when the process has exited
+}
+
+var servingRE = regexp.MustCompile(`^coffer: serving on (\S+)$`)
+
+// startServer runs coffer serve with data in data, listening on listen
+// ("127.0.0.1:0" picks a port) with the extra flags, and waits until it
+// says where it serves.
+func startServer(t *testing.T, data, listen string, extra ...string) *serverProc {
+	t.Helper()
+	args := append([]string{"serve", "--data", data, "--listen", listen}, extra...)
+	cmd := exec.Command(coffer, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serverProc{cmd: cmd, data: data, done: make(chan struct{})}
+	urls := make(chan string, 1)
+	var log []string // the server's log, shown if the test fails
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+			log = append(log, sc.Text())
+		}
+		cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("the server's last log lines:\n%s", strings.Join(log[max(0, len(log)-20):], "\n"))
+		}
+	})
+	select {
+	case p.URL = <-urls:
+	case <-p.done:
+		t.Fatalf("coffer serve exited before serving")
+	case <-time.After(20 * time.Second):
+		t.Fatalf("coffer serve did not say where it serves")
+	}
+	_, hostport, _ := strings.Cut(p.URL, "://")
+	p.listen, _, _ = strings.Cut(hostport, "#")
+	return p
+}
+
+// kill ends the server with SIGKILL, as a crash would, and waits for it.
+func (p *serverProc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// peakRSS returns the server's peak resident set size in KiB (VmHWM).
+func (p *serverProc) peakRSS(t *testing.T) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// user is one device's Coffer home, used through the coffer binary.
+type user struct {
+	home string
+	env  []string
+}
+
+const passphrase = "correct horse battery staple"
+
+// newUser makes a home with device keys sealed under the cheapest Argon2id
+// parameters, so that each command unlocks them quickly.
+func newUser(t *testing.T, name string) *user {
+	t.Helper()
+	h := home.Home{Dir: filepath.Join(t.TempDir(), name)}
+	if err := os.MkdirAll(h.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d, err := keys.NewDevice(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Zero()
+	if err := keys.Save(h.KeystorePath(), d, []byte(passphrase), keys.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COFFER_") {
+			env = append(env, kv)
+		}
+	}
+	return &user{home: h.Dir, env: append(env, "COFFER_HOME="+h.Dir, "COFFER_PASSPHRASE="+passphrase)}
+}
+
+// device unlocks the user's device keys.
+func (u *user) device(t *testing.T) *keys.Device {
+	t.Helper()
+	d, err := keys.Load(filepath.Join(u.home, "device.key"), []byte(passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// command returns coffer with args, run as the user with extra environment.
+func (u *user) command(ctx context.Context, extra []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, coffer, args...)
+	cmd.Env = append(append([]string{}, u.env...), extra...)
+	return cmd
+}
+
+// run runs coffer and returns its standard output; it fails the test if
+// coffer fails.
+func (u *user) run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := u.try(nil, args...)
+	if err != nil {
+		t.Fatalf("coffer %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// try runs coffer and returns its output, or an error with its stderr.
+func (u *user) try(extra []string, args ...string) (string, error) {
+	cmd := u.command(context.Background(), extra, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// runJSON runs coffer with --json and decodes its output into out.
+func (u *user) runJSON(t *testing.T, out any, args ...string) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(u.run(t, append(args, "--json")...)), out); err != nil {
+		t.Fatalf("coffer %s: %v", strings.Join(args, " "), err)
+	}
+}
+
+// writeTree writes files of pseudo-random bytes (incompressible, so every
+// byte reaches the store) of the given sizes under dir.
+func writeTree(t *testing.T, dir string, seed uint64, sizes ...int) {
+	t.Helper()
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	rng := rand.NewChaCha8(key)
+	for i, size := range sizes {
+		p := filepath.Join(dir, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%d.bin", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, size)
+		rng.Read(b)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sameTree fails the test unless the regular files under got and want
+// have the same relative paths and contents.
+func sameTree(t *testing.T, got, want string) {
+	t.Helper()
+	read := func(root string) map[string][]byte {
+		files := map[string][]byte{}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			files[rel], err = os.ReadFile(p)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	g, w := read(got), read(want)
+	if len(g) != len(w) {
+		t.Errorf("%s has %d files, %s has %d", got, len(g), want, len(w))
+	}
+	for name, b := range w {
+		if !bytes.Equal(g[name], b) {
+			t.Errorf("%s differs from the original (%d bytes restored, %d backed up)", name, len(g[name]), len(b))
+		}
+	}
+}
