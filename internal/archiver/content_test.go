@@ -87,7 +87,7 @@ func TestSizes(t *testing.T) {
 	cut := cuts(t, r, rnd)
 	c1, c2 := cut[0], cut[1]
 	text := bytes.Repeat([]byte("all work and no play makes a dull backup. "), (8<<20)/43)
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		data []byte
 		want []int // extent lengths, if known
@@ -105,20 +105,28 @@ func TestSizes(t *testing.T) {
 		{"incompressible", random(3, 20<<20), nil},
 		{"compressible", text, nil},
 		{"zeros", make([]byte, p.Max+1), nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			src := filepath.Join(t.TempDir(), "src")
-			testtree.Build(t, src, testtree.Spec{{Path: "f", Data: tc.data}})
-			a, res := roundTrip(t, r, archiver.Options{}, src)
-			n := r.Node(t, r.Snapshot(t, res.Snapshot).Tree, "src/f")
-			checkExtents(t, tc.name, n, p)
-			if tc.want != nil && !slices.Equal(lengths(n), tc.want) {
-				t.Errorf("extents %v, want %v", lengths(n), tc.want)
-			}
-			if got := a.Stats.BytesRead.Load(); got != int64(len(tc.data)) {
-				t.Errorf("BytesRead %d, want %d", got, len(tc.data))
-			}
-		})
+	}
+	var (
+		spec testtree.Spec
+		size int64
+	)
+	for _, tc := range cases {
+		spec = append(spec, testtree.Entry{Path: tc.name, Data: tc.data})
+		size += int64(len(tc.data))
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	testtree.Build(t, src, spec)
+	a, res := roundTrip(t, r, archiver.Options{}, src)
+	root := r.Snapshot(t, res.Snapshot).Tree
+	for _, tc := range cases {
+		n := r.Node(t, root, "src/"+tc.name)
+		checkExtents(t, tc.name, n, p)
+		if tc.want != nil && !slices.Equal(lengths(n), tc.want) {
+			t.Errorf("%s: extents %v, want %v", tc.name, lengths(n), tc.want)
+		}
+	}
+	if got := a.Stats.BytesRead.Load(); got != size {
+		t.Errorf("BytesRead %d, want %d", got, size)
 	}
 	if c1 < p.Min || c1 > p.Max || c2 < p.Min {
 		t.Errorf("cut points %d, %d outside the chunker's limits", c1, c2)

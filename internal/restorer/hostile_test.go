@@ -1,9 +1,11 @@
 package restorer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,58 +108,59 @@ func TestHostileTrees(t *testing.T) {
 		// mayWork: with Overwrite the restore may succeed, as long as it
 		// stays inside the target.
 		mayWork bool
+		why     string // in the error
 	}{
 		{"dot-dot file", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.file("..", "escaped"))
-		}, false},
+		}, false, "invalid entry name \"..\""},
 		{"dot-dot directory", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("..", h.tree(h.file("escaped", "x"))))
-		}, false},
+		}, false, "invalid entry name \"..\""},
 		{"nested dot-dots", func(h hostile, s sandbox) blob.ID {
 			up := h.tree(h.dir("..", h.tree(h.dir("..", h.tree(h.file("escaped", "x"))))))
 			return h.tree(h.dir("src", up))
-		}, false},
+		}, false, "invalid entry name \"..\""},
 		{"dot", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir(".", h.tree(h.file("x", "x"))))
-		}, false},
+		}, false, "invalid entry name \".\""},
 		{"slash", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("src", h.tree(h.file("../../escaped", "x"))))
-		}, false},
+		}, false, "invalid entry name \"../../escaped\""},
 		{"absolute", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.file(filepath.Join(s.outside, "escaped"), "x"))
-		}, false},
+		}, false, "invalid entry name"},
 		{"empty name", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("src", h.tree(h.file("", "x"))))
-		}, false},
+		}, false, "invalid entry name \"\""},
 		{"NUL", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.file("a\x00/../../escaped", "x"))
-		}, false},
+		}, false, "invalid entry name"},
 		{"unsorted", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.file("b", "b"), h.file("a", "a"))
-		}, false},
+		}, false, "not in strictly increasing order"},
 		{"symlink and directory of one name, one tree", func(h hostile, s sandbox) blob.ID {
 			return h.tree(symlink("x", s.outside), h.dir("x", h.tree(h.file("escaped", "x"))))
-		}, false},
+		}, false, "not in strictly increasing order"},
 		{"symlink then directory, two trees", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("src",
 				h.tree(symlink("x", s.outside)),
 				h.tree(h.dir("x", h.tree(h.file("escaped", "x"))))))
-		}, true},
+		}, true, "file exists"},
 		{"relative symlink then directory, two trees", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("src",
 				h.tree(symlink("x", "../../../../../outside")),
 				h.tree(h.dir("x", h.tree(h.file("escaped", "x"))))))
-		}, true},
+		}, true, "file exists"},
 		{"symlink then file, two trees", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("src",
 				h.tree(symlink("x", filepath.Join(s.outside, "victim"))),
 				h.tree(h.file("x", "overwritten"))))
-		}, true},
+		}, true, "file exists"},
 		{"directory then symlink, two trees", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("src",
 				h.tree(h.dir("x", h.tree(h.file("f", "x")))),
 				h.tree(symlink("x", s.outside))))
-		}, false},
+		}, false, "\"src/x"},
 		{"hard link to a name that becomes a symlink", func(h hostile, s sandbox) blob.ID {
 			first := h.file("f", "linked")
 			first.inode, first.links = 7, 2
@@ -167,28 +170,28 @@ func TestHostileTrees(t *testing.T) {
 				h.tree(first),
 				h.tree(symlink("f", filepath.Join(s.outside, "victim"))),
 				h.tree(second)))
-		}, true},
+		}, true, "\"src/"},
 		{"size beyond 2^63", func(h hostile, s sandbox) blob.ID {
 			n := h.file("f", "x")
 			n.content = append(n.content, tree.Extent{Length: 1 << 63})
 			n.size = 1<<63 + 1
 			return h.tree(n)
-		}, false},
+		}, false, "truncate"},
 		{"extent length not the blob's", func(h hostile, s sandbox) blob.ID {
 			n := h.file("f", "four")
 			n.content[0].Length, n.size = 3, 3
 			return h.tree(n)
-		}, false},
+		}, false, "has 4 bytes, the tree says 3"},
 		{"extent naming a tree blob", func(h hostile, s sandbox) blob.ID {
 			sub := h.tree()
 			return h.tree(rawNode{name: "f", typ: tree.File, size: 4, content: []tree.Extent{{ID: sub, Length: 4}}})
-		}, false},
+		}, false, "indexed as tree, expected data"},
 		{"missing blob", func(h hostile, s sandbox) blob.ID {
 			return h.tree(rawNode{name: "f", typ: tree.File, size: 4, content: []tree.Extent{{ID: blob.ID{1}, Length: 4}}})
-		}, false},
+		}, false, "is not in the index"},
 		{"missing subtree", func(h hostile, s sandbox) blob.ID {
 			return h.tree(h.dir("d", blob.ID{2}))
-		}, false},
+		}, false, "is not in the index"},
 	} {
 		for _, overwrite := range []bool{false, true} {
 			name := tc.name
@@ -211,11 +214,43 @@ func TestHostileTrees(t *testing.T) {
 				before := s.outsideTarget(t)
 				_, err = r.Restore(t, r.Snapshot(t, id).Tree, restorer.Options{Target: s.target, Overwrite: overwrite})
 				s.checkOutside(t, before)
-				if err == nil && !(overwrite && tc.mayWork) {
+				switch {
+				case overwrite && tc.mayWork:
+				case err == nil:
 					t.Error("the restore succeeded")
+				case !strings.Contains(err.Error(), tc.why):
+					t.Errorf("error %q, want it to say %q", err, tc.why)
 				}
-				t.Log(err)
 			})
 		}
+	}
+}
+
+// TestRawEncoding checks encodeNode against the real encoder on valid
+// nodes, so that the hostile trees above fail for their hostile part only.
+func TestRawEncoding(t *testing.T) {
+	data, sub := blob.ID{1, 2, 3}, blob.ID{4, 5, 6}
+	raw := []rawNode{
+		{name: "d", typ: tree.Dir, mode: 0o755, links: 1, subtrees: []blob.ID{sub, data}},
+		{name: "f", typ: tree.File, mode: 0o4644, size: 1<<40 + 3, inode: 300, links: 2,
+			content: []tree.Extent{{ID: data, Length: 3}, {Length: 1 << 40}}},
+		{name: "l", typ: tree.Symlink, mode: 0o777, links: 1, target: "../x"},
+	}
+	var nodes []*tree.Node
+	b := binary.AppendUvarint([]byte("CTR1"), uint64(len(raw)))
+	for _, n := range raw {
+		b = encodeNode(b, n)
+		nodes = append(nodes, &tree.Node{
+			Name: []byte(n.name), Type: n.typ, Mode: n.mode, User: "root", Group: "root",
+			MTime: 1e18, CTime: 1e18, Size: n.size, Inode: n.inode, Device: 1, Links: n.links,
+			LinkTarget: []byte(n.target), Content: n.content, Subtrees: n.subtrees,
+		})
+	}
+	want, err := (&tree.Tree{Nodes: nodes}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("encodeNode gives\n%x\nthe tree package\n%x", b, want)
 	}
 }
