@@ -24,7 +24,7 @@ func commands() map[string]*command {
 }
 
 func storeFlag(fs *flag.FlagSet, o *opts) {
-	fs.StringVar(&o.store, "store", "", "the store: a directory (default $COFFER_STORE, else the store of the last init)")
+	fs.StringVar(&o.store, "store", "", "the store: a directory, or a server URL https://host:port#sha256=PIN (default $COFFER_STORE, else the store of the last init)")
 }
 
 func backupFlags(fs *flag.FlagSet, o *opts) {

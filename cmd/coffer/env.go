@@ -127,8 +127,15 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, err
 	}
+	if storeopen.IsRemote(loc) {
+		r.SetUploads(remoteUploads)
+	}
 	return &session{repo: r, store: st, dev: dev, home: h}, nil
 }
+
+// remoteUploads is how many packs go to a server at once: network latency
+// leaves room to overlap them.
+const remoteUploads = 3
 
 // account returns $COFFER_ACCOUNT, else the account this device remembers
 // for the store at loc ("" if none: a local store needs none).

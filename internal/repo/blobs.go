@@ -113,3 +113,13 @@ func (r *Repo) ReadPackRange(ctx context.Context, packID blob.ID, offset, length
 
 // Flush uploads every blob saved so far and records them in index objects.
 func (r *Repo) Flush(ctx context.Context) error { return r.packer.flush(ctx) }
+
+// SetUploads sets how many packs may be uploaded at once (default 1). A
+// remote store gains from two or more; each costs a pack's worth of memory.
+// It must be called before the first blob is saved.
+func (r *Repo) SetUploads(n int) {
+	if n >= 1 {
+		r.packer.sem = make(chan struct{}, n)
+		r.packer.builders = make(chan *pack.Builder, 1+n)
+	}
+}
