@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,18 +59,21 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// env is a server on a real loopback HTTP listener, with a settable clock.
+// env is a server and a client of it, with a settable clock.
 type env struct {
-	t     *testing.T
-	s     *Server
-	url   string
-	clock *clock
-	log   *syncBuffer
+	t      testing.TB
+	s      *Server
+	url    string
+	clock  *clock
+	log    *syncBuffer
+	client *http.Client
 }
 
-func newEnv(t *testing.T, mods ...func(*Config)) *env {
+// newServer makes a server for plain HTTP in a temp directory, closed when
+// the test ends. Its env has no URL yet.
+func newServer(t testing.TB, mods ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, log: &syncBuffer{}}
+	e := &env{t: t, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, log: &syncBuffer{}, client: http.DefaultClient}
 	cfg := Config{Data: t.TempDir(), InsecureHTTP: true, Log: e.log, Now: e.clock.Now}
 	for _, m := range mods {
 		m(&cfg)
@@ -79,13 +83,27 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	e.s = s
-	hs := httptest.NewServer(s.Handler())
-	e.url = hs.URL
-	t.Cleanup(func() {
-		hs.Close()
-		s.Close()
-	})
+	t.Cleanup(func() { s.Close() })
 	return e
+}
+
+// newEnv makes a server listening on a loopback address.
+func newEnv(t testing.TB, mods ...func(*Config)) *env {
+	t.Helper()
+	e := newServer(t, mods...)
+	hs := httptest.NewServer(e.s.Handler())
+	e.url = hs.URL
+	t.Cleanup(hs.Close) // runs before the server's Close
+	return e
+}
+
+// from returns a copy of e whose client connects from the loopback address
+// ip, such as 127.0.0.2.
+func (e *env) from(ip string) *env {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c := *e
+	c.client = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	return &c
 }
 
 // device is a test device: an Ed25519 key determined by a seed number.
@@ -158,7 +176,7 @@ func (e *env) do(q req) resp {
 	for k, v := range q.header {
 		r.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(r)
+	res, err := e.client.Do(r)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -171,7 +189,7 @@ func (e *env) do(q req) resp {
 }
 
 // want fails the test unless r has the status and, if given, the code.
-func (r resp) want(t *testing.T, what string, status int, code string) {
+func (r resp) want(t testing.TB, what string, status int, code string) {
 	t.Helper()
 	if r.status != status || code != "" && r.code() != code {
 		t.Errorf("%s: %d %s, want %d %s", what, r.status, bytes.TrimSpace(r.body), status, code)
@@ -179,7 +197,7 @@ func (r resp) want(t *testing.T, what string, status int, code string) {
 }
 
 // decode unmarshals a JSON response body.
-func decode[T any](t *testing.T, r resp) T {
+func decode[T any](t testing.TB, r resp) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(r.body, &v); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -310,12 +311,14 @@ func TestRefs(t *testing.T) {
 
 // TestRefLimit checks that an account cannot create refs without bound.
 func TestRefLimit(t *testing.T) {
-	e := newEnv(t)
+	e := newServer(t)
+	e.s.maxRefs = 3
+	hs := httptest.NewServer(e.s.Handler())
+	defer hs.Close()
+	e.url = hs.URL
 	a := e.newAccount(1)
-	for i := range wire.MaxRefs {
-		if _, err := e.s.db.SwapRef(t.Context(), a.id, fmt.Sprint("r", i), nil, 0, wire.MaxRefs); err != nil {
-			t.Fatal(err)
-		}
+	for i := range 3 {
+		e.do(req{method: "PUT", path: fmt.Sprint("/v1/refs/r", i), token: a.token, body: wire.Ref{}}).want(t, "ref under the limit", 200, "")
 	}
 	e.do(req{method: "PUT", path: "/v1/refs/one-more", token: a.token, body: wire.Ref{}}).want(t, "ref over the limit", 413, "quota")
 	e.do(req{method: "PUT", path: "/v1/refs/r0", token: a.token, body: wire.Ref{Version: 1}}).want(t, "update at the limit", 200, "")

@@ -45,14 +45,14 @@ func (s *Server) putRef(c *call) error {
 	if req.Version < 0 {
 		return badRequest("version must not be negative")
 	}
-	version, err := s.db.SwapRef(c.ctx(), c.account, c.name, req.Value, req.Version, wire.MaxRefs)
+	version, err := s.db.SwapRef(c.ctx(), c.account, c.name, req.Value, req.Version, s.maxRefs)
 	switch {
 	case errors.Is(err, meta.ErrConflict):
 		e := newError(http.StatusConflict, wire.CodeConflict, "the ref's version is %d, not %d", version, req.Version)
 		e.version = &version
 		return e
 	case errors.Is(err, meta.ErrQuota):
-		return newError(http.StatusRequestEntityTooLarge, wire.CodeQuota, "an account holds at most %d refs", wire.MaxRefs)
+		return newError(http.StatusRequestEntityTooLarge, wire.CodeQuota, "an account holds at most %d refs", s.maxRefs)
 	case err != nil:
 		return err
 	}

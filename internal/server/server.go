@@ -27,6 +27,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/metrics"
+	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store/local"
 )
 
@@ -90,6 +91,7 @@ type Server struct {
 	pin      string           // hex SHA-256 of a self-signed certificate, else empty
 	stores   sync.Map         // account ID → *local.Store, opened on first use
 	accounts string           // the directory of the account stores
+	maxRefs  int              // most refs per account: wire.MaxRefs, lowered by tests
 }
 
 // New opens (creating if needed) the data directory, the metadata database
@@ -117,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 		byAddr:   newLimiter(cfg.Rate),
 		byAcct:   newLimiter(cfg.Rate),
 		accounts: filepath.Join(cfg.Data, "accounts"),
+		maxRefs:  wire.MaxRefs,
 	}
 	if err := os.MkdirAll(s.accounts, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
