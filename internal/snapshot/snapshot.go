@@ -55,7 +55,7 @@ type Summary struct {
 	DirsChanged     uint64        `json:"dirs_changed"`
 	DirsUnmodified  uint64        `json:"dirs_unmodified"`
 	BytesRead       uint64        `json:"bytes_read"`  // file content read
-	BytesAdded      uint64        `json:"bytes_added"` // bytes of packs written
+	BytesAdded      uint64        `json:"bytes_added"` // plaintext bytes of new blobs stored
 	TotalFiles      uint64        `json:"total_files"` // regular files in the snapshot
 	TotalBytes      uint64        `json:"total_bytes"` // their logical size, holes included
 	Duration        time.Duration `json:"duration_ns"` // wall-clock time; never negative

@@ -27,7 +27,7 @@ func fullSnapshot() *Snapshot {
 		Summary: &Summary{
 			FilesNew: 10, FilesChanged: 2, FilesUnmodified: 3000,
 			DirsNew: 1, DirsChanged: 4, DirsUnmodified: 200,
-			BytesRead: 1 << 33, BytesAdded: 12345678, Duration: 90*time.Second + time.Millisecond,
+			BytesRead: 1 << 33, BytesAdded: 12345678, TotalFiles: 3012, TotalBytes: 1 << 34, Duration: 90*time.Second + time.Millisecond,
 		},
 		ProgramVersion: "coffer 0.1.0",
 	}
