@@ -353,11 +353,6 @@ func TestExcludes(t *testing.T) {
 // write permission, which the first link's metadata has already removed.
 func TestReadOnlyHardLinks(t *testing.T) {
 	t.Parallel()
-	if !isRoot() {
-		t.Skip("BUG: restorer.finish applies the metadata again through each extra hard link, " +
-			"when the inode is already read-only; unprivileged, setxattr user.* then fails with EACCES " +
-			"and the restore reports an error")
-	}
 	buildTrip(t, testtree.Spec{
 		{Path: "f", Data: []byte("x"), Mode: 0o400, Xattrs: map[string][]byte{"user.x": []byte("v")}},
 		{Path: "d/g", Link: "f"},

@@ -165,7 +165,7 @@ func TestCrashes(t *testing.T) {
 	waitPacks(t, st, 1)
 	srv.kill()
 	time.Sleep(300 * time.Millisecond)
-	srv = startServer(t, data, srv.listen, "--insecure-http")
+	startServer(t, data, srv.listen, "--insecure-http")
 	if err := backup.Wait(); err != nil {
 		t.Errorf("the backup failed across the server's restart: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,8 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	coffer = filepath.Join(dir, "coffer")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(gobin, "build", "-o", coffer, "github.com/coffer-backup/coffer/cmd/coffer")
+	build := exec.Command("go", "build", "-o", coffer, "github.com/coffer-backup/coffer/cmd/coffer")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	code := 1
 	if err := build.Run(); err != nil {

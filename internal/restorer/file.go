@@ -18,6 +18,11 @@ func (rs *Restorer) fileWorker(ctx context.Context) {
 		rs.apply(j.rel, j.node, err)
 		if err == nil {
 			rs.Stats.Files.Add(1)
+			if j.node.Links > 1 {
+				rs.mu.Lock()
+				rs.created[j.rel] = true
+				rs.mu.Unlock()
+			}
 		}
 	}
 }

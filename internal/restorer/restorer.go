@@ -52,7 +52,8 @@ type Restorer struct {
 	warnings []error
 	dirs     []dirMeta            // directories, in creation order
 	links    []linkJob            // hard links, made after all files
-	firstOf  map[[2]uint64]string // (device, inode) -> first restored path
+	firstOf  map[[2]uint64]string // (device, inode) -> first path of a hard-link group
+	created  map[string]bool      // first paths of hard-link groups this restore wrote
 }
 
 type fileJob struct {
@@ -75,10 +76,12 @@ func New(r *repo.Repo, opts Options) *Restorer {
 	if opts.Workers <= 0 {
 		opts.Workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
+	includes := make([]string, len(opts.Include))
 	for i, inc := range opts.Include {
-		opts.Include[i] = strings.Trim(path.Clean("/"+inc), "/")
+		includes[i] = strings.Trim(path.Clean("/"+inc), "/")
 	}
-	return &Restorer{r: r, opts: opts, firstOf: make(map[[2]uint64]string)}
+	opts.Include = includes
+	return &Restorer{r: r, opts: opts, firstOf: make(map[[2]uint64]string), created: make(map[string]bool)}
 }
 
 func (rs *Restorer) addErr(err error) {
@@ -122,7 +125,7 @@ func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 	if walkErr != nil {
 		return walkErr
 	}
-	rs.finish()
+	rs.finish(ctx)
 	if n := len(rs.errs); n > 0 {
 		if n == 1 {
 			return rs.errs[0]
@@ -252,10 +255,24 @@ func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	}
 }
 
-// finish makes hard links and sets directory metadata, children first.
-func (rs *Restorer) finish() {
+// finish makes hard links and sets directory metadata, children first. A
+// link is made only to a file this restore wrote itself, never to whatever
+// already stood at that path; the shared inode already has its metadata.
+// When the group's first file could not be written, the link is restored
+// as a file of its own.
+func (rs *Restorer) finish(ctx context.Context) {
 	for _, l := range rs.links {
-		rs.apply(l.rel, l.node, rs.root.Link(l.target, l.rel, rs.opts.Overwrite))
+		if !rs.created[l.target] {
+			var err error
+			_, err = rs.restoreFile(ctx, l.rel, l.node, nil)
+			rs.apply(l.rel, l.node, err)
+			continue
+		}
+		if err := rs.root.Link(l.target, l.rel, rs.opts.Overwrite); err != nil {
+			rs.addErr(fmt.Errorf("%s: %w", l.rel, err))
+			continue
+		}
+		rs.Stats.Files.Add(1)
 	}
 	for i := len(rs.dirs) - 1; i >= 0; i-- {
 		rs.apply(rs.dirs[i].rel, rs.dirs[i].node, nil)

@@ -179,10 +179,6 @@ func TestPlantedLinks(t *testing.T) {
 // of the group must not be linked to it, nor given the snapshot's metadata.
 // Otherwise a planted hard link gets a file outside the target setuid.
 func TestExistingFirstHardLink(t *testing.T) {
-	t.Skip("BUG: restorer.entry records firstOf before the first link is created; when CreateFile " +
-		"refuses an existing file, finish still links the group's other paths to that existing file " +
-		"and Apply gives it the snapshot's mode, owner, xattrs and mtime, changing a file outside the " +
-		"target through a planted hard link (and a user's file without Overwrite)")
 	t.Parallel()
 	b := backup(t, testtree.Spec{
 		{Path: "f", Data: []byte("restored f"), Mode: 0o4777, MTime: 1, Xattrs: map[string][]byte{"user.x": []byte("x")}},

@@ -309,6 +309,6 @@ func (p *listPage) check(after string, limit int) error {
 // discard drains a little of a finished response, so that its connection
 // can serve again, and closes it.
 func discard(resp *http.Response) {
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody)) // best effort: only connection reuse is at stake
 	resp.Body.Close()
 }

@@ -81,7 +81,7 @@ func Create(ctx context.Context, location string, o Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.RegisterAccount(ctx, o.Account, o.Device); err != nil {
-		s.Close()
+		_ = s.Close() // the registration error is the one to report
 		return nil, err
 	}
 	return s, nil
