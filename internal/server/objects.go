@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/server/meta"
@@ -57,17 +58,7 @@ func (s *Server) expectedDigest(k store.Kind, name string) ([]byte, error) {
 // reservation, then the body streamed through SHA-256 into the account's
 // store, published only if complete and matching its name.
 func (s *Server) putObject(c *call) error {
-	if c.dev.Rights != meta.Full && !appendable(c.kind) {
-		return forbidden("an append-only device cannot write %s objects", c.kind)
-	}
-	size := c.r.ContentLength
-	if size < 0 {
-		return newError(http.StatusLengthRequired, wire.CodeLengthRequired, "an upload needs a Content-Length")
-	}
-	if limit := maxSize(c.kind); size > limit {
-		return newError(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "%s objects are at most %d bytes", c.kind, limit)
-	}
-	want, err := s.expectedDigest(c.kind, c.name)
+	want, err := s.checkUpload(c)
 	if err != nil {
 		return err
 	}
@@ -80,6 +71,7 @@ func (s *Server) putObject(c *call) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	size := c.r.ContentLength
 	res, err := s.db.Reserve(c.ctx(), c.account, size, s.cfg.Quota, s.cfg.Now())
 	if errors.Is(err, meta.ErrQuota) {
 		return newError(http.StatusRequestEntityTooLarge, wire.CodeQuota, "the account's quota of %d bytes would be exceeded", s.cfg.Quota)
@@ -103,6 +95,22 @@ func (s *Server) putObject(c *call) error {
 	}
 	c.w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// checkUpload checks what can be checked of an upload before its body: the
+// device's right to the kind, the length and the name. It returns the
+// digest the body must have, or nil.
+func (s *Server) checkUpload(c *call) ([]byte, error) {
+	if c.dev.Rights != meta.Full && !appendable(c.kind) {
+		return nil, forbidden("an append-only device cannot write %s objects", c.kind)
+	}
+	if c.r.ContentLength < 0 {
+		return nil, newError(http.StatusLengthRequired, wire.CodeLengthRequired, "an upload needs a Content-Length")
+	}
+	if limit := maxSize(c.kind); c.r.ContentLength > limit {
+		return nil, newError(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "%s objects are at most %d bytes", c.kind, limit)
+	}
+	return s.expectedDigest(c.kind, c.name)
 }
 
 func errExists() error { return newError(http.StatusConflict, wire.CodeExists, "the object exists") }
@@ -227,13 +235,18 @@ func (s *Server) getObject(c *call) error {
 	}
 	c.w.WriteHeader(status)
 	w := &download{w: c.w, rc: http.NewResponseController(c.w)}
-	_, err = io.CopyBuffer(w, rc, make([]byte, 256<<10))
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	_, err = io.CopyBuffer(w, rc, *buf)
 	var be *bodyError
 	if errors.As(err, &be) {
 		return badRequest("the client stopped reading: %v", be.err) // for the log: the status is sent
 	}
 	return err
 }
+
+// copyBuffers holds the buffers downloads are copied through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // download writes a response body; each write must make progress within
 // progressTimeout.

@@ -89,30 +89,37 @@ func rawRequest(t *testing.T, e *env, head string) string {
 	return strings.TrimSpace(line)
 }
 
-// TestUploadLimits checks that uploads without a length, or longer than the
-// limit, are refused before their body is read.
-func TestUploadLimits(t *testing.T) {
+// TestEarlyRefusals checks that uploads refused on their headers alone (no
+// or too large a length, an existing name, a kind the device may not write)
+// are answered before their body is sent.
+func TestEarlyRefusals(t *testing.T) {
 	e := newEnv(t)
 	a := e.newAccount(1)
-	_, name := content(1, 10)
+	data, name := content(1, 10)
+	e.put(a.token, "index", data, name, 201)
 	tests := []struct {
-		kind, length string
-		want         string
+		kind, length, token string
+		want                string
 	}{
-		{"packs", fmt.Sprint(wire.MaxPackSize + 1), "HTTP/1.1 413 Request Entity Too Large"},
-		{"index", fmt.Sprint(wire.MaxObjectSize + 1), "HTTP/1.1 413 Request Entity Too Large"},
-		{"packs", "", "HTTP/1.1 411 Length Required"},
-		{"index", "-1", "HTTP/1.1 400 Bad Request"}, // net/http refuses it
+		{"packs", fmt.Sprint(wire.MaxPackSize + 1), a.token, "HTTP/1.1 413 Request Entity Too Large"},
+		{"index", fmt.Sprint(wire.MaxObjectSize + 1), a.token, "HTTP/1.1 413 Request Entity Too Large"},
+		{"packs", "", a.token, "HTTP/1.1 411 Length Required"},
+		{"index", "-1", a.token, "HTTP/1.1 400 Bad Request"}, // net/http refuses it
+		{"index", "1000000", a.token, "HTTP/1.1 409 Conflict"},
+		{"prune", "1000000", a.aoToken, "HTTP/1.1 403 Forbidden"},
+		{"packs", "1000000", "", "HTTP/1.1 401 Unauthorized"},
 	}
 	for _, tc := range tests {
-		head := fmt.Sprintf("PUT /v1/objects/%s/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n", tc.kind, name, a.token)
-		if tc.length != "" {
-			head += "Content-Length: " + tc.length + "\r\n"
-		} else {
-			head += "Transfer-Encoding: chunked\r\n\r\n0\r\n" // a body that ends at once
-		}
-		if got := rawRequest(t, e, head+"\r\n"); got != tc.want {
-			t.Errorf("%s of length %q: %q, want %q", tc.kind, tc.length, got, tc.want)
+		for _, expect := range []string{"", "Expect: 100-continue\r\n"} {
+			head := fmt.Sprintf("PUT /v1/objects/%s/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n%s", tc.kind, name, tc.token, expect)
+			if tc.length != "" {
+				head += "Content-Length: " + tc.length + "\r\n"
+			} else {
+				head += "Transfer-Encoding: chunked\r\n\r\n0\r\n" // a body that ends at once
+			}
+			if got := rawRequest(t, e, head+"\r\n"); got != tc.want {
+				t.Errorf("%s of length %q %s: %q, want %q", tc.kind, tc.length, expect, got, tc.want)
+			}
 		}
 	}
 	// The largest pack is accepted as far as limits go (here: refused on

@@ -26,7 +26,7 @@ import (
 
 // serve runs s.Serve on a new loopback listener until the test ends, and
 // returns the listener's address and the channel Serve's result arrives on.
-func serve(t *testing.T, s *Server, ctx context.Context) (net.Addr, <-chan error) {
+func serve(t testing.TB, s *Server, ctx context.Context) (net.Addr, <-chan error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,7 +43,7 @@ func pinnedClient(pin string) *http.Client {
 	cfg := &tls.Config{
 		InsecureSkipVerify: true, // replaced by the pin check below
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if Pin(cs.PeerCertificates[0].Raw) != pin {
+			if wire.Pin(cs.PeerCertificates[0].Raw) != pin {
 				return errors.New("certificate does not match the pin")
 			}
 			return nil

@@ -4,11 +4,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -18,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/server/wire"
 )
 
 // Files of the self-signed certificate, under Data/tls/.
@@ -49,15 +49,8 @@ func (s *Server) loadCert() error {
 		return fmt.Errorf("self-signed TLS certificate: %w", err)
 	}
 	s.cert = &cert
-	s.pin = Pin(cert.Certificate[0])
+	s.pin = wire.Pin(cert.Certificate[0])
 	return nil
-}
-
-// Pin returns the pin of a certificate given in DER: the lower-case hex
-// SHA-256 of those bytes (docs/api.md, Transport).
-func Pin(der []byte) string {
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:])
 }
 
 // selfSigned loads the certificate in dir, first making it if dir has none:

@@ -7,6 +7,8 @@
 package wire
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 )
 
@@ -28,6 +30,14 @@ const (
 	ChallengeTTL   = 60 * time.Second
 	TokenTTL       = 15 * time.Minute
 )
+
+// Pin returns the pin of a certificate given in DER, as it appears in a
+// store URL after "#sha256=": the lower-case hex SHA-256 of those bytes
+// (docs/api.md, Transport).
+func Pin(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
 
 // RegistrationHeader carries the registration token when the server
 // requires one.

@@ -126,3 +126,9 @@ func TestEncodings(t *testing.T) {
 		}
 	}
 }
+
+func TestPin(t *testing.T) {
+	if got := Pin([]byte("abc")); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Errorf("Pin(abc) = %s", got)
+	}
+}
