@@ -31,9 +31,22 @@ type call struct {
 	dev     meta.Device     // after authentication
 	err     *apiError       // the error answered, if any
 	cause   error           // what caused a 5xx, for the log
+
+	rc       *http.ResponseController
+	progress time.Duration // how long a read or write may stall
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
+
+// stallAfter sets the time after which reads and writes of the request's
+// connection fail; the zero time means never. A deadline that expires while
+// the handler runs also cancels the request's context (net/http reads in
+// the background once the body is consumed), so long transfers must keep
+// pushing it on.
+func (c *call) stallAfter(t time.Time) {
+	_ = c.rc.SetReadDeadline(t)  // unsupported only off a real connection (tests)
+	_ = c.rc.SetWriteDeadline(t) // likewise
+}
 
 // serveHTTP handles one request: rate limits, routing, authentication, the
 // route's handler, then a log line and metrics. A panic is answered with a
@@ -42,16 +55,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// r.Body stays as it is: net/http decides by its type how to dispose of
 	// a body the handler left unread.
-	c := &call{w: &responseWriter{ResponseWriter: w}, r: r, route: "unmatched", body: &countingReader{rc: r.Body}}
+	c := &call{w: &responseWriter{ResponseWriter: w}, r: r, route: "unmatched", body: &countingReader{rc: r.Body},
+		rc: http.NewResponseController(w), progress: s.progress}
 	defer s.finish(c, start)
 	defer s.recoverPanic(c)
-	// No read or write may stall for longer than progressTimeout; uploads
-	// and downloads push these deadlines on as they make progress. Without
-	// them a client could hold a connection by trickling a body that
-	// net/http drains after the handler has answered.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(start.Add(progressTimeout))  // unsupported only off a real connection (tests)
-	_ = rc.SetWriteDeadline(start.Add(progressTimeout)) // likewise
+	// No read or write may stall for longer than c.progress; uploads and
+	// downloads push the deadline on as they make progress. Without it a
+	// client could hold a connection by trickling a body that net/http
+	// drains after the handler has answered.
+	c.stallAfter(start.Add(c.progress))
 	if err := s.dispatch(c); err != nil {
 		s.fail(c, err)
 	}

@@ -142,16 +142,16 @@ func (e *bodyError) Unwrap() error { return e.err }
 
 // upload reads a request body, hashing it when a digest is expected, and
 // fails at its end if the digest differs, so the store discards the temp
-// file. Each read must make progress within progressTimeout.
+// file. Each read must make progress within c.progress; once the body has
+// ended, the deadline is lifted so that publishing is never cut short.
 type upload struct {
-	r    io.Reader
-	rc   *http.ResponseController
+	c    *call
 	h    hash.Hash // nil if no digest is expected
 	want []byte
 }
 
 func newUpload(c *call, want []byte) *upload {
-	u := &upload{r: c.body, rc: http.NewResponseController(c.w), want: want}
+	u := &upload{c: c, want: want}
 	if want != nil {
 		u.h = sha256.New()
 	}
@@ -159,15 +159,18 @@ func newUpload(c *call, want []byte) *upload {
 }
 
 func (u *upload) Read(p []byte) (int, error) {
-	_ = u.rc.SetReadDeadline(time.Now().Add(progressTimeout)) // unsupported only off a real connection (tests)
-	n, err := u.r.Read(p)
+	u.c.stallAfter(time.Now().Add(u.c.progress))
+	n, err := u.c.body.Read(p)
 	if u.h != nil {
 		u.h.Write(p[:n])
 	}
 	switch {
-	case err == io.EOF && u.h != nil && !bytes.Equal(u.h.Sum(nil), u.want):
-		return n, errDigest
-	case err != nil && err != io.EOF:
+	case err == io.EOF:
+		u.c.stallAfter(time.Time{})
+		if u.h != nil && !bytes.Equal(u.h.Sum(nil), u.want) {
+			return n, errDigest
+		}
+	case err != nil:
 		return n, &bodyError{err}
 	}
 	return n, err
@@ -234,10 +237,9 @@ func (s *Server) getObject(c *call) error {
 		status = http.StatusPartialContent
 	}
 	c.w.WriteHeader(status)
-	w := &download{w: c.w, rc: http.NewResponseController(c.w)}
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
-	_, err = io.CopyBuffer(w, rc, *buf)
+	_, err = io.CopyBuffer(download{c}, rc, *buf)
 	var be *bodyError
 	if errors.As(err, &be) {
 		return badRequest("the client stopped reading: %v", be.err) // for the log: the status is sent
@@ -249,15 +251,12 @@ func (s *Server) getObject(c *call) error {
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // download writes a response body; each write must make progress within
-// progressTimeout.
-type download struct {
-	w  io.Writer
-	rc *http.ResponseController
-}
+// c.progress.
+type download struct{ c *call }
 
-func (d *download) Write(p []byte) (int, error) {
-	_ = d.rc.SetWriteDeadline(time.Now().Add(progressTimeout)) // unsupported only off a real connection (tests)
-	n, err := d.w.Write(p)
+func (d download) Write(p []byte) (int, error) {
+	d.c.stallAfter(time.Now().Add(d.c.progress))
+	n, err := d.c.w.Write(p)
 	if err != nil {
 		return n, &bodyError{err}
 	}

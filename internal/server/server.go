@@ -92,6 +92,7 @@ type Server struct {
 	stores   sync.Map         // account ID → *local.Store, opened on first use
 	accounts string           // the directory of the account stores
 	maxRefs  int              // most refs per account: wire.MaxRefs, lowered by tests
+	progress time.Duration    // progressTimeout, lowered by tests
 }
 
 // New opens (creating if needed) the data directory, the metadata database
@@ -120,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 		byAcct:   newLimiter(cfg.Rate),
 		accounts: filepath.Join(cfg.Data, "accounts"),
 		maxRefs:  wire.MaxRefs,
+		progress: progressTimeout,
 	}
 	if err := os.MkdirAll(s.accounts, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
