@@ -69,6 +69,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// dispatch limits the client's rate (except for /healthz and /metrics),
+// routes the request, authenticates it and limits the account's rate if
+// the route needs a token, and runs the route's handler.
 func (s *Server) dispatch(c *call) error {
 	path := c.r.URL.EscapedPath()
 	if path != "/healthz" && path != "/metrics" {
