@@ -78,18 +78,11 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if len(args) == 2 {
 		prefix = path.Clean("/" + args[1])
 	}
-	s, err := e.openRepo(ctx)
+	s, sn, err := e.openSnapshot(ctx, args[0])
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sn, err := e.findSnapshot(ctx, s, args[0])
-	if err != nil {
-		return err
-	}
-	if err := s.repo.LoadIndex(ctx); err != nil {
-		return err
-	}
 	enc := e.jsonLines()
 	found := prefix == "/"
 	err = treewalk.Walk(ctx, s.repo, sn.Tree, func(p string, n *tree.Node) error {
@@ -175,18 +168,11 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if e.o.target == "" {
 		return usageError{"restore needs --target DIR"}
 	}
-	s, err := e.openRepo(ctx)
+	s, sn, err := e.openSnapshot(ctx, args[0])
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sn, err := e.findSnapshot(ctx, s, args[0])
-	if err != nil {
-		return err
-	}
-	if err := s.repo.LoadIndex(ctx); err != nil {
-		return err
-	}
 	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: e.o.includes, Overwrite: e.o.overwrite})
 	var total int64
 	if sn.Summary != nil {

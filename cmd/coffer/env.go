@@ -171,3 +171,21 @@ func (e *env) findSnapshot(ctx context.Context, s *session, ref string) (snapsho
 	}
 	return snapshot.Find(snaps, ref)
 }
+
+// openSnapshot opens the repository, resolves SNAP and loads the index, as
+// every command that reads a snapshot's content needs.
+func (e *env) openSnapshot(ctx context.Context, ref string) (*session, snapshot.Stored, error) {
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return nil, snapshot.Stored{}, err
+	}
+	sn, err := e.findSnapshot(ctx, s, ref)
+	if err == nil {
+		err = s.repo.LoadIndex(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return nil, snapshot.Stored{}, err
+	}
+	return s, sn, nil
+}
