@@ -4,7 +4,9 @@
 # For each tool, on the same corpus and with a fresh store on the same filesystem, it
 # measures wall time and peak memory (max RSS, GNU time) of init + first backup (init also
 # alone, so a slow KDF shows), an unchanged re-backup and a full restore into an empty dir,
-# checks the restored tree against the corpus, and reports the store size. See README.md.
+# checks the restored tree against the corpus, and reports the store size. Coffer runs twice:
+# on a local store and against `coffer serve` on loopback (plain HTTP), whose peak RSS is also
+# reported. See README.md.
 #
 # Environment:
 #   SCALE   corpus scale given to make-corpus.sh (default 4, about 1 GiB)
@@ -15,6 +17,7 @@
 #   KEEP=1  keep the stores and restored trees in WORK (by default only logs and results stay)
 #   COFFER_BIN  an already built coffer binary to measure instead of building ./cmd/coffer
 #   STEP_TIMEOUT  seconds after which one measured step is killed and reported (default 900)
+#   SERVE_ARGS  extra flags for `coffer serve`, split on spaces (e.g. "--rate 0")
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -136,20 +139,100 @@ build_coffer() {
   measure coffer build go -C "$repo" build -o "$WORK/coffer" ./cmd/coffer || rm -f "$WORK/coffer"
 }
 
-run_coffer() {
-  local store=$WORK/coffer-store target=$WORK/coffer-restore coffer=$WORK/coffer
-  export COFFER_HOME=$WORK/coffer-home
-  [[ -x $coffer ]] || return 1
-  measure coffer init "$coffer" init --store "$store" --json || return 1
-  grep -q '"recovery_key"' "$WORK/coffer.init.out" || {
-    R[coffer.status]="FAILED at init: output has no recovery_key"
+# coffer_steps TOOL STORE measures coffer's init, first backup, unchanged re-backup and
+# restore (into WORK/TOOL-restore) against STORE, with a fresh WORK/TOOL-home for its keys.
+coffer_steps() {
+  local tool=$1 store=$2 target=$WORK/$1-restore coffer=$WORK/coffer
+  export COFFER_HOME=$WORK/$tool-home
+  have_coffer "$tool" || return 1
+  measure "$tool" init "$coffer" init --store "$store" --json || return 1
+  grep -q '"recovery_key"' "$WORK/$tool.init.out" || {
+    R[$tool.status]="FAILED at init: output has no recovery_key"
     return 1
   }
-  measure coffer backup "$coffer" backup "$CORPUS" --store "$store" --json || return 1
-  measure coffer rebackup "$coffer" backup "$CORPUS" --store "$store" --json || return 1
+  measure "$tool" backup "$coffer" backup "$CORPUS" --store "$store" --json || return 1
+  measure "$tool" rebackup "$coffer" backup "$CORPUS" --store "$store" --json || return 1
   mkdir "$target" || return 1
-  measure coffer restore "$coffer" restore latest --target "$target" --store "$store" || return 1
-  finish coffer "$store" "$target"
+  measure "$tool" restore "$coffer" restore latest --target "$target" --store "$store" || return 1
+}
+
+# have_coffer TOOL fails, saying so in TOOL's status, when coffer did not build.
+have_coffer() {
+  [[ -x $WORK/coffer ]] && return 0
+  R[$1.status]=${R[$1.status]:-"FAILED: no coffer binary (see $WORK/coffer.build.err)"}
+  return 1
+}
+
+run_coffer() {
+  coffer_steps coffer "$WORK/coffer-store" || return 1
+  finish coffer "$WORK/coffer-store" "$WORK/coffer-restore"
+}
+
+# run_coffer_server measures coffer against a fresh `coffer serve` on loopback. The server is
+# stopped (and its peak RSS and CPU read) whether or not the steps succeed; the EXIT trap in
+# main stops it if the script dies first.
+run_coffer_server() {
+  local tool=coffer-server data=$WORK/coffer-server-data rc=0
+  have_coffer "$tool" || return 1
+  start_server "$data" || {
+    R[$tool.status]="FAILED to start coffer serve: $(head -c 300 "$WORK/$tool.serve.log" | tr '\n|' ' /')"
+    stop_server
+    return 1
+  }
+  log "$tool: server $SERVER_URL (pid $SERVER_PID, log $WORK/$tool.serve.log)"
+  coffer_steps "$tool" "$SERVER_URL" || rc=$?
+  stop_server
+  ((rc == 0)) || return 1
+  finish "$tool" "$data" "$WORK/$tool-restore"
+}
+
+# start_server starts `coffer serve` with a fresh data dir DIR on a free loopback port, sets
+# SERVER_PID, waits until /healthz answers and sets SERVER_URL to the client URL the server
+# printed. It runs in the main shell (not in $(...)) so that stop_server can wait for the server.
+SERVER_PID= SERVER_URL=
+start_server() {
+  local data=$1 logf=$WORK/coffer-server.serve.log url i
+  rm -rf "$data"
+  # shellcheck disable=SC2086 # SERVE_ARGS is a list of flags
+  "$WORK/coffer" serve --data "$data" --listen 127.0.0.1:0 --insecure-http ${SERVE_ARGS:-} </dev/null >"$logf" 2>&1 &
+  SERVER_PID=$!
+  for ((i = 0; i < 300; i++)); do # 30 s
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    url=$(sed -n 's/^coffer: serving on \(http:[^ ]*\)$/\1/p' "$logf" | head -1)
+    if [[ -n $url ]] && curl -fsS --max-time 2 "$url/healthz" >/dev/null 2>&1; then
+      SERVER_URL=$url
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# stop_server records the server's peak RSS (VmHWM) and CPU seconds, sends SIGTERM, waits for
+# it to exit (SIGKILL after 40 s; its own grace period is 30 s) and records its exit status.
+stop_server() {
+  local pid=$SERVER_PID t=coffer-server i rc=0
+  [[ -n $pid ]] || return 0
+  SERVER_PID=
+  if [[ -r /proc/$pid/status ]]; then
+    R[$t.server.mib]=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
+    R[$t.server.cpu]=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat")
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 400; i++)); do # a zombie still answers kill -0, so look at its state
+    [[ -r /proc/$pid/stat && $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != Z ]] || break
+    sleep 0.1
+  done
+  if ((i == 400)); then
+    log "coffer-server: still running 40 s after SIGTERM; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  R[$t.server.exit]=$rc
+  R[$t.server.requests]=$(grep -c '"msg":"request"' "$WORK/$t.serve.log" 2>/dev/null || true)
+  R[$t.server.statuses]=$(grep -o '"msg":"request".*"status":[0-9]*' "$WORK/$t.serve.log" 2>/dev/null |
+    sed 's/.*"status"://' | sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }' || true)
+  log "coffer-server: stopped (exit $rc), peak RSS ${R[$t.server.mib]:-?} MiB"
 }
 
 # finish TOOL STORE TARGET [CACHE...] records the store size and the init+backup figures,
@@ -164,16 +247,19 @@ finish() {
   [[ ${KEEP:-} == 1 ]] || rm -rf "${@:2}"
 }
 
+# label TOOL is the tool's name in the table and the JSON.
+label() { if [[ $1 == coffer-server ]]; then echo "coffer (server)"; else echo "$1"; fi; }
+
 # row TOOL prints the tool's Markdown row; a failed tool shows its failure in place of figures.
 row() {
   local t=$1
   if [[ ${R[$t.status]:-} != ok ]]; then
-    printf '| %s | %s |||||||||\n' "$t" "${R[$t.status]:-not run}"
+    printf '| %s | %s ||||||||||\n' "$(label "$t")" "${R[$t.status]:-not run}"
     return
   fi
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "${R[$t.initbackup.s]}" "${R[$t.initbackup.mib]}" \
-    "${R[$t.rebackup.s]}" "${R[$t.rebackup.mib]}" "${R[$t.restore.s]}" "${R[$t.restore.mib]}" \
-    "${R[$t.store]}" "${R[$t.init.s]}" "${R[$t.check]}"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$t")" "${R[$t.initbackup.s]}" \
+    "${R[$t.initbackup.mib]}" "${R[$t.rebackup.s]}" "${R[$t.rebackup.mib]}" "${R[$t.restore.s]}" \
+    "${R[$t.restore.mib]}" "${R[$t.store]}" "${R[$t.server.mib]:--}" "${R[$t.init.s]}" "${R[$t.check]}"
 }
 
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$(printf '%s' "$s" | tr -d '\000-\037')"; }
@@ -181,12 +267,14 @@ json_num() { if [[ -n ${1:-} ]]; then printf '%s' "$1"; else printf null; fi; }
 
 json_row() {
   local t=$1 k
-  printf '    {"tool": %s, "status": %s' "$(json_str "$t")" "$(json_str "${R[$t.status]:-not run}")"
+  printf '    {"tool": %s, "status": %s' "$(json_str "$(label "$t")")" "$(json_str "${R[$t.status]:-not run}")"
   for k in initbackup.s initbackup.mib init.s init.cpu init.mib backup.s backup.cpu backup.mib \
-    rebackup.s rebackup.cpu rebackup.mib restore.s restore.cpu restore.mib; do
+    rebackup.s rebackup.cpu rebackup.mib restore.s restore.cpu restore.mib \
+    server.mib server.cpu server.exit server.requests; do
     printf ', "%s": %s' "${k/./_}" "$(json_num "${R[$t.$k]:-}")"
   done
-  printf ', "store_mib": %s, "restore_check": %s}' "$(json_num "${R[$t.store]:-}")" "$(json_str "${R[$t.check]:-}")"
+  printf ', "store_mib": %s, "restore_check": %s, "server_statuses": %s}' "$(json_num "${R[$t.store]:-}")" \
+    "$(json_str "${R[$t.check]:-}")" "$(json_str "${R[$t.server.statuses]:-}")"
 }
 
 # targets prints Coffer's figures against the goals in README.md (meant for SCALE=4).
@@ -205,6 +293,33 @@ targets() {
   fi
   [[ ${R[coffer.check]} == OK ]] || echo "- restore check: ${R[coffer.check]}"
 }
+# server_targets prints the server row against the local-store row: throughput (the same corpus,
+# so local seconds / server seconds) of the first backup and of the restore, and the server's
+# peak memory, against the goals in README.md.
+server_targets() {
+  local s=coffer-server corpus_mib=$1
+  [[ -n ${R[$s.server.mib]:-} ]] || return 0
+  echo
+  echo "Coffer server (loopback, plain HTTP${SERVE_ARGS:+, serve $SERVE_ARGS}) against its targets:"
+  if [[ ${R[$s.status]:-} == ok && ${R[coffer.status]:-} == ok ]]; then
+    ratio "first backup (without init)" backup "$corpus_mib"
+    ratio "restore" restore "$corpus_mib"
+  else
+    echo "- throughput: not compared (local: ${R[coffer.status]:-not run}; server: ${R[$s.status]:-not run})"
+  fi
+  check "server peak memory (VmHWM over all steps) < 200 MiB" "${R[$s.server.mib]}" 200
+  echo "- server: ${R[$s.server.cpu]:-?} CPU s, exit ${R[$s.server.exit]:-?} after SIGTERM, ${R[$s.server.requests]:-?} requests (status x count: ${R[$s.server.statuses]:-none})"
+  if [[ ${R[$s.status]:-} == ok && ${R[$s.check]} != OK ]]; then echo "- restore check: ${R[$s.check]}"; fi
+}
+# ratio WHAT STEP CORPUS_MIB prints server/local throughput of STEP against the 80% goal.
+ratio() {
+  local l=${R[coffer.$2.s]} v=${R[coffer-server.$2.s]}
+  awk -v what="$1" -v l="$l" -v v="$v" -v mib="$3" 'BEGIN {
+    r = v > 0 ? l / v : 0
+    printf "- %s: server/local throughput %.0f%% (local %s s = %.0f MiB/s, server %s s = %.0f MiB/s; target >= 80%%: %s)\n",
+      what, 100 * r, l, (l > 0 ? mib / l : 0), v, (v > 0 ? mib / v : 0), (r >= 0.8 ? "met" : "MISSED")
+  }'
+}
 check() {
   local what=$1 got=$2 limit=$3 op=${4:-lt} verdict
   verdict=$(awk -v g="$got" -v l="$limit" -v op="$op" 'BEGIN { ok = (op == "le" ? g <= l : g < l); print ok ? "met" : "MISSED" }')
@@ -212,6 +327,9 @@ check() {
 }
 
 main() {
+  trap stop_server EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   ensure_tools
   ensure_corpus
   WORK=${WORK:-$(mktemp -d "$(dirname "$CORPUS")/coffer-bench.XXXXXX")}
@@ -228,12 +346,14 @@ main() {
   manifest "$CORPUS" >"$WORK/corpus.manifest"
 
   local tool load0 coffer_from="checkout $(git -C "$repo" rev-parse HEAD)"
+  [[ -z $(git -C "$repo" status --porcelain -- cmd internal go.mod go.sum) ]] ||
+    coffer_from+=" with uncommitted changes"
   [[ -z ${COFFER_BIN:-} ]] || coffer_from="binary $COFFER_BIN"
   load0=$(cut -d' ' -f1 /proc/loadavg)
-  for tool in coffer restic; do
+  for tool in coffer coffer-server restic; do
     warm
     log "$tool: running"
-    "run_$tool" || true # the failure is in R[$tool.status]; the other tool still runs
+    "run_${tool//-/_}" || true # the failure is in R[$tool.status]; the other tools still run
   done
 
   echo
@@ -246,17 +366,21 @@ main() {
     echo "WARNING: load above $(nproc) cores: other work shared the CPUs, so wall times are inflated (the JSON's *_cpu fields give CPU seconds)."
   echo "Warm page cache (corpus read once before each tool); seconds are wall time, MiB are peak RSS."
   echo
-  echo '| tool | init+backup s | MiB peak | re-backup s | MiB | restore s | MiB | store MiB | init s | restore check |'
-  echo '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+  echo '| tool | init+backup s | MiB peak | re-backup s | MiB | restore s | MiB | store MiB | server MiB peak | init s | restore check |'
+  echo '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
   row coffer
+  row coffer-server
   row restic
   targets
+  server_targets "$(mib "$corpus_bytes")"
 
   {
-    printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "coffer_from": %s,\n  "rows": [\n' \
+    printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "coffer_from": %s, "serve_args": %s,\n  "rows": [\n' \
       "$SCALE" "$(json_str "$CORPUS")" "$(mib "$corpus_bytes")" "$(nproc)" "$(json_str "$(restic version | head -1)")" \
-      "$(json_str "$coffer_from")"
+      "$(json_str "$coffer_from")" "$(json_str "${SERVE_ARGS:-}")"
     json_row coffer
+    printf ',\n'
+    json_row coffer-server
     printf ',\n'
     json_row restic
     printf '\n  ]\n}\n'
