@@ -135,7 +135,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 
 // remoteUploads is how many packs go to a server at once: network latency
 // leaves room to overlap them.
-const remoteUploads = 3
+const remoteUploads = 2
 
 // account returns $COFFER_ACCOUNT, else the account this device remembers
 // for the store at loc ("" if none: a local store needs none).

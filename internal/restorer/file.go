@@ -52,7 +52,7 @@ func (rs *Restorer) writeContent(ctx context.Context, f *os.File, n *tree.Node, 
 	var off int64
 	for _, e := range n.Content {
 		if !e.IsHole() {
-			buf, err = rs.r.LoadBlob(ctx, blob.Data, e.ID, buf[:0])
+			buf, err = rs.blobs.LoadBlob(ctx, blob.Data, e.ID, buf[:0])
 			if err == nil && uint64(len(buf)) != e.Length {
 				err = fmt.Errorf("blob %s has %d bytes, the tree says %d", e.ID.Short(), len(buf), e.Length)
 			}

@@ -31,6 +31,13 @@ type Options struct {
 	Workers   int
 }
 
+// Restores read packs in aligned windows of readWindow bytes and keep the
+// last readWindows of them (docs/format.md §10).
+const (
+	readWindow  = 4 << 20
+	readWindows = 8
+)
+
 // Stats counts what a restore did, updated atomically while it runs.
 type Stats struct {
 	Files, Dirs, Others atomic.Int64
@@ -43,6 +50,7 @@ type Restorer struct {
 	opts  Options
 	Stats Stats
 	root  *fsmeta.Root
+	blobs *repo.WindowReader
 
 	jobs chan fileJob
 	wg   sync.WaitGroup
@@ -102,6 +110,11 @@ func (rs *Restorer) Warnings() []error { return rs.warnings }
 
 // Run restores the tree rooted at rootTree into the target.
 func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
+	blobs, err := rs.r.NewWindowReader(ctx, readWindow, readWindows)
+	if err != nil {
+		return err
+	}
+	rs.blobs = blobs
 	if err := rs.checkIncludes(ctx, rootTree); err != nil {
 		return err
 	}
@@ -144,7 +157,7 @@ func (rs *Restorer) checkIncludes(ctx context.Context, rootTree blob.ID) error {
 			if inc == "" {
 				break
 			}
-			nodes, err := treewalk.Entries(ctx, rs.r, ids)
+			nodes, err := treewalk.Entries(ctx, rs.blobs, ids)
 			if err != nil {
 				return err
 			}
@@ -177,7 +190,7 @@ func (rs *Restorer) selected(rel string) (self, below bool) {
 // walk restores the entries listed by the tree blobs of one directory.
 func (rs *Restorer) walk(ctx context.Context, dir string, ids ...blob.ID) error {
 	for _, id := range ids {
-		b, err := rs.r.LoadBlob(ctx, blob.Tree, id, nil)
+		b, err := rs.blobs.LoadBlob(ctx, blob.Tree, id, nil)
 		if err != nil {
 			return fmt.Errorf("directory %q: %w", "/"+dir, err)
 		}

@@ -1,0 +1,101 @@
+package repo
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+)
+
+// WindowReader reads blobs for a reader that needs many of them, such as a
+// restore: it fetches packs in aligned windows of a fixed size and keeps the
+// most recent windows, so that small blobs cost one read per window rather
+// than one each, and a store that watches reads sees whole windows, not
+// blob boundaries (docs/format.md §10). Blobs larger than half a window are
+// read on their own. It is safe for concurrent use; memory is bounded by
+// window × windows.
+type WindowReader struct {
+	r       *Repo
+	window  int64
+	max     int
+	sizes   map[blob.ID]int64
+	mu      sync.Mutex
+	lru     *list.List // of *windowEntry, most recent first
+	entries map[windowKey]*list.Element
+}
+
+type windowKey struct {
+	pack blob.ID
+	idx  int64
+}
+
+type windowEntry struct {
+	key   windowKey
+	ready chan struct{}
+	data  []byte
+	err   error
+}
+
+// NewWindowReader returns a WindowReader keeping at most windows windows of
+// window bytes each.
+func (r *Repo) NewWindowReader(ctx context.Context, window int64, windows int) (*WindowReader, error) {
+	sizes, err := r.PackSizes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &WindowReader{r: r, window: window, max: windows, sizes: sizes,
+		lru: list.New(), entries: make(map[windowKey]*list.Element)}, nil
+}
+
+// LoadBlob reads one blob, appending its plaintext to dst.
+func (w *WindowReader) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, dst []byte) ([]byte, error) {
+	loc, ok := w.r.Index.Lookup(id)
+	if !ok || loc.Type != t {
+		return w.r.LoadBlob(ctx, t, id, dst) // let it report the problem
+	}
+	start, end := int64(loc.Offset), int64(loc.Offset)+int64(loc.Length)
+	size, known := w.sizes[loc.Pack]
+	if !known || end > size || int64(loc.Length) > w.window/2 || start/w.window != (end-1)/w.window {
+		return w.r.LoadBlob(ctx, t, id, dst)
+	}
+	idx := start / w.window
+	data, err := w.get(ctx, windowKey{loc.Pack, idx}, min(w.window, size-idx*w.window))
+	if err != nil {
+		return nil, err
+	}
+	off := idx * w.window
+	return w.r.OpenBlob(dst, t, id, data[start-off:end-off], int(loc.RawLength))
+}
+
+// get returns a window, reading it unless it is cached or being read.
+func (w *WindowReader) get(ctx context.Context, key windowKey, length int64) ([]byte, error) {
+	w.mu.Lock()
+	if el, ok := w.entries[key]; ok {
+		w.lru.MoveToFront(el)
+		e := el.Value.(*windowEntry)
+		w.mu.Unlock()
+		<-e.ready
+		return e.data, e.err
+	}
+	e := &windowEntry{key: key, ready: make(chan struct{})}
+	w.entries[key] = w.lru.PushFront(e)
+	for w.lru.Len() > w.max {
+		old := w.lru.Remove(w.lru.Back()).(*windowEntry)
+		delete(w.entries, old.key)
+	}
+	w.mu.Unlock()
+	e.data, e.err = w.r.ReadPackRange(ctx, key.pack, key.idx*w.window, length)
+	if e.err != nil {
+		e.err = fmt.Errorf("reading window %d of pack %s: %w", key.idx, key.pack.Short(), e.err)
+		w.mu.Lock()
+		if el, ok := w.entries[key]; ok && el.Value == e {
+			w.lru.Remove(el)
+			delete(w.entries, key)
+		}
+		w.mu.Unlock()
+	}
+	close(e.ready)
+	return e.data, e.err
+}
