@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -80,6 +81,10 @@ CREATE TABLE creators (
 // the goroutines of one process and by other processes on the same host.
 type SQLite struct {
 	db *sql.DB
+	// writeMu queues this process's writers in Go: SQLite lets one writer
+	// in at a time and makes the others sleep in growing steps, which under
+	// load cost far more than waiting in line.
+	writeMu sync.Mutex
 }
 
 var _ DB = (*SQLite)(nil)
@@ -130,6 +135,8 @@ func (s *SQLite) migrate(ctx context.Context) error {
 
 // tx runs fn in a write transaction and commits it if fn succeeds.
 func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

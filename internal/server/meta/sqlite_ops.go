@@ -144,6 +144,8 @@ func (s *SQLite) AddChallenge(ctx context.Context, h Hash, account, device strin
 
 // TakeChallenge consumes a live challenge of this account and device.
 func (s *SQLite) TakeChallenge(ctx context.Context, h Hash, account, device string, now time.Time) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	err := affected(s.db.ExecContext(ctx, "DELETE FROM challenges WHERE hash = ? AND account = ? AND device = ? AND expires > ?",
 		h[:], account, device, nanos(now)))
 	if err != nil {
@@ -269,6 +271,8 @@ func (s *SQLite) Reserve(ctx context.Context, account string, size, quota int64,
 
 // Release drops a reservation.
 func (s *SQLite) Release(ctx context.Context, account string, reservation int64) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	if _, err := s.db.ExecContext(ctx, "DELETE FROM reservations WHERE id = ? AND account = ?", reservation, account); err != nil {
 		return fmt.Errorf("releasing a reservation of account %s: %w", account, err)
 	}
