@@ -13,32 +13,15 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/blob"
-	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/repo"
-	"github.com/coffer-backup/coffer/internal/store/local"
+	"github.com/coffer-backup/coffer/internal/testtree/testrepo"
 	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
 )
 
 var ctx = context.Background()
 
-func newRepo(t *testing.T) *repo.Repo {
-	t.Helper()
-	st, err := local.Create(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := keys.NewDevice("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _, err := repo.Create(ctx, st, dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
-	return r
-}
+func newRepo(t *testing.T) *repo.Repo { return testrepo.New(t).Repo }
 
 // backup runs the real archiver over dir and returns the snapshot's root
 // tree.
