@@ -1,0 +1,373 @@
+// Package devices implements an account's device chain (docs/devices.md):
+// an append-only, hash-chained list of signed entries that says which
+// devices belong to the account, which recovery key and recovery contacts
+// it has, and which root-key epoch is current. Every entry is signed by a
+// device already in the chain or by the recovery key, and a device an
+// entry adds countersigns it, so a store or server that keeps the chain can
+// withhold or roll it back but can author nothing in it.
+//
+// The package does no I/O: it encodes, parses and verifies bytes. Parsers
+// bound every size before allocating, and nothing they read can make them
+// panic.
+package devices
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/keys"
+)
+
+// Limits (docs/devices.md §D.2). MaxEntrySize is checked before anything
+// else is read; the largest valid entry (MaxContacts contacts with 128-byte
+// names) is 23 429 bytes.
+const (
+	MaxEntrySize  = 32 << 10
+	MaxDevices    = 64
+	MaxContacts   = 16
+	MaxChainLen   = 1 << 16
+	entryVersion  = 1
+	idSize        = 16 // raw bytes of a DeviceID
+	recordFixed   = ed25519.PublicKeySize + keys.KEMPublicKeySize + ed25519.SignatureSize + 1
+	signerDevice  = 1
+	signerRecover = 2
+)
+
+// Recovery is the Signer of an entry signed by the recovery key.
+const Recovery = "recovery"
+
+// Domain-separation labels of the two signatures (docs/devices.md §D.3).
+const (
+	labelSign    = "coffer v1 device chain"
+	labelCounter = "coffer v1 device chain countersignature"
+)
+
+// Type is the kind of a chain entry.
+type Type uint8
+
+// Entry types (docs/devices.md §D.1).
+const (
+	TypeGenesis        Type = 1 // first device, recovery key, epoch 0
+	TypeAddDevice      Type = 2 // a new device, countersigned by it
+	TypeRemoveDevice   Type = 3 // a device leaves; a new epoch starts
+	TypeRotateKey      Type = 4 // a new root-key epoch
+	TypeRotateRecovery Type = 5 // a new recovery public key
+	TypeSetContacts    Type = 6 // recovery contacts and threshold
+)
+
+var typeNames = map[Type]string{
+	TypeGenesis: "genesis", TypeAddDevice: "add device", TypeRemoveDevice: "remove device",
+	TypeRotateKey: "rotate key", TypeRotateRecovery: "rotate recovery key", TypeSetContacts: "set recovery contacts",
+}
+
+// String names the type as error messages and listings show it.
+func (t Type) String() string {
+	if s, ok := typeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("type %d", uint8(t))
+}
+
+// Errors an entry is refused with, each wrapped in an *EntryError.
+var (
+	ErrMalformed          = errors.New("malformed device chain entry")
+	ErrWrongAccount       = errors.New("entry belongs to another account")
+	ErrOutOfOrder         = errors.New("entry out of order")
+	ErrBadLink            = errors.New("previous-entry hash does not match")
+	ErrFork               = errors.New("chain forks from the verified chain")
+	ErrUnknownSigner      = errors.New("signer is not a device of the chain")
+	ErrRemovedSigner      = errors.New("signer was removed from the chain")
+	ErrBadSignature       = errors.New("signature does not verify")
+	ErrMissingCountersign = errors.New("added device's countersignature is missing")
+	ErrDuplicateDevice    = errors.New("device is already, or was, in the chain")
+	ErrInvalid            = errors.New("entry is not valid in this chain state")
+)
+
+// EntryError says which entry was refused. Seq is the sequence number the
+// entry carries, or the one expected at its position when it does not parse.
+type EntryError struct {
+	Seq uint64
+	Err error
+}
+
+func (e *EntryError) Error() string { return fmt.Sprintf("device chain entry %d: %v", e.Seq, e.Err) }
+
+// Unwrap returns the cause, which wraps one of the Err values above.
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// Entry is one parsed chain entry. Which body fields are set depends on
+// Type; the others are zero. An Entry from Parse is well formed and its
+// device records verify, but its signatures are checked only by Verify and
+// Extend, against a chain state.
+type Entry struct {
+	Account string
+	Seq     uint64
+	Prev    [sha256.Size]byte // SHA-256 of the previous entry's encoding; zero for genesis
+	Time    time.Time         // signer's clock, whole seconds, informational
+	Type    Type
+
+	Device    keys.DevicePublic   // genesis, add device
+	Recovery  ed25519.PublicKey   // genesis, rotate recovery key
+	Remove    string              // remove device: its DeviceID
+	Epoch     uint64              // genesis (0), remove device, rotate key
+	Commit    [sha256.Size]byte   // root-key commitment of Epoch (KeyCommitment)
+	Threshold int                 // set contacts: k
+	Contacts  []keys.DevicePublic // set contacts: the n contacts
+
+	Signer     string // DeviceID of the signing device, or Recovery
+	Sig        []byte // Ed25519 over labelSign || 0x00 || signed part
+	Countersig []byte // add device: the new device's, over labelCounter || 0x00 || signed part
+}
+
+// Hash returns the SHA-256 of an entry's encoding, the value the next
+// entry's Prev and a chain's Head hold.
+func Hash(entry []byte) [sha256.Size]byte { return sha256.Sum256(entry) }
+
+// signedPart returns the encoding of e up to and including the signer.
+func (e *Entry) signedPart() []byte {
+	b := make([]byte, 0, 2048)
+	b = append(b, entryVersion, byte(e.Type))
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = append(b, e.Prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.Unix()))
+	b = append(b, byte(len(e.Account)))
+	b = append(b, e.Account...)
+	b = e.appendBody(b)
+	if e.Signer == Recovery {
+		return append(b, signerRecover)
+	}
+	id, _ := hex.DecodeString(e.Signer) // checked by the builders and the parser
+	return append(append(b, signerDevice), id...)
+}
+
+func (e *Entry) appendBody(b []byte) []byte {
+	switch e.Type {
+	case TypeGenesis:
+		b = appendRecord(b, e.Device)
+		b = append(b, e.Recovery...)
+		return e.appendEpoch(b)
+	case TypeAddDevice:
+		return appendRecord(b, e.Device)
+	case TypeRemoveDevice:
+		id, _ := hex.DecodeString(e.Remove)
+		return e.appendEpoch(append(b, id...))
+	case TypeRotateKey:
+		return e.appendEpoch(b)
+	case TypeRotateRecovery:
+		return append(b, e.Recovery...)
+	case TypeSetContacts:
+		b = append(b, byte(e.Threshold), byte(len(e.Contacts)))
+		for _, c := range e.Contacts {
+			b = appendRecord(b, c)
+		}
+	}
+	return b
+}
+
+func (e *Entry) appendEpoch(b []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(b, e.Epoch), e.Commit[:]...)
+}
+
+// Marshal returns the canonical encoding of e (docs/devices.md §D.1).
+func (e *Entry) Marshal() []byte {
+	b := append(e.signedPart(), e.Sig...)
+	return append(b, e.Countersig...)
+}
+
+// message returns label || 0x00 || signed part: what a signature covers.
+func (e *Entry) message(label string) []byte { return crypt.AD(label, e.signedPart()) }
+
+// appendRecord appends the device public record of docs/format.md §2.4.1:
+// signing key (32) || KEM key (1216) || binding signature (64) || name
+// length (1) || name.
+func appendRecord(b []byte, p keys.DevicePublic) []byte {
+	b = append(b, p.Sign...)
+	b = append(b, p.KEM...)
+	b = append(b, p.Sig...)
+	return append(append(b, byte(len(p.Name))), p.Name...)
+}
+
+// Parse decodes one entry, refusing anything that is not in canonical form
+// or whose device records do not verify (docs/devices.md §D.1). Errors wrap
+// ErrMalformed or ErrMissingCountersign.
+func Parse(b []byte) (*Entry, error) {
+	if len(b) > MaxEntrySize {
+		return nil, fmt.Errorf("%d bytes exceed %d: %w", len(b), MaxEntrySize, ErrMalformed)
+	}
+	r := &reader{b: b}
+	if v := r.u8(); r.err == nil && v != entryVersion {
+		return nil, fmt.Errorf("version %d is not supported (want %d): %w", v, entryVersion, ErrMalformed)
+	}
+	e := &Entry{Type: Type(r.u8()), Seq: r.u64()}
+	copy(e.Prev[:], r.take(sha256.Size))
+	t := r.u64()
+	e.Account = string(r.take(int(r.u8())))
+	if r.err != nil {
+		return nil, r.err
+	}
+	if t > 1<<62 {
+		return nil, fmt.Errorf("time %d out of range: %w", t, ErrMalformed)
+	}
+	e.Time = time.Unix(int64(t), 0).UTC()
+	if err := checkAccount(e.Account); err != nil {
+		return nil, err
+	}
+	if err := e.readBody(r); err != nil {
+		return nil, err
+	}
+	if err := e.readSignatures(r); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Entry) readBody(r *reader) error {
+	var err error
+	switch e.Type {
+	case TypeGenesis:
+		if e.Device, err = readRecord(r); err == nil {
+			e.Recovery = r.take(ed25519.PublicKeySize)
+			e.readEpoch(r)
+		}
+	case TypeAddDevice:
+		e.Device, err = readRecord(r)
+	case TypeRemoveDevice:
+		e.Remove = hex.EncodeToString(r.take(idSize))
+		e.readEpoch(r)
+	case TypeRotateKey:
+		e.readEpoch(r)
+	case TypeRotateRecovery:
+		e.Recovery = r.take(ed25519.PublicKeySize)
+	case TypeSetContacts:
+		err = e.readContacts(r)
+	default:
+		return fmt.Errorf("unknown entry type %d: %w", e.Type, ErrMalformed)
+	}
+	if err != nil {
+		return err
+	}
+	return r.err
+}
+
+func (e *Entry) readEpoch(r *reader) {
+	e.Epoch = r.u64()
+	copy(e.Commit[:], r.take(sha256.Size))
+}
+
+func (e *Entry) readContacts(r *reader) error {
+	e.Threshold = int(r.u8())
+	n := int(r.u8())
+	if r.err != nil {
+		return r.err
+	}
+	if n > MaxContacts || e.Threshold > n || (n > 0 && e.Threshold == 0) {
+		return fmt.Errorf("threshold %d of %d contacts (at most %d, 1 <= k <= n unless both are 0): %w",
+			e.Threshold, n, MaxContacts, ErrMalformed)
+	}
+	seen := make(map[string]bool, n)
+	for range n {
+		c, err := readRecord(r)
+		if err != nil {
+			return err
+		}
+		if seen[c.ID] {
+			return fmt.Errorf("contact %s listed twice: %w", c.ID, ErrMalformed)
+		}
+		seen[c.ID] = true
+		e.Contacts = append(e.Contacts, c)
+	}
+	return nil
+}
+
+func (e *Entry) readSignatures(r *reader) error {
+	switch tag := r.u8(); {
+	case r.err != nil:
+		return r.err
+	case tag == signerRecover && e.Type != TypeGenesis:
+		e.Signer = Recovery
+	case tag == signerDevice:
+		e.Signer = hex.EncodeToString(r.take(idSize))
+	default:
+		return fmt.Errorf("signer tag %d not valid for a %s entry: %w", tag, e.Type, ErrMalformed)
+	}
+	e.Sig = r.take(ed25519.SignatureSize)
+	if e.Type == TypeAddDevice {
+		if r.err == nil && len(r.b) == 0 {
+			return fmt.Errorf("device %s: %w", e.Device.ID, ErrMissingCountersign)
+		}
+		e.Countersig = r.take(ed25519.SignatureSize)
+	}
+	return r.end()
+}
+
+// readRecord parses and verifies a device public record (format.md §2.4.1).
+func readRecord(r *reader) (keys.DevicePublic, error) {
+	var p keys.DevicePublic
+	p.Sign = ed25519.PublicKey(r.take(ed25519.PublicKeySize))
+	p.KEM = r.take(keys.KEMPublicKeySize)
+	p.Sig = r.take(ed25519.SignatureSize)
+	p.Name = string(r.take(int(r.u8())))
+	if r.err != nil {
+		return p, r.err
+	}
+	p.ID = keys.DeviceID(p.Sign)
+	if err := p.Verify(); err != nil {
+		return p, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return p, nil
+}
+
+// checkAccount applies the account ID rule of docs/format.md §2.6.
+func checkAccount(id string) error {
+	if len(id) == 0 || len(id) > keys.MaxAccountIDSize || strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("account ID must be 1 to %d bytes without NUL: %w", keys.MaxAccountIDSize, ErrMalformed)
+	}
+	return nil
+}
+
+// reader consumes a byte slice front to back. After the first short read
+// it returns nil slices and zeros and remembers the failure.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil || n > len(r.b) {
+		r.err = fmt.Errorf("truncated: %w", ErrMalformed)
+		return nil
+	}
+	v := bytes.Clone(r.b[:n])
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u8() byte {
+	if v := r.take(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if v := r.take(8); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// end reports an error if bytes remain or a read fell short.
+func (r *reader) end() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d trailing bytes: %w", len(r.b), ErrMalformed)
+	}
+	return r.err
+}
