@@ -93,22 +93,27 @@ func (c *Chain) SetContacts(s Signer, contacts []keys.DevicePublic, k int, now t
 	return c.seal(&Entry{Type: TypeSetContacts, Contacts: contacts, Threshold: k}, s, nil, now)
 }
 
-// seal fills in the header of e, signs it and checks the result by
-// extending c with it, so that a builder never returns an entry Verify
-// would refuse.
+// seal signs e and checks the result by extending c with it, so that a
+// builder never returns an entry Verify would refuse.
 func (c *Chain) seal(e *Entry, s Signer, countersign func([]byte) []byte, now time.Time) ([]byte, error) {
 	if len(s.key) != ed25519.PrivateKeySize || (e.Type == TypeGenesis) != (c.Len() == 0) {
 		return nil, fmt.Errorf("building a %s entry: bad signer key or chain state: %w", e.Type, ErrInvalid)
 	}
+	b := c.sign(e, s, countersign, now)
+	if _, err := c.Extend([][]byte{b}); err != nil {
+		return nil, fmt.Errorf("building a %s entry: %w", e.Type, err)
+	}
+	return b, nil
+}
+
+// sign fills in the header of e as the next entry of c, signs it and
+// returns its encoding.
+func (c *Chain) sign(e *Entry, s Signer, countersign func([]byte) []byte, now time.Time) []byte {
 	e.Account, e.Seq, e.Prev, e.Signer = c.account, c.Len(), c.Head(), s.id
 	e.Time = time.Unix(now.Unix(), 0).UTC()
 	e.Sig = ed25519.Sign(s.key, e.message(labelSign))
 	if countersign != nil {
 		e.Countersig = countersign(e.message(labelCounter))
 	}
-	b := e.Marshal()
-	if _, err := c.Extend([][]byte{b}); err != nil {
-		return nil, fmt.Errorf("building a %s entry: %w", e.Type, err)
-	}
-	return b, nil
+	return e.Marshal()
 }
