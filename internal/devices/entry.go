@@ -28,7 +28,7 @@ import (
 
 // Limits (docs/devices.md §D.2). MaxEntrySize is checked before anything
 // else is read; the largest valid entry (MaxContacts contacts with 128-byte
-// names) is 23 429 bytes.
+// names) is 23 445 bytes.
 const (
 	MaxEntrySize  = 32 << 10
 	MaxDevices    = 64

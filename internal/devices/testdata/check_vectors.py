@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Independent reader of chain-v1.json, written from docs/devices.md alone.
+
+It parses every entry, checks the hash chain, the signatures (with the
+`cryptography` package's Ed25519), the countersignatures, DeviceIDs and the
+root-key commitments, and prints the head hash. Run: python3 check_vectors.py
+"""
+import hashlib, json, struct, sys, os
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives import hashes
+
+v = json.load(open(os.path.join(os.path.dirname(__file__), "chain-v1.json")))
+
+def device_id(s): return hashlib.sha256(s).digest()[:16].hex()
+
+def record(b, i):
+    s, sig, n = b[i:i+32], b[i+1248:i+1312], b[i+1312]
+    name = b[i+1313:i+1313+n]
+    Ed25519PublicKey.from_public_bytes(s).verify(sig, b"coffer v1 device binding\0" + b[i+32:i+1248] + name)
+    return {"S": s, "id": device_id(s), "name": name.decode()}, i + 1313 + n
+
+for k, c in enumerate(v["root_key_commitments"]):
+    okm = HKDF(hashes.SHA256(), 32, None, b"coffer v1 root key commitment").derive(bytes([k]) * 32)
+    assert okm.hex() == c, k
+
+devices, recovery, prev, epoch = {}, None, bytes(32), 0
+for seq, ev in enumerate(v["entries"]):
+    b = bytes.fromhex(ev["entry"])
+    assert b[0] == 1
+    typ, s, p, t = b[1], *struct.unpack(">Q32sQ", b[2:50])
+    assert s == seq and p == prev, seq
+    alen = b[50]; acct = b[51:51+alen].decode(); i = 51 + alen
+    assert acct == v["account_id"]
+    new = None
+    if typ == 1:
+        new, i = record(b, i); recovery = b[i:i+32]; i += 32
+        e, = struct.unpack(">Q", b[i:i+8]); assert e == 0; i += 40
+    elif typ == 2:
+        new, i = record(b, i)
+    elif typ == 3:
+        gone = b[i:i+16].hex(); e, = struct.unpack(">Q", b[i+16:i+24]); i += 56
+        assert e == epoch + 1; epoch = e
+    elif typ == 4:
+        e, = struct.unpack(">Q", b[i:i+8]); i += 40; assert e == epoch + 1; epoch = e
+    elif typ == 5:
+        newrec = b[i:i+32]; i += 32
+    elif typ == 6:
+        k, n = b[i], b[i+1]; i += 2
+        for _ in range(n): _, i = record(b, i)
+    tag = b[i]; i += 1
+    if tag == 1:
+        signer = b[i:i+16].hex(); i += 16
+        key = new["S"] if typ == 1 else devices[signer]
+    else:
+        signer, key = "recovery", recovery
+    signed, sig = b[:i], b[i:i+64]; i += 64
+    Ed25519PublicKey.from_public_bytes(key).verify(sig, b"coffer v1 device chain\0" + signed)
+    if typ == 2:
+        Ed25519PublicKey.from_public_bytes(new["S"]).verify(b[i:i+64], b"coffer v1 device chain countersignature\0" + signed); i += 64
+    assert i == len(b) and signer == ev["signer"]
+    if new: devices[new["id"]] = new["S"]
+    if typ == 3: del devices[gone]
+    if typ == 5: recovery = newrec
+    prev = hashlib.sha256(b).digest()
+    assert prev.hex() == ev["hash"]
+print("ok: %d entries, head %s, epoch %d, devices %s" % (len(v["entries"]), prev.hex(), epoch, sorted(devices)))
