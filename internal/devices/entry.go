@@ -36,7 +36,6 @@ const (
 	MaxChainLen   = 1 << 16
 	entryVersion  = 1
 	idSize        = 16 // raw bytes of a DeviceID
-	recordFixed   = ed25519.PublicKeySize + keys.KEMPublicKeySize + ed25519.SignatureSize + 1
 	signerDevice  = 1
 	signerRecover = 2
 )
