@@ -62,6 +62,9 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	settings.Remember(loc, acct)
+	if _, err := settings.PinRootKey(acct, r.KeyCommitment()); err != nil {
+		return err
+	}
 	if err := h.SaveSettings(settings); err != nil {
 		return err
 	}

@@ -127,6 +127,18 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, err
 	}
+	if acct != "" && r.Config().Account != acct {
+		err = fmt.Errorf("the store presents account %s, but this device uses account %s there", r.Config().Account, acct)
+	}
+	if err == nil {
+		err = pinRootKey(h, r)
+	}
+	if err != nil {
+		r.Close()
+		st.Close()
+		dev.Zero()
+		return nil, err
+	}
 	if storeopen.IsRemote(loc) {
 		r.SetUploads(remoteUploads)
 	}
@@ -188,4 +200,21 @@ func (e *env) openSnapshot(ctx context.Context, ref string) (*session, snapshot.
 		return nil, snapshot.Stored{}, err
 	}
 	return s, sn, nil
+}
+
+// pinRootKey refuses a repository whose root key differs from the one this
+// device saw for the same account before, and remembers it the first time.
+func pinRootKey(h *home.Home, r *repo.Repo) error {
+	s, err := h.Settings()
+	if err != nil {
+		return err
+	}
+	added, err := s.PinRootKey(r.Config().Account, r.KeyCommitment())
+	if err != nil {
+		return withHint(err, "do not back up to this store: it may be trying to read your data; restore from another copy and report it")
+	}
+	if added {
+		return h.SaveSettings(s)
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/chunker"
 	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -60,6 +61,8 @@ type Repo struct {
 	Index   *index.Master
 	packer  *packer
 	chunker chunker.Params
+	// commit is the public commitment to the root key (KeyCommitment).
+	commit [32]byte
 	// writing is set once a backup session starts: from then on, packs that
 	// a prune plan will delete are treated as absent (docs/format.md §8.3).
 	writing atomic.Bool
@@ -217,13 +220,18 @@ func newRepo(st store.Store, cfg Config, root *crypt.Key) (*Repo, error) {
 		return nil, err
 	}
 	r := &Repo{
-		st: st, cfg: cfg, keys: k, sealer: sealer,
+		st: st, cfg: cfg, keys: k, sealer: sealer, commit: devices.KeyCommitment(root),
 		opener: crypt.NewOpener(&k.Data), hasher: crypt.NewHasher(&k.ID),
 		gear: gear, Index: index.NewMaster(), chunker: chunker.DefaultParams,
 	}
 	r.packer = newPacker(r)
 	return r, nil
 }
+
+// KeyCommitment returns a public commitment to the account root key: a
+// device that remembers it notices if a store ever wraps another root key to
+// it (docs/security.md, "Root-key substitution").
+func (r *Repo) KeyCommitment() [32]byte { return r.commit }
 
 // Config returns the repository configuration.
 func (r *Repo) Config() Config { return r.cfg }
