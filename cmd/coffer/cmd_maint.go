@@ -79,7 +79,7 @@ func runForget(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	keep, remove := snapshot.Apply(snaps, e.o.keep)
-	res := forgetResult{DryRun: e.o.dryRun}
+	res := forgetResult{DryRun: e.o.dryRun, Keep: []keptRow{}, Remove: []blob.ID{}}
 	for _, k := range keep {
 		res.Keep = append(res.Keep, keptRow{k.ID, k.Reasons})
 	}

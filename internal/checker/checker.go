@@ -59,6 +59,7 @@ func (c *checker) notef(format string, args ...any) {
 // the report.
 func Check(ctx context.Context, r *repo.Repo, readData bool) (*Report, error) {
 	c := &checker{r: r, indexed: make(map[blob.ID][]index.Blob), planned: make(map[blob.ID]bool)}
+	c.rep.Errors, c.rep.Notes = []string{}, []string{} // JSON lists, never null
 	sizes, err := r.PackSizes(ctx)
 	if err != nil {
 		return nil, err
