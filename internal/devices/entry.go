@@ -12,13 +12,13 @@
 package devices
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/binread"
 	"strings"
 	"time"
 
@@ -150,11 +150,11 @@ func (e *Entry) signedPart() []byte {
 func (e *Entry) appendBody(b []byte) []byte {
 	switch e.Type {
 	case TypeGenesis:
-		b = appendRecord(b, e.Device)
+		b = keys.AppendPublic(b, e.Device)
 		b = append(b, e.Recovery...)
 		return e.appendEpoch(b)
 	case TypeAddDevice:
-		return appendRecord(b, e.Device)
+		return keys.AppendPublic(b, e.Device)
 	case TypeRemoveDevice:
 		id, _ := hex.DecodeString(e.Remove)
 		return e.appendEpoch(append(b, id...))
@@ -165,7 +165,7 @@ func (e *Entry) appendBody(b []byte) []byte {
 	case TypeSetContacts:
 		b = append(b, byte(e.Threshold), byte(len(e.Contacts)))
 		for _, c := range e.Contacts {
-			b = appendRecord(b, c)
+			b = keys.AppendPublic(b, c)
 		}
 	}
 	return b
@@ -184,16 +184,6 @@ func (e *Entry) Marshal() []byte {
 // message returns label || 0x00 || signed part: what a signature covers.
 func (e *Entry) message(label string) []byte { return crypt.AD(label, e.signedPart()) }
 
-// appendRecord appends the device public record of docs/format.md §2.4.1:
-// signing key (32) || KEM key (1216) || binding signature (64) || name
-// length (1) || name.
-func appendRecord(b []byte, p keys.DevicePublic) []byte {
-	b = append(b, p.Sign...)
-	b = append(b, p.KEM...)
-	b = append(b, p.Sig...)
-	return append(append(b, byte(len(p.Name))), p.Name...)
-}
-
 // Parse decodes one entry, refusing anything that is not in canonical form
 // or whose device records do not verify (docs/devices.md §D.1). Errors wrap
 // ErrMalformed or ErrMissingCountersign.
@@ -201,16 +191,16 @@ func Parse(b []byte) (*Entry, error) {
 	if len(b) > MaxEntrySize {
 		return nil, fmt.Errorf("%d bytes exceed %d: %w", len(b), MaxEntrySize, ErrMalformed)
 	}
-	r := &reader{b: b}
-	if v := r.u8(); r.err == nil && v != entryVersion {
+	r := binread.New(b, ErrMalformed)
+	if v := r.U8(); r.Err() == nil && v != entryVersion {
 		return nil, fmt.Errorf("version %d is not supported (want %d): %w", v, entryVersion, ErrMalformed)
 	}
-	e := &Entry{Type: Type(r.u8()), Seq: r.u64()}
-	copy(e.Prev[:], r.take(sha256.Size))
-	t := r.u64()
-	e.Account = string(r.take(int(r.u8())))
-	if r.err != nil {
-		return nil, r.err
+	e := &Entry{Type: Type(r.U8()), Seq: r.U64()}
+	copy(e.Prev[:], r.Take(sha256.Size))
+	t := r.U64()
+	e.Account = string(r.Take(int(r.U8())))
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	if t > 1<<62 {
 		return nil, fmt.Errorf("time %d out of range: %w", t, ErrMalformed)
@@ -228,23 +218,23 @@ func Parse(b []byte) (*Entry, error) {
 	return e, nil
 }
 
-func (e *Entry) readBody(r *reader) error {
+func (e *Entry) readBody(r *binread.Reader) error {
 	var err error
 	switch e.Type {
 	case TypeGenesis:
 		if e.Device, err = readRecord(r); err == nil {
-			e.Recovery = r.take(ed25519.PublicKeySize)
+			e.Recovery = r.Take(ed25519.PublicKeySize)
 			e.readEpoch(r)
 		}
 	case TypeAddDevice:
 		e.Device, err = readRecord(r)
 	case TypeRemoveDevice:
-		e.Remove = hex.EncodeToString(r.take(idSize))
+		e.Remove = hex.EncodeToString(r.Take(idSize))
 		e.readEpoch(r)
 	case TypeRotateKey:
 		e.readEpoch(r)
 	case TypeRotateRecovery:
-		e.Recovery = r.take(ed25519.PublicKeySize)
+		e.Recovery = r.Take(ed25519.PublicKeySize)
 	case TypeSetContacts:
 		err = e.readContacts(r)
 	default:
@@ -253,19 +243,19 @@ func (e *Entry) readBody(r *reader) error {
 	if err != nil {
 		return err
 	}
-	return r.err
+	return r.Err()
 }
 
-func (e *Entry) readEpoch(r *reader) {
-	e.Epoch = r.u64()
-	copy(e.Commit[:], r.take(sha256.Size))
+func (e *Entry) readEpoch(r *binread.Reader) {
+	e.Epoch = r.U64()
+	copy(e.Commit[:], r.Take(sha256.Size))
 }
 
-func (e *Entry) readContacts(r *reader) error {
-	e.Threshold = int(r.u8())
-	n := int(r.u8())
-	if r.err != nil {
-		return r.err
+func (e *Entry) readContacts(r *binread.Reader) error {
+	e.Threshold = int(r.U8())
+	n := int(r.U8())
+	if r.Err() != nil {
+		return r.Err()
 	}
 	if n > MaxContacts || e.Threshold > n || (n > 0 && e.Threshold == 0) {
 		return fmt.Errorf("threshold %d of %d contacts (at most %d, 1 <= k <= n unless both are 0): %w",
@@ -286,42 +276,34 @@ func (e *Entry) readContacts(r *reader) error {
 	return nil
 }
 
-func (e *Entry) readSignatures(r *reader) error {
-	switch tag := r.u8(); {
-	case r.err != nil:
-		return r.err
+func (e *Entry) readSignatures(r *binread.Reader) error {
+	switch tag := r.U8(); {
+	case r.Err() != nil:
+		return r.Err()
 	case tag == signerRecover && e.Type != TypeGenesis:
 		e.Signer = Recovery
 	case tag == signerDevice:
-		e.Signer = hex.EncodeToString(r.take(idSize))
+		e.Signer = hex.EncodeToString(r.Take(idSize))
 	default:
 		return fmt.Errorf("signer tag %d not valid for a %s entry: %w", tag, e.Type, ErrMalformed)
 	}
-	e.Sig = r.take(ed25519.SignatureSize)
+	e.Sig = r.Take(ed25519.SignatureSize)
 	if e.Type == TypeAddDevice {
-		if r.err == nil && len(r.b) == 0 {
+		if r.Err() == nil && r.Len() == 0 {
 			return fmt.Errorf("device %s: %w", e.Device.ID, ErrMissingCountersign)
 		}
-		e.Countersig = r.take(ed25519.SignatureSize)
+		e.Countersig = r.Take(ed25519.SignatureSize)
 	}
-	return r.end()
+	return r.End()
 }
 
 // readRecord parses and verifies a device public record (format.md §2.4.1).
-func readRecord(r *reader) (keys.DevicePublic, error) {
-	var p keys.DevicePublic
-	p.Sign = ed25519.PublicKey(r.take(ed25519.PublicKeySize))
-	p.KEM = r.take(keys.KEMPublicKeySize)
-	p.Sig = r.take(ed25519.SignatureSize)
-	p.Name = string(r.take(int(r.u8())))
-	if r.err != nil {
-		return p, r.err
+func readRecord(r *binread.Reader) (keys.DevicePublic, error) {
+	p, err := keys.ReadPublic(r)
+	if err != nil && !errors.Is(err, ErrMalformed) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	p.ID = keys.DeviceID(p.Sign)
-	if err := p.Verify(); err != nil {
-		return p, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	return p, nil
+	return p, err
 }
 
 // checkAccount applies the account ID rule of docs/format.md §2.6.
@@ -330,43 +312,4 @@ func checkAccount(id string) error {
 		return fmt.Errorf("account ID must be 1 to %d bytes without NUL: %w", keys.MaxAccountIDSize, ErrMalformed)
 	}
 	return nil
-}
-
-// reader consumes a byte slice front to back. After the first short read
-// it returns nil slices and zeros and remembers the failure.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil || n > len(r.b) {
-		r.err = fmt.Errorf("truncated: %w", ErrMalformed)
-		return nil
-	}
-	v := bytes.Clone(r.b[:n])
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8() byte {
-	if v := r.take(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if v := r.take(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-// end reports an error if bytes remain or a read fell short.
-func (r *reader) end() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%d trailing bytes: %w", len(r.b), ErrMalformed)
-	}
-	return r.err
 }

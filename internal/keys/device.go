@@ -16,10 +16,10 @@ import (
 	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/binread"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -173,9 +173,9 @@ func checkName(name string) error {
 	return nil
 }
 
-// appendPublic appends the device public record (docs/format.md §2.4.1):
+// AppendPublic appends the device public record (docs/format.md §2.4.1):
 // signing key (32) || KEM key (1216) || signature (64) || name length (1) || name.
-func appendPublic(b []byte, p DevicePublic) []byte {
+func AppendPublic(b []byte, p DevicePublic) []byte {
 	b = append(b, p.Sign...)
 	b = append(b, p.KEM...)
 	b = append(b, p.Sig...)
@@ -183,55 +183,16 @@ func appendPublic(b []byte, p DevicePublic) []byte {
 	return append(b, p.Name...)
 }
 
-// readPublic parses and verifies a device public record (§2.4.1).
-func readPublic(r *reader) (DevicePublic, error) {
+// ReadPublic parses and verifies a device public record (§2.4.1).
+func ReadPublic(r *binread.Reader) (DevicePublic, error) {
 	var p DevicePublic
-	p.Sign = ed25519.PublicKey(r.take(ed25519.PublicKeySize))
-	p.KEM = r.take(KEMPublicKeySize)
-	p.Sig = r.take(ed25519.SignatureSize)
-	p.Name = string(r.take(int(r.u8())))
-	if r.err != nil {
-		return p, r.err
+	p.Sign = ed25519.PublicKey(r.Take(ed25519.PublicKeySize))
+	p.KEM = r.Take(KEMPublicKeySize)
+	p.Sig = r.Take(ed25519.SignatureSize)
+	p.Name = string(r.Take(int(r.U8())))
+	if r.Err() != nil {
+		return p, r.Err()
 	}
 	p.ID = DeviceID(p.Sign)
 	return p, p.Verify()
-}
-
-// reader consumes a byte slice front to back. After the first short read it
-// returns nil slices and zero bytes and remembers the failure.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil || n > len(r.b) {
-		r.err = fmt.Errorf("truncated: %w", ErrMalformed)
-		return nil
-	}
-	v := bytes.Clone(r.b[:n])
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8() byte {
-	if v := r.take(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if v := r.take(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-// end reports an error if bytes remain or a read fell short.
-func (r *reader) end() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%d trailing bytes: %w", len(r.b), ErrMalformed)
-	}
-	return r.err
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/binread"
 	"io"
 	"os"
 	"path/filepath"
@@ -84,7 +85,7 @@ func (k *keystore) header() []byte {
 	b = binary.BigEndian.AppendUint32(b, k.kdf.MemoryKiB)
 	b = append(b, k.kdf.Threads)
 	b = append(b, k.salt...)
-	return appendPublic(b, k.pub)
+	return AppendPublic(b, k.pub)
 }
 
 func (k *keystore) marshal() []byte {
@@ -97,31 +98,31 @@ func parseKeystore(b []byte) (*keystore, error) {
 	if len(b) > maxKeystoreSize {
 		return nil, fmt.Errorf("%d bytes is too large for a keystore: %w", len(b), ErrMalformed)
 	}
-	r := &reader{b: b}
-	if string(r.take(len(keystoreMagic))) != keystoreMagic {
+	r := binread.New(b, ErrMalformed)
+	if string(r.Take(len(keystoreMagic))) != keystoreMagic {
 		return nil, fmt.Errorf("not a coffer keystore: %w", ErrMalformed)
 	}
-	if v := r.u8(); v != keystoreVersion {
+	if v := r.U8(); v != keystoreVersion {
 		return nil, fmt.Errorf("keystore version %d is not supported (want %d): %w", v, keystoreVersion, ErrMalformed)
 	}
-	if a := r.u8(); a != kdfArgon2id {
+	if a := r.U8(); a != kdfArgon2id {
 		return nil, fmt.Errorf("keystore KDF %d is not supported: %w", a, ErrMalformed)
 	}
-	k := &keystore{kdf: KDFParams{Time: r.u32(), MemoryKiB: r.u32(), Threads: r.u8()}}
-	k.salt = r.take(saltSize)
-	if r.err != nil {
-		return nil, r.err
+	k := &keystore{kdf: KDFParams{Time: r.U32(), MemoryKiB: r.U32(), Threads: r.U8()}}
+	k.salt = r.Take(saltSize)
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	if err := k.kdf.Validate(); err != nil {
 		return nil, err
 	}
 	var err error
-	if k.pub, err = readPublic(r); err != nil {
+	if k.pub, err = ReadPublic(r); err != nil {
 		return nil, err
 	}
-	k.nonce = r.take(chacha20poly1305.NonceSizeX)
-	k.sealed = r.take(sealedSize)
-	return k, r.end()
+	k.nonce = r.Take(chacha20poly1305.NonceSizeX)
+	k.sealed = r.Take(sealedSize)
+	return k, r.End()
 }
 
 // passphraseKey returns the 32-byte Argon2id(passphrase, salt) under p,

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/binread"
 	"strings"
 
 	"github.com/coffer-backup/coffer/internal/crypt"
@@ -75,7 +76,7 @@ type deviceObject struct {
 func (o *deviceObject) body() []byte {
 	b := make([]byte, 0, MaxObjectSize)
 	b = append(b, wrapVersion, typeDevice)
-	b = appendPublic(b, o.pub)
+	b = AppendPublic(b, o.pub)
 	return append(b, o.sealed...)
 }
 
@@ -93,18 +94,18 @@ func (o *deviceObject) tag(root *crypt.Key, accountID string) []byte {
 }
 
 // readWrapHeader checks the size, version and type of a wrapped object.
-func readWrapHeader(b []byte, want byte) (*reader, error) {
+func readWrapHeader(b []byte, want byte) (*binread.Reader, error) {
 	if len(b) > MaxObjectSize {
 		return nil, fmt.Errorf("%d-byte key object exceeds %d bytes: %w", len(b), MaxObjectSize, ErrMalformed)
 	}
-	r := &reader{b: b}
-	if v := r.u8(); r.err == nil && v != wrapVersion {
+	r := binread.New(b, ErrMalformed)
+	if v := r.U8(); r.Err() == nil && v != wrapVersion {
 		return nil, fmt.Errorf("key object version %d is not supported (want %d): %w", v, wrapVersion, ErrMalformed)
 	}
-	if t := r.u8(); r.err == nil && t != want {
+	if t := r.U8(); r.Err() == nil && t != want {
 		return nil, fmt.Errorf("key object of type %d, want %d: %w", t, want, ErrMalformed)
 	}
-	return r, r.err
+	return r, r.Err()
 }
 
 func parseDeviceObject(b []byte) (*deviceObject, error) {
@@ -113,12 +114,12 @@ func parseDeviceObject(b []byte) (*deviceObject, error) {
 		return nil, err
 	}
 	o := &deviceObject{}
-	if o.pub, err = readPublic(r); err != nil {
+	if o.pub, err = ReadPublic(r); err != nil {
 		return nil, err
 	}
-	o.sealed = r.take(hpkeSealedSize)
-	o.mac = r.take(macSize)
-	return o, r.end()
+	o.sealed = r.Take(hpkeSealedSize)
+	o.mac = r.Take(macSize)
+	return o, r.End()
 }
 
 // WrapToDevice wraps the account root key to a device (docs/format.md
@@ -226,8 +227,8 @@ func parseRecoveryObject(b []byte) (*recoveryObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &recoveryObject{nonce: r.take(chacha20poly1305.NonceSizeX), sealed: r.take(recoverySealed)}
-	return o, r.end()
+	o := &recoveryObject{nonce: r.Take(chacha20poly1305.NonceSizeX), sealed: r.Take(recoverySealed)}
+	return o, r.End()
 }
 
 // recoveryAEAD returns XChaCha20-Poly1305 under
