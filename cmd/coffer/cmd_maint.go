@@ -69,15 +69,11 @@ func runForget(ctx context.Context, e *env, args []string) error {
 	if e.o.keep.Empty() {
 		return usageError{"forget needs a policy: at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N"}
 	}
-	s, err := e.openRepo(ctx)
+	s, snaps, err := e.openSnapshots(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	snaps, err := e.snapshots(ctx, s)
-	if err != nil {
-		return err
-	}
 	keep, remove := snapshot.Apply(snaps, e.o.keep)
 	res := forgetResult{DryRun: e.o.dryRun, Keep: []keptRow{}, Remove: []blob.ID{}}
 	for _, k := range keep {

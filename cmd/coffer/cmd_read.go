@@ -36,15 +36,11 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
 		return usageError{"snapshots takes no arguments"}
 	}
-	s, err := e.openRepo(ctx)
+	s, snaps, err := e.openSnapshots(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	snaps, err := e.snapshots(ctx, s)
-	if err != nil {
-		return err
-	}
 	rows := make([]snapshotRow, len(snaps))
 	for i, sn := range snaps {
 		rows[i] = rowOf(sn)
@@ -120,15 +116,11 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 	if len(args) != 2 {
 		return usageError{"usage: coffer diff SNAP SNAP"}
 	}
-	s, err := e.openRepo(ctx)
+	s, snaps, err := e.openSnapshots(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	snaps, err := e.snapshots(ctx, s)
-	if err != nil {
-		return err
-	}
 	a, err := snapshot.Find(snaps, args[0])
 	if err != nil {
 		return err

@@ -175,23 +175,28 @@ func (e *env) snapshots(ctx context.Context, s *session) ([]snapshot.Stored, err
 	return snaps, err
 }
 
-// findSnapshot resolves SNAP ("latest" or an ID prefix).
-func (e *env) findSnapshot(ctx context.Context, s *session, ref string) (snapshot.Stored, error) {
+// openSnapshots opens the repository and lists its readable snapshots.
+func (e *env) openSnapshots(ctx context.Context) (*session, []snapshot.Stored, error) {
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	snaps, err := e.snapshots(ctx, s)
 	if err != nil {
-		return snapshot.Stored{}, err
+		s.Close()
+		return nil, nil, err
 	}
-	return snapshot.Find(snaps, ref)
+	return s, snaps, nil
 }
 
 // openSnapshot opens the repository, resolves SNAP and loads the index, as
 // every command that reads a snapshot's content needs.
 func (e *env) openSnapshot(ctx context.Context, ref string) (*session, snapshot.Stored, error) {
-	s, err := e.openRepo(ctx)
+	s, snaps, err := e.openSnapshots(ctx)
 	if err != nil {
 		return nil, snapshot.Stored{}, err
 	}
-	sn, err := e.findSnapshot(ctx, s, ref)
+	sn, err := snapshot.Find(snaps, ref)
 	if err == nil {
 		err = s.repo.LoadIndex(ctx)
 	}
