@@ -56,7 +56,15 @@ func NewGenesis(account string, first *keys.Device, recoveryPub ed25519.PublicKe
 // by countersign, which must return the new device's Ed25519 signature of
 // its argument (proof that the device holds its key).
 func (c *Chain) AddDevice(s Signer, newDev keys.DevicePublic, countersign func(msg []byte) []byte, now time.Time) ([]byte, error) {
-	return c.seal(&Entry{Type: TypeAddDevice, Device: newDev}, s, countersign, now)
+	p, err := c.PrepareAdd(s, newDev, now)
+	if err != nil {
+		return nil, err
+	}
+	var cs []byte
+	if countersign != nil {
+		cs = countersign(crypt.AD(labelCounter, p.SignedPart()))
+	}
+	return p.Finish(cs)
 }
 
 // AddDeviceByRecovery is AddDevice signed by the recovery key, for an

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/coffer-backup/coffer/internal/keys"
 )
@@ -15,6 +16,9 @@ type Member struct {
 	Public  keys.DevicePublic
 	AddedBy string // DeviceID of the entry's signer, or Recovery; the device itself for genesis
 	AddedAt uint64 // sequence number of the entry that added it
+	// AddedTime is the adding entry's time: the signer's clock, so
+	// informational only.
+	AddedTime time.Time
 }
 
 // Chain is the state of a verified device chain (docs/devices.md §D.4). It
@@ -191,7 +195,7 @@ func (c *Chain) addDevice(e *Entry, by string) error {
 	if len(c.devices) >= MaxDevices {
 		return fmt.Errorf("chain already has %d devices: %w", MaxDevices, ErrInvalid)
 	}
-	c.devices[id] = Member{Public: e.Device, AddedBy: by, AddedAt: e.Seq}
+	c.devices[id] = Member{Public: e.Device, AddedBy: by, AddedAt: e.Seq, AddedTime: e.Time}
 	return nil
 }
 
