@@ -68,14 +68,15 @@ func NewSealer(master *Key) (*Sealer, error) {
 }
 
 func (s *Sealer) rekey() error {
-	if _, err := rand.Read(s.sess[:]); err != nil {
+	var sess [SessionSize]byte
+	if _, err := rand.Read(sess[:]); err != nil {
 		return fmt.Errorf("drawing session id: %w", err)
 	}
-	a, err := sessionAEAD(&s.master, s.sess[:])
+	a, err := sessionAEAD(&s.master, sess[:])
 	if err != nil {
 		return err
 	}
-	s.aead, s.count = a, 0
+	s.sess, s.aead, s.count = sess, a, 0
 	return nil
 }
 
@@ -108,6 +109,18 @@ func (s *Sealer) Seal(dst, plaintext, ad []byte) ([]byte, error) {
 	return aead.Seal(dst, hdr[SessionSize:], plaintext, ad), nil
 }
 
+// Rekey makes the Sealer seal under another master key from now on, in a
+// fresh session: a repository moving to a new root-key epoch seals its
+// new data under the new epoch's data key (docs/format.md §2.6).
+// Envelopes already sealed stay valid under the old key.
+func (s *Sealer) Rekey(master *Key) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.master.Zero()
+	s.master = *master
+	return s.rekey()
+}
+
 // Zero forgets the master key. The Sealer must not be used afterwards.
 func (s *Sealer) Zero() {
 	s.mu.Lock()
@@ -116,63 +129,104 @@ func (s *Sealer) Zero() {
 	s.aead = nil
 }
 
-// Opener decrypts envelopes sealed under one master key, whatever session
-// sealed them. It is safe for concurrent use.
+// Opener decrypts envelopes sealed under any of a list of master keys (one
+// per root-key epoch, docs/format.md §2.6), whatever session sealed them.
+// It remembers which key opened each session, so reading an old epoch's
+// data costs a trial of the newer keys once per session, not per envelope.
+// It is safe for concurrent use.
 type Opener struct {
-	master Key
-	mu     sync.Mutex
-	cache  map[[SessionSize]byte]cipher.AEAD
+	mu      sync.Mutex
+	masters []*Key // newest first; replaced, never changed in place, by Add
+	cache   map[[SessionSize]byte]cipher.AEAD
 }
 
 // maxCachedSessions bounds the Opener's memory of session ciphers.
 const maxCachedSessions = 256
 
-// NewOpener returns an Opener under the given master key.
-func NewOpener(master *Key) *Opener {
-	return &Opener{master: *master, cache: make(map[[SessionSize]byte]cipher.AEAD)}
+// NewOpener returns an Opener under the given master keys, newest first.
+func NewOpener(masters ...*Key) *Opener {
+	o := &Opener{cache: make(map[[SessionSize]byte]cipher.AEAD)}
+	for _, m := range masters {
+		k := *m
+		o.masters = append(o.masters, &k)
+	}
+	return o
 }
 
-func (o *Opener) aead(session []byte) (cipher.AEAD, error) {
-	var sid [SessionSize]byte
-	copy(sid[:], session)
+// Add makes master the newest key, tried first for sessions not yet seen.
+func (o *Opener) Add(master *Key) {
+	k := *master
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if a, ok := o.cache[sid]; ok {
-		return a, nil
-	}
-	a, err := sessionAEAD(&o.master, sid[:])
-	if err != nil {
-		return nil, err
-	}
+	o.masters = append([]*Key{&k}, o.masters...)
+}
+
+// lookup returns the cached cipher of a session, or the keys to try.
+func (o *Opener) lookup(sid [SessionSize]byte) (cipher.AEAD, []*Key) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cache[sid], o.masters
+}
+
+func (o *Opener) remember(sid [SessionSize]byte, a cipher.AEAD) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if len(o.cache) >= maxCachedSessions {
 		clear(o.cache)
 	}
 	o.cache[sid] = a
-	return a, nil
 }
 
 // Open authenticates and decrypts an envelope bound to ad, appending the
-// plaintext to dst. It returns ErrAuth for anything that does not verify.
+// plaintext to dst. It returns ErrAuth for anything that does not verify
+// under any of the keys. dst may overlap the envelope's ciphertext, as
+// with cipher.AEAD.
 func (o *Opener) Open(dst, envelope, ad []byte) ([]byte, error) {
 	if len(envelope) < Overhead {
 		return nil, fmt.Errorf("envelope of %d bytes is shorter than its %d-byte overhead: %w", len(envelope), Overhead, ErrAuth)
 	}
-	a, err := o.aead(envelope[:SessionSize])
-	if err != nil {
-		return nil, err
+	sid := [SessionSize]byte(envelope)
+	nonce, ct := envelope[SessionSize:SessionSize+NonceSize], envelope[SessionSize+NonceSize:]
+	a, masters := o.lookup(sid)
+	if a != nil {
+		return openWith(a, dst, nonce, ct, ad)
 	}
-	out, err := a.Open(dst, envelope[SessionSize:SessionSize+NonceSize], envelope[SessionSize+NonceSize:], ad)
+	for i, m := range masters {
+		a, err := sessionAEAD(m, sid[:])
+		if err != nil {
+			return nil, err
+		}
+		var out []byte
+		if i == len(masters)-1 {
+			// The last key may decrypt in place: no other key will
+			// need the ciphertext a failure overwrites.
+			out, err = a.Open(dst, nonce, ct, ad)
+		} else if out, err = a.Open(nil, nonce, ct, ad); err == nil {
+			out = append(dst, out...)
+		}
+		if err == nil {
+			o.remember(sid, a)
+			return out, nil
+		}
+	}
+	return nil, ErrAuth
+}
+
+func openWith(a cipher.AEAD, dst, nonce, ct, ad []byte) ([]byte, error) {
+	out, err := a.Open(dst, nonce, ct, ad)
 	if err != nil {
 		return nil, ErrAuth
 	}
 	return out, nil
 }
 
-// Zero forgets the master key and cached session ciphers.
+// Zero forgets the master keys and cached session ciphers.
 func (o *Opener) Zero() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.master.Zero()
+	for _, m := range o.masters {
+		m.Zero()
+	}
 	clear(o.cache)
 }
 

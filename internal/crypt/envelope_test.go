@@ -192,11 +192,93 @@ func TestZeroForgetsKeys(t *testing.T) {
 	}
 	s.Zero()
 	o.Zero()
-	if !s.master.Equal(&Key{}) || !o.master.Equal(&Key{}) || len(o.cache) != 0 {
+	if !s.master.Equal(&Key{}) || !o.masters[0].Equal(&Key{}) || len(o.cache) != 0 {
 		t.Fatal("Zero left key material")
 	}
 	if _, err := o.Open(nil, env, nil); !errors.Is(err, ErrAuth) {
 		t.Fatalf("zeroed Opener still opens: %v", err)
+	}
+}
+
+// TestOpenerEpochs opens envelopes sealed under three keys with an Opener
+// holding two of them then, after Add, all three: each opens exactly when
+// its key is held, also in place, and a session is cached only once one
+// of the keys has authenticated it.
+func TestOpenerEpochs(t *testing.T) {
+	keys := []Key{{0: 1}, {0: 2}, {0: 3}}
+	var envs [][]byte
+	for i := range keys {
+		s, err := NewSealer(&keys[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, seal(t, s, []byte{byte(i)}, []byte("ad")))
+	}
+	o := NewOpener(&keys[1], &keys[0])
+	for _, c := range []struct {
+		name    string
+		add     *Key
+		opens   []bool
+		inPlace bool
+	}{
+		{"two keys", nil, []bool{true, true, false}, false},
+		{"two keys, cached", nil, []bool{true, true, false}, true},
+		{"three keys", &keys[2], []bool{true, true, true}, true},
+	} {
+		if c.add != nil {
+			o.Add(c.add)
+		}
+		for i, env := range envs {
+			env = bytes.Clone(env)
+			var dst []byte
+			if c.inPlace {
+				dst = env[SessionSize+NonceSize:][:0]
+			}
+			pt, err := o.Open(dst, env, []byte("ad"))
+			if c.opens[i] != (err == nil) || (err == nil && !bytes.Equal(pt, []byte{byte(i)})) {
+				t.Errorf("%s: envelope %d: %x, %v", c.name, i, pt, err)
+			}
+			if err != nil && !errors.Is(err, ErrAuth) {
+				t.Errorf("%s: envelope %d: %v does not wrap ErrAuth", c.name, i, err)
+			}
+			if _, cached := o.cache[[SessionSize]byte(env)]; cached != c.opens[i] {
+				t.Errorf("%s: envelope %d: cached %v", c.name, i, cached)
+			}
+		}
+	}
+	if _, err := o.Open(nil, envs[0], []byte("other ad")); !errors.Is(err, ErrAuth) {
+		t.Errorf("cached session opened with other associated data: %v", err)
+	}
+}
+
+// TestSealerRekey moves a Sealer to another key: later envelopes are in a
+// new session under the new key only, earlier ones stay under the old.
+func TestSealerRekey(t *testing.T) {
+	s := newSealer(t)
+	before := seal(t, s, []byte("before"), nil)
+	next := Key{0: 9}
+	if err := s.Rekey(&next); err != nil {
+		t.Fatal(err)
+	}
+	after := seal(t, s, []byte("after"), nil)
+	if bytes.Equal(before[:SessionSize], after[:SessionSize]) {
+		t.Fatal("Rekey kept the session")
+	}
+	oldOnly, newOnly := NewOpener(&testMaster), NewOpener(&next)
+	for _, c := range []struct {
+		name string
+		o    *Opener
+		env  []byte
+		want bool
+	}{
+		{"old key, earlier envelope", oldOnly, before, true},
+		{"old key, later envelope", oldOnly, after, false},
+		{"new key, earlier envelope", newOnly, before, false},
+		{"new key, later envelope", newOnly, after, true},
+	} {
+		if _, err := c.o.Open(nil, c.env, nil); (err == nil) != c.want {
+			t.Errorf("%s: %v, want success %v", c.name, err, c.want)
+		}
 	}
 }
 
