@@ -1,0 +1,191 @@
+package pairing
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/coffer-backup/coffer/internal/keys"
+)
+
+var codeRE = regexp.MustCompile(`^([0-9A-HJKMNP-TV-Z]{4}-){6}[0-9A-HJKMNP-TV-Z]{4}$`)
+
+func TestCodeVectors(t *testing.T) {
+	for _, v := range loadVectors(t).Codes {
+		c := codeOf(t, v.Code)
+		if got := c.String(); got != v.Text {
+			t.Errorf("code %s: text %s, want %s", v.Code, got, v.Text)
+		}
+		if got := c.ID(); got != v.ID {
+			t.Errorf("code %s: ID %s, want %s", v.Code, got, v.ID)
+		}
+		if got := hex.EncodeToString(c.derive(labelKey, 32)); got != v.Key {
+			t.Errorf("code %s: key %s, want %s", v.Code, got, v.Key)
+		}
+		got, err := ParseCode(v.Text)
+		if err != nil || got.b != c.b {
+			t.Errorf("ParseCode(%s) = %v, want code %s", v.Text, err, v.Code)
+		}
+	}
+}
+
+func TestCodeRoundTrip(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		c, err := NewCode(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := c.String()
+		if !codeRE.MatchString(s) || seen[s] || seen[c.ID()] {
+			t.Fatalf("%q: not 7 groups of 4, or repeated", s)
+		}
+		seen[s], seen[c.ID()] = true, true
+		got, err := ParseCode(s)
+		if err != nil || got.b != c.b {
+			t.Fatalf("ParseCode(String()) = %v; want the same code", err)
+		}
+	}
+	if _, err := NewCode(bytes.NewReader(make([]byte, 15))); err == nil {
+		t.Error("NewCode with 15 bytes of randomness: no error")
+	}
+}
+
+// TestCodeTolerance feeds forms a person might type for the same code.
+func TestCodeTolerance(t *testing.T) {
+	c := codeOf(t, "000102030405060708090a0b0c0d0e0f")
+	s := c.String() // 000G-40R4-0M30-…: 0s and 1s to confuse
+	if !strings.ContainsAny(s, "01") {
+		t.Fatal("the test code has no 0 or 1 to confuse")
+	}
+	for _, tc := range []struct{ name, in string }{
+		{"canonical", s},
+		{"lower case", strings.ToLower(s)},
+		{"no dashes", strings.ReplaceAll(s, "-", "")},
+		{"spaces", strings.ReplaceAll(s, "-", " ")},
+		{"padded and wrapped", "  " + strings.ReplaceAll(s[:14], "-", " - ") + "\r\n\t" + s[14:] + "\n"},
+		{"O for 0", strings.ReplaceAll(s, "0", "O")},
+		{"o for 0", strings.ReplaceAll(s, "0", "o")},
+		{"I for 1", strings.ReplaceAll(s, "1", "I")},
+		{"l for 1", strings.ReplaceAll(s, "1", "l")},
+		{"L for 1", strings.ReplaceAll(s, "1", "L")},
+	} {
+		got, err := ParseCode(tc.in)
+		if err != nil || got.b != c.b {
+			t.Errorf("%s: %q: %v", tc.name, tc.in, err)
+		}
+	}
+}
+
+// typos returns every single-character substitution and every swap of two
+// adjacent different characters of the significant characters of s.
+func typos(s string) []string {
+	sym := []byte(strings.ReplaceAll(s, "-", ""))
+	var out []string
+	for i := range sym {
+		for _, c := range []byte(crockford) {
+			if c != sym[i] {
+				t := bytes.Clone(sym)
+				t[i] = c
+				out = append(out, string(t))
+			}
+		}
+		if i+1 < len(sym) && sym[i] != sym[i+1] {
+			t := bytes.Clone(sym)
+			t[i], t[i+1] = t[i+1], t[i]
+			out = append(out, string(t))
+		}
+	}
+	return out
+}
+
+// TestTypos checks that every single substitution and adjacent swap in
+// codes and share codes is a checksum error.
+func TestTypos(t *testing.T) {
+	var texts []string
+	v := loadVectors(t)
+	for _, c := range v.Codes {
+		texts = append(texts, c.Text)
+	}
+	for _, c := range v.ShareCodes {
+		texts = append(texts, c.Text)
+	}
+	n := 0
+	for _, s := range texts {
+		parse := func(s string) error { _, err := ParseCode(s); return err }
+		if len(s) > 40 {
+			parse = func(s string) error { _, err := ParseShareCode(s); return err }
+		}
+		for _, typo := range typos(s) {
+			n++
+			if err := parse(typo); !errors.Is(err, ErrChecksum) {
+				t.Fatalf("typo %s of %s: %v, want ErrChecksum", typo, s, err)
+			}
+		}
+	}
+	if n < 10000 {
+		t.Fatalf("only %d typos tried", n)
+	}
+}
+
+func TestParseCodeErrors(t *testing.T) {
+	c := codeOf(t, "ffffffffffffffffffffffffffffffff")
+	s := strings.ReplaceAll(c.String(), "-", "")
+	// The last data character holds 3 key bits and 2 zero padding bits:
+	// setting a padding bit, with a matching check character, must fail.
+	pad := []byte(s[:25] + string(crockford[strings.IndexByte(crockford, s[25])|1]) + s[26:27])
+	pad = append(pad, crockford[mulX(gfCheck(pad))])
+	for _, tc := range []struct {
+		name, in string
+		want     error
+	}{
+		{"empty", "", ErrLength},
+		{"short", s[:27], ErrLength},
+		{"long", s + "0", ErrLength},
+		{"U", "U" + s[1:], ErrChar},
+		{"punctuation", s[:10] + "." + s[11:], ErrChar},
+		{"non-ASCII", s[:10] + "é" + s[11:], ErrChar},
+		{"bad hash character", s[:26] + "00", ErrChecksum},
+		{"padding bits set", string(pad), ErrChecksum},
+		{"share code", loadVectors(t).ShareCodes[0].Text, ErrLength},
+	} {
+		_, err := ParseCode(tc.in)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") || (len(tc.in) > 5 && strings.Contains(msg, tc.in[:5])) {
+			t.Errorf("%s: error %q spans lines or echoes the input", tc.name, msg)
+		}
+	}
+}
+
+// TestRecoveryKeyForm checks that the typable form is the recovery key's
+// (docs/format.md §2.5) with other sizes: a 32-byte payload with three hash
+// characters reproduces recovery keys exactly.
+func TestRecoveryKeyForm(t *testing.T) {
+	f := form{what: "recovery key", size: 32, hash: 3}
+	for range 20 {
+		rk, err := keys.NewRecoveryKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := f.parse(rk.String())
+		if err != nil || f.encode(payload) != rk.String() {
+			t.Fatalf("recovery key %s: %v", rk, err)
+		}
+	}
+}
+
+func TestCodeZero(t *testing.T) {
+	c := codeOf(t, "000102030405060708090a0b0c0d0e0f")
+	c.Zero()
+	if c.b != [CodeSize]byte{} {
+		t.Error("Zero left code bytes")
+	}
+}
