@@ -6,7 +6,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/shamir"
 )
 
-// Sizes of a share code's payload (docs/pairing.md §P.6).
+// Sizes of a share code's payload (docs/pairing.md §P.7).
 const (
 	AccountSize = 16 // raw bytes of an account ID
 	ShareSize   = 32 // bytes of a share's Y: the contacts' secret is 32 bytes
