@@ -2,6 +2,8 @@ package keys
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"testing"
 )
 
@@ -47,17 +49,57 @@ func FuzzParseDeviceObject(f *testing.F) {
 	})
 }
 
-func FuzzParseRecoveryObject(f *testing.F) {
-	good := readTestdata(f, loadVectors(f).Wraps.RecoveryFile)
-	f.Add(good)
-	f.Add(good[:len(good)-1])
-	f.Add([]byte{wrapVersion, typeRecovery})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		o, err := parseRecoveryObject(b)
+func FuzzParseKeyring(f *testing.F) {
+	for _, v := range loadVectors(f).Keyrings {
+		good := unhex(f, v.Object)
+		f.Add(good, v.Epoch)
+		f.Add(good[:len(good)-1], v.Epoch)
+	}
+	f.Add([]byte{wrapVersion, typeKeyring}, uint64(1))
+	f.Fuzz(func(t *testing.T, b []byte, e uint64) {
+		if e == 0 || e >= MaxEpochs {
+			return
+		}
+		nonce, sealed, err := parseKeyring(b, e)
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(o.marshal(), b) {
+		again := binary.BigEndian.AppendUint64([]byte{wrapVersion, typeKeyring}, e)
+		if !bytes.Equal(append(append(again, nonce...), sealed...), b) {
+			t.Fatal("re-encoding differs from the input")
+		}
+	})
+}
+
+func FuzzParseSealed(f *testing.F) {
+	good := readTestdata(f, loadVectors(f).Sealed.File)
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add(good[:18])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, sealed, err := parseSealed(b)
+		if err != nil {
+			return
+		}
+		raw, _ := hex.DecodeString(id)
+		again := append(append([]byte{wrapVersion, typeSealed}, raw...), sealed...)
+		if !bytes.Equal(again, b) {
+			t.Fatal("re-encoding differs from the input")
+		}
+	})
+}
+
+func FuzzParseIdentity(f *testing.F) {
+	good := MarshalIdentity(testDevice.Public())
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add([]byte{wrapVersion, typeIdentity})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseIdentity(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(MarshalIdentity(p), b) {
 			t.Fatal("re-encoding differs from the input")
 		}
 	})

@@ -161,6 +161,27 @@ func (rk *RecoveryKey) SigningKey() ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 
+// RecoveryName is the name in the recovery key's identity record.
+const RecoveryName = "recovery"
+
+// Device returns the recovery key's identity as a device (docs/format.md
+// §2.6): the recovery signing key, and the MLKEM768-X25519 key whose seed
+// is the recovery wrap key HKDF-SHA-256(recovery key, "coffer v1 recovery
+// wrap key"), named RecoveryName. Its ID is the recovery principal's ID,
+// DeviceID of the recovery signing public key. Root keys are wrapped to
+// it as to any device, so a device can wrap a new epoch's root key to the
+// recovery key without holding it. Zero the result when done.
+func (rk *RecoveryKey) Device() (*Device, error) {
+	seed := derive(rk.key[:], labelRecoveryWrap)
+	defer seed.Zero()
+	k, err := kem().NewPrivateKey(seed[:])
+	if err != nil {
+		return nil, fmt.Errorf("recovery HPKE key: %w", err)
+	}
+	sign := rk.SigningKey()
+	return &Device{ID: DeviceID(sign.Public().(ed25519.PublicKey)), Sign: sign, KEM: k, Name: RecoveryName}, nil
+}
+
 // Zero overwrites the recovery key.
 func (rk *RecoveryKey) Zero() { clear(rk.key[:]) }
 

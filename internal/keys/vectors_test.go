@@ -3,6 +3,7 @@ package keys
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -23,6 +24,39 @@ type vectors struct {
 	KDF      []kdfVector      `json:"keystore_kdf"`
 	Keystore keystoreVector   `json:"keystore"`
 	Wraps    wrapVectors      `json:"wraps"`
+	Keyrings []keyringVector  `json:"keyrings"`
+	Sealed   sealedVector     `json:"sealed"`
+	Names    nameVector       `json:"epoch_names"`
+}
+
+// keyringVector: the keyring of Epoch sealed under Root with Nonce, holding
+// the root keys Older of the earlier epochs; Object is its exact encoding.
+type keyringVector struct {
+	Account string   `json:"account_id"`
+	Epoch   uint64   `json:"epoch"`
+	Root    string   `json:"root_key"`
+	Older   []string `json:"older_root_keys"`
+	Nonce   string   `json:"nonce"`
+	Object  string   `json:"object"`
+}
+
+// sealedVector: File holds Plaintext sealed to the keystore vector's device
+// with Info.
+type sealedVector struct {
+	File      string `json:"file"`
+	Info      string `json:"info"`
+	Plaintext string `json:"plaintext"`
+}
+
+// nameVector: the object names of an epoch with commitment Commit.
+type nameVector struct {
+	Commit     string `json:"commitment"`
+	DeviceID   string `json:"device_id"`
+	RecoveryID string `json:"recovery_id"`
+	Device     string `json:"device_object"`
+	Recovery   string `json:"recovery_object"`
+	Keyring    string `json:"keyring_object"`
+	Identity   string `json:"recovery_identity_object"`
 }
 
 // deviceIDVector: an Ed25519 seed, its public key, DeviceID and fingerprint.
@@ -39,6 +73,10 @@ type recoveryVector struct {
 	Text       string `json:"text"`
 	SigningPub string `json:"signing_public"`
 	WrapKey    string `json:"wrap_key"`
+	// ID and KEMHash identify the recovery key's identity (§2.6): its
+	// DeviceID and the SHA-256 of its MLKEM768-X25519 public key.
+	ID      string `json:"recovery_id"`
+	KEMHash string `json:"kem_public_sha256"`
 }
 
 // kdfVector: Argon2id of a passphrase under a salt and parameters.
@@ -60,7 +98,7 @@ type keystoreVector struct {
 }
 
 // wrapVectors: objects wrapping Root, which must open with the keystore's
-// device and with the recovery key.
+// device and with the recovery key's identity.
 type wrapVectors struct {
 	Account      string `json:"account_id"`
 	Root         string `json:"root_key"`
@@ -130,8 +168,10 @@ func TestGenerateVectors(t *testing.T) {
 	for _, key := range [][]byte{make([]byte, 32), bytes.Repeat([]byte{0xff}, 32), seq(32, 0), seq(32, 0xa0)} {
 		rk := &RecoveryKey{key: [32]byte(key)}
 		wk := derive(key, labelRecoveryWrap)
+		rd := recoveryDevice(t, rk)
+		kh := sha256.Sum256(rd.Public().KEM)
 		v.Recovery = append(v.Recovery, recoveryVector{hex.EncodeToString(key), rk.String(),
-			hex.EncodeToString(rk.SigningKey().Public().(ed25519.PublicKey)), hex.EncodeToString(wk[:])})
+			hex.EncodeToString(rk.SigningKey().Public().(ed25519.PublicKey)), hex.EncodeToString(wk[:]), rd.ID, hex.EncodeToString(kh[:])})
 	}
 	for _, p := range []KDFParams{smallKDF, {Time: 2, MemoryKiB: 256, Threads: 2}, DefaultKDFParams()} {
 		salt := seq(saltSize, 0)
@@ -150,22 +190,55 @@ func TestGenerateVectors(t *testing.T) {
 	}
 	root := crypt.Key(seq(32, 0x40))
 	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
-	v.Wraps = wrapVectors{"0123456789abcdef0123456789abcdef", hex.EncodeToString(root[:]), "device-v1.bin", rk.String(), "recovery-v1.bin"}
+	v.Wraps = wrapVectors{"0123456789abcdef0123456789abcdef", hex.EncodeToString(root[:]), "device-v1.bin", rk.String(), "recovery-wrap-v1.bin"}
 	dw, err := WrapToDevice(&root, v.Wraps.Account, d.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rw, err := WrapToRecovery(&root, v.Wraps.Account, rk)
+	rd, err := rk.Device()
 	if err != nil {
 		t.Fatal(err)
 	}
+	rw, err := WrapToDevice(&root, v.Wraps.Account, rd.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Keyrings = []keyringVector{keyringVectorOf(t, 1), keyringVectorOf(t, 3)}
+	v.Sealed = sealedVector{"sealed-v1.bin", "coffer test vector", "a short secret"}
+	sealed, err := SealToDevice([]byte(v.Sealed.Plaintext), []byte(v.Sealed.Info), d.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := [32]byte(seq(32, 0xc0))
+	v.Names = nameVector{hex.EncodeToString(commit[:]), d.ID, rd.ID, DeviceObjectName(commit, d.ID),
+		RecoveryObjectName(commit, rd.ID), KeyringObjectName(commit), RecoveryIdentityObjectName(rd.ID)}
 	j, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string][]byte{v.Keystore.File: ks, v.Wraps.DeviceFile: dw, v.Wraps.RecoveryFile: rw, "vectors.json": append(j, '\n')} {
+	for name, b := range map[string][]byte{v.Keystore.File: ks, v.Wraps.DeviceFile: dw, v.Wraps.RecoveryFile: rw, v.Sealed.File: sealed, "vectors.json": append(j, '\n')} {
 		if err := os.WriteFile(filepath.Join("testdata", name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// keyringVectorOf builds the keyring of epoch e from fixed keys: root
+// 32×(0x50+e), older key i 32×(0x50+i), nonce 0x00, 0x01, ….
+func keyringVectorOf(t testing.TB, e int) keyringVector {
+	t.Helper()
+	root := crypt.Key(bytes.Repeat([]byte{0x50 + byte(e)}, 32))
+	older := make([]crypt.Key, e)
+	v := keyringVector{Account: "0123456789abcdef0123456789abcdef", Epoch: uint64(e), Root: hex.EncodeToString(root[:]),
+		Nonce: hex.EncodeToString(seq(24, 0))}
+	for i := range older {
+		older[i] = crypt.Key(bytes.Repeat([]byte{0x50 + byte(i)}, 32))
+		v.Older = append(v.Older, hex.EncodeToString(older[i][:]))
+	}
+	b, err := sealKeyring(&root, v.Account, older, seq(24, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Object = hex.EncodeToString(b)
+	return v
 }

@@ -1,26 +1,26 @@
 package keys
 
 import (
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/hpke"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/binread"
 	"strings"
 
+	"github.com/coffer-backup/coffer/internal/binread"
 	"github.com/coffer-backup/coffer/internal/crypt"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Wrapped root-key objects (docs/format.md §2.6): a version byte, a type
-// byte, then a body that depends on the type.
+// Objects of kind keys (docs/format.md §2.6): a version byte, a type
+// byte, then a body that depends on the type. Type 2 was a symmetric
+// recovery wrap before root-key epochs and is never written.
 const (
 	wrapVersion  = 1
 	typeDevice   = 1
-	typeRecovery = 2
+	typeKeyring  = 3
+	typeSealed   = 4
+	typeIdentity = 5
 
 	labelWrap        = "coffer v1 root key wrap"
 	labelDeviceEntry = "coffer v1 device entry key"
@@ -28,27 +28,22 @@ const (
 	// hpkeSealedSize is the single-shot HPKE output for a 32-byte root
 	// key: the MLKEM768-X25519 encapsulation (1120) then AES-256-GCM
 	// ciphertext and tag (32 + 16).
-	hpkeSealedSize = 1120 + crypt.KeySize + 16
+	hpkeSealedSize = hpkeEncSize + crypt.KeySize + hpkeTagSize
+	hpkeEncSize    = 1120
+	hpkeTagSize    = 16
 	macSize        = sha256.Size
-	recoverySealed = crypt.KeySize + chacha20poly1305.Overhead
 
 	// MaxAccountIDSize bounds an account identifier in bytes.
 	MaxAccountIDSize = 255
-	// MaxObjectSize bounds a wrapped root-key object; read no more than
-	// this from the store (the largest valid object is 2643 bytes).
+	// MaxObjectSize bounds a wrapped root-key object, a sealed object and
+	// a recovery identity; read no more than this from the store (the
+	// largest valid wrapped root key is 2643 bytes).
 	MaxObjectSize = 4096
-	// RecoveryObjectName is the name, in the store's keys kind, of the
-	// root key wrapped to the recovery key.
-	RecoveryObjectName = "recovery"
 )
 
-// DeviceObjectName returns the name, in the store's keys kind, of the root
-// key wrapped to the device with the given ID.
-func DeviceObjectName(deviceID string) string { return "device-" + deviceID }
-
 // wrapContext returns label || 0x00 || accountID || 0x00 || recipient: the
-// HPKE info, the XChaCha20-Poly1305 associated data and the prefix of the
-// device entry's MAC input. recipient is a device ID or "recovery".
+// HPKE info and the prefix of the device entry's MAC input. recipient is a
+// DeviceID (that of the recovery identity for the recovery key).
 func wrapContext(accountID, recipient string) []byte {
 	return crypt.AD(labelWrap, []byte(accountID+"\x00"+recipient))
 }
@@ -93,10 +88,11 @@ func (o *deviceObject) tag(root *crypt.Key, accountID string) []byte {
 	return m.Sum(nil)
 }
 
-// readWrapHeader checks the size, version and type of a wrapped object.
-func readWrapHeader(b []byte, want byte) (*binread.Reader, error) {
-	if len(b) > MaxObjectSize {
-		return nil, fmt.Errorf("%d-byte key object exceeds %d bytes: %w", len(b), MaxObjectSize, ErrMalformed)
+// readWrapHeader checks the size, version and type of an object of kind
+// keys.
+func readWrapHeader(b []byte, want byte, limit int) (*binread.Reader, error) {
+	if len(b) > limit {
+		return nil, fmt.Errorf("%d-byte key object exceeds %d bytes: %w", len(b), limit, ErrMalformed)
 	}
 	r := binread.New(b, ErrMalformed)
 	if v := r.U8(); r.Err() == nil && v != wrapVersion {
@@ -109,7 +105,7 @@ func readWrapHeader(b []byte, want byte) (*binread.Reader, error) {
 }
 
 func parseDeviceObject(b []byte) (*deviceObject, error) {
-	r, err := readWrapHeader(b, typeDevice)
+	r, err := readWrapHeader(b, typeDevice, MaxObjectSize)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +118,8 @@ func parseDeviceObject(b []byte) (*deviceObject, error) {
 	return o, r.End()
 }
 
-// WrapToDevice wraps the account root key to a device (docs/format.md
-// §2.6): single-shot HPKE to its MLKEM768-X25519 key with HKDF-SHA-256 and
+// WrapToDevice wraps a root key to a device, or to the recovery key's
+// identity (RecoveryKey.Device), (docs/format.md §2.6): single-shot HPKE to its MLKEM768-X25519 key with HKDF-SHA-256 and
 // AES-256-GCM, info binding the account and the device. The object also
 // carries the device's public identity and a MAC under the root key, so
 // that any device holding the root key can list devices (DeviceEntry).
@@ -208,74 +204,4 @@ func rootFrom(pt []byte) (*crypt.Key, error) {
 	var k crypt.Key
 	copy(k[:], pt)
 	return &k, nil
-}
-
-// recoveryObject is a root key wrapped to the recovery key.
-type recoveryObject struct {
-	nonce  []byte
-	sealed []byte
-}
-
-func (o *recoveryObject) marshal() []byte {
-	b := []byte{wrapVersion, typeRecovery}
-	b = append(b, o.nonce...)
-	return append(b, o.sealed...)
-}
-
-func parseRecoveryObject(b []byte) (*recoveryObject, error) {
-	r, err := readWrapHeader(b, typeRecovery)
-	if err != nil {
-		return nil, err
-	}
-	o := &recoveryObject{nonce: r.Take(chacha20poly1305.NonceSizeX), sealed: r.Take(recoverySealed)}
-	return o, r.End()
-}
-
-// recoveryAEAD returns XChaCha20-Poly1305 under
-// HKDF-SHA-256(recovery key, "coffer v1 recovery wrap key").
-func recoveryAEAD(rk *RecoveryKey) (cipher.AEAD, error) {
-	k := derive(rk.key[:], labelRecoveryWrap)
-	defer k.Zero()
-	return chacha20poly1305.NewX(k[:])
-}
-
-// WrapToRecovery wraps the account root key to the recovery key
-// (docs/format.md §2.6) with XChaCha20-Poly1305 under a key derived from
-// it, the associated data binding the account.
-func WrapToRecovery(root *crypt.Key, accountID string, rk *RecoveryKey) ([]byte, error) {
-	if err := checkAccountID(accountID); err != nil {
-		return nil, err
-	}
-	aead, err := recoveryAEAD(rk)
-	if err != nil {
-		return nil, err
-	}
-	o := &recoveryObject{nonce: make([]byte, chacha20poly1305.NonceSizeX)}
-	if _, err := rand.Read(o.nonce); err != nil {
-		return nil, fmt.Errorf("drawing nonce: %w", err)
-	}
-	o.sealed = aead.Seal(nil, o.nonce, root[:], wrapContext(accountID, RecoveryObjectName))
-	return o.marshal(), nil
-}
-
-// UnwrapRecovery recovers the account root key from an object
-// WrapToRecovery made. A wrong recovery key, another account or an altered
-// object yields an error wrapping crypt.ErrAuth.
-func UnwrapRecovery(wrapped []byte, accountID string, rk *RecoveryKey) (*crypt.Key, error) {
-	if err := checkAccountID(accountID); err != nil {
-		return nil, err
-	}
-	o, err := parseRecoveryObject(wrapped)
-	if err != nil {
-		return nil, fmt.Errorf("recovery key object: %w", err)
-	}
-	aead, err := recoveryAEAD(rk)
-	if err != nil {
-		return nil, err
-	}
-	pt, err := aead.Open(nil, o.nonce, o.sealed, wrapContext(accountID, RecoveryObjectName))
-	if err != nil {
-		return nil, fmt.Errorf("unwrapping root key with the recovery key: %w", crypt.ErrAuth)
-	}
-	return rootFrom(pt)
 }

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"path/filepath"
@@ -60,8 +61,8 @@ func TestDeviceWrapRefuses(t *testing.T) {
 		{"another device", func() error { _, err := UnwrapDevice(w, testAccount, other); return err }, nil},
 		{"entry under another root", func() error { _, err := DeviceEntry(w, testAccount, &otherRoot); return err }, crypt.ErrAuth},
 		{"entry of another account", func() error { _, err := DeviceEntry(w, "acct", &testRoot); return err }, crypt.ErrAuth},
-		{"recovery object as device", func() error {
-			_, err := UnwrapDevice(mustWrapRecovery(t), testAccount, testDevice)
+		{"keyring as device object", func() error {
+			_, err := UnwrapDevice(mustKeyring(t), testAccount, testDevice)
 			return err
 		}, ErrMalformed},
 		{"empty account", func() error { _, err := UnwrapDevice(w, "", testDevice); return err }, nil},
@@ -109,50 +110,49 @@ func TestWrapToDeviceChecksIdentity(t *testing.T) {
 	}
 }
 
-func mustWrapRecovery(t *testing.T) []byte {
+// testRecovery is the recovery key of the wrap vectors.
+var testRecovery = &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
+
+func recoveryDevice(t testing.TB, rk *RecoveryKey) *Device {
 	t.Helper()
-	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
-	w, err := WrapToRecovery(&testRoot, testAccount, rk)
+	d, err := rk.Device()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return d
 }
 
+// TestRecoveryWrapRoundTrip wraps a root key to the recovery key's
+// identity, which only the recovery key itself opens.
 func TestRecoveryWrapRoundTrip(t *testing.T) {
-	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
-	w := mustWrapRecovery(t)
-	root, err := UnwrapRecovery(w, testAccount, rk)
-	if err != nil || !root.Equal(&testRoot) {
-		t.Fatalf("UnwrapRecovery = %v; want the root key", err)
+	rd := recoveryDevice(t, testRecovery)
+	if rd.ID != DeviceID(testRecovery.SigningKey().Public().(ed25519.PublicKey)) || rd.Name != RecoveryName {
+		t.Fatalf("recovery identity %s %q", rd.ID, rd.Name)
 	}
-	if bytes.Equal(w, mustWrapRecovery(t)) {
-		t.Fatal("two wraps are identical: the nonce must be random")
+	if again := recoveryDevice(t, testRecovery); !bytes.Equal(again.Public().KEM, rd.Public().KEM) {
+		t.Fatal("the recovery HPKE key is not derived deterministically")
 	}
-	devWrap, err := WrapToDevice(&testRoot, testAccount, testDevice.Public())
+	w, err := WrapToDevice(&testRoot, testAccount, rd.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongKey := &RecoveryKey{key: [32]byte(seq(32, 0xa1))}
+	wrong := recoveryDevice(t, &RecoveryKey{key: [32]byte(seq(32, 0xa1))})
+	wrong.ID = rd.ID // the name check passes; HPKE must still fail
 	for _, tc := range []struct {
-		name    string
-		w       []byte
-		account string
-		rk      *RecoveryKey
-		want    error
+		name string
+		d    *Device
+		want error
 	}{
-		{"wrong recovery key", w, testAccount, wrongKey, crypt.ErrAuth},
-		{"another account", w, "acct", rk, crypt.ErrAuth},
-		{"device object", devWrap, testAccount, rk, ErrMalformed},
-		{"empty", nil, testAccount, rk, ErrMalformed},
-		{"header only", w[:2], testAccount, rk, ErrMalformed},
-		{"truncated", w[:len(w)-1], testAccount, rk, ErrMalformed},
-		{"trailing byte", append(bytes.Clone(w), 0), testAccount, rk, ErrMalformed},
-		{"future version", append([]byte{2}, w[1:]...), testAccount, rk, ErrMalformed},
-		{"oversized", make([]byte, MaxObjectSize+1), testAccount, rk, ErrMalformed},
+		{"the recovery key", rd, nil},
+		{"another recovery key", wrong, crypt.ErrAuth},
+		{"a device", testDevice, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := UnwrapRecovery(tc.w, tc.account, tc.rk); !errors.Is(err, tc.want) {
+			root, err := UnwrapDevice(w, testAccount, tc.d)
+			switch {
+			case tc.d == rd && (err != nil || !root.Equal(&testRoot)):
+				t.Fatalf("UnwrapDevice = %v; want the root key", err)
+			case tc.d != rd && (err == nil || tc.want != nil && !errors.Is(err, tc.want)):
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
@@ -181,20 +181,23 @@ func TestWrapVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err = UnwrapRecovery(readTestdata(t, w.RecoveryFile), w.Account, rk)
+	root, err = UnwrapDevice(readTestdata(t, w.RecoveryFile), w.Account, recoveryDevice(t, rk))
 	if err != nil || hex.EncodeToString(root[:]) != w.Root {
 		t.Fatalf("recovery object: %x, %v; want %s", root, err, w.Root)
 	}
 }
 
-// TestWrapTamper flips a bit in every byte of both kinds of object: each
+// TestWrapTamper flips a bit in every byte of every kind of object: each
 // change must be refused, none may panic.
 func TestWrapTamper(t *testing.T) {
 	dev, err := WrapToDevice(&testRoot, testAccount, testDevice.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
+	sealed, err := SealToDevice([]byte("share"), []byte("info"), testDevice.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		w      []byte
@@ -202,7 +205,9 @@ func TestWrapTamper(t *testing.T) {
 	}{
 		{"device", dev, func(b []byte) error { _, err := UnwrapDevice(b, testAccount, testDevice); return err }},
 		{"device entry", dev, func(b []byte) error { _, err := DeviceEntry(b, testAccount, &testRoot); return err }},
-		{"recovery", mustWrapRecovery(t), func(b []byte) error { _, err := UnwrapRecovery(b, testAccount, rk); return err }},
+		{"keyring", mustKeyring(t), func(b []byte) error { _, err := OpenKeyring(b, testAccount, 2, &testRoot); return err }},
+		{"sealed", sealed, func(b []byte) error { _, err := OpenFromDevice(b, []byte("info"), testDevice); return err }},
+		{"identity", MarshalIdentity(testDevice.Public()), func(b []byte) error { _, err := ParseIdentity(b); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.unwrap(tc.w); err != nil {
@@ -221,12 +226,15 @@ func TestWrapTamper(t *testing.T) {
 }
 
 func TestObjectNames(t *testing.T) {
-	for _, name := range []string{DeviceObjectName(testDevice.ID), RecoveryObjectName} {
-		if !store.ValidName(name) {
-			t.Errorf("%q is not a valid store object name", name)
+	commit := [32]byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xff}
+	for _, tc := range []struct{ got, want string }{
+		{DeviceObjectName(commit, testDevice.ID), "0123456789abcdef.device-" + testDevice.ID},
+		{RecoveryObjectName(commit, testDevice.ID), "0123456789abcdef.recovery-" + testDevice.ID},
+		{KeyringObjectName(commit), "0123456789abcdef.keyring"},
+		{RecoveryIdentityObjectName(testDevice.ID), "recovery-" + testDevice.ID + ".identity"},
+	} {
+		if tc.got != tc.want || !store.ValidName(tc.got) {
+			t.Errorf("name %q, want %q, a valid store object name", tc.got, tc.want)
 		}
-	}
-	if got := DeviceObjectName(testDevice.ID); got != "device-"+testDevice.ID {
-		t.Fatalf("DeviceObjectName = %q", got)
 	}
 }
