@@ -114,7 +114,7 @@ func ParseTilePath(path string) (Tile, error) {
 // ErrTileRange if not.
 func CheckTile(t Tile, size uint64) error {
 	level := max(t.L, 0)
-	ok := t.H == TileHeight && t.L >= entriesLevel && t.L < TileHeight && t.N >= 0 && t.W >= 1 && t.W <= TileWidth
+	ok := size <= math.MaxInt64 && t.H == TileHeight && t.L >= entriesLevel && t.L < TileHeight && t.N >= 0 && t.W >= 1 && t.W <= TileWidth
 	if ok {
 		have := size >> (TileHeight * level) // hashes at the tile's level
 		ok = uint64(t.W) <= have && uint64(t.N) <= (have-uint64(t.W))/TileWidth
