@@ -27,6 +27,7 @@ type Member struct {
 type Chain struct {
 	account   string
 	hashes    [][sha256.Size]byte // hashes[i] = Hash(entry i)
+	signed    [][sha256.Size]byte // signed[i] = SHA-256 of entry i's signed part
 	devices   map[string]Member
 	removed   map[string]uint64 // DeviceID → sequence number of its removal
 	recovery  ed25519.PublicKey
@@ -80,6 +81,7 @@ func (c *Chain) Extend(entries [][]byte) (*Chain, error) {
 func (c *Chain) clone() *Chain {
 	n := *c
 	n.hashes = slices.Clip(c.hashes)
+	n.signed = slices.Clip(c.signed)
 	n.commits = slices.Clip(c.commits)
 	n.devices = maps.Clone(c.devices)
 	n.removed = maps.Clone(c.removed)
@@ -122,6 +124,7 @@ func (c *Chain) add(e *Entry, h [sha256.Size]byte, next, trusted uint64) error {
 		return err
 	}
 	c.hashes = append(c.hashes, h)
+	c.signed = append(c.signed, sha256.Sum256(e.signedPart()))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package devices
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -44,25 +45,48 @@ func (p *PendingAdd) Finish(countersig []byte) ([]byte, error) {
 	return b, nil
 }
 
-// Countersign returns dev's countersignature of signedPart, after checking
-// that it is the signed part of an entry that adds exactly dev as the next
-// entry of c: a device never vouches for anything else.
-func Countersign(c *Chain, dev *keys.Device, signedPart []byte) ([]byte, error) {
-	if len(signedPart) > 1 && Type(signedPart[1]) != TypeAddDevice {
-		return nil, fmt.Errorf("entry to countersign is a %s entry, not add device: %w", Type(signedPart[1]), ErrInvalid)
-	}
-	// Parse the signed part as a whole entry with placeholder signatures.
-	b := append(bytes.Clone(signedPart), make([]byte, 2*ed25519.SignatureSize)...)
-	e, err := Parse(b)
+// Countersign returns dev's countersignature of signedPart, and the
+// entry's sequence number, after checking that it is the signed part of an
+// entry of account that adds exactly dev: a device never vouches for
+// anything else. The new device cannot check the rest of the entry yet: once
+// added, it verifies the chain it reads and that the entry at that sequence
+// number is the one it countersigned (JoinedAt), whose prev field pins every
+// entry before it.
+func Countersign(account string, dev *keys.Device, signedPart []byte) ([]byte, uint64, error) {
+	e, err := parseSignedPart(signedPart)
 	if err != nil {
-		return nil, fmt.Errorf("entry to countersign: %w", err)
+		return nil, 0, err
 	}
 	pub := dev.Public()
 	switch {
 	case !bytes.Equal(e.Device.Sign, pub.Sign) || !bytes.Equal(e.Device.KEM, pub.KEM) || e.Device.Name != pub.Name:
-		return nil, fmt.Errorf("entry to countersign adds device %s, not this one (%s): %w", e.Device.ID, dev.ID, ErrInvalid)
-	case e.Account != c.account || e.Seq != c.Len() || e.Prev != c.Head():
-		return nil, fmt.Errorf("entry to countersign does not extend the chain shown (entry %d of account %s): %w", e.Seq, e.Account, ErrFork)
+		return nil, 0, fmt.Errorf("entry to countersign adds device %s, not this one (%s): %w", e.Device.ID, dev.ID, ErrInvalid)
+	case e.Account != account:
+		return nil, 0, fmt.Errorf("entry to countersign is for account %s, not %s: %w", e.Account, account, ErrWrongAccount)
 	}
-	return ed25519.Sign(dev.Sign, e.message(labelCounter)), nil
+	return ed25519.Sign(dev.Sign, e.message(labelCounter)), e.Seq, nil
+}
+
+// parseSignedPart parses the signed part of an add-device entry.
+func parseSignedPart(signedPart []byte) (*Entry, error) {
+	if len(signedPart) > 1 && Type(signedPart[1]) != TypeAddDevice {
+		return nil, fmt.Errorf("entry to countersign is a %s entry, not add device: %w", Type(signedPart[1]), ErrInvalid)
+	}
+	// Parse it as a whole entry with placeholder signatures.
+	e, err := Parse(append(bytes.Clone(signedPart), make([]byte, 2*ed25519.SignatureSize)...))
+	if err != nil {
+		return nil, fmt.Errorf("entry to countersign: %w", err)
+	}
+	return e, nil
+}
+
+// Holds reports whether the chain's entry seq has exactly the given signed
+// part: a joined device's check that the chain it now reads contains the
+// entry it countersigned, and so the history that entry's prev pins.
+func (c *Chain) Holds(seq uint64, signedPart []byte) bool {
+	if seq >= c.Len() {
+		return false
+	}
+	e, err := parseSignedPart(signedPart)
+	return err == nil && e.Seq == seq && c.signed[seq] == sha256.Sum256(signedPart)
 }

@@ -17,24 +17,24 @@ func TestTwoStepAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name  string
-		chain *Chain
-		dev   string
-		part  []byte
-		want  error
+		name    string
+		account string
+		dev     string
+		part    []byte
+		want    error
 	}{
-		{"other device", c, "desktop", p.SignedPart(), ErrInvalid},
-		{"other chain state", states[1], "phone", p.SignedPart(), ErrFork},
-		{"truncated", c, "phone", p.SignedPart()[:60], ErrMalformed},
-		{"not an add", c, "phone", rotateSignedPart(t, c), ErrInvalid},
+		{"other device", account, "desktop", p.SignedPart(), ErrInvalid},
+		{"other account", "someone-else", "phone", p.SignedPart(), ErrWrongAccount},
+		{"truncated", account, "phone", p.SignedPart()[:60], ErrMalformed},
+		{"not an add", account, "phone", rotateSignedPart(t, c), ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := Countersign(tc.chain, dev(t, tc.dev), tc.part); !errors.Is(err, tc.want) {
+			if _, _, err := Countersign(tc.account, dev(t, tc.dev), tc.part); !errors.Is(err, tc.want) {
 				t.Fatalf("Countersign: %v, want %v", err, tc.want)
 			}
 		})
 	}
-	bad, err := Countersign(c, phone, p.SignedPart())
+	bad, _, err := Countersign(account, phone, p.SignedPart())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +45,9 @@ func TestTwoStepAdd(t *testing.T) {
 	if forged != nil {
 		t.Fatal("Finish accepted a zero countersignature")
 	}
-	cs, err := Countersign(c, phone, p.SignedPart())
-	if err != nil {
-		t.Fatal(err)
+	cs, seq, err := Countersign(account, phone, p.SignedPart())
+	if err != nil || seq != 1 {
+		t.Fatalf("Countersign: seq %d, %v", seq, err)
 	}
 	b, err := p.Finish(cs)
 	if err != nil {
@@ -62,6 +62,16 @@ func TestTwoStepAdd(t *testing.T) {
 	}
 	if _, ok := n.Device(desktop.ID); ok {
 		t.Fatal("desktop appeared")
+	}
+	if !n.Holds(1, p.SignedPart()) || n.Holds(0, p.SignedPart()) || c.Holds(1, p.SignedPart()) {
+		t.Fatal("Holds does not find exactly the countersigned entry")
+	}
+	other, err := states[0].PrepareAdd(ByDevice(laptop), phone.Public(), at(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Holds(1, other.SignedPart()) {
+		t.Fatal("Holds accepted another signed part at the same position")
 	}
 }
 

@@ -140,9 +140,5 @@ func (h *Home) SaveSettings(s Settings) error {
 	if err := os.MkdirAll(h.Dir, 0o700); err != nil {
 		return err
 	}
-	tmp := h.settingsPath() + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, h.settingsPath())
+	return writeAtomic(h.settingsPath(), append(b, '\n'))
 }

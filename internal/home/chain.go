@@ -1,0 +1,93 @@
+package home
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// maxChainFile bounds a saved chain: 65,536 entries of the largest size.
+const maxChainFile = 1 << 16 * (4 + store.MaxChainEntry)
+
+var accountRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func (h *Home) chainPath(account string) (string, error) {
+	if !accountRE.MatchString(account) {
+		return "", fmt.Errorf("malformed account ID %q", account)
+	}
+	return filepath.Join(h.Dir, "chains", account), nil
+}
+
+// Chain returns the device-chain entries of account this device last saved
+// (after verifying them), or nil if it has none. The caller verifies them
+// again: the file is this device's own, but nothing is trusted unparsed.
+func (h *Home) Chain(account string) ([][]byte, error) {
+	path, err := h.chainPath(account)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the saved device chain: %w", err)
+	}
+	if len(b) > maxChainFile {
+		return nil, fmt.Errorf("saved device chain %s is larger than %d bytes", path, maxChainFile)
+	}
+	var entries [][]byte
+	for len(b) > 0 {
+		if len(b) < 4 || uint64(binary.BigEndian.Uint32(b)) > uint64(min(len(b)-4, store.MaxChainEntry)) {
+			return nil, fmt.Errorf("saved device chain %s is damaged at entry %d", path, len(entries))
+		}
+		n := binary.BigEndian.Uint32(b)
+		entries = append(entries, b[4:4+n])
+		b = b[4+n:]
+	}
+	return entries, nil
+}
+
+// SaveChain replaces the saved device chain of account, atomically: each
+// entry as a 4-byte big-endian length and its bytes.
+func (h *Home) SaveChain(account string, entries [][]byte) error {
+	path, err := h.chainPath(account)
+	if err != nil {
+		return err
+	}
+	var b []byte
+	for _, e := range entries {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
+		b = append(b, e...)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return writeAtomic(path, b)
+}
+
+// writeAtomic replaces path with b: a synced temporary file renamed over it.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
