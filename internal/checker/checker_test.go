@@ -198,14 +198,14 @@ func tamperOutcome(t *testing.T, dir string, kind store.Kind, damage string) {
 // repository: opening must fail with an error, never succeed on altered
 // bytes or panic.
 func TestTamperKeysAndConfig(t *testing.T) {
-	devKey := keys.DeviceObjectName(base.dev.ID)
+	devKey := keys.DeviceObjectName(base.commit, base.dev.ID)
 	for _, c := range []struct {
 		kind         store.Kind
 		obj, other   string
 		otherKind    store.Kind
 		missingError error
 	}{
-		{store.Keys, devKey, keys.RecoveryObjectName, store.Keys, repo.ErrNoDeviceKey},
+		{store.Keys, devKey, keys.RecoveryObjectName(base.commit, recoveryID(t)), store.Keys, repo.ErrNoDeviceKey},
 		{store.Config, "config", devKey, store.Keys, repo.ErrNotRepo},
 	} {
 		for _, d := range damages {
@@ -229,25 +229,50 @@ func TestTamperKeysAndConfig(t *testing.T) {
 	}
 }
 
-// TestTamperDeviceKeyBytes flips bytes of the device's wrapped root key
-// one at a time (every byte of the first and last 64, every 16th between):
-// each must make opening fail.
-func TestTamperDeviceKeyBytes(t *testing.T) {
-	dir := copyStore(t)
-	path := objectPath(dir, store.Keys, keys.DeviceObjectName(base.dev.ID))
-	orig, err := os.ReadFile(path)
+func recoveryID(t *testing.T) string {
+	t.Helper()
+	rd, err := base.recovery.Device()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range orig {
-		if i >= 64 && i < len(orig)-64 && i%16 != 0 {
-			continue
-		}
-		rewrite(t, path, func([]byte) []byte { b := bytes.Clone(orig); b[i] ^= 0x01; return b })
-		if r, err := openRepo(dir); err == nil {
+	defer rd.Zero()
+	return rd.ID
+}
+
+// TestTamperWrappedKeyBytes flips bytes of the root key wrapped to the
+// device and to the recovery key one at a time (every byte of the first
+// and last 64, every 16th between): each must make opening fail.
+func TestTamperWrappedKeyBytes(t *testing.T) {
+	for _, c := range []struct {
+		obj  string
+		open func(dir string) (*repo.Repo, error)
+	}{
+		{keys.DeviceObjectName(base.commit, base.dev.ID), openRepo},
+		{keys.RecoveryObjectName(base.commit, recoveryID(t)), openRecovery},
+	} {
+		t.Run(c.obj, func(t *testing.T) {
+			dir := copyStore(t)
+			r, err := c.open(dir)
+			if err != nil {
+				t.Fatalf("untouched: %v", err)
+			}
 			r.Close()
-			t.Fatalf("opened with byte %d of %d of the device key flipped", i, len(orig))
-		}
+			path := objectPath(dir, store.Keys, c.obj)
+			orig, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range orig {
+				if i >= 64 && i < len(orig)-64 && i%16 != 0 {
+					continue
+				}
+				rewrite(t, path, func([]byte) []byte { b := bytes.Clone(orig); b[i] ^= 0x01; return b })
+				if r, err := c.open(dir); err == nil {
+					r.Close()
+					t.Fatalf("opened with byte %d of %d flipped", i, len(orig))
+				}
+			}
+		})
 	}
 }
 
@@ -268,27 +293,6 @@ func TestTamperEveryByteOfConfig(t *testing.T) {
 		if r, err := openRepo(dir); err == nil {
 			r.Close()
 			t.Errorf("opened with config %q", b)
-		}
-	}
-}
-
-// TestTamperRecoveryKey flips each byte of the root key wrapped to the
-// recovery key: unwrapping must fail every time.
-func TestTamperRecoveryKey(t *testing.T) {
-	orig, err := os.ReadFile(objectPath(copyStore(t), store.Keys, keys.RecoveryObjectName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := keys.UnwrapRecovery(orig, base.account, base.recovery)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root.Zero()
-	for i := range orig {
-		b := bytes.Clone(orig)
-		b[i] ^= 0x01
-		if _, err := keys.UnwrapRecovery(b, base.account, base.recovery); err == nil {
-			t.Fatalf("unwrapped with byte %d flipped", i)
 		}
 	}
 }

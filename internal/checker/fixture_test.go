@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/restorer"
@@ -30,6 +31,7 @@ var base struct {
 	dev       *keys.Device
 	recovery  *keys.RecoveryKey
 	account   string
+	commit    [32]byte            // of the root key of epoch 0, the only one
 	snapshots []blob.ID           // oldest first
 	states    []map[string]string // what each snapshot must restore to, see describe
 }
@@ -65,7 +67,7 @@ func makeBase(dir string) error {
 		return err
 	}
 	defer r.Close()
-	base.recovery, base.account = created.RecoveryKey, created.Account
+	base.recovery, base.account, base.commit = created.RecoveryKey, created.Account, r.KeyCommitment()
 	src := filepath.Join(dir, "src")
 	random := make([]byte, 300<<10)
 	rand.Read(random)
@@ -215,6 +217,23 @@ func openRepo(dir string) (*repo.Repo, error) {
 		return nil, err
 	}
 	return repo.Open(ctx, st, base.dev)
+}
+
+// openRecovery opens the store in dir with the recovery key.
+func openRecovery(dir string) (*repo.Repo, error) {
+	st, err := local.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := store.ReadChain(ctx, store.ChainOf(st), 0)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := devices.Verify(base.account, entries)
+	if err != nil {
+		return nil, err
+	}
+	return repo.OpenRecovery(ctx, st, base.recovery, chain)
 }
 
 func mustOpen(t *testing.T, dir string) *repo.Repo {

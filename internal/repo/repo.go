@@ -7,12 +7,14 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,7 +55,7 @@ func (c Config) macInput() []byte {
 type Repo struct {
 	st      store.Store
 	cfg     Config
-	keys    *crypt.Keys
+	keys    *crypt.Keys // derived from the root key of epoch 0
 	sealer  *crypt.Sealer
 	opener  *crypt.Opener
 	hasher  *crypt.Hasher
@@ -61,8 +63,13 @@ type Repo struct {
 	Index   *index.Master
 	packer  *packer
 	chunker chunker.Params
-	// commit is the public commitment to the root key (KeyCommitment).
+	// commit is the public commitment to the root key of epoch 0
+	// (KeyCommitment).
 	commit [32]byte
+	// epochMu guards chain and roots, which Activate extends.
+	epochMu sync.Mutex
+	chain   *devices.Chain
+	roots   []crypt.Key // roots[e] is the root key of epoch e, up to the current one
 	// writing is set once a backup session starts: from then on, packs that
 	// a prune plan will delete are treated as absent (docs/format.md §8.3).
 	writing atomic.Bool
@@ -73,6 +80,12 @@ var (
 	ErrNotRepo     = errors.New("not a Coffer repository")
 	ErrVersion     = errors.New("repository of an unsupported format version")
 	ErrNoDeviceKey = errors.New("this device holds no key for the repository")
+	// ErrKeySubstituted means the store holds a root key the device chain
+	// does not record: it wrapped a key of its own (docs/format.md §2.6).
+	ErrKeySubstituted = errors.New("the store holds a root key the device chain does not record (substituted by the store?)")
+	// ErrNotRecoveryKey means a recovery key is not the one the device
+	// chain currently records.
+	ErrNotRecoveryKey = errors.New("this is not the account's current recovery key")
 )
 
 // Created is what Create returns: the account and its recovery key, which
@@ -92,62 +105,133 @@ func NewAccountID() (string, error) {
 	return hex.EncodeToString(acct[:]), nil
 }
 
-// Create initialises an empty store as a new account's repository: a
-// random root key wrapped to dev and to a fresh recovery key.
+// NewAccountKeys are the secrets and the genesis entry of an account not
+// yet written to a store: the root key of epoch 0, drawn at random, and a
+// fresh recovery key.
+type NewAccountKeys struct {
+	Account string
+	// Genesis is the first entry of the device chain, signed by the first
+	// device, pinning it, the recovery signing key and the commitment of
+	// the root key (docs/devices.md). A server registers the account
+	// with it.
+	Genesis     []byte
+	RecoveryKey *keys.RecoveryKey
+	root        crypt.Key
+}
+
+// NewAccount draws the root key of epoch 0 and a recovery key for the
+// account with ID account (see NewAccountID), and builds the genesis entry
+// of its device chain with dev as the first device.
+func NewAccount(account string, dev *keys.Device) (*NewAccountKeys, error) {
+	nk := &NewAccountKeys{Account: account}
+	if _, err := rand.Read(nk.root[:]); err != nil {
+		return nil, fmt.Errorf("drawing root key: %w", err)
+	}
+	rk, err := keys.NewRecoveryKey()
+	if err != nil {
+		return nil, err
+	}
+	nk.RecoveryKey = rk
+	sign := rk.SigningKey()
+	defer clear(sign)
+	nk.Genesis, err = devices.NewGenesis(account, dev, sign.Public().(ed25519.PublicKey), devices.KeyCommitment(&nk.root), time.Now())
+	if err != nil {
+		nk.Zero()
+		return nil, err
+	}
+	return nk, nil
+}
+
+// Zero overwrites the root key and the recovery key; call it once the
+// recovery key has been shown.
+func (nk *NewAccountKeys) Zero() {
+	nk.root.Zero()
+	nk.RecoveryKey.Zero()
+}
+
+// Create initialises an empty store as a new account's repository, with a
+// random account ID, dev as its first device and a fresh recovery key.
 func Create(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, *Created, error) {
 	account, err := NewAccountID()
 	if err != nil {
 		return nil, nil, err
 	}
-	return CreateAccount(ctx, st, dev, account)
+	nk, err := NewAccount(account, dev)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer nk.root.Zero()
+	return CreateAccount(ctx, st, dev, nk)
 }
 
-// CreateAccount is Create for an account ID the caller drew with
-// NewAccountID, for a store where the account must exist (a server
-// registers it) before its objects are written.
-func CreateAccount(ctx context.Context, st store.Store, dev *keys.Device, account string) (*Repo, *Created, error) {
-	cfg := Config{Version: Version, Account: account, Created: time.Now().UTC().Truncate(time.Second)}
-	var root crypt.Key
-	defer root.Zero()
-	if _, err := rand.Read(root[:]); err != nil {
-		return nil, nil, fmt.Errorf("drawing root key: %w", err)
-	}
-	rk, err := keys.NewRecoveryKey()
+// CreateAccount writes a new account's repository to st: the root key of
+// epoch 0 wrapped to dev and to the recovery key, the genesis entry of the
+// device chain (a chain that already holds exactly this genesis, because a
+// server registered the account with it, is fine), and last the
+// configuration, without which a store is not a repository. dev must be
+// the device NewAccount built the genesis for. The returned Created shares
+// nk's recovery key.
+func CreateAccount(ctx context.Context, st store.Store, dev *keys.Device, nk *NewAccountKeys) (*Repo, *Created, error) {
+	chain, err := devices.Verify(nk.Account, [][]byte{nk.Genesis})
 	if err != nil {
 		return nil, nil, err
 	}
-	wrappedDev, err := keys.WrapToDevice(&root, cfg.Account, dev.Public())
-	if err != nil {
-		return nil, nil, err
+	if _, ok := chain.Device(dev.ID); !ok {
+		return nil, nil, fmt.Errorf("the genesis entry is not for device %s", dev.ID)
 	}
-	wrappedRec, err := keys.WrapToRecovery(&root, cfg.Account, rk)
-	if err != nil {
-		return nil, nil, err
+	if c, _ := chain.Commitment(0); c != devices.KeyCommitment(&nk.root) {
+		return nil, nil, fmt.Errorf("the genesis entry commits to another root key: %w", ErrKeySubstituted)
 	}
-	r, err := newRepo(st, cfg, &root)
+	cfg := Config{Version: Version, Account: nk.Account, Created: time.Now().UTC().Truncate(time.Second)}
+	r, err := newRepo(st, cfg, chain, []crypt.Key{nk.root})
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg.MAC = r.keys.ConfigMAC(cfg.macInput())
 	r.cfg = cfg
-	cfgBytes, err := json.Marshal(cfg)
-	if err != nil {
+	if err := r.create(ctx, dev, nk); err != nil {
+		r.Close()
 		return nil, nil, err
 	}
-	for _, o := range []struct {
-		kind store.Kind
-		name string
-		data []byte
-	}{
-		{store.Keys, keys.DeviceObjectName(dev.ID), wrappedDev},
-		{store.Keys, keys.RecoveryObjectName, wrappedRec},
-		{store.Config, "config", cfgBytes}, // last: a store without it is not a repository
-	} {
-		if err := putBytes(ctx, st, o.kind, o.name, o.data); err != nil {
-			return nil, nil, err
-		}
+	return r, &Created{Account: cfg.Account, RecoveryKey: nk.RecoveryKey}, nil
+}
+
+// create writes the objects of a new account, the configuration last.
+func (r *Repo) create(ctx context.Context, dev *keys.Device, nk *NewAccountKeys) error {
+	cfgBytes, err := json.Marshal(r.cfg)
+	if err != nil {
+		return err
 	}
-	return r, &Created{Account: cfg.Account, RecoveryKey: rk}, nil
+	if err := r.WrapTo(ctx, dev.Public()); err != nil {
+		return err
+	}
+	if err := r.WrapToRecovery(ctx, nk.RecoveryKey); err != nil {
+		return err
+	}
+	if err := appendGenesis(ctx, store.ChainOf(r.st), nk.Genesis); err != nil {
+		return err
+	}
+	return putBytes(ctx, r.st, store.Config, "config", cfgBytes)
+}
+
+// appendGenesis stores the genesis entry as entry 0 of the chain, unless
+// the chain holds exactly it already.
+func appendGenesis(ctx context.Context, c store.Chain, genesis []byte) error {
+	err := c.AppendChain(ctx, 0, genesis)
+	if !errors.Is(err, store.ErrConflict) {
+		if err != nil {
+			return fmt.Errorf("appending the genesis entry: %w", err)
+		}
+		return nil
+	}
+	have, err := c.ChainEntries(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("reading the device chain: %w", err)
+	}
+	if len(have) == 0 || !bytes.Equal(have[0], genesis) {
+		return fmt.Errorf("the store already holds another device chain: %w", store.ErrConflict)
+	}
+	return nil
 }
 
 // ReadConfig reads and checks the repository configuration.
@@ -177,25 +261,99 @@ func ReadConfig(ctx context.Context, st store.Store) (Config, error) {
 	return cfg, nil
 }
 
-// Open opens the repository in st with the root key wrapped to dev.
+// Open opens the repository in st with the root key wrapped to dev. It
+// trusts, on first use, the device chain the store holds, after verifying
+// it; a caller that remembers an account's chain should extend what it
+// remembers and call OpenChain, so that the store cannot roll the chain
+// back (to before a device was removed, say).
 func Open(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, error) {
 	cfg, err := ReadConfig(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := store.ReadAll(ctx, st, store.Keys, keys.DeviceObjectName(dev.ID), keys.MaxObjectSize)
+	entries, err := store.ReadChain(ctx, store.ChainOf(st), 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading the device chain: %w", err)
+	}
+	chain, err := devices.Verify(cfg.Account, entries)
+	if err != nil {
+		return nil, err
+	}
+	return openDevice(ctx, st, cfg, dev, chain)
+}
+
+// OpenChain opens the repository in st with the root key of chain's
+// current epoch wrapped to dev, which must be a current device of chain.
+// Every root key read, from the wrapped object and from the epoch's
+// keyring, must have the commitment chain records for its epoch, or the
+// error wraps ErrKeySubstituted.
+func OpenChain(ctx context.Context, st store.Store, dev *keys.Device, chain *devices.Chain) (*Repo, error) {
+	cfg, err := ReadConfig(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return openDevice(ctx, st, cfg, dev, chain)
+}
+
+func openDevice(ctx context.Context, st store.Store, cfg Config, dev *keys.Device, chain *devices.Chain) (*Repo, error) {
+	if _, ok := chain.Device(dev.ID); !ok {
+		if seq, removed := chain.Removed(dev.ID); removed {
+			return nil, fmt.Errorf("%w: device %s was removed from the account by chain entry %d", ErrNoDeviceKey, dev.ID, seq)
+		}
+		return nil, fmt.Errorf("%w: device %s is not in the account's device chain", ErrNoDeviceKey, dev.ID)
+	}
+	return openEpochs(ctx, st, cfg, chain, dev, keys.DeviceObjectName)
+}
+
+// OpenRecovery opens the repository in st with the root key of chain's
+// current epoch wrapped to the recovery key rk, which must be the one
+// chain records. The keys are checked as by OpenChain.
+func OpenRecovery(ctx context.Context, st store.Store, rk *keys.RecoveryKey, chain *devices.Chain) (*Repo, error) {
+	cfg, err := ReadConfig(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := rk.Device()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Zero()
+	if !bytes.Equal(rd.Public().Sign, chain.Recovery()) {
+		return nil, ErrNotRecoveryKey
+	}
+	return openEpochs(ctx, st, cfg, chain, rd, keys.RecoveryObjectName)
+}
+
+// openEpochs unwraps, with d, the root key of chain's current epoch from
+// the object name(commitment, d.ID), reads the older epochs' keys from its
+// keyring, checks every key against the chain and the configuration's MAC.
+func openEpochs(ctx context.Context, st store.Store, cfg Config, chain *devices.Chain, d *keys.Device, name func([32]byte, string) string) (*Repo, error) {
+	if chain.Account() != cfg.Account {
+		return nil, fmt.Errorf("%w: the configuration is for account %s, the device chain for %s", ErrNotRepo, cfg.Account, chain.Account())
+	}
+	e := chain.Epoch()
+	if e >= keys.MaxEpochs {
+		return nil, fmt.Errorf("root-key epoch %d: at most %d are supported", e, keys.MaxEpochs)
+	}
+	commit, _ := chain.Commitment(e)
+	obj := name(commit, d.ID)
+	wrapped, err := store.ReadAll(ctx, st, store.Keys, obj, keys.MaxObjectSize)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w (device %s)", ErrNoDeviceKey, dev.ID)
+		return nil, fmt.Errorf("%w (%s, epoch %d)", ErrNoDeviceKey, d.ID, e)
 	}
 	if err != nil {
 		return nil, err
 	}
-	root, err := keys.UnwrapDevice(wrapped, cfg.Account, dev)
+	root, err := keys.UnwrapDevice(wrapped, cfg.Account, d)
 	if err != nil {
-		return nil, fmt.Errorf("unwrapping the root key for device %s: %w", dev.ID, err)
+		return nil, fmt.Errorf("keys/%s: %w", obj, err)
 	}
 	defer root.Zero()
-	r, err := newRepo(st, cfg, root)
+	roots, err := readRoots(ctx, st, chain, root)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRepo(st, cfg, chain, roots)
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +364,56 @@ func Open(ctx context.Context, st store.Store, dev *keys.Device) (*Repo, error) 
 	return r, nil
 }
 
-func newRepo(st store.Store, cfg Config, root *crypt.Key) (*Repo, error) {
-	k, err := crypt.DeriveKeys(root)
+// readRoots checks root, the key of chain's current epoch, and returns the
+// keys of every epoch in order, read from the current epoch's keyring and
+// checked against the chain too.
+func readRoots(ctx context.Context, st store.Store, chain *devices.Chain, root *crypt.Key) ([]crypt.Key, error) {
+	e := chain.Epoch()
+	if err := checkRoot(chain, e, root); err != nil {
+		return nil, err
+	}
+	if e == 0 {
+		return []crypt.Key{*root}, nil
+	}
+	commit, _ := chain.Commitment(e)
+	obj := keys.KeyringObjectName(commit)
+	b, err := store.ReadAll(ctx, st, store.Keys, obj, keys.MaxKeyringSize)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := keys.OpenKeyring(b, chain.Account(), e, root)
+	if err != nil {
+		return nil, fmt.Errorf("keys/%s: %w", obj, err)
+	}
+	for i := range roots {
+		if err := checkRoot(chain, uint64(i), &roots[i]); err != nil {
+			zeroAll(roots)
+			return nil, fmt.Errorf("keys/%s: %w", obj, err)
+		}
+	}
+	return append(roots, *root), nil
+}
+
+// checkRoot requires root's commitment to be the chain's for epoch e.
+func checkRoot(chain *devices.Chain, e uint64, root *crypt.Key) error {
+	if want, _ := chain.Commitment(e); devices.KeyCommitment(root) != want {
+		return fmt.Errorf("root key of epoch %d: %w", e, ErrKeySubstituted)
+	}
+	return nil
+}
+
+func zeroAll(ks []crypt.Key) {
+	for i := range ks {
+		ks[i].Zero()
+	}
+}
+
+// newRepo returns a Repo over roots, the root keys of epochs 0 to the
+// current one, which it takes over: the blob ID key, the gear table and
+// the configuration key come from epoch 0's, the data keys from each, and
+// new data is sealed under the current epoch's.
+func newRepo(st store.Store, cfg Config, chain *devices.Chain, roots []crypt.Key) (*Repo, error) {
+	k, err := crypt.DeriveKeys(&roots[0])
 	if err != nil {
 		return nil, err
 	}
@@ -215,22 +421,49 @@ func newRepo(st store.Store, cfg Config, root *crypt.Key) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := crypt.NewSealer(&k.Data)
+	data := make([]*crypt.Key, len(roots)) // newest first
+	defer func() {
+		for _, d := range data {
+			if d != nil {
+				d.Zero()
+			}
+		}
+	}()
+	for i := range roots {
+		if data[len(roots)-1-i], err = dataKey(&roots[i]); err != nil {
+			return nil, err
+		}
+	}
+	sealer, err := crypt.NewSealer(data[0])
 	if err != nil {
 		return nil, err
 	}
 	r := &Repo{
-		st: st, cfg: cfg, keys: k, sealer: sealer, commit: devices.KeyCommitment(root),
-		opener: crypt.NewOpener(&k.Data), hasher: crypt.NewHasher(&k.ID),
+		st: st, cfg: cfg, keys: k, sealer: sealer, commit: devices.KeyCommitment(&roots[0]),
+		opener: crypt.NewOpener(data...), hasher: crypt.NewHasher(&k.ID),
 		gear: gear, Index: index.NewMaster(), chunker: chunker.DefaultParams,
+		chain: chain, roots: roots,
 	}
 	r.packer = newPacker(r)
 	return r, nil
 }
 
-// KeyCommitment returns a public commitment to the account root key: a
-// device that remembers it notices if a store ever wraps another root key to
-// it (docs/security.md, "Root-key substitution").
+// dataKey derives the envelope master key of a root key.
+func dataKey(root *crypt.Key) (*crypt.Key, error) {
+	k, err := crypt.DeriveKeys(root)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Zero()
+	d := k.Data
+	return &d, nil
+}
+
+// KeyCommitment returns the public commitment to the root key of epoch 0,
+// which the genesis entry of the device chain records and which never
+// changes: a device that remembers it notices if a store ever presents
+// another account's chain or keys (docs/security.md, "Root-key
+// substitution").
 func (r *Repo) KeyCommitment() [32]byte { return r.commit }
 
 // Config returns the repository configuration.
@@ -253,6 +486,9 @@ func (r *Repo) Close() {
 	r.sealer.Zero()
 	r.opener.Zero()
 	r.keys.Zero()
+	r.epochMu.Lock()
+	defer r.epochMu.Unlock()
+	zeroAll(r.roots)
 }
 
 func putBytes(ctx context.Context, st store.Store, kind store.Kind, name string, b []byte) error {
