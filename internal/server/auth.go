@@ -9,65 +9,43 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store/local"
 )
 
-// maxAuthBody bounds the JSON bodies of account, auth and device requests.
+// maxAuthBody bounds the JSON bodies of auth and pairing requests.
 const maxAuthBody = 16 << 10
 
-// maxDeviceName is the longest device name, in bytes (docs/format.md §2.4.1).
-const maxDeviceName = 128
+// maxChainBody bounds the JSON bodies that carry a chain entry
+// (registration and chain appends): the base64 of the largest entry and a
+// little more.
+const maxChainBody = devices.MaxEntrySize/3*4 + 1024
 
-// checkDeviceKey validates a device introduction and its signature over the
-// register message, and returns the device's ID.
-func checkDeviceKey(account string, k wire.DeviceKey, sig []byte) (string, error) {
-	if len(k.SignKey) != ed25519.PublicKeySize {
-		return "", badRequest("sign_key must be %d bytes", ed25519.PublicKeySize)
-	}
-	if !validDeviceName(k.Name) {
-		return "", badRequest("a device name is 1 to %d bytes of printable UTF-8", maxDeviceName)
-	}
-	if len(sig) != ed25519.SignatureSize {
-		return "", badRequest("signature must be %d bytes", ed25519.SignatureSize)
-	}
-	id := keys.DeviceID(k.SignKey)
-	if !ed25519.Verify(k.SignKey, wire.RegisterMessage(account, id), sig) {
-		return "", unauthenticated("the signature does not verify under sign_key")
-	}
-	return id, nil
-}
-
-// validDeviceName applies the name rule of docs/format.md §2.4.1.
-func validDeviceName(name string) bool {
-	return len(name) >= 1 && len(name) <= maxDeviceName && utf8.ValidString(name) &&
-		strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
-}
-
-// register handles POST /v1/accounts.
+// register handles POST /v1/accounts: the genesis entry, verified as a
+// chain of one entry, is the proof that its device holds its key.
 func (s *Server) register(c *call) error {
 	if err := s.checkRegistrationToken(c.r); err != nil {
 		return err
 	}
 	var req wire.RegisterRequest
-	if err := decodeJSON(c, maxAuthBody, &req); err != nil {
+	if err := decodeJSON(c, maxChainBody, &req); err != nil {
 		return err
 	}
 	if !validID(req.Account) {
 		return badRequest("an account ID is 32 lower-case hex digits")
 	}
-	id, err := checkDeviceKey(req.Account, req.Device, req.Signature)
+	chain, err := devices.Verify(req.Account, [][]byte{req.Genesis})
 	if err != nil {
-		return err
+		return badEntry(err)
 	}
-	dev := meta.Device{ID: id, SignKey: req.Device.SignKey, Name: req.Device.Name, Rights: meta.Full, Added: s.cfg.Now().UTC()}
-	err = s.db.CreateAccount(c.ctx(), req.Account, dev)
+	e, err := devices.Parse(req.Genesis)
+	if err != nil {
+		return badEntry(err) // cannot happen: it verified
+	}
+	err = s.db.CreateAccount(c.ctx(), req.Account, req.Genesis, changeOf(nil, e, meta.Full, s.cfg.Now().UTC()))
 	if errors.Is(err, meta.ErrExists) {
 		return newError(http.StatusConflict, wire.CodeExists, "the account exists")
 	}
@@ -77,7 +55,8 @@ func (s *Server) register(c *call) error {
 	if err := s.createStore(req.Account); err != nil {
 		return errors.Join(err, s.db.DeleteAccount(context.WithoutCancel(c.ctx()), req.Account))
 	}
-	return writeJSON(c.w, http.StatusCreated, wire.RegisterResponse{Account: req.Account, Device: id})
+	s.chains.put(req.Account, chain)
+	return writeJSON(c.w, http.StatusCreated, wire.RegisterResponse{Account: req.Account, Device: e.Device.ID})
 }
 
 // checkRegistrationToken enforces --registration-token-file, comparing in
@@ -106,21 +85,21 @@ func (s *Server) createStore(account string) error {
 	return nil
 }
 
-// activeDevice returns a device that may authenticate: 404 if unknown, 403
-// if revoked.
-func (s *Server) activeDevice(c *call, account, device string) (meta.Device, error) {
-	if !validID(account) || !validID(device) {
-		return meta.Device{}, badRequest("account and device IDs are 32 lower-case hex digits")
+// activePrincipal returns a principal (device, recovery key or contact)
+// that may authenticate: 404 if unknown, 403 if revoked.
+func (s *Server) activePrincipal(c *call, account, id string) (meta.Device, error) {
+	if !validID(account) || !validID(id) {
+		return meta.Device{}, badRequest("account and principal IDs are 32 lower-case hex digits")
 	}
-	d, err := s.db.Device(c.ctx(), account, device)
+	d, err := s.db.Device(c.ctx(), account, id)
 	if errors.Is(err, meta.ErrNotFound) {
-		return meta.Device{}, notFound("no such account or device")
+		return meta.Device{}, notFound("no such account or principal")
 	}
 	if err != nil {
 		return meta.Device{}, err
 	}
 	if !d.Active() {
-		return meta.Device{}, forbidden("the device has been revoked")
+		return meta.Device{}, forbidden("the principal has been revoked")
 	}
 	return d, nil
 }
@@ -131,7 +110,7 @@ func (s *Server) challenge(c *call) error {
 	if err := decodeJSON(c, maxAuthBody, &req); err != nil {
 		return err
 	}
-	if _, err := s.activeDevice(c, req.Account, req.Device); err != nil {
+	if _, err := s.activePrincipal(c, req.Account, req.Device); err != nil {
 		return err
 	}
 	ch := make([]byte, wire.ChallengeBytes)
@@ -151,7 +130,7 @@ func (s *Server) token(c *call) error {
 	if err := decodeJSON(c, maxAuthBody, &req); err != nil {
 		return err
 	}
-	d, err := s.activeDevice(c, req.Account, req.Device)
+	d, err := s.activePrincipal(c, req.Account, req.Device)
 	if err != nil {
 		return err
 	}

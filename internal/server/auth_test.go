@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"strings"
 	"testing"
@@ -42,8 +43,24 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/v1/objects/packs/" + pack, 405, "method_not_allowed"},
 		{"PUT", "/v1/objects/packs/", 405, "method_not_allowed"},
 		{"DELETE", "/v1/devices", 405, "method_not_allowed"},
-		{"DELETE", "/v1/devices/xyz", 400, "bad_request"},
-		{"DELETE", "/v1/devices/" + strings.Repeat("A", 32), 400, "bad_request"},
+		{"POST", "/v1/devices", 405, "method_not_allowed"},
+		{"DELETE", "/v1/devices/" + strings.Repeat("a", 32), 404, "not_found"},
+		{"PUT", "/v1/chain", 405, "method_not_allowed"},
+		{"GET", "/v1/chain/0", 404, "not_found"},
+		{"GET", "/v1/accounts/xyz/chain", 400, "bad_request"},
+		{"GET", "/v1/accounts/" + strings.Repeat("A", 32) + "/chain", 400, "bad_request"},
+		{"POST", "/v1/accounts/" + strings.Repeat("a", 32) + "/chain", 405, "method_not_allowed"},
+		{"GET", "/v1/accounts/" + strings.Repeat("a", 32) + "/other", 404, "not_found"},
+		{"GET", "/v1/accounts/" + strings.Repeat("a", 32) + "/recovery/..", 400, "bad_request"},
+		{"GET", "/v1/accounts/" + strings.Repeat("a", 32) + "/recovery/a/b", 404, "not_found"},
+		{"PUT", "/v1/accounts/" + strings.Repeat("a", 32) + "/recovery/contacts-" + strings.Repeat("a", 32), 405, "method_not_allowed"},
+		{"GET", "/v1/pairings", 405, "method_not_allowed"},
+		{"GET", "/v1/pairings/" + strings.Repeat("a", 32), 404, "not_found"},
+		{"GET", "/v1/pairings/xyz/1", 400, "bad_request"},
+		{"GET", "/v1/pairings/" + strings.Repeat("a", 32) + "/0", 400, "bad_request"},
+		{"GET", "/v1/pairings/" + strings.Repeat("a", 32) + "/5", 400, "bad_request"},
+		{"GET", "/v1/pairings/" + strings.Repeat("a", 32) + "/11", 400, "bad_request"},
+		{"POST", "/v1/pairings/" + strings.Repeat("a", 32) + "/1", 405, "method_not_allowed"},
 		{"GET", "/v1/refs/", 400, "bad_request"},
 		{"GET", "/v1/refs/a/b", 404, "not_found"},
 		// Valid paths without a token.
@@ -56,8 +73,17 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/v1/refs/head", 401, "unauthenticated"},
 		{"PUT", "/v1/refs/head", 401, "unauthenticated"},
 		{"GET", "/v1/devices", 401, "unauthenticated"},
-		{"POST", "/v1/devices", 401, "unauthenticated"},
-		{"DELETE", "/v1/devices/" + strings.Repeat("a", 32), 401, "unauthenticated"},
+		{"GET", "/v1/chain", 401, "unauthenticated"},
+		{"POST", "/v1/chain", 401, "unauthenticated"},
+		{"GET", "/v1/accounts/" + strings.Repeat("a", 32) + "/chain", 401, "unauthenticated"},
+		{"POST", "/v1/pairings", 401, "unauthenticated"},
+		{"PUT", "/v1/pairings/" + strings.Repeat("a", 32) + "/2", 401, "unauthenticated"},
+		{"PUT", "/v1/pairings/" + strings.Repeat("a", 32) + "/4", 401, "unauthenticated"},
+		// Valid paths that need no token.
+		{"PUT", "/v1/pairings/" + strings.Repeat("a", 32) + "/1", 404, "not_found"},
+		{"PUT", "/v1/pairings/" + strings.Repeat("a", 32) + "/3", 404, "not_found"},
+		{"GET", "/v1/pairings/" + strings.Repeat("a", 32) + "/2", 404, "not_found"},
+		{"GET", "/v1/accounts/" + strings.Repeat("a", 32) + "/recovery/contacts-" + strings.Repeat("a", 32), 404, "not_found"},
 	}
 	for _, tc := range tests {
 		r := e.do(req{method: tc.method, path: tc.path})
@@ -78,11 +104,14 @@ func TestRoutes(t *testing.T) {
 func TestRegister(t *testing.T) {
 	e := newEnv(t)
 	d, other := newDevice(1), newDevice(2)
+	rk := recoveryKey(t)
 	acct := accountID(1)
-	good := func() wire.RegisterRequest {
-		k, sig := d.introduce(acct)
-		return wire.RegisterRequest{Account: acct, Device: k, Signature: sig}
+	g := genesis(t, acct, d, rk)
+	body := func(account string, genesis []byte) wire.RegisterRequest {
+		return wire.RegisterRequest{Account: account, Genesis: genesis}
 	}
+	tampered := bytes.Clone(g)
+	tampered[len(tampered)-1] ^= 1
 	tests := []struct {
 		name   string
 		body   any
@@ -93,47 +122,50 @@ func TestRegister(t *testing.T) {
 		{"empty", "", 400, "bad_request"},
 		{"two values", `{"account":"a"} {}`, 400, "bad_request"},
 		{"unknown field", `{"account":"a","extra":1}`, 400, "bad_request"},
+		{"the old form", `{"account":"` + acct + `","device":{"sign_key":"AA==","name":"x"},"signature":""}`, 400, "bad_request"},
 		{"wrong type", `{"account":5}`, 400, "bad_request"},
-		{"bad base64", `{"account":"` + acct + `","device":{"sign_key":"!!","name":"x"},"signature":""}`, 400, "bad_request"},
-		{"too big", `{"account":"` + strings.Repeat(" ", 20<<10) + `"}`, 413, "too_large"},
-		{"short account", func() any { r := good(); r.Account = "abc"; return r }(), 400, "bad_request"},
-		{"upper-case account", func() any { r := good(); r.Account = strings.ToUpper(acct); return r }(), 400, "bad_request"},
-		{"short key", func() any { r := good(); r.Device.SignKey = r.Device.SignKey[:31]; return r }(), 400, "bad_request"},
-		{"empty name", func() any { r := good(); r.Device.Name = ""; return r }(), 400, "bad_request"},
-		{"control in name", func() any { r := good(); r.Device.Name = "a\x1bb"; return r }(), 400, "bad_request"},
-		{"bidi override in name", func() any { r := good(); r.Device.Name = "a\u202eb"; return r }(), 400, "bad_request"},
-		{"long name", func() any { r := good(); r.Device.Name = strings.Repeat("é", 65); return r }(), 400, "bad_request"},
-		{"short signature", func() any { r := good(); r.Signature = r.Signature[:63]; return r }(), 400, "bad_request"},
-		{"signature of another key", func() any {
-			r := good()
-			r.Signature = ed25519.Sign(other.key, wire.RegisterMessage(acct, d.id))
-			return r
-		}(), 401, "unauthenticated"},
-		{"signature for another account", func() any {
-			r := good()
-			r.Signature = ed25519.Sign(d.key, wire.RegisterMessage(accountID(2), d.id))
-			return r
-		}(), 401, "unauthenticated"},
-		{"good", good(), 201, ""},
-		{"again", good(), 409, "exists"},
+		{"bad base64", `{"account":"` + acct + `","genesis":"!!"}`, 400, "bad_request"},
+		{"too big", `{"account":"` + strings.Repeat(" ", 50<<10) + `"}`, 413, "too_large"},
+		{"short account", body("abc", g), 400, "bad_request"},
+		{"upper-case account", body(strings.ToUpper(acct), g), 400, "bad_request"},
+		{"no genesis", body(acct, nil), 400, "bad_entry"},
+		{"cut short", body(acct, g[:len(g)-1]), 400, "bad_entry"},
+		{"bad signature", body(acct, tampered), 400, "bad_entry"},
+		{"genesis of another account", body(accountID(2), g), 400, "bad_entry"},
+		{"good", body(acct, g), 201, ""},
+		{"again", body(acct, g), 409, "exists"},
+		{"another genesis", body(acct, genesis(t, acct, other, rk)), 409, "exists"},
 	}
 	for _, tc := range tests {
-		e.do(req{method: "POST", path: "/v1/accounts", body: tc.body}).want(t, tc.name, tc.status, tc.code)
+		r := e.do(req{method: "POST", path: "/v1/accounts", body: tc.body})
+		r.want(t, tc.name, tc.status, tc.code)
+		if tc.code == "bad_entry" && !strings.Contains(decode[wire.Error](t, r).Error, "device chain entry") {
+			t.Errorf("%s: the error does not give the verifier's reason: %s", tc.name, r.body)
+		}
 	}
-	r := e.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: accountID(3), Device: good().Device,
-		Signature: ed25519.Sign(d.key, wire.RegisterMessage(accountID(3), d.id))}})
+	r := e.register(accountID(3), d, rk)
 	r.want(t, "same device, another account", 201, "")
 	if got := decode[wire.RegisterResponse](t, r); got.Account != accountID(3) || got.Device != d.id {
 		t.Errorf("registration answered %+v", got)
+	}
+	// The genesis is entry 0 of the chain; the recovery key can log in.
+	tok := e.login(acct, d)
+	page := decode[wire.ChainPage](t, e.do(req{method: "GET", path: "/v1/chain", token: tok}))
+	if len(page.Entries) != 1 || !bytes.Equal(page.Entries[0], g) {
+		t.Errorf("chain after registration: %d entries", len(page.Entries))
+	}
+	e.login(acct, principalOf(rk))
+	devs := decode[wire.DevicesResponse](t, e.do(req{method: "GET", path: "/v1/devices", token: tok}))
+	if len(devs.Devices) != 1 || devs.Devices[0].Device != d.id || devs.Devices[0].AddedBy != "" || devs.Devices[0].Rights != "full" ||
+		devs.Devices[0].Name != d.k.Name {
+		t.Errorf("devices after registration: %+v", devs.Devices)
 	}
 }
 
 // TestRegistrationToken checks --registration-token-file.
 func TestRegistrationToken(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.RegistrationToken = "s3cret" })
-	d := newDevice(1)
-	k, sig := d.introduce(accountID(1))
-	body := wire.RegisterRequest{Account: accountID(1), Device: k, Signature: sig}
+	body := wire.RegisterRequest{Account: accountID(1), Genesis: genesis(t, accountID(1), newDevice(1), recoveryKey(t))}
 	for _, tc := range []struct {
 		header string
 		status int
@@ -211,56 +243,20 @@ func TestAuth(t *testing.T) {
 	e.do(req{method: "GET", path: "/v1/devices", token: tok}).want(t, "expired token", 401, "unauthenticated")
 }
 
-// TestRevoked checks that revoking a device stops its tokens at once and its
-// challenges from then on.
+// TestRevoked checks that removing a device from the chain stops its
+// tokens at once and its challenges from then on.
 func TestRevoked(t *testing.T) {
 	e := newEnv(t)
 	a := e.newAccount(1)
 	ch := e.challenge(a.id, a.appendOnly)
 	e.do(req{method: "GET", path: "/v1/objects/packs/", token: a.aoToken}).want(t, "before", 200, "")
-	e.do(req{method: "DELETE", path: "/v1/devices/" + a.appendOnly.id, token: a.token}).want(t, "revoke", 204, "")
+	e.appendEntry(a, a.token, a.removeDevice(t, a.appendOnly), "").want(t, "remove", 201, "")
 	e.do(req{method: "GET", path: "/v1/objects/packs/", token: a.aoToken}).want(t, "old token", 401, "unauthenticated")
 	e.do(req{method: "POST", path: "/v1/auth/token", body: tokenRequest(a.id, a.appendOnly, ch)}).want(t, "pending challenge", 403, "forbidden")
 	e.do(req{method: "POST", path: "/v1/auth/challenge", body: wire.ChallengeRequest{Account: a.id, Device: a.appendOnly.id}}).
 		want(t, "new challenge", 403, "forbidden")
-}
-
-// TestDevices covers listing, adding and revoking devices.
-func TestDevices(t *testing.T) {
-	e := newEnv(t)
-	a := e.newAccount(1)
-	second := newDevice(50)
-	add := func(d device, rights string, signer device) resp {
-		k, _ := d.introduce(a.id)
-		sig := ed25519.Sign(signer.key, wire.RegisterMessage(a.id, d.id))
-		return e.do(req{method: "POST", path: "/v1/devices", token: a.token, body: wire.AddDeviceRequest{Device: k, Rights: rights, Signature: sig}})
-	}
-	add(second, "admin", second).want(t, "unknown rights", 400, "bad_request")
-	add(second, wire.RightsFull, a.full).want(t, "signed by the adder, not the new device", 401, "unauthenticated")
-	add(a.appendOnly, wire.RightsFull, a.appendOnly).want(t, "existing device", 409, "exists")
-	r := add(second, wire.RightsFull, second)
-	r.want(t, "add", 201, "")
-	if info := decode[wire.DeviceInfo](t, r); info.Device != second.id || info.AddedBy != a.full.id || info.Rights != "full" || info.Revoked != nil {
-		t.Errorf("added %+v", info)
-	}
-	del := func(id, tok string) resp { return e.do(req{method: "DELETE", path: "/v1/devices/" + id, token: tok}) }
-	del(newDevice(77).id, a.token).want(t, "revoke unknown", 404, "not_found")
-	del(a.appendOnly.id, a.token).want(t, "revoke", 204, "")
-	del(a.appendOnly.id, a.token).want(t, "revoke again", 204, "")
-	del(second.id, a.token).want(t, "revoke the second full device", 204, "")
-	del(a.full.id, a.token).want(t, "revoke the last full device", 409, "conflict")
-	add(a.appendOnly, wire.RightsFull, a.appendOnly).want(t, "re-add revoked", 409, "exists")
-
 	list := decode[wire.DevicesResponse](t, e.do(req{method: "GET", path: "/v1/devices", token: a.token}))
-	if len(list.Devices) != 3 {
-		t.Fatalf("listed %d devices", len(list.Devices))
-	}
-	first, ao := list.Devices[0], list.Devices[1]
-	if first.Device != a.full.id || first.AddedBy != "" || first.Rights != "full" || first.Revoked != nil ||
-		string(first.SignKey) != string(a.full.pub()) || first.Name != "device "+a.full.id[:6] || !first.Added.Equal(e.clock.Now()) {
-		t.Errorf("first device %+v", first)
-	}
-	if ao.Device != a.appendOnly.id || ao.Rights != "append-only" || ao.Revoked == nil || !ao.Revoked.Equal(e.clock.Now()) {
-		t.Errorf("append-only device %+v", ao)
+	if len(list.Devices) != 2 || list.Devices[1].Revoked == nil || !list.Devices[1].Revoked.Equal(e.clock.Now()) {
+		t.Errorf("devices %+v", list.Devices)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/coffer-backup/coffer/internal/devices"
+	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -64,7 +66,7 @@ func TestIsolation(t *testing.T) {
 	a, b := e.newAccount(1), e.newAccount(2)
 	bNames := e.populate(b, 2)
 	before := e.state(b, "head")
-	bk, bsig := b.appendOnly.introduce(b.id)
+	bEntry := b.removeDevice(t, b.appendOnly) // an entry of B's chain, at the length A's has too
 	type probe struct {
 		q      req
 		status int
@@ -82,10 +84,9 @@ func TestIsolation(t *testing.T) {
 	probes = append(probes,
 		probe{req{method: "GET", path: "/v1/refs/head"}, 404},
 		probe{req{method: "PUT", path: "/v1/refs/head", body: wire.Ref{Value: []byte("a"), Version: 1}}, 409},
-		probe{req{method: "DELETE", path: "/v1/devices/" + b.full.id}, 404},
-		probe{req{method: "DELETE", path: "/v1/devices/" + b.appendOnly.id}, 404},
-		// B's device, introduced with its signature for B: wrong account.
-		probe{req{method: "POST", path: "/v1/devices", body: wire.AddDeviceRequest{Device: bk, Rights: "full", Signature: bsig}}, 401},
+		// B's chain entry, appended to A's chain: wrong account.
+		probe{req{method: "POST", path: "/v1/chain", body: wire.ChainAppend{Seq: 2, Entry: bEntry}}, 400},
+		probe{req{method: "PUT", path: "/v1/pairings/" + accountID(50) + "/2", body: "x"}, 404},
 	)
 	for _, tok := range []string{a.token, a.aoToken} {
 		for _, p := range probes {
@@ -107,6 +108,10 @@ func TestIsolation(t *testing.T) {
 		devs := decode[wire.DevicesResponse](t, e.do(req{method: "GET", path: "/v1/devices", token: tok}))
 		if len(devs.Devices) != 2 || devs.Devices[0].Device != a.full.id {
 			t.Errorf("A lists devices %+v", devs.Devices)
+		}
+		page := decode[wire.ChainPage](t, e.do(req{method: "GET", path: "/v1/chain", token: tok}))
+		if len(page.Entries) != 2 || devices.Hash(page.Entries[1]) != a.chain.Head() {
+			t.Errorf("A reads a chain of %d entries, not its own", len(page.Entries))
 		}
 	}
 	// Writing B's names lands in A's namespace only.
@@ -160,12 +165,10 @@ func TestAppendOnly(t *testing.T) {
 	e.do(req{method: "DELETE", path: "/v1/objects/sessions/" + fsName, token: a.aoToken}).want(t, "delete another device's session", 403, "forbidden")
 	e.do(req{method: "DELETE", path: "/v1/objects/sessions/" + sha([]byte("none")), token: a.aoToken}).want(t, "delete a missing session", 403, "forbidden")
 	e.put(a.aoToken, string(store.Packs), nil, names[store.Packs], 409) // no overwrite, for anyone
-	newDev := newDevice(60)
-	k, sig := newDev.introduce(a.id)
-	e.do(req{method: "POST", path: "/v1/devices", token: a.aoToken, body: wire.AddDeviceRequest{Device: k, Rights: "append-only", Signature: sig}}).
-		want(t, "add a device", 403, "forbidden")
-	e.do(req{method: "DELETE", path: "/v1/devices/" + a.full.id, token: a.aoToken}).want(t, "revoke", 403, "forbidden")
-	e.do(req{method: "DELETE", path: "/v1/devices/" + a.appendOnly.id, token: a.aoToken}).want(t, "revoke itself", 403, "forbidden")
+	add := wire.ChainAppend{Seq: a.chain.Len(), Entry: a.addDevice(t, newDevice(60)), Rights: wire.RightsAppendOnly}
+	e.do(req{method: "POST", path: "/v1/chain", token: a.aoToken, body: add}).want(t, "add a device", 403, "forbidden")
+	e.do(req{method: "POST", path: "/v1/pairings", token: a.aoToken, body: wire.PairingRequest{ID: accountID(9), TTL: 60}}).
+		want(t, "open a pairing", 403, "forbidden")
 
 	// Only the new objects were added; everything that was there remains.
 	for _, k := range store.Kinds {
@@ -196,4 +199,67 @@ func TestSessionCreatorReset(t *testing.T) {
 	e.do(req{method: "DELETE", path: path, token: a.token}).want(t, "full deletes", 204, "")
 	e.put(a.token, "sessions", body, name, 201)
 	e.do(req{method: "DELETE", path: path, token: a.aoToken}).want(t, "append-only deletes the full device's marker", 403, "forbidden")
+}
+
+// TestPrincipalRights is the authorization matrix: every kind of
+// principal (full device, append-only device, recovery key, recovery
+// contact) against every authenticated endpoint. Requests that a principal
+// may make are chosen to change nothing (conflicts, missing names), so
+// every row sees the same state.
+func TestPrincipalRights(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.newAccount(1), e.newAccount(2)
+	contact := b.full // B's device is a recovery contact of A
+	entry, err := a.chain.SetContacts(devices.ByDevice(a.full.k), []keys.DevicePublic{contact.k.Public()}, 1, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.appendEntry(a, a.token, entry, "").want(t, "set contacts", 201, "")
+	share := "contact-" + contact.id + "-0123456789abcdef"
+	pack, packName := content(1, 10)
+	for kind, name := range map[string]string{"keys": share, "config": "config"} {
+		e.put(a.token, kind, []byte("x"), name, 201)
+	}
+	e.put(a.token, "keys", []byte("x"), "other", 201)
+	e.put(a.token, "packs", pack, packName, 201)
+	e.do(req{method: "PUT", path: "/v1/refs/head", token: a.token, body: wire.Ref{Value: []byte("v")}}).want(t, "ref", 200, "")
+
+	tokens := []string{a.token, a.aoToken, e.login(a.id, principalOf(a.recovery)), e.login(a.id, contact)}
+	conflict := wire.ChainAppend{Seq: 1, Entry: entry} // a stale position: 409 for whoever may append
+	tests := []struct {
+		q    req
+		want [4]int // full, append-only, recovery, contact
+	}{
+		{req{method: "GET", path: "/v1/devices"}, [4]int{200, 200, 403, 403}},
+		{req{method: "GET", path: "/v1/chain"}, [4]int{200, 200, 200, 200}},
+		{req{method: "GET", path: "/v1/chain?from=1"}, [4]int{200, 200, 200, 200}},
+		{req{method: "GET", path: "/v1/accounts/" + b.id + "/chain"}, [4]int{200, 200, 200, 200}},
+		{req{method: "GET", path: "/v1/accounts/" + accountID(99) + "/chain"}, [4]int{404, 404, 404, 404}},
+		{req{method: "POST", path: "/v1/chain", body: conflict}, [4]int{409, 403, 409, 403}},
+		{req{method: "GET", path: "/v1/objects/keys/" + share}, [4]int{200, 200, 200, 200}},
+		{req{method: "HEAD", path: "/v1/objects/keys/" + share}, [4]int{200, 200, 200, 200}},
+		{req{method: "GET", path: "/v1/objects/keys/other"}, [4]int{200, 200, 200, 403}},
+		{req{method: "GET", path: "/v1/objects/keys/contact-" + b.appendOnly.id + "-0123456789abcdef"}, [4]int{404, 404, 404, 403}},
+		{req{method: "GET", path: "/v1/objects/config/config"}, [4]int{200, 200, 200, 403}},
+		{req{method: "GET", path: "/v1/objects/packs/" + packName}, [4]int{200, 200, 403, 403}},
+		{req{method: "HEAD", path: "/v1/objects/packs/" + packName}, [4]int{200, 200, 403, 403}},
+		{req{method: "GET", path: "/v1/objects/keys/"}, [4]int{200, 200, 200, 403}},
+		{req{method: "GET", path: "/v1/objects/config/"}, [4]int{200, 200, 200, 403}},
+		{req{method: "GET", path: "/v1/objects/packs/"}, [4]int{200, 200, 403, 403}},
+		{req{method: "PUT", path: "/v1/objects/keys/other", body: "y"}, [4]int{409, 403, 403, 403}},
+		{req{method: "PUT", path: "/v1/objects/packs/" + packName, body: pack}, [4]int{409, 409, 403, 403}},
+		{req{method: "DELETE", path: "/v1/objects/packs/" + sha([]byte("none"))}, [4]int{404, 403, 403, 403}},
+		{req{method: "GET", path: "/v1/refs/head"}, [4]int{200, 200, 403, 403}},
+		{req{method: "PUT", path: "/v1/refs/head", body: wire.Ref{Version: 0}}, [4]int{409, 409, 403, 403}},
+		{req{method: "POST", path: "/v1/pairings", body: wire.PairingRequest{ID: accountID(9)}}, [4]int{400, 403, 403, 403}},
+		{req{method: "PUT", path: "/v1/pairings/" + accountID(9) + "/2", body: "x"}, [4]int{404, 404, 403, 403}},
+	}
+	names := [4]string{"full", "append-only", "recovery", "contact"}
+	for _, tc := range tests {
+		for i, tok := range tokens {
+			q := tc.q
+			q.token = tok
+			e.do(q).want(t, fmt.Sprintf("%s %s as %s", q.method, q.path, names[i]), tc.want[i], "")
+		}
+	}
 }

@@ -68,6 +68,15 @@ func TestTwoInstances(t *testing.T) {
 	e1.do(req{method: "POST", path: "/v1/auth/token", body: tr}).want(t, "replayed on the first", 401, "unauthenticated")
 	e2.do(req{method: "PUT", path: "/v1/refs/head", token: a.token, body: wire.Ref{Value: []byte("v")}}).want(t, "ref", 200, "")
 	e1.do(req{method: "PUT", path: "/v1/refs/head", token: a.token, body: wire.Ref{Value: []byte("w")}}).want(t, "stale ref", 409, "conflict")
-	e1.do(req{method: "DELETE", path: "/v1/devices/" + a.appendOnly.id, token: a.token}).want(t, "revoke on the first", 204, "")
-	e2.do(req{method: "GET", path: "/v1/devices", token: a.aoToken}).want(t, "revoked token on the second", 401, "unauthenticated")
+	// Chain appends through either see the other's: each instance's
+	// verified chain is checked against the database before use.
+	other := newDevice(40)
+	e2.appendEntry(a, a.token, a.addDevice(t, other), "").want(t, "add on the second", 201, "")
+	e1.appendEntry(a, a.token, a.removeDevice(t, a.appendOnly), "").want(t, "remove on the first", 201, "")
+	e2.do(req{method: "GET", path: "/v1/devices", token: a.aoToken}).want(t, "removed device's token on the second", 401, "unauthenticated")
+	e2.appendEntry(a, a.token, a.removeDevice(t, other), "").want(t, "remove on the second", 201, "")
+	stale := a.addDevice(t, newDevice(41)) // built on the chain as it is
+	e1.appendEntry(a, a.token, stale, "").want(t, "add on the first", 201, "")
+	e2.do(req{method: "POST", path: "/v1/chain", token: a.token, body: wire.ChainAppend{Seq: a.chain.Len() - 1, Entry: stale}}).
+		want(t, "the same entry again on the second", 409, "conflict")
 }

@@ -17,8 +17,9 @@ type apiError struct {
 	status     int
 	code       string
 	msg        string
-	version    *int64 // current version of a ref, on a conflict
-	retryAfter int    // seconds, on 429
+	version    *int64  // current version of a ref, on a conflict
+	length     *uint64 // current length of a chain, on a conflict
+	retryAfter int     // seconds, on 429
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -29,6 +30,12 @@ func newError(status int, code, format string, args ...any) *apiError {
 
 func badRequest(format string, args ...any) *apiError {
 	return newError(http.StatusBadRequest, wire.CodeBadRequest, format, args...)
+}
+
+// badEntry refuses a chain entry that does not verify, naming the
+// verifier's reason.
+func badEntry(err error) *apiError {
+	return newError(http.StatusBadRequest, wire.CodeBadEntry, "%v", err)
 }
 
 func unauthenticated(format string, args ...any) *apiError {
@@ -58,7 +65,7 @@ func writeError(w http.ResponseWriter, ae *apiError) {
 	if ae.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
-	_ = writeJSON(w, ae.status, wire.Error{Error: ae.msg, Code: ae.code, Version: ae.version}) // the client is gone if this fails
+	_ = writeJSON(w, ae.status, wire.Error{Error: ae.msg, Code: ae.code, Version: ae.version, Length: ae.length}) // the client is gone if this fails
 }
 
 // writeJSON sends v as a JSON body with the given status.

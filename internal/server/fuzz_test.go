@@ -18,7 +18,8 @@ import (
 // parses the same.
 func FuzzResolve(f *testing.F) {
 	for _, p := range []string{"/healthz", "/metrics", "/v1/accounts", "/v1/auth/challenge", "/v1/auth/token", "/v1/devices",
-		"/v1/devices/00112233445566778899aabbccddeeff", "/v1/objects/packs/", "/v1/objects/index", "/v1/objects/packs/" + strings.Repeat("ab", 32),
+		"/v1/chain", "/v1/accounts/00112233445566778899aabbccddeeff/chain", "/v1/pairings", "/v1/pairings/00112233445566778899aabbccddeeff/3",
+		"/v1/accounts/00112233445566778899aabbccddeeff/recovery/contacts-00112233445566778899aabbccddeeff", "/v1/objects/packs/", "/v1/objects/index", "/v1/objects/packs/" + strings.Repeat("ab", 32),
 		"/v1/objects/keys/device-x", "/v1/refs/head", "/v1/refs/admin.x", "/v1/objects/../x", "/v1//", "/v1/objects/packs/a%2Fb"} {
 		f.Add(p)
 	}
@@ -79,8 +80,7 @@ func FuzzParseRange(f *testing.F) {
 func FuzzRequests(f *testing.F) {
 	e := newEnv(f)
 	a := e.newAccount(1)
-	d := newDevice(5)
-	k, sig := d.introduce(accountID(2))
+	g := genesis(f, accountID(2), newDevice(5), recoveryKey(f))
 	seed := func(method int, path string, body any, rng string, auth bool) {
 		b, ok := body.(string)
 		if !ok {
@@ -93,12 +93,17 @@ func FuzzRequests(f *testing.F) {
 		f.Add(uint8(method), path, []byte(b), rng, auth)
 	}
 	pack, packName := content(1, 100)
-	seed(2, "/v1/accounts", wire.RegisterRequest{Account: accountID(2), Device: k, Signature: sig}, "", false)
+	seed(2, "/v1/accounts", wire.RegisterRequest{Account: accountID(2), Genesis: g}, "", false)
 	seed(2, "/v1/auth/challenge", wire.ChallengeRequest{Account: a.id, Device: a.full.id}, "", false)
 	seed(2, "/v1/auth/token", tokenRequest(a.id, a.full, make([]byte, 32)), "", false)
-	seed(2, "/v1/devices", wire.AddDeviceRequest{Device: k, Rights: "full", Signature: sig}, "", true)
 	seed(0, "/v1/devices", "", "", true)
-	seed(3, "/v1/devices/"+d.id, "", "", true)
+	seed(0, "/v1/chain?from=1", "", "", true)
+	seed(2, "/v1/chain", wire.ChainAppend{Seq: 2, Entry: a.removeDevice(f, a.appendOnly)}, "", true)
+	seed(0, "/v1/accounts/"+a.id+"/chain", "", "", true)
+	seed(2, "/v1/pairings", wire.PairingRequest{ID: accountID(7), TTL: 60}, "", true)
+	seed(1, "/v1/pairings/"+accountID(7)+"/1", "sealed", "", false)
+	seed(1, "/v1/pairings/"+accountID(7)+"/2", "sealed", "", true)
+	seed(0, "/v1/pairings/"+accountID(7)+"/2", "", "", false)
 	seed(1, "/v1/objects/packs/"+packName, string(pack), "", true)
 	seed(0, "/v1/objects/packs/"+packName, "", "bytes=1-5", true)
 	seed(4, "/v1/objects/packs/"+packName, "", "", true)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,9 +27,11 @@ type call struct {
 	body    *countingReader // r.Body, counted: handlers read this
 	route   string          // the route's name, or "unmatched"
 	kind    store.Kind      // object kind, for object routes
-	name    string          // object name, ref name or device ID
+	name    string          // object name, ref name, pairing id or recovery object name
+	other   string          // the account named by the path, if any
+	slot    int             // the pairing slot named by the path, if any
 	account string          // after authentication
-	dev     meta.Device     // after authentication
+	dev     meta.Device     // the principal, after authentication
 	err     *apiError       // the error answered, if any
 	cause   error           // what caused a 5xx, for the log
 
@@ -70,8 +73,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // dispatch limits the client's rate (except for /healthz and /metrics),
-// routes the request, authenticates it and limits the account's rate if
-// the route needs a token, and runs the route's handler.
+// routes the request; if the route needs a token, authenticates it, limits
+// the account's rate and checks the principal's rights; then runs the
+// route's handler.
 func (s *Server) dispatch(c *call) error {
 	path := c.r.URL.EscapedPath()
 	if path != "/healthz" && path != "/metrics" {
@@ -87,13 +91,16 @@ func (s *Server) dispatch(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.route, c.kind, c.name = rt.name, t.kind, t.name
+	c.route, c.kind, c.name, c.other, c.slot = rt.name, t.kind, t.name, t.account, t.slot
 	if rt.auth {
 		if err := s.authenticate(c); err != nil {
 			return err
 		}
 		if err := s.limit(s.byAcct, c.account); err != nil {
 			return err
+		}
+		if !slices.Contains(rt.allow, c.dev.Rights) {
+			return forbidden("a principal with %s rights may not do this", c.dev.Rights)
 		}
 	}
 	return rt.handle(s, c)
@@ -110,7 +117,7 @@ func (s *Server) limit(l *limiter, key string) error {
 	return e
 }
 
-// authenticate resolves the bearer token to its account and device.
+// authenticate resolves the bearer token to its account and principal.
 func (s *Server) authenticate(c *call) error {
 	tok, ok := strings.CutPrefix(c.r.Header.Get("Authorization"), "Bearer ")
 	raw, err := base64.RawURLEncoding.DecodeString(tok)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hpke"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -19,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 )
@@ -106,24 +109,57 @@ func (e *env) from(ip string) *env {
 	return &c
 }
 
-// device is a test device: an Ed25519 key determined by a seed number.
+// device is a test device whose keys are determined by a seed number.
 type device struct {
 	key ed25519.PrivateKey
 	id  string
+	k   *keys.Device
 }
 
 func newDevice(seed int) device {
 	var s [32]byte
 	binary.BigEndian.PutUint64(s[:], uint64(seed)+1)
 	k := ed25519.NewKeyFromSeed(s[:])
-	return device{key: k, id: keys.DeviceID(k.Public().(ed25519.PublicKey))}
+	s[0] = 0x80
+	kem, err := hpke.MLKEM768X25519().NewPrivateKey(s[:])
+	if err != nil {
+		panic(err) // a 32-byte seed is always valid
+	}
+	id := keys.DeviceID(k.Public().(ed25519.PublicKey))
+	return device{key: k, id: id, k: &keys.Device{ID: id, Sign: k, KEM: kem, Name: "device " + id[:6]}}
 }
 
 func (d device) pub() []byte { return d.key.Public().(ed25519.PublicKey) }
 
-// introduce returns the device key and its registration signature.
-func (d device) introduce(account string) (wire.DeviceKey, []byte) {
-	return wire.DeviceKey{SignKey: d.pub(), Name: "device " + d.id[:6]}, ed25519.Sign(d.key, wire.RegisterMessage(account, d.id))
+// countersign is the new device's part of an add-device entry.
+func (d device) countersign(m []byte) []byte { return ed25519.Sign(d.key, m) }
+
+// recoveryKey returns a new recovery key.
+func recoveryKey(t testing.TB) *keys.RecoveryKey {
+	t.Helper()
+	rk, err := keys.NewRecoveryKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rk
+}
+
+// commitOf returns a root-key commitment determined by a byte.
+func commitOf(b byte) [32]byte {
+	var k crypt.Key
+	k[0] = b
+	return devices.KeyCommitment(&k)
+}
+
+// genesis returns the genesis entry of account with first device d and
+// recovery key rk.
+func genesis(t testing.TB, account string, d device, rk *keys.RecoveryKey) []byte {
+	t.Helper()
+	g, err := devices.NewGenesis(account, d.k, rk.SigningKey().Public().(ed25519.PublicKey), commitOf(0), time.Unix(1e9, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // accountID returns a deterministic account ID.
@@ -206,9 +242,8 @@ func decode[T any](t testing.TB, r resp) T {
 	return v
 }
 
-func (e *env) register(account string, d device) resp {
-	k, sig := d.introduce(account)
-	return e.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: account, Device: k, Signature: sig}})
+func (e *env) register(account string, d device, rk *keys.RecoveryKey) resp {
+	return e.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: account, Genesis: genesis(e.t, account, d, rk)}})
 }
 
 // challenge asks for a challenge and returns it.
@@ -224,7 +259,7 @@ func tokenRequest(account string, d device, ch []byte) wire.TokenRequest {
 	return wire.TokenRequest{Account: account, Device: d.id, Challenge: ch, Signature: ed25519.Sign(d.key, wire.AuthMessage(account, d.id, ch))}
 }
 
-// login authenticates a device and returns its token.
+// login authenticates a principal and returns its token.
 func (e *env) login(account string, d device) string {
 	e.t.Helper()
 	r := e.do(req{method: "POST", path: "/v1/auth/token", body: tokenRequest(account, d, e.challenge(account, d))})
@@ -232,24 +267,70 @@ func (e *env) login(account string, d device) string {
 	return decode[wire.TokenResponse](e.t, r).Token
 }
 
+// principalOf is the recovery key as a principal that can log in.
+func principalOf(rk *keys.RecoveryKey) device {
+	k := rk.SigningKey()
+	return device{key: k, id: keys.DeviceID(k.Public().(ed25519.PublicKey))}
+}
+
 // account is a registered account with a full and an append-only device,
-// both logged in.
+// both logged in, its recovery key and the chain as the test built it.
 type account struct {
 	id               string
 	full, appendOnly device
+	recovery         *keys.RecoveryKey
+	chain            *devices.Chain
 	token, aoToken   string
 }
 
 func (e *env) newAccount(n int) *account {
 	e.t.Helper()
-	a := &account{id: accountID(n), full: newDevice(2 * n), appendOnly: newDevice(2*n + 1)}
-	e.register(a.id, a.full).want(e.t, "register", 201, "")
+	a := &account{id: accountID(n), full: newDevice(2 * n), appendOnly: newDevice(2*n + 1), recovery: recoveryKey(e.t)}
+	g := genesis(e.t, a.id, a.full, a.recovery)
+	e.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: a.id, Genesis: g}}).want(e.t, "register", 201, "")
+	var err error
+	if a.chain, err = devices.Verify(a.id, [][]byte{g}); err != nil {
+		e.t.Fatal(err)
+	}
 	a.token = e.login(a.id, a.full)
-	k, sig := a.appendOnly.introduce(a.id)
-	e.do(req{method: "POST", path: "/v1/devices", token: a.token,
-		body: wire.AddDeviceRequest{Device: k, Rights: wire.RightsAppendOnly, Signature: sig}}).want(e.t, "add device", 201, "")
+	e.appendEntry(a, a.token, a.addDevice(e.t, a.appendOnly), wire.RightsAppendOnly).want(e.t, "add device", 201, "")
 	a.aoToken = e.login(a.id, a.appendOnly)
 	return a
+}
+
+// addDevice builds the entry by which the full device adds d.
+func (a *account) addDevice(t testing.TB, d device) []byte {
+	t.Helper()
+	b, err := a.chain.AddDevice(devices.ByDevice(a.full.k), d.k.Public(), d.countersign, time.Unix(1e9, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// removeDevice builds the entry by which the full device removes d.
+func (a *account) removeDevice(t testing.TB, d device) []byte {
+	t.Helper()
+	b, err := a.chain.RemoveDevice(devices.ByDevice(a.full.k), d.id, commitOf(byte(a.chain.Len())), time.Unix(1e9, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// appendEntry posts entry at the end of a's chain with a token; if the
+// server takes it, a's chain is extended.
+func (e *env) appendEntry(a *account, token string, entry []byte, rights string) resp {
+	e.t.Helper()
+	r := e.do(req{method: "POST", path: "/v1/chain", token: token, body: wire.ChainAppend{Seq: a.chain.Len(), Entry: entry, Rights: rights}})
+	if r.status == 201 {
+		next, err := a.chain.Extend([][]byte{entry})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		a.chain = next
+	}
+	return r
 }
 
 // content returns n pseudo-random bytes determined by seed, and their name.

@@ -53,7 +53,30 @@ func (l *limiter) take(key string, now time.Time) time.Duration {
 		b.tokens--
 		return 0
 	}
-	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	return l.wait(b.tokens)
+}
+
+// wait is how long a bucket holding tokens (< 1) takes to hold one.
+func (l *limiter) wait(tokens float64) time.Duration {
+	return time.Duration((1 - tokens) / l.rate * float64(time.Second))
+}
+
+// peek returns 0 if key's bucket holds a token at now, else how long until
+// it does. It spends nothing.
+func (l *limiter) peek(key string, now time.Time) time.Duration {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return 0
+	}
+	if tokens := l.refill(b, now); tokens < 1 {
+		return l.wait(tokens)
+	}
+	return 0
 }
 
 // refill returns the tokens b holds at now.

@@ -176,8 +176,31 @@ func (u *upload) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// stat returns the account's store and the size of the object named by c.
+// mayRead allows devices to read every object, the recovery principal
+// those of kinds keys and config, and a contact the keys objects named
+// "contact-<its ID>-…" (docs/api.md, Principals).
+func mayRead(c *call) error {
+	switch c.dev.Rights {
+	case meta.Full, meta.AppendOnly:
+		return nil
+	case meta.Recovery:
+		if c.kind == store.Keys || c.kind == store.Config {
+			return nil
+		}
+	case meta.Contact:
+		if c.kind == store.Keys && strings.HasPrefix(c.name, "contact-"+c.dev.ID+"-") {
+			return nil
+		}
+	}
+	return forbidden("a principal with %s rights may not read this", c.dev.Rights)
+}
+
+// stat returns the account's store and the size of the object named by c,
+// if the principal may read it.
 func (s *Server) stat(c *call) (*local.Store, store.ObjectInfo, error) {
+	if err := mayRead(c); err != nil {
+		return nil, store.ObjectInfo{}, err
+	}
 	st, err := s.store(c.account)
 	if err != nil {
 		return nil, store.ObjectInfo{}, err
@@ -349,6 +372,9 @@ func (s *Server) mayDelete(c *call) error {
 // names after NAME in byte order, at most N of them. It keeps only about
 // 2N entries in memory however many objects the kind holds.
 func (s *Server) listObjects(c *call) error {
+	if err := mayRead(c); err != nil {
+		return err
+	}
 	after, limit, err := listParams(c.r.URL.RawQuery)
 	if err != nil {
 		return err

@@ -374,7 +374,8 @@ func TestBodyErrors(t *testing.T) {
 		{method: "POST", path: "/v1/accounts", body: huge},
 		{method: "POST", path: "/v1/auth/challenge", body: huge},
 		{method: "POST", path: "/v1/auth/token", body: huge},
-		{method: "POST", path: "/v1/devices", body: huge, token: a.token},
+		{method: "POST", path: "/v1/chain", body: huge, token: a.token},
+		{method: "POST", path: "/v1/pairings", body: huge, token: a.token},
 		{method: "PUT", path: "/v1/refs/x", body: huge, token: a.token},
 	} {
 		e.do(q).want(t, q.path, http.StatusRequestEntityTooLarge, "too_large")

@@ -5,42 +5,62 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
 // route is one endpoint of the API.
 type route struct {
-	name   string // label in logs and metrics
-	auth   bool   // needs a bearer token
+	name   string        // label in logs and metrics
+	auth   bool          // needs a bearer token
+	allow  []meta.Rights // with auth: the principals that may use it
 	handle func(*Server, *call) error
 }
 
+// Who may use a route (docs/api.md, Principals); handlers narrow some
+// further by kind, name or right.
+var (
+	devicesOnly   = []meta.Rights{meta.Full, meta.AppendOnly}
+	fullOnly      = []meta.Rights{meta.Full}
+	chainWriters  = []meta.Rights{meta.Full, meta.Recovery}
+	anyPrincipal  = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery, meta.Contact}
+	objectReaders = anyPrincipal // narrowed by mayRead
+)
+
 // The routes (docs/api.md). Their names are the route labels of metrics.
 var (
-	routeRegister    = &route{"register", false, (*Server).register}
-	routeChallenge   = &route{"challenge", false, (*Server).challenge}
-	routeToken       = &route{"token", false, (*Server).token}
-	routeDevices     = &route{"devices_list", true, (*Server).listDevices}
-	routeAddDevice   = &route{"device_add", true, (*Server).addDevice}
-	routeRevoke      = &route{"device_revoke", true, (*Server).revokeDevice}
-	routeList        = &route{"object_list", true, (*Server).listObjects}
-	routeGet         = &route{"object_get", true, (*Server).getObject}
-	routeHead        = &route{"object_head", true, (*Server).headObject}
-	routePut         = &route{"object_put", true, (*Server).putObject}
-	routeDelete      = &route{"object_delete", true, (*Server).deleteObject}
-	routeRefGet      = &route{"ref_get", true, (*Server).getRef}
-	routeRefPut      = &route{"ref_put", true, (*Server).putRef}
-	routeHealth      = &route{"healthz", false, (*Server).health}
-	routeMetrics     = &route{"metrics", false, (*Server).serveMetrics}
-	objectNameRoutes = map[string]*route{http.MethodGet: routeGet, http.MethodHead: routeHead, http.MethodPut: routePut, http.MethodDelete: routeDelete}
+	routeRegister     = &route{"register", false, nil, (*Server).register}
+	routeChallenge    = &route{"challenge", false, nil, (*Server).challenge}
+	routeToken        = &route{"token", false, nil, (*Server).token}
+	routeDevices      = &route{"devices_list", true, devicesOnly, (*Server).listDevices}
+	routeChainGet     = &route{"chain_get", true, anyPrincipal, (*Server).getChain}
+	routeChainAppend  = &route{"chain_append", true, chainWriters, (*Server).appendChain}
+	routeAccountChain = &route{"account_chain_get", true, anyPrincipal, (*Server).getAccountChain}
+	routeRecovery     = &route{"recovery_get", false, nil, (*Server).getRecovery}
+	routePairing      = &route{"pairing_create", true, fullOnly, (*Server).createPairing}
+	routeSlotPut      = &route{"pairing_put", true, devicesOnly, (*Server).putPairing}
+	routeSlotPutAnon  = &route{"pairing_put", false, nil, (*Server).putPairing}
+	routeSlotGet      = &route{"pairing_get", false, nil, (*Server).getPairing}
+	routeList         = &route{"object_list", true, objectReaders, (*Server).listObjects}
+	routeGet          = &route{"object_get", true, objectReaders, (*Server).getObject}
+	routeHead         = &route{"object_head", true, objectReaders, (*Server).headObject}
+	routePut          = &route{"object_put", true, devicesOnly, (*Server).putObject}
+	routeDelete       = &route{"object_delete", true, devicesOnly, (*Server).deleteObject}
+	routeRefGet       = &route{"ref_get", true, devicesOnly, (*Server).getRef}
+	routeRefPut       = &route{"ref_put", true, devicesOnly, (*Server).putRef}
+	routeHealth       = &route{"healthz", false, nil, (*Server).health}
+	routeMetrics      = &route{"metrics", false, nil, (*Server).serveMetrics}
+	objectNameRoutes  = map[string]*route{http.MethodGet: routeGet, http.MethodHead: routeHead, http.MethodPut: routePut, http.MethodDelete: routeDelete}
 )
 
 // target is what a request path names.
 type target struct {
 	methods map[string]*route
 	kind    store.Kind // for object routes
-	name    string     // object name, ref name or device ID
+	name    string     // object name, ref name, pairing id or recovery object name
+	account string     // another account named by the path
+	slot    int        // pairing slot
 }
 
 // resolve maps a request path (as sent, still escaped) to its target. Every
@@ -60,17 +80,20 @@ func resolve(path string) (target, error) {
 	switch {
 	case len(seg) == 1 && seg[0] == "accounts":
 		return target{methods: map[string]*route{http.MethodPost: routeRegister}}, nil
+	case len(seg) >= 3 && seg[0] == "accounts":
+		return resolveAccount(seg[1:])
 	case len(seg) == 2 && seg[0] == "auth" && seg[1] == "challenge":
 		return target{methods: map[string]*route{http.MethodPost: routeChallenge}}, nil
 	case len(seg) == 2 && seg[0] == "auth" && seg[1] == "token":
 		return target{methods: map[string]*route{http.MethodPost: routeToken}}, nil
 	case len(seg) == 1 && seg[0] == "devices":
-		return target{methods: map[string]*route{http.MethodGet: routeDevices, http.MethodPost: routeAddDevice}}, nil
-	case len(seg) == 2 && seg[0] == "devices":
-		if !validID(seg[1]) {
-			return target{}, badRequest("a device ID is 32 lower-case hex digits")
-		}
-		return target{methods: map[string]*route{http.MethodDelete: routeRevoke}, name: seg[1]}, nil
+		return target{methods: map[string]*route{http.MethodGet: routeDevices}}, nil
+	case len(seg) == 1 && seg[0] == "chain":
+		return target{methods: map[string]*route{http.MethodGet: routeChainGet, http.MethodPost: routeChainAppend}}, nil
+	case len(seg) == 1 && seg[0] == "pairings":
+		return target{methods: map[string]*route{http.MethodPost: routePairing}}, nil
+	case len(seg) == 3 && seg[0] == "pairings":
+		return resolveSlot(seg[1], seg[2])
 	case len(seg) == 2 && seg[0] == "refs":
 		if !store.ValidName(seg[1]) {
 			return target{}, badRequest("invalid ref name")
@@ -80,6 +103,43 @@ func resolve(path string) (target, error) {
 		return resolveObject(seg[1:])
 	}
 	return target{}, notFound("no such path")
+}
+
+// resolveAccount resolves "{account}/chain" and "{account}/recovery/{name}".
+func resolveAccount(seg []string) (target, error) {
+	switch {
+	case len(seg) == 2 && seg[1] == "chain":
+	case len(seg) == 3 && seg[1] == "recovery":
+		if !store.ValidName(seg[2]) {
+			return target{}, badRequest("invalid object name")
+		}
+	default:
+		return target{}, notFound("no such path")
+	}
+	if !validID(seg[0]) {
+		return target{}, badRequest("an account ID is 32 lower-case hex digits")
+	}
+	if len(seg) == 2 {
+		return target{methods: map[string]*route{http.MethodGet: routeAccountChain}, account: seg[0]}, nil
+	}
+	return target{methods: map[string]*route{http.MethodGet: routeRecovery}, account: seg[0], kind: store.Keys, name: seg[2]}, nil
+}
+
+// resolveSlot resolves "{id}/{slot}" of a pairing. Slots 1 and 3 are
+// written by the joining device, which has no credentials yet.
+func resolveSlot(id, slot string) (target, error) {
+	if !validID(id) {
+		return target{}, badRequest("a pairing id is 32 lower-case hex digits")
+	}
+	if len(slot) != 1 || slot[0] < '1' || slot[0] > '0'+wire.PairingSlots {
+		return target{}, badRequest("a pairing slot is 1 to %d", wire.PairingSlots)
+	}
+	n := int(slot[0] - '0')
+	put := routeSlotPut
+	if n%2 == 1 {
+		put = routeSlotPutAnon
+	}
+	return target{methods: map[string]*route{http.MethodGet: routeSlotGet, http.MethodPut: put}, name: id, slot: n}, nil
 }
 
 // resolveObject resolves "{kind}", "{kind}/" (listing) and "{kind}/{name}".
@@ -111,8 +171,8 @@ func (t target) pick(w http.ResponseWriter, method string) (*route, error) {
 	return nil, newError(http.StatusMethodNotAllowed, wire.CodeBadMethod, "method %s is not allowed here", method)
 }
 
-// validID reports whether s is an account or device ID: 32 lower-case hex
-// digits.
+// validID reports whether s is an account, device or pairing ID: 32
+// lower-case hex digits.
 func validID(s string) bool {
 	if len(s) != 32 {
 		return false

@@ -326,8 +326,8 @@ func TestLogs(t *testing.T) {
 	e := newEnv(t)
 	a := e.newAccount(1)
 	d := newDevice(9)
-	k, regSig := d.introduce(accountID(2))
-	e.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: accountID(2), Device: k, Signature: regSig}})
+	g := genesis(t, accountID(2), d, recoveryKey(t))
+	e.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: accountID(2), Genesis: g}})
 	ch := e.challenge(accountID(2), d)
 	tr := tokenRequest(accountID(2), d, ch)
 	tok := decode[wire.TokenResponse](t, e.do(req{method: "POST", path: "/v1/auth/token", body: tr})).Token
@@ -342,7 +342,7 @@ func TestLogs(t *testing.T) {
 	log := e.log.String()
 	for what, secret := range map[string]string{
 		"token": tok, "other token": a.token, "challenge": b64(ch), "challenge (raw)": string(ch),
-		"auth signature": b64(tr.Signature), "registration signature": b64(regSig),
+		"auth signature": b64(tr.Signature), "genesis": b64(g),
 		"body": string(body), "body (base64)": b64(body),
 	} {
 		if strings.Contains(log, secret) {

@@ -87,6 +87,8 @@ type Server struct {
 	metrics  *metrics.Registry
 	byAddr   *limiter // nil without a rate limit
 	byAcct   *limiter
+	misses   *limiter // failed lookups of unguessable names, by client address
+	chains   chainCache
 	cert     *tls.Certificate // nil when serving plain HTTP
 	pin      string           // hex SHA-256 of a self-signed certificate, else empty
 	stores   sync.Map         // account ID → *local.Store, opened on first use
@@ -119,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:  metrics.New(),
 		byAddr:   newLimiter(cfg.Rate),
 		byAcct:   newLimiter(cfg.Rate),
+		misses:   newLimiter(min(cfg.Rate, missRate)),
 		accounts: filepath.Join(cfg.Data, "accounts"),
 		maxRefs:  wire.MaxRefs,
 		progress: progressTimeout,

@@ -1,6 +1,7 @@
 // Package meta is the metadata store of coffer serve (docs/api.md): accounts,
-// devices and their rights, authentication challenges and tokens (kept only
-// as SHA-256 hashes), compare-and-swap references, quota usage and the
+// their device chains, devices and the other principals with their rights,
+// authentication challenges and tokens (kept only as SHA-256 hashes),
+// compare-and-swap references, pairing mailboxes, quota usage and the
 // creators of session objects. Object bytes are not kept here.
 //
 // The server reaches the store only through the DB interface, whose methods
@@ -23,31 +24,55 @@ var (
 	ErrQuota    = errors.New("quota exceeded")
 )
 
-// Rights is what a device may do in its account (docs/api.md, Devices).
+// Rights is what a principal may do in its account (docs/api.md,
+// Principals). Devices have Full or AppendOnly; the account's recovery key
+// and its recovery contacts are principals with Recovery and Contact.
 type Rights string
 
-// The two rights levels.
+// The rights.
 const (
 	Full       Rights = "full"        // read, write, delete and admin
 	AppendOnly Rights = "append-only" // read and write of new objects only
+	Recovery   Rights = "recovery"    // the chain, keys and config objects
+	Contact    Rights = "contact"     // the chain and its own key shares
 )
 
-// Valid reports whether r is one of the defined rights.
-func (r Rights) Valid() bool { return r == Full || r == AppendOnly }
+// Device reports whether r is the rights of a device (Full or AppendOnly).
+func (r Rights) Device() bool { return r == Full || r == AppendOnly }
 
-// Device is a device registered in an account.
+// Device is a principal of an account: a device, the recovery key or a
+// recovery contact. Only devices (Rights.Device) are listed by Devices.
 type Device struct {
 	ID      string    // 32 hex digits: SHA-256 of SignKey, first 16 bytes
 	SignKey []byte    // Ed25519 public key, 32 bytes
 	Name    string    // printable label chosen by the device
 	Rights  Rights    // what it may do
-	AddedBy string    // ID of the device that added it; empty for the first
+	AddedBy string    // ID of the principal whose chain entry added it; empty for the first device
 	Added   time.Time // when it was added
 	Revoked time.Time // when it was revoked; zero while active
 }
 
 // Active reports whether the device has not been revoked.
 func (d Device) Active() bool { return d.Revoked.IsZero() }
+
+// Change is what one chain entry does to an account's principals, applied
+// in the transaction that stores the entry: first Revoke, then Add.
+type Change struct {
+	// At is when the change happens: the time of its revocations.
+	At time.Time
+	// Revoke lists principals that stop being ones, by ID and role: a
+	// device's rights revoke a device, Recovery or Contact only such a
+	// principal. A principal that is not active in that role is left as it
+	// is. Revoking drops its tokens and challenges.
+	Revoke []Device
+	// Add lists principals that become active. A device takes the place of
+	// a recovery or contact principal of the same ID; a recovery or contact
+	// principal whose ID is a device's (active or revoked) is not added, as
+	// that key keeps its device role; one whose ID was revoked as such a
+	// principal is made active again. Adding a device whose ID the account
+	// has, or had, as a device fails with ErrExists.
+	Add []Device
+}
 
 // Hash is the SHA-256 of a secret (token) or of a challenge; the raw values
 // are never stored.
@@ -70,9 +95,11 @@ type Object struct {
 // use by goroutines and by several processes sharing the database. Times
 // are passed in by the caller, so that expiry is decided by one clock.
 type DB interface {
-	// CreateAccount creates an account whose first device is first. It
-	// fails with ErrExists if the account exists.
-	CreateAccount(ctx context.Context, account string, first Device) error
+	// CreateAccount creates an account whose device chain is genesis
+	// alone, and applies the genesis entry's change (its device and its
+	// recovery principal). c.At is the account's creation time. It fails
+	// with ErrExists if the account exists.
+	CreateAccount(ctx context.Context, account string, genesis []byte, c Change) error
 	// DeleteAccount removes an account and everything recorded for it. It
 	// only undoes a registration whose object directory could not be made.
 	DeleteAccount(ctx context.Context, account string) error
@@ -80,16 +107,39 @@ type DB interface {
 	// Device returns one device of an account, revoked or not, or
 	// ErrNotFound (also if the account does not exist).
 	Device(ctx context.Context, account, id string) (Device, error)
-	// Devices returns every device of an account, in order of addition.
+	// Devices returns every device of an account (not its other
+	// principals), revoked or not, in order of addition.
 	Devices(ctx context.Context, account string) ([]Device, error)
-	// AddDevice adds a device to an existing account. It fails with
-	// ErrExists if the account has (or had) a device with that ID.
-	AddDevice(ctx context.Context, account string, d Device) error
-	// RevokeDevice revokes a device at the given time and forgets its
-	// tokens. Revoking a revoked device changes nothing. It fails with
-	// ErrNotFound for an unknown device and with ErrConflict if the device
-	// is the account's last active full device.
-	RevokeDevice(ctx context.Context, account, id string, at time.Time) error
+
+	// ChainHead returns the number of entries of an account's device chain
+	// and the SHA-256 of the last one (zero for an empty chain), or
+	// ErrNotFound if the account does not exist.
+	ChainHead(ctx context.Context, account string) (length uint64, head Hash, err error)
+	// ChainEntries returns entries from, from+1, … of an account's chain in
+	// order: at most maxEntries, and at most maxBytes in all unless the
+	// first alone is larger; none if the chain is shorter than from+1. It
+	// returns ErrNotFound if the account does not exist.
+	ChainEntries(ctx context.Context, account string, from uint64, maxEntries, maxBytes int) ([][]byte, error)
+	// AppendChain stores entry as number seq ≥ 1 of an account's chain and
+	// applies c, in one transaction, if the chain holds exactly seq entries
+	// and the last one's SHA-256 is prev; it returns the new length.
+	// Otherwise it returns the current length and ErrConflict, and changes
+	// nothing. The caller has verified the entry against that chain.
+	AppendChain(ctx context.Context, account string, seq uint64, prev Hash, entry []byte, c Change) (uint64, error)
+
+	// CreatePairing opens the pairing mailbox id for an account until
+	// expires, after forgetting every expired pairing. It fails with
+	// ErrExists if a live pairing has that id, and with ErrQuota if the
+	// account has max live pairings already.
+	CreatePairing(ctx context.Context, id, account string, expires, now time.Time, max int) error
+	// PutPairing writes a slot of a live pairing. With account not empty,
+	// the pairing must have been created by that account. It fails with
+	// ErrNotFound for an unknown or expired pairing (or one of another
+	// account) and with ErrExists if the slot was written already.
+	PutPairing(ctx context.Context, id string, slot int, account string, body []byte, now time.Time) error
+	// PairingSlot returns a slot of a live pairing and whether it has been
+	// written, or ErrNotFound for an unknown or expired pairing.
+	PairingSlot(ctx context.Context, id string, slot int, now time.Time) (body []byte, written bool, err error)
 
 	// AddChallenge records a challenge issued to a device, and forgets
 	// expired ones.
@@ -101,9 +151,9 @@ type DB interface {
 
 	// AddToken records a token issued to a device, and forgets expired ones.
 	AddToken(ctx context.Context, h Hash, account, device string, expires, now time.Time) error
-	// Token returns the account and device a token was issued to. It
-	// returns ErrNotFound if the token is unknown or expired or its device
-	// has been revoked.
+	// Token returns the account and principal a token was issued to. It
+	// returns ErrNotFound if the token is unknown or expired or its
+	// principal has been revoked.
 	Token(ctx context.Context, h Hash, now time.Time) (account string, d Device, err error)
 
 	// Ref returns a reference's value and version, or ErrNotFound.

@@ -12,8 +12,9 @@ import (
 )
 
 // schemaVersion is stored in SQLite's user_version; a database written by a
-// newer schema is refused.
-const schemaVersion = 1
+// newer schema is refused, and one of version 1 (before device chains) is
+// upgraded by adding the tables of version 2 (schemaV2).
+const schemaVersion = 2
 
 // deadReservation is the age after which an upload's quota reservation is
 // presumed abandoned by a crashed server (as local temp files are).
@@ -75,6 +76,30 @@ CREATE TABLE creators (
 	device  TEXT NOT NULL,
 	PRIMARY KEY (account, kind, name)
 );
+` + schemaV2
+
+// schemaV2 adds the device chain and the pairing mailbox. An account
+// registered under version 1 has no chain.
+const schemaV2 = `
+CREATE TABLE chain (
+	account TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	seq     INTEGER NOT NULL,
+	entry   BLOB NOT NULL,
+	PRIMARY KEY (account, seq)
+);
+CREATE TABLE pairings (
+	id      TEXT PRIMARY KEY,
+	account TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	expires INTEGER NOT NULL
+);
+CREATE INDEX pairings_account ON pairings(account, expires);
+CREATE INDEX pairings_expires ON pairings(expires);
+CREATE TABLE pairing_slots (
+	id   TEXT NOT NULL REFERENCES pairings(id) ON DELETE CASCADE,
+	slot INTEGER NOT NULL,
+	body BLOB NOT NULL,
+	PRIMARY KEY (id, slot)
+);
 `
 
 // SQLite is the embedded DB: one SQLite file in WAL mode, shared safely by
@@ -122,8 +147,12 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		switch v {
 		case schemaVersion:
 			return nil
-		case 0:
-			if _, err := tx.ExecContext(ctx, schema); err != nil {
+		case 0, 1:
+			create := schema
+			if v == 1 {
+				create = schemaV2
+			}
+			if _, err := tx.ExecContext(ctx, create); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
@@ -176,29 +205,9 @@ func affected(res sql.Result, err error) error {
 	return nil
 }
 
-// CreateAccount creates an account and its first device.
-func (s *SQLite) CreateAccount(ctx context.Context, account string, first Device) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts WHERE id = ?", account).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrExists
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, created) VALUES (?, ?)", account, nanos(first.Added)); err != nil {
-			return err
-		}
-		return insertDevice(ctx, tx, account, first)
-	})
-	if err != nil {
-		return fmt.Errorf("creating account %s: %w", account, err)
-	}
-	return nil
-}
-
-// DeleteAccount removes an account and, by cascade, its devices, refs,
-// reservations and creators; its challenges and tokens are removed too.
+// DeleteAccount removes an account and, by cascade, its devices, chain,
+// pairings, refs, reservations and creators; its challenges and tokens are
+// removed too.
 func (s *SQLite) DeleteAccount(ctx context.Context, account string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{

@@ -47,7 +47,8 @@ func (s *SQLite) Device(ctx context.Context, account, id string) (Device, error)
 
 // Devices returns every device of an account in order of addition.
 func (s *SQLite) Devices(ctx context.Context, account string) ([]Device, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE account = ? ORDER BY rowid", account)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE account = ? AND rights IN (?, ?) ORDER BY rowid",
+		account, string(Full), string(AppendOnly))
 	if err != nil {
 		return nil, fmt.Errorf("devices of account %s: %w", account, err)
 	}
@@ -64,61 +65,6 @@ func (s *SQLite) Devices(ctx context.Context, account string) ([]Device, error) 
 		return nil, fmt.Errorf("devices of account %s: %w", account, err)
 	}
 	return ds, nil
-}
-
-// AddDevice adds a device to an account.
-func (s *SQLite) AddDevice(ctx context.Context, account string, d Device) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices WHERE account = ? AND id = ?", account, d.ID).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrExists
-		}
-		return insertDevice(ctx, tx, account, d)
-	})
-	if err != nil {
-		return fmt.Errorf("adding device %s to account %s: %w", d.ID, account, err)
-	}
-	return nil
-}
-
-// RevokeDevice revokes a device unless it is the last active full one.
-func (s *SQLite) RevokeDevice(ctx context.Context, account, id string, at time.Time) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		d, err := scanDevice(tx.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE account = ? AND id = ?", account, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil || !d.Active() {
-			return err
-		}
-		if d.Rights == Full {
-			var others int
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices WHERE account = ? AND id != ? AND rights = ? AND revoked IS NULL",
-				account, id, string(Full)).Scan(&others); err != nil {
-				return err
-			}
-			if others == 0 {
-				return fmt.Errorf("%w: it is the last active full device", ErrConflict)
-			}
-		}
-		for _, q := range []string{
-			"UPDATE devices SET revoked = ?3 WHERE account = ?1 AND id = ?2",
-			"DELETE FROM tokens WHERE account = ?1 AND device = ?2",
-			"DELETE FROM challenges WHERE account = ?1 AND device = ?2",
-		} {
-			if _, err := tx.ExecContext(ctx, q, account, id, nanos(at)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("revoking device %s of account %s: %w", id, account, err)
-	}
-	return nil
 }
 
 // addExpiring inserts a challenge or token hash into table after deleting

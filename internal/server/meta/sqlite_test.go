@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -36,16 +37,33 @@ func device(id string, r Rights) Device {
 	return Device{ID: id, SignKey: []byte("key-" + id), Name: "dev " + id, Rights: r, Added: t0}
 }
 
+// create creates an account whose genesis adds the given principals.
+func create(t *testing.T, db *SQLite, account string, add ...Device) {
+	t.Helper()
+	must(t, db.CreateAccount(ctx, account, []byte("genesis of "+account), Change{At: t0, Add: add}))
+}
+
+// appendTo appends an entry to the chain.
+func appendTo(db *SQLite, account string, entry string, c Change) error {
+	n, head, err := db.ChainHead(ctx, account)
+	if err != nil {
+		return err
+	}
+	_, err = db.AppendChain(ctx, account, n, head, []byte(entry), c)
+	return err
+}
+
 // withAccounts returns a database holding accounts A (devices a1 full, a2
-// append-only) and B (device b1 full).
+// append-only added by entry 1, recovery principal ra) and B (device b1
+// full).
 func withAccounts(t *testing.T) *SQLite {
 	t.Helper()
 	db := open(t)
-	must(t, db.CreateAccount(ctx, acctA, device("a1", Full)))
+	create(t, db, acctA, device("a1", Full), device("ra", Recovery))
 	a2 := device("a2", AppendOnly)
 	a2.AddedBy = "a1"
-	must(t, db.AddDevice(ctx, acctA, a2))
-	must(t, db.CreateAccount(ctx, acctB, device("b1", Full)))
+	must(t, appendTo(db, acctA, "add a2", Change{At: t0, Add: []Device{a2}}))
+	create(t, db, acctB, device("b1", Full))
 	return db
 }
 
@@ -65,9 +83,12 @@ func wantErr(t *testing.T, what string, err, want error) {
 
 func TestAccountsAndDevices(t *testing.T) {
 	db := withAccounts(t)
-	wantErr(t, "second account A", db.CreateAccount(ctx, acctA, device("x", Full)), ErrExists)
-	wantErr(t, "a1 again", db.AddDevice(ctx, acctA, device("a1", AppendOnly)), ErrExists)
-	must(t, db.AddDevice(ctx, acctB, device("a1", AppendOnly))) // device IDs are per account
+	wantErr(t, "second account A", db.CreateAccount(ctx, acctA, nil, Change{Add: []Device{device("x", Full)}}), ErrExists)
+	wantErr(t, "a1 again", appendTo(db, acctA, "add a1", Change{Add: []Device{device("a1", AppendOnly)}}), ErrExists)
+	if n, _, _ := db.ChainHead(ctx, acctA); n != 2 {
+		t.Errorf("the refused entry left the chain at %d entries", n)
+	}
+	must(t, appendTo(db, acctB, "add a1", Change{Add: []Device{device("a1", AppendOnly)}})) // device IDs are per account
 	ds, err := db.Devices(ctx, acctA)
 	must(t, err)
 	if len(ds) != 2 || ds[0].ID != "a1" || ds[1].ID != "a2" || ds[1].AddedBy != "a1" || ds[1].Rights != AppendOnly ||
@@ -89,35 +110,161 @@ func TestAccountsAndDevices(t *testing.T) {
 	}
 }
 
-func TestRevoke(t *testing.T) {
+// TestChanges checks how chain entries change principals: revocation by
+// role, devices taking the place of principals, and principals coming back.
+func TestChanges(t *testing.T) {
 	db := withAccounts(t)
-	h := Hash{1}
-	must(t, db.AddToken(ctx, h, acctA, "a2", t0.Add(time.Hour), t0))
-	tests := []struct {
-		account, id string
-		want        error
+	must(t, db.AddToken(ctx, Hash{1}, acctA, "a2", t0.Add(time.Hour), t0))
+	must(t, db.AddChallenge(ctx, Hash{2}, acctA, "a2", t0.Add(time.Hour), t0))
+	must(t, db.AddToken(ctx, Hash{3}, acctA, "ra", t0.Add(time.Hour), t0))
+	at := t0.Add(time.Minute)
+	steps := []struct {
+		name string
+		c    Change
+		want error
 	}{
-		{acctA, "a1", ErrConflict}, // the last full device
-		{acctA, "a2", nil},
-		{acctA, "a2", nil}, // again: no change
-		{acctA, "zz", ErrNotFound},
-		{acctB, "a2", ErrNotFound},
-		{acctB, "b1", ErrConflict},
+		{"revoke a2", Change{At: at, Revoke: []Device{{ID: "a2", Rights: Full}}}, nil},
+		{"revoke a2 again", Change{At: at.Add(time.Hour), Revoke: []Device{{ID: "a2", Rights: Full}}}, nil},
+		{"revoke a1 as a contact", Change{At: at, Revoke: []Device{{ID: "a1", Rights: Contact}}}, nil},
+		{"revoke unknown", Change{At: at, Revoke: []Device{{ID: "zz", Rights: Recovery}}}, nil},
+		{"contact with a device's ID", Change{Add: []Device{device("a1", Contact), device("c1", Contact)}}, nil},
+		{"device over a contact", Change{Add: []Device{device("c1", Full)}}, nil},
+		{"recovery rotated", Change{At: at, Revoke: []Device{{ID: "ra", Rights: Recovery}}, Add: []Device{device("rb", Recovery)}}, nil},
+		{"recovery rotated back", Change{At: at, Revoke: []Device{{ID: "rb", Rights: Recovery}}, Add: []Device{device("ra", Recovery)}}, nil},
+		{"revoked device re-added", Change{Add: []Device{device("a2", Full)}}, ErrExists},
+		{"revoked device as a contact", Change{Add: []Device{device("a2", Contact)}}, nil},
 	}
-	for i, tc := range tests {
-		wantErr(t, fmt.Sprintf("%d: revoke %s", i, tc.id), db.RevokeDevice(ctx, tc.account, tc.id, t0.Add(time.Duration(i)*time.Second)), tc.want)
+	for _, st := range steps {
+		wantErr(t, st.name, appendTo(db, acctA, st.name, st.c), st.want)
 	}
-	d, err := db.Device(ctx, acctA, "a2")
-	must(t, err)
-	if !d.Revoked.Equal(t0.Add(time.Second)) {
-		t.Errorf("revoked at %v, want the first revocation's time", d.Revoked)
+	for _, w := range []struct {
+		id     string
+		rights Rights
+		active bool
+	}{
+		{"a1", Full, true}, {"a2", AppendOnly, false}, {"c1", Full, true}, {"ra", Recovery, true}, {"rb", Recovery, false},
+	} {
+		d, err := db.Device(ctx, acctA, w.id)
+		if err != nil || d.Rights != w.rights || d.Active() != w.active {
+			t.Errorf("%s: %+v, %v; want %s, active %v", w.id, d, err, w.rights, w.active)
+		}
 	}
-	_, _, err = db.Token(ctx, h, t0)
+	if d, _ := db.Device(ctx, acctA, "a2"); !d.Revoked.Equal(at) {
+		t.Errorf("a2 revoked at %v, want the first revocation's time", d.Revoked)
+	}
+	_, _, err := db.Token(ctx, Hash{1}, t0)
 	wantErr(t, "token of a revoked device", err, ErrNotFound)
-	wantErr(t, "re-adding a revoked device", db.AddDevice(ctx, acctA, device("a2", Full)), ErrExists)
-	// With a second full device, the first may go.
-	must(t, db.AddDevice(ctx, acctA, device("a3", Full)))
-	must(t, db.RevokeDevice(ctx, acctA, "a1", t0))
+	wantErr(t, "challenge of a revoked device", db.TakeChallenge(ctx, Hash{2}, acctA, "a2", t0), ErrNotFound)
+	_, _, err = db.Token(ctx, Hash{3}, t0)
+	wantErr(t, "token of a rotated recovery key", err, ErrNotFound)
+	ds, err := db.Devices(ctx, acctA)
+	must(t, err)
+	if len(ds) != 3 || ds[2].ID != "c1" {
+		t.Errorf("devices %+v, want a1, a2, c1 and no other principal", ds)
+	}
+}
+
+// TestChain checks appends (compare-and-swap on length and head) and
+// bounded reads.
+func TestChain(t *testing.T) {
+	db := withAccounts(t)
+	n, head, err := db.ChainHead(ctx, acctA)
+	if err != nil || n != 2 || head != sha256.Sum256([]byte("add a2")) {
+		t.Fatalf("head %d %x, %v", n, head, err)
+	}
+	for _, tc := range []struct {
+		name string
+		seq  uint64
+		prev Hash
+		want error
+	}{
+		{"behind", 1, head, ErrConflict},
+		{"ahead", 3, head, ErrConflict},
+		{"another head", 2, Hash{1}, ErrConflict},
+	} {
+		got, err := db.AppendChain(ctx, acctA, tc.seq, tc.prev, []byte("x"), Change{})
+		wantErr(t, tc.name, err, tc.want)
+		if got != 2 {
+			t.Errorf("%s: length %d, want 2", tc.name, got)
+		}
+	}
+	if _, err := db.AppendChain(ctx, acctA, 0, Hash{}, []byte("x"), Change{}); err == nil {
+		t.Error("appended entry 0")
+	}
+	_, err = db.AppendChain(ctx, "nosuch", 1, Hash{}, []byte("x"), Change{})
+	wantErr(t, "unknown account", err, ErrNotFound)
+	for i := range 5 {
+		must(t, appendTo(db, acctA, fmt.Sprintf("entry %d", 2+i), Change{}))
+	}
+	for _, tc := range []struct {
+		from           uint64
+		maxN, maxBytes int
+		want           []string
+	}{
+		{0, 3, 1000, []string{"genesis of " + acctA, "add a2", "entry 2"}},
+		{3, 100, 1000, []string{"entry 3", "entry 4", "entry 5", "entry 6"}},
+		{3, 100, 14, []string{"entry 3", "entry 4"}},
+		{3, 100, 1, []string{"entry 3"}}, // the first one always
+		{7, 100, 1000, nil},
+		{1 << 63, 100, 1000, nil},
+	} {
+		got, err := db.ChainEntries(ctx, acctA, tc.from, tc.maxN, tc.maxBytes)
+		if err != nil || fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tc.want) {
+			t.Errorf("from %d (%d, %d bytes): %q, %v; want %q", tc.from, tc.maxN, tc.maxBytes, got, err, tc.want)
+		}
+	}
+	_, err = db.ChainEntries(ctx, "nosuch", 0, 1, 1)
+	wantErr(t, "entries of an unknown account", err, ErrNotFound)
+	_, _, err = db.ChainHead(ctx, "nosuch")
+	wantErr(t, "head of an unknown account", err, ErrNotFound)
+}
+
+// TestPairings checks the pairing mailbox: creation limits, write-once
+// slots, the creator's account, and expiry.
+func TestPairings(t *testing.T) {
+	db := withAccounts(t)
+	exp := t0.Add(time.Minute)
+	must(t, db.CreatePairing(ctx, "p1", acctA, exp, t0, 2))
+	wantErr(t, "p1 again", db.CreatePairing(ctx, "p1", acctB, exp, t0, 2), ErrExists)
+	must(t, db.CreatePairing(ctx, "p2", acctA, exp.Add(time.Hour), t0, 2))
+	wantErr(t, "third live pairing", db.CreatePairing(ctx, "p3", acctA, exp, t0, 2), ErrQuota)
+	must(t, db.CreatePairing(ctx, "p3", acctB, exp, t0, 2))
+
+	body, written, err := db.PairingSlot(ctx, "p1", 1, t0)
+	if err != nil || written || body != nil {
+		t.Errorf("empty slot: %q %v %v", body, written, err)
+	}
+	for _, tc := range []struct {
+		name, id string
+		slot     int
+		account  string
+		want     error
+	}{
+		{"anonymous", "p1", 1, "", nil},
+		{"again", "p1", 1, "", ErrExists},
+		{"by the creator", "p1", 2, acctA, nil},
+		{"by another account", "p1", 3, acctB, ErrNotFound},
+		{"unknown", "px", 1, "", ErrNotFound},
+	} {
+		wantErr(t, tc.name, db.PutPairing(ctx, tc.id, tc.slot, tc.account, []byte(tc.name), t0), tc.want)
+	}
+	must(t, db.PutPairing(ctx, "p1", 4, "", nil, t0))
+	for slot, want := range map[int]string{1: "anonymous", 2: "by the creator", 4: ""} {
+		body, written, err := db.PairingSlot(ctx, "p1", slot, t0)
+		if err != nil || !written || string(body) != want {
+			t.Errorf("slot %d: %q %v %v", slot, body, written, err)
+		}
+	}
+	_, _, err = db.PairingSlot(ctx, "p1", 1, exp)
+	wantErr(t, "expired", err, ErrNotFound)
+	wantErr(t, "write after expiry", db.PutPairing(ctx, "p1", 3, "", []byte("x"), exp), ErrNotFound)
+	// Creating forgets expired pairings, which no longer count.
+	must(t, db.CreatePairing(ctx, "p4", acctA, exp.Add(time.Hour), exp, 2))
+	var n int
+	must(t, db.db.QueryRow("SELECT COUNT(*) FROM pairing_slots").Scan(&n))
+	if n != 0 {
+		t.Errorf("%d slots of expired pairings kept", n)
+	}
 }
 
 func TestChallenges(t *testing.T) {
@@ -269,7 +416,7 @@ func TestDeleteAccount(t *testing.T) {
 	wantErr(t, "device", err, ErrNotFound)
 	_, _, err = db.Token(ctx, Hash{1}, t0)
 	wantErr(t, "token", err, ErrNotFound)
-	must(t, db.CreateAccount(ctx, acctA, device("a1", Full)))
+	create(t, db, acctA, device("a1", Full))
 	_, _, err = db.Ref(ctx, acctA, "r")
 	wantErr(t, "ref of the deleted account", err, ErrNotFound)
 	if _, err := db.Device(ctx, acctB, "b1"); err != nil {
@@ -288,9 +435,11 @@ func TestSharedFile(t *testing.T) {
 		defer db.Close()
 		dbs[i] = db
 	}
-	must(t, dbs[0].CreateAccount(ctx, acctA, device("a1", Full)))
+	create(t, dbs[0], acctA, device("a1", Full))
 	must(t, dbs[1].AddChallenge(ctx, Hash{7}, acctA, "a1", t0.Add(time.Minute), t0))
-	var refWins, challengeWins atomic.Int32
+	_, head, err := dbs[0].ChainHead(ctx, acctA)
+	must(t, err)
+	var refWins, challengeWins, chainWins atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 16 {
 		wg.Go(func() {
@@ -305,11 +454,16 @@ func TestSharedFile(t *testing.T) {
 			} else if !errors.Is(err, ErrNotFound) {
 				t.Error(err)
 			}
+			if _, err := db.AppendChain(ctx, acctA, 1, head, []byte{byte(i)}, Change{}); err == nil {
+				chainWins.Add(1)
+			} else if !errors.Is(err, ErrConflict) {
+				t.Error(err)
+			}
 		})
 	}
 	wg.Wait()
-	if refWins.Load() != 1 || challengeWins.Load() != 1 {
-		t.Errorf("%d ref creations and %d challenge uses won, want 1 each", refWins.Load(), challengeWins.Load())
+	if refWins.Load() != 1 || challengeWins.Load() != 1 || chainWins.Load() != 1 {
+		t.Errorf("%d ref creations, %d challenge uses and %d chain appends won, want 1 each", refWins.Load(), challengeWins.Load(), chainWins.Load())
 	}
 }
 
@@ -323,6 +477,20 @@ func TestSchemaVersion(t *testing.T) {
 	if db, err := OpenSQLite(path); err == nil {
 		db.Close()
 		t.Error("opened a database of schema version 99")
+	}
+	// A version 1 database gets the tables of version 2.
+	must(t, os.Remove(path))
+	db, err = OpenSQLite(path)
+	must(t, err)
+	_, err = db.db.Exec("DROP TABLE pairing_slots; DROP TABLE pairings; DROP TABLE chain; PRAGMA user_version = 1")
+	must(t, err)
+	db.Close()
+	db, err = OpenSQLite(path)
+	must(t, err)
+	defer db.Close()
+	create(t, db, acctA, device("a1", Full))
+	if n, _, err := db.ChainHead(ctx, acctA); n != 1 || err != nil {
+		t.Errorf("upgraded database: chain of %d entries, %v", n, err)
 	}
 	if _, err := OpenSQLite(filepath.Join(t.TempDir(), "a?b")); err == nil {
 		t.Error("accepted a path with '?'")

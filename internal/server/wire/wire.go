@@ -12,11 +12,9 @@ import (
 	"time"
 )
 
-// Labels of the signed messages (docs/api.md, Accounts and devices).
-const (
-	RegisterLabel = "coffer v1 register"
-	AuthLabel     = "coffer v1 auth"
-)
+// AuthLabel starts the message a principal signs to log in (docs/api.md,
+// Authenticate).
+const AuthLabel = "coffer v1 auth"
 
 // Limits and lifetimes (docs/api.md).
 const (
@@ -29,7 +27,25 @@ const (
 	TokenBytes     = 32        // size of a token before base64url encoding
 	ChallengeTTL   = 60 * time.Second
 	TokenTTL       = 15 * time.Minute
+
+	MaxChainPage      = 256     // most entries in one page of a chain read
+	MaxChainPageBytes = 4 << 20 // most entry bytes in one page, unless its first entry alone is larger
+	// MaxChainPageJSON bounds the JSON body of a chain page: the base64 of
+	// MaxChainPageBytes, plus quotes and commas.
+	MaxChainPageJSON = MaxChainPageBytes/3*4 + 4*MaxChainPage + 64
+
+	PairingIDLen   = 32       // hex digits of a pairing id
+	PairingSlots   = 4        // slots 1 to 4
+	MaxPairingBody = 64 << 10 // largest slot body
+	MaxPairings    = 8        // most live pairings per account
+	MaxPairingTTL  = 3600     // longest pairing life, in seconds
+	MaxPairingWait = 30       // longest wait of a slot read, in seconds
+	MaxRecoveryObj = 64 << 10 // largest object a public recovery read serves
 )
+
+// RecoveryPrefix starts the name of the only objects the public recovery
+// read serves: "contacts-" and 32 lower-case hex digits.
+const RecoveryPrefix = "contacts-"
 
 // Pin returns the pin of a certificate given in DER, as it appears in a
 // store URL after "#sha256=": the lower-case hex SHA-256 of those bytes
@@ -43,25 +59,13 @@ func Pin(der []byte) string {
 // requires one.
 const RegistrationHeader = "Coffer-Registration"
 
-// RegisterMessage is what a device signs to join an account, when it
-// registers the account or is added to it:
-// "coffer v1 register" || 0x00 || account || 0x00 || deviceID, with account
-// and deviceID as their 32 lower-case hex digits.
-func RegisterMessage(account, deviceID string) []byte {
-	return join(RegisterLabel, []byte(account), []byte(deviceID))
-}
-
-// AuthMessage is what a device signs to turn a challenge into a token:
-// "coffer v1 auth" || 0x00 || account || 0x00 || deviceID || 0x00 ||
-// challenge, the challenge as its 32 raw bytes.
-func AuthMessage(account, deviceID string, challenge []byte) []byte {
-	return join(AuthLabel, []byte(account), []byte(deviceID), challenge)
-}
-
-// join returns label and parts separated by single zero bytes.
-func join(label string, parts ...[]byte) []byte {
-	b := []byte(label)
-	for _, p := range parts {
+// AuthMessage is what a principal signs to turn a challenge into a token:
+// "coffer v1 auth" || 0x00 || account || 0x00 || ID || 0x00 || challenge,
+// with account and ID as their 32 lower-case hex digits and the challenge
+// as its 32 raw bytes.
+func AuthMessage(account, id string, challenge []byte) []byte {
+	b := []byte(AuthLabel)
+	for _, p := range [][]byte{[]byte(account), []byte(id), challenge} {
 		b = append(append(b, 0), p...)
 	}
 	return b
@@ -70,6 +74,7 @@ func join(label string, parts ...[]byte) []byte {
 // Error codes of error bodies, by HTTP status (docs/api.md, Errors).
 const (
 	CodeBadRequest      = "bad_request"        // 400
+	CodeBadEntry        = "bad_entry"          // 400: a chain entry that does not verify
 	CodeUnauthenticated = "unauthenticated"    // 401
 	CodeForbidden       = "forbidden"          // 403
 	CodeNotFound        = "not_found"          // 404
@@ -86,25 +91,21 @@ const (
 )
 
 // Error is the body of every error response. Version is set only on a
-// reference conflict: the reference's current version.
+// reference conflict (the reference's current version), Length only on a
+// chain conflict (the chain's current number of entries).
 type Error struct {
-	Error   string `json:"error"`
-	Code    string `json:"code"`
-	Version *int64 `json:"version,omitempty"`
+	Error   string  `json:"error"`
+	Code    string  `json:"code"`
+	Version *int64  `json:"version,omitempty"`
+	Length  *uint64 `json:"length,omitempty"`
 }
 
-// DeviceKey introduces a device: its Ed25519 public key and its name.
-type DeviceKey struct {
-	SignKey []byte `json:"sign_key"`
-	Name    string `json:"name"`
-}
-
-// RegisterRequest is the body of POST /v1/accounts. Signature is by the
-// device's key over RegisterMessage.
+// RegisterRequest is the body of POST /v1/accounts: the account's device
+// chain genesis entry (docs/devices.md §D.1), whose first device becomes
+// the account's first device.
 type RegisterRequest struct {
-	Account   string    `json:"account"`
-	Device    DeviceKey `json:"device"`
-	Signature []byte    `json:"signature"`
+	Account string `json:"account"`
+	Genesis []byte `json:"genesis"`
 }
 
 // RegisterResponse is the body of a successful registration.
@@ -113,7 +114,8 @@ type RegisterResponse struct {
 	Device  string `json:"device"`
 }
 
-// ChallengeRequest is the body of POST /v1/auth/challenge.
+// ChallengeRequest is the body of POST /v1/auth/challenge. Device is the
+// ID of the principal logging in: a device, the recovery key or a contact.
 type ChallengeRequest struct {
 	Account string `json:"account"`
 	Device  string `json:"device"`
@@ -141,22 +143,15 @@ type TokenResponse struct {
 	Expires time.Time `json:"expires"`
 }
 
-// Rights names, as sent in AddDeviceRequest and DeviceInfo.
+// Rights names, as sent in ChainAppend and DeviceInfo.
 const (
 	RightsFull       = "full"
 	RightsAppendOnly = "append-only"
 )
 
-// AddDeviceRequest is the body of POST /v1/devices. Signature is by the
-// new device's key over RegisterMessage.
-type AddDeviceRequest struct {
-	Device    DeviceKey `json:"device"`
-	Rights    string    `json:"rights"`
-	Signature []byte    `json:"signature"`
-}
-
-// DeviceInfo describes one device of the account. AddedBy is empty for the
-// device that registered the account; Revoked is null while it is active.
+// DeviceInfo describes one device of the account. AddedBy is the ID of the
+// principal whose chain entry added it (a device, or the recovery key),
+// empty for the genesis device; Revoked is null while it is active.
 type DeviceInfo struct {
 	Device  string     `json:"device"`
 	SignKey []byte     `json:"sign_key"`
@@ -195,4 +190,34 @@ type Ref struct {
 // RefVersion is the answer to a successful PUT /v1/refs/{name}.
 type RefVersion struct {
 	Version int64 `json:"version"`
+}
+
+// ChainPage is the answer to GET /v1/chain and GET
+// /v1/accounts/{account}/chain: consecutive entries from the one asked
+// for; an empty list means there are none from there on.
+type ChainPage struct {
+	Entries [][]byte `json:"entries"`
+}
+
+// ChainAppend is the body of POST /v1/chain: Entry is to become entry
+// number Seq. Rights, for an add-device entry only, gives the new device
+// RightsFull (the default when empty) or RightsAppendOnly.
+type ChainAppend struct {
+	Seq    uint64 `json:"seq"`
+	Entry  []byte `json:"entry"`
+	Rights string `json:"rights,omitempty"`
+}
+
+// ChainLength is the answer to a successful POST /v1/chain: the chain's
+// new number of entries.
+type ChainLength struct {
+	Length uint64 `json:"length"`
+}
+
+// PairingRequest is the body of POST /v1/pairings: ID is PairingIDLen
+// lower-case hex digits and TTL the mailbox's life in seconds (1 to
+// MaxPairingTTL).
+type PairingRequest struct {
+	ID  string `json:"id"`
+	TTL int    `json:"ttl"`
 }

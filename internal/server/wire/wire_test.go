@@ -14,17 +14,20 @@ import (
 // vector is one entry of testdata/vectors.json, written independently by
 // testdata/vectors.py.
 type vector struct {
-	Seed              string          `json:"seed"`
-	SignKey           string          `json:"sign_key"`
-	Device            string          `json:"device"`
-	Account           string          `json:"account"`
-	RegisterMessage   string          `json:"register_message"`
-	RegisterSignature string          `json:"register_signature"`
-	Challenge         string          `json:"challenge"`
-	AuthMessage       string          `json:"auth_message"`
-	AuthSignature     string          `json:"auth_signature"`
-	RegisterRequest   json.RawMessage `json:"register_request"`
-	TokenRequest      json.RawMessage `json:"token_request"`
+	Seed               string          `json:"seed"`
+	SignKey            string          `json:"sign_key"`
+	Device             string          `json:"device"`
+	Account            string          `json:"account"`
+	Genesis            string          `json:"genesis"`
+	Entry              string          `json:"entry"`
+	Pairing            string          `json:"pairing"`
+	Challenge          string          `json:"challenge"`
+	AuthMessage        string          `json:"auth_message"`
+	AuthSignature      string          `json:"auth_signature"`
+	RegisterRequest    json.RawMessage `json:"register_request"`
+	ChainAppendRequest json.RawMessage `json:"chain_append_request"`
+	PairingRequest     json.RawMessage `json:"pairing_request"`
+	TokenRequest       json.RawMessage `json:"token_request"`
 }
 
 func loadVectors(t *testing.T) []vector {
@@ -52,36 +55,36 @@ func unhex(t *testing.T, s string) []byte {
 	return b
 }
 
-// TestVectors checks the signed messages, their signatures and the JSON
+// TestVectors checks the signed message, its signature and the JSON
 // request bodies against the independent vectors.
 func TestVectors(t *testing.T) {
-	for _, v := range loadVectors(t) {
+	for i, v := range loadVectors(t) {
 		key := ed25519.NewKeyFromSeed(unhex(t, v.Seed))
 		if pub := key.Public().(ed25519.PublicKey); !bytes.Equal(pub, unhex(t, v.SignKey)) {
 			t.Errorf("%s: public key %x", v.Device, pub)
 		}
 		ch := unhex(t, v.Challenge)
-		for _, m := range []struct {
-			name    string
-			got     []byte
-			want    string
-			wantSig string
-		}{
-			{"register", RegisterMessage(v.Account, v.Device), v.RegisterMessage, v.RegisterSignature},
-			{"auth", AuthMessage(v.Account, v.Device, ch), v.AuthMessage, v.AuthSignature},
-		} {
-			if !bytes.Equal(m.got, unhex(t, m.want)) {
-				t.Errorf("%s message of %s: %x", m.name, v.Device, m.got)
-			}
-			if sig := ed25519.Sign(key, m.got); !bytes.Equal(sig, unhex(t, m.wantSig)) {
-				t.Errorf("%s signature of %s: %x", m.name, v.Device, sig)
-			}
+		msg := AuthMessage(v.Account, v.Device, ch)
+		if !bytes.Equal(msg, unhex(t, v.AuthMessage)) {
+			t.Errorf("auth message of %s: %x", v.Device, msg)
+		}
+		if sig := ed25519.Sign(key, msg); !bytes.Equal(sig, unhex(t, v.AuthSignature)) {
+			t.Errorf("auth signature of %s: %x", v.Device, sig)
 		}
 		var reg RegisterRequest
 		strict(t, v.RegisterRequest, &reg)
-		if reg.Account != v.Account || !bytes.Equal(reg.Device.SignKey, unhex(t, v.SignKey)) || reg.Device.Name == "" ||
-			!bytes.Equal(reg.Signature, unhex(t, v.RegisterSignature)) {
+		if reg.Account != v.Account || !bytes.Equal(reg.Genesis, unhex(t, v.Genesis)) {
 			t.Errorf("register request %+v", reg)
+		}
+		var app ChainAppend
+		strict(t, v.ChainAppendRequest, &app)
+		if app.Seq != uint64(7+i) || !bytes.Equal(app.Entry, unhex(t, v.Entry)) || app.Rights != []string{RightsFull, RightsAppendOnly}[i] {
+			t.Errorf("chain append request %+v", app)
+		}
+		var pr PairingRequest
+		strict(t, v.PairingRequest, &pr)
+		if pr.ID != v.Pairing || len(pr.ID) != PairingIDLen || pr.TTL != 600*(i+1) {
+			t.Errorf("pairing request %+v", pr)
 		}
 		var tok TokenRequest
 		strict(t, v.TokenRequest, &tok)
@@ -106,6 +109,7 @@ func strict(t *testing.T, b []byte, v any) {
 func TestEncodings(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	version := int64(7)
+	length := uint64(5)
 	for _, tc := range []struct {
 		v    any
 		want string
@@ -119,6 +123,11 @@ func TestEncodings(t *testing.T) {
 		{RefVersion{Version: 3}, `{"version":3}`},
 		{Error{Error: "e", Code: CodeConflict, Version: &version}, `{"error":"e","code":"conflict","version":7}`},
 		{Error{Error: "e", Code: CodeExists}, `{"error":"e","code":"exists"}`},
+		{Error{Error: "e", Code: CodeConflict, Length: &length}, `{"error":"e","code":"conflict","length":5}`},
+		{ChainPage{Entries: [][]byte{{1}, {}}}, `{"entries":["AQ==",""]}`},
+		{ChainPage{Entries: [][]byte{}}, `{"entries":[]}`},
+		{ChainAppend{Seq: 1, Entry: []byte{2}}, `{"seq":1,"entry":"Ag=="}`},
+		{ChainLength{Length: 2}, `{"length":2}`},
 	} {
 		b, err := json.Marshal(tc.v)
 		if err != nil || string(b) != tc.want {
