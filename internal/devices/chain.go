@@ -25,15 +25,16 @@ type Member struct {
 // is immutable: Extend returns a new Chain and leaves the receiver as it
 // was, so a caller that meets a bad entry keeps its last verified state.
 type Chain struct {
-	account   string
-	hashes    [][sha256.Size]byte // hashes[i] = Hash(entry i)
-	signed    [][sha256.Size]byte // signed[i] = SHA-256 of entry i's signed part
-	devices   map[string]Member
-	removed   map[string]uint64 // DeviceID → sequence number of its removal
-	recovery  ed25519.PublicKey
-	contacts  []keys.DevicePublic
-	threshold int
-	commits   [][sha256.Size]byte // commits[epoch] = root-key commitment
+	account    string
+	hashes     [][sha256.Size]byte // hashes[i] = Hash(entry i)
+	signed     [][sha256.Size]byte // signed[i] = SHA-256 of entry i's signed part
+	devices    map[string]Member
+	removed    map[string]uint64 // DeviceID → sequence number of its removal
+	recovery   ed25519.PublicKey
+	contacts   []keys.DevicePublic
+	threshold  int
+	contactsAt uint64              // sequence number of the entry that set the contacts
+	commits    [][sha256.Size]byte // commits[epoch] = root-key commitment
 }
 
 // Verify verifies a whole chain from its genesis entry and returns its
@@ -182,7 +183,7 @@ func (c *Chain) apply(e *Entry) error {
 	case TypeRotateRecovery:
 		c.recovery = e.Recovery
 	case TypeSetContacts:
-		c.contacts, c.threshold = e.Contacts, e.Threshold
+		c.contacts, c.threshold, c.contactsAt = e.Contacts, e.Threshold, e.Seq
 	}
 	return nil
 }
@@ -269,6 +270,10 @@ func (c *Chain) Recovery() ed25519.PublicKey { return slices.Clone(c.recovery) }
 func (c *Chain) Contacts() ([]keys.DevicePublic, int) {
 	return slices.Clone(c.contacts), c.threshold
 }
+
+// ContactsSeq returns the sequence number of the entry that set the
+// current contacts, or 0 if none did.
+func (c *Chain) ContactsSeq() uint64 { return c.contactsAt }
 
 // Epoch returns the current root-key epoch: 0 from genesis, one more at
 // each key rotation or device removal.

@@ -32,7 +32,7 @@ const MaxFileSize = 4096
 // Errors of Get, wrapped with the source of the passphrase.
 var (
 	ErrUnavailable = errors.New("no passphrase available: set " + EnvVar + " or " + FileEnvVar + ", or run from a terminal")
-	ErrEmpty       = errors.New("empty passphrase refused")
+	ErrEmpty       = errors.New("empty value refused")
 	ErrMismatch    = errors.New("the two passphrases typed differ")
 )
 
@@ -46,41 +46,67 @@ func Get(prompt string, confirm bool) ([]byte, error) {
 }
 
 func get(prompt string, confirm bool, tty string) ([]byte, error) {
-	if v, ok := os.LookupEnv(EnvVar); ok {
-		return nonEmpty([]byte(v), "$"+EnvVar)
-	}
-	if name, ok := os.LookupEnv(FileEnvVar); ok {
-		return fromFile(name)
+	if p, ok, err := fromEnv(EnvVar, FileEnvVar, "passphrase"); ok {
+		return p, err
 	}
 	return fromTerminal(prompt, confirm, tty)
 }
 
+// Secret returns another secret the user supplies, such as a recovery key:
+// from $env if set, else from the file named by $fileEnv, else typed at the
+// terminal after prompt without echo. what names it in errors, which never
+// contain it.
+func Secret(env, fileEnv, what, prompt string) ([]byte, error) {
+	if p, ok, err := fromEnv(env, fileEnv, what); ok {
+		return p, err
+	}
+	p, err := fromTerminal(prompt, false, ttyPath)
+	if errors.Is(err, ErrUnavailable) {
+		return nil, fmt.Errorf("no %s available: set %s or %s, or run from a terminal", what, env, fileEnv)
+	}
+	return p, err
+}
+
+// fromEnv returns the secret of $env, or of the file $fileEnv names, and
+// whether either was set.
+func fromEnv(env, fileEnv, what string) ([]byte, bool, error) {
+	if v, ok := os.LookupEnv(env); ok {
+		p, err := nonEmpty([]byte(v), what+" from $"+env)
+		return p, true, err
+	}
+	if name, ok := os.LookupEnv(fileEnv); ok {
+		p, err := fromFile(name, fileEnv, what)
+		return p, true, err
+	}
+	return nil, false, nil
+}
+
 func nonEmpty(p []byte, source string) ([]byte, error) {
 	if len(p) == 0 {
-		return nil, fmt.Errorf("passphrase from %s: %w", source, ErrEmpty)
+		return nil, fmt.Errorf("%s: %w", source, ErrEmpty)
 	}
 	return p, nil
 }
 
 // fromFile reads at most MaxFileSize bytes and strips one trailing "\n"
 // or "\r\n".
-func fromFile(name string) ([]byte, error) {
+func fromFile(name, fileEnv, what string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("passphrase file ($%s): %w", FileEnvVar, err)
+		return nil, fmt.Errorf("%s file ($%s): %w", what, fileEnv, err)
 	}
 	defer f.Close()
 	p, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading passphrase file %s: %w", name, err)
+		return nil, fmt.Errorf("reading %s file %s: %w", what, name, err)
 	}
 	if len(p) > MaxFileSize {
 		clear(p)
-		return nil, fmt.Errorf("passphrase file %s is larger than %d bytes", name, MaxFileSize)
+		return nil, fmt.Errorf("%s file %s is larger than %d bytes", what, name, MaxFileSize)
 	}
 	p = bytes.TrimSuffix(p, []byte("\n"))
 	p = bytes.TrimSuffix(p, []byte("\r"))
-	return nonEmpty(p, "file "+name)
+	return nonEmpty(p, what+" from file "+name)
 }
 
 func fromTerminal(prompt string, confirm bool, tty string) ([]byte, error) {

@@ -5,6 +5,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -99,6 +100,14 @@ type Store interface {
 
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// PutBytes stores b as kind/name.
+func PutBytes(ctx context.Context, s Store, kind Kind, name string, b []byte) error {
+	if err := s.Put(ctx, kind, name, bytes.NewReader(b), int64(len(b))); err != nil {
+		return fmt.Errorf("writing %s/%s: %w", kind, name, err)
+	}
+	return nil
 }
 
 // ReadAll reads a whole object, refusing one larger than limit bytes so that
