@@ -1,0 +1,157 @@
+package witness
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/coffer-backup/coffer/internal/tlog"
+)
+
+// SizeContentType is the media type of a 409 response that carries the
+// witness's tree size.
+const SizeContentType = "text/x.tlog.size"
+
+// Witness cosigns checkpoints of known logs (C2SP tlog-witness,
+// docs/transparency.md §T.4). It is an http.Handler for
+// "POST /add-checkpoint" and safe for concurrent use: checking a request
+// against a log's state and recording the new state happen under one lock.
+type Witness struct {
+	mu     sync.Mutex
+	state  Store
+	signer note.Signer
+	logs   map[string]note.Verifier
+}
+
+// New returns a witness that cosigns with signer (a tlog.NewCosigner)
+// the checkpoints of logs, keyed by origin, each verified by its log's
+// key, whose name must be the origin.
+func New(state Store, signer note.Signer, logs map[string]note.Verifier) (*Witness, error) {
+	if state == nil || signer == nil {
+		return nil, errors.New("witness needs a state store and a signer")
+	}
+	for origin, v := range logs {
+		if v == nil || v.Name() != origin {
+			return nil, fmt.Errorf("witness: the key for log %q must be named by its origin", origin)
+		}
+	}
+	return &Witness{state: state, signer: signer, logs: logs}, nil
+}
+
+// refusal is a request the witness answers with an HTTP error.
+type refusal struct {
+	status int
+	msg    string
+	size   uint64 // for 409 with SizeContentType
+	isSize bool
+}
+
+func (r *refusal) Error() string { return r.msg }
+
+func refuse(status int, format string, args ...any) *refusal {
+	return &refusal{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// ServeHTTP answers POST /add-checkpoint with the cosignature line, or
+// with C2SP's status codes: 400 malformed, 403 bad log signature, 404
+// unknown log, 409 wrong old size (body: the witness's size) or a
+// different root at the same size, 422 bad consistency proof.
+func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/add-checkpoint" {
+		http.NotFound(rw, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		rw.Header().Set("Allow", http.MethodPost)
+		http.Error(rw, "add-checkpoint takes POST", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, int64(MaxRequestSize)))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		http.Error(rw, fmt.Sprintf("request of more than %d bytes", MaxRequestSize), http.StatusRequestEntityTooLarge)
+		return
+	} else if err != nil {
+		http.Error(rw, "reading the request failed", http.StatusBadRequest)
+		return
+	}
+	line, err := w.add(body)
+	var ref *refusal
+	switch {
+	case errors.As(err, &ref) && ref.isSize:
+		rw.Header().Set("Content-Type", SizeContentType)
+		rw.WriteHeader(ref.status)
+		fmt.Fprintf(rw, "%d\n", ref.size)
+	case errors.As(err, &ref):
+		http.Error(rw, ref.msg, ref.status)
+	case err != nil:
+		http.Error(rw, "witness failed to record its state", http.StatusInternalServerError)
+	default:
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rw.Write(line)
+	}
+}
+
+// add checks a request body and returns the cosignature line, or a
+// *refusal, or another error if the state could not be read or written.
+func (w *Witness) add(body []byte) ([]byte, error) {
+	oldSize, proof, signed, err := ParseRequest(body)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "%v", err)
+	}
+	c, err := w.verify(signed)
+	if err != nil {
+		return nil, err
+	}
+	if oldSize > c.Size {
+		return nil, refuse(http.StatusBadRequest, "old size %d is beyond the checkpoint's size %d", oldSize, c.Size)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, found, err := w.state.Get(c.Origin)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case oldSize != st.Size:
+		return nil, &refusal{status: http.StatusConflict, msg: "old size differs", size: st.Size, isSize: true}
+	case found && c.Size == st.Size && c.Root != st.Root:
+		return nil, refuse(http.StatusConflict, "%s has another root hash at size %d than the checkpoint cosigned before", c.Origin, c.Size)
+	}
+	if err := tlog.VerifyConsistencyProof(proof, oldSize, st.Root, *c); err != nil {
+		return nil, refuse(http.StatusUnprocessableEntity, "%v", err)
+	}
+	text := c.Body()
+	cosigned, err := note.Sign(&note.Note{Text: string(text)}, w.signer)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.state.Put(c.Origin, State{Size: c.Size, Root: c.Root}); err != nil {
+		return nil, err
+	}
+	return cosigned[len(text)+1:], nil
+}
+
+// verify checks that signed is a checkpoint of a known log signed by it.
+func (w *Witness) verify(signed []byte) (*tlog.Checkpoint, error) {
+	unverified, err := tlog.ParseUnverified(signed)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "%v", err)
+	}
+	v, ok := w.logs[unverified.Origin]
+	if !ok {
+		return nil, refuse(http.StatusNotFound, "unknown log %q", unverified.Origin)
+	}
+	c, _, err := tlog.Policy{Log: v}.Verify(signed)
+	switch {
+	case errors.Is(err, tlog.ErrMalformed):
+		return nil, refuse(http.StatusBadRequest, "%v", err)
+	case err != nil:
+		return nil, refuse(http.StatusForbidden, "%v", err)
+	}
+	return c, nil
+}
