@@ -178,7 +178,7 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 
 // onTerminal runs coffer with stderr on a pseudo-terminal, and returns
 // what it wrote there and how long it ran.
-func (a *account) onTerminal(t *testing.T, args ...string) (string, time.Duration) {
+func (a *tester) onTerminal(t *testing.T, args ...string) (string, time.Duration) {
 	ptmx, tty, err := openPTY()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)

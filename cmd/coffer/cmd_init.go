@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/passphrase"
@@ -45,27 +46,26 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := storeopen.Options{Account: acct, Device: dev, RegistrationToken: os.Getenv("COFFER_REGISTRATION_TOKEN")}
+	nk, err := repo.NewAccount(acct, dev)
+	if err != nil {
+		return err
+	}
+	defer nk.Zero()
+	opts := storeopen.Options{Account: acct, Device: dev, Genesis: nk.Genesis, RegistrationToken: os.Getenv("COFFER_REGISTRATION_TOKEN")}
 	st, err := storeopen.Create(ctx, loc, opts)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	r, created, err := repo.CreateAccount(ctx, st, dev, acct)
+	r, created, err := repo.CreateAccount(ctx, st, dev, nk)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	defer created.RecoveryKey.Zero()
-	settings, err := h.Settings()
-	if err != nil {
+	if err := (&account.Chain{Chain: r.Chain(), Entries: [][]byte{nk.Genesis}}).Save(h); err != nil {
 		return err
 	}
-	settings.Remember(loc, acct)
-	if _, err := settings.PinRootKey(acct, r.KeyCommitment()); err != nil {
-		return err
-	}
-	if err := h.SaveSettings(settings); err != nil {
+	if err := e.remember(h, loc, acct); err != nil {
 		return err
 	}
 	res := initResult{Account: created.Account, RecoveryKey: created.RecoveryKey.String(), Store: loc,
@@ -91,4 +91,14 @@ func (e *env) deviceForInit(h *home.Home) (*keys.Device, error) {
 	defer clear(pass)
 	name, _ := os.Hostname()
 	return h.CreateDevice(name, pass)
+}
+
+// remember makes loc this device's default store, used with account.
+func (e *env) remember(h *home.Home, loc, acct string) error {
+	settings, err := h.Settings()
+	if err != nil {
+		return err
+	}
+	settings.Remember(loc, acct)
+	return h.SaveSettings(settings)
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/coffer-backup/coffer/internal/account"
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/passphrase"
@@ -87,6 +89,8 @@ type session struct {
 	store store.Store
 	dev   *keys.Device
 	home  *home.Home
+	chain *account.Chain
+	loc   string
 }
 
 func (s *session) Close() {
@@ -121,28 +125,19 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, err
 	}
-	r, err := repo.Open(ctx, st, dev)
+	r, c, warn, err := account.Open(ctx, h, st, dev, acct)
+	if warn != nil {
+		fmt.Fprintf(e.stderr, "coffer: warning: %v\n", warn)
+	}
 	if err != nil {
 		st.Close()
 		dev.Zero()
-		return nil, err
-	}
-	if acct != "" && r.Config().Account != acct {
-		err = fmt.Errorf("the store presents account %s, but this device uses account %s there", r.Config().Account, acct)
-	}
-	if err == nil {
-		err = pinRootKey(h, r)
-	}
-	if err != nil {
-		r.Close()
-		st.Close()
-		dev.Zero()
-		return nil, err
+		return nil, e.chainHint(err)
 	}
 	if storeopen.IsRemote(loc) {
 		r.SetUploads(remoteUploads)
 	}
-	return &session{repo: r, store: st, dev: dev, home: h}, nil
+	return &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc}, nil
 }
 
 // remoteUploads is how many packs go to a server at once: network latency
@@ -207,19 +202,16 @@ func (e *env) openSnapshot(ctx context.Context, ref string) (*session, snapshot.
 	return s, sn, nil
 }
 
-// pinRootKey refuses a repository whose root key differs from the one this
-// device saw for the same account before, and remembers it the first time.
-func pinRootKey(h *home.Home, r *repo.Repo) error {
-	s, err := h.Settings()
-	if err != nil {
-		return err
-	}
-	added, err := s.PinRootKey(r.Config().Account, r.KeyCommitment())
-	if err != nil {
+// chainHint adds advice to errors about this device's standing or a store
+// that lies about the account's keys.
+func (e *env) chainHint(err error) error {
+	switch {
+	case errors.Is(err, account.ErrRemoved):
+		return withHint(err, "another device removed this one; it can no longer read new backups. Join again with 'coffer join' if that was a mistake")
+	case errors.Is(err, account.ErrNotMember):
+		return withHint(err, "run 'coffer device add' on a device of the account, then 'coffer join' here")
+	case errors.Is(err, repo.ErrKeySubstituted), errors.Is(err, devices.ErrFork), errors.Is(err, devices.ErrWrongAccount):
 		return withHint(err, "do not back up to this store: it may be trying to read your data; restore from another copy and report it")
 	}
-	if added {
-		return h.SaveSettings(s)
-	}
-	return nil
+	return err
 }

@@ -21,8 +21,8 @@ import (
 
 const testPassphrase = "process-test-passphrase"
 
-// account is a home with fast device keys and an initialised store.
-type account struct {
+// tester is a home with fast device keys and an initialised store.
+type tester struct {
 	t           *testing.T
 	bin         string
 	home, store string
@@ -30,13 +30,13 @@ type account struct {
 }
 
 // newAccount creates the home and store in dir, running init as cred.
-func newAccount(t *testing.T, dir string, cred *syscall.Credential) *account {
+func newAccount(t *testing.T, dir string, cred *syscall.Credential) *tester {
 	t.Helper()
 	bin, err := cofferBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &account{t: t, bin: bin, home: filepath.Join(dir, "home"), store: filepath.Join(dir, "store"), cred: cred}
+	a := &tester{t: t, bin: bin, home: filepath.Join(dir, "home"), store: filepath.Join(dir, "store"), cred: cred}
 	if err := makeFastHome(a.home, testPassphrase); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func newAccount(t *testing.T, dir string, cred *syscall.Credential) *account {
 }
 
 // command returns coffer with args, on this account's home and store.
-func (a *account) command(args ...string) *exec.Cmd {
+func (a *tester) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(a.bin, append(args, "--store", a.store)...)
 	var env []string
 	for _, kv := range os.Environ() {
@@ -64,7 +64,7 @@ func (a *account) command(args ...string) *exec.Cmd {
 }
 
 // run runs coffer to the end and returns its output and exit code.
-func (a *account) run(args ...string) (stdout, stderr string, code int) {
+func (a *tester) run(args ...string) (stdout, stderr string, code int) {
 	a.t.Helper()
 	cmd := a.command(args...)
 	var o, e bytes.Buffer
@@ -81,7 +81,7 @@ func (a *account) run(args ...string) (stdout, stderr string, code int) {
 }
 
 // ok runs coffer and fails the test unless it exits with 0.
-func (a *account) ok(args ...string) string {
+func (a *tester) ok(args ...string) string {
 	a.t.Helper()
 	out, errOut, code := a.run(args...)
 	if code != 0 {
@@ -91,7 +91,7 @@ func (a *account) ok(args ...string) string {
 }
 
 // okJSON runs coffer with --json and decodes its output into v.
-func (a *account) okJSON(v any, args ...string) {
+func (a *tester) okJSON(v any, args ...string) {
 	a.t.Helper()
 	out := a.ok(append(args, "--json")...)
 	if err := json.Unmarshal([]byte(out), v); err != nil {
@@ -113,7 +113,7 @@ type backupOut struct {
 }
 
 // backup backs paths up and returns the result.
-func (a *account) backup(paths ...string) backupOut {
+func (a *tester) backup(paths ...string) backupOut {
 	a.t.Helper()
 	var r backupOut
 	a.okJSON(&r, append([]string{"backup"}, paths...)...)
@@ -121,7 +121,7 @@ func (a *account) backup(paths ...string) backupOut {
 }
 
 // checkClean runs check --read-data and requires it to find no problem.
-func (a *account) checkClean() {
+func (a *tester) checkClean() {
 	a.t.Helper()
 	var rep struct {
 		ReadPacks int      `json:"read_packs"`
@@ -139,7 +139,7 @@ func (a *account) checkClean() {
 
 // restoreSame restores snap and requires src to come back identical; src
 // must have been backed up as itself.
-func (a *account) restoreSame(snap, src string) {
+func (a *tester) restoreSame(snap, src string) {
 	a.t.Helper()
 	target := filepath.Join(a.t.TempDir(), "restore")
 	a.ok("restore", snap, "--target", target)
@@ -149,7 +149,7 @@ func (a *account) restoreSame(snap, src string) {
 }
 
 // packs returns how many complete packs the store holds, and their size.
-func (a *account) packs() (n int, size int64) {
+func (a *tester) packs() (n int, size int64) {
 	a.t.Helper()
 	names, err := filepath.Glob(filepath.Join(a.store, "packs", "*", "*"))
 	if err != nil {
@@ -164,7 +164,7 @@ func (a *account) packs() (n int, size int64) {
 }
 
 // snapshotIDs lists the store's snapshots, oldest first.
-func (a *account) snapshotIDs() []string {
+func (a *tester) snapshotIDs() []string {
 	a.t.Helper()
 	var rows []struct {
 		ID string `json:"id"`
@@ -215,7 +215,7 @@ type proc struct {
 
 // start starts coffer with args; the test kills it if it is still running
 // at the end.
-func (a *account) start(args ...string) *proc {
+func (a *tester) start(args ...string) *proc {
 	a.t.Helper()
 	p := &proc{cmd: a.command(args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr

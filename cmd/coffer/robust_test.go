@@ -48,7 +48,7 @@ func TestInterruptedBackups(t *testing.T) {
 }
 
 // stopAfter starts coffer and sends it sig once the store holds n packs.
-func (a *account) stopAfter(n int, sig syscall.Signal, args ...string) *proc {
+func (a *tester) stopAfter(n int, sig syscall.Signal, args ...string) *proc {
 	a.t.Helper()
 	p := a.start(args...)
 	if !p.until(func() bool { k, _ := a.packs(); return k >= n }) {
@@ -62,7 +62,7 @@ func (a *account) stopAfter(n int, sig syscall.Signal, args ...string) *proc {
 
 // stopped checks the store after a stopped backup: no snapshot, and check
 // succeeds. It returns the bytes of packs stored.
-func (a *account) stopped() int64 {
+func (a *tester) stopped() int64 {
 	a.t.Helper()
 	n, stored := a.packs()
 	a.t.Logf("stopped with %d packs (%d bytes) stored", n, stored)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffer-backup/coffer/internal/account"
+	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store/local"
@@ -24,15 +26,15 @@ func TestRootKeySubstitution(t *testing.T) {
 		sameAccount bool
 		want        string
 	}{
-		{"same account, other root key", true, "different root key"},
-		{"other account", false, "presents account"},
+		{"same account, other root key", true, "does not record"},
+		{"other account", false, "the configuration is for account"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			home, pass := filepath.Join(dir, "home"), "substitution"
-			t.Setenv("COFFER_HOME", home)
+			homeDir, pass := filepath.Join(dir, "home"), "substitution"
+			t.Setenv("COFFER_HOME", homeDir)
 			t.Setenv("COFFER_PASSPHRASE", pass)
-			if err := makeFastHome(home, pass); err != nil {
+			if err := makeFastHome(homeDir, pass); err != nil {
 				t.Fatal(err)
 			}
 			victim := filepath.Join(dir, "store")
@@ -44,13 +46,13 @@ func TestRootKeySubstitution(t *testing.T) {
 			if err := json.Unmarshal(out.Bytes(), &created); err != nil {
 				t.Fatal(err)
 			}
-			dev, err := keys.Load(filepath.Join(home, "device.key"), []byte(pass))
+			dev, err := keys.Load(filepath.Join(homeDir, "device.key"), []byte(pass))
 			if err != nil {
 				t.Fatal(err)
 			}
-			account := created.Account
+			acct := created.Account
 			if !tc.sameAccount {
-				if account, err = repo.NewAccountID(); err != nil {
+				if acct, err = repo.NewAccountID(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -59,15 +61,32 @@ func TestRootKeySubstitution(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := repo.CreateAccount(context.Background(), st, dev, account); err != nil {
+			nk, err := repo.NewAccount(acct, dev)
+			if err != nil {
 				t.Fatal(err)
 			}
-			for _, obj := range []string{"config/config", "keys/" + keys.DeviceObjectName(dev.ID)} {
-				b, err := os.ReadFile(filepath.Join(forged, obj))
+			forgedRepo, _, err := repo.CreateAccount(context.Background(), st, dev, nk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forgedCommit, _ := forgedRepo.Chain().Commitment(0)
+			h := &home.Home{Dir: homeDir}
+			real, err := account.Verified(h, created.Account)
+			if err != nil || real == nil {
+				t.Fatalf("saved chain: %v", err)
+			}
+			realCommit, _ := real.Commitment(0)
+			// The store serves its own config and, under the name this
+			// device reads, a root key of its choosing wrapped to it.
+			for from, to := range map[string]string{
+				"config/config": "config/config",
+				"keys/" + keys.DeviceObjectName(forgedCommit, dev.ID): "keys/" + keys.DeviceObjectName(realCommit, dev.ID),
+			} {
+				b, err := os.ReadFile(filepath.Join(forged, from))
 				if err != nil {
 					t.Fatal(err)
 				}
-				target := filepath.Join(victim, obj)
+				target := filepath.Join(victim, to)
 				if err := os.Chmod(target, 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -4,7 +4,6 @@
 package home
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,31 +24,6 @@ type Settings struct {
 	// Accounts maps a store location to the account this device uses
 	// there. A server stores many accounts and must be told which.
 	Accounts map[string]string `json:"accounts,omitempty"`
-	// RootKeys maps an account to the hex commitment to its root key this
-	// device has seen, so that a store cannot substitute another root key.
-	RootKeys map[string]string `json:"root_keys,omitempty"`
-}
-
-// ErrRootKeyChanged means a store presented an account root key other than
-// the one this device knows for that account.
-var ErrRootKeyChanged = errors.New("the store presents a different root key for this account than this device has seen before")
-
-// PinRootKey records the root-key commitment of an account the first time
-// it is seen and reports whether it has changed since. It saves nothing;
-// the caller saves the settings when it reports added.
-func (s *Settings) PinRootKey(account string, commit [32]byte) (added bool, err error) {
-	h := hex.EncodeToString(commit[:])
-	switch known, ok := s.RootKeys[account]; {
-	case !ok:
-		if s.RootKeys == nil {
-			s.RootKeys = make(map[string]string)
-		}
-		s.RootKeys[account] = h
-		return true, nil
-	case known != h:
-		return false, fmt.Errorf("account %s: %w", account, ErrRootKeyChanged)
-	}
-	return false, nil
 }
 
 // Remember makes location the default store and records its account.
