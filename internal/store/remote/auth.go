@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 )
 
@@ -32,9 +31,13 @@ func (s *Store) bearer(ctx context.Context, anon bool) (string, error) {
 		tok    string
 		reauth time.Time
 	)
-	err := s.retry(ctx, func(int) error {
+	id, key, err := s.opts.principal()
+	if err != nil {
+		return "", fmt.Errorf("%s: this store has no credentials: %w", s.ep, err)
+	}
+	err = s.retry(ctx, func(int) error {
 		var err error
-		tok, reauth, err = s.login(ctx, s.opts.Account, s.opts.Device)
+		tok, reauth, err = s.login(ctx, s.opts.Account, id, key)
 		return err
 	})
 	if err != nil {
@@ -57,18 +60,18 @@ func (s *Store) dropToken(tok string) {
 // login runs the challenge-response once and returns a token and when to
 // replace it. Failures worth retrying come back marked retryable; the two
 // steps are retried together, since a challenge serves only once.
-func (s *Store) login(ctx context.Context, account string, dev *keys.Device) (string, time.Time, error) {
-	what := fmt.Sprintf("authenticating device %s to account %s", dev.ID, account)
+func (s *Store) login(ctx context.Context, account, id string, key ed25519.PrivateKey) (string, time.Time, error) {
+	what := fmt.Sprintf("authenticating %s to account %s", id, account)
 	var ch wire.ChallengeResponse
-	if err := s.step(ctx, "/v1/auth/challenge", what, wire.ChallengeRequest{Account: account, Device: dev.ID}, &ch, nil); err != nil {
+	if err := s.step(ctx, "/v1/auth/challenge", what, wire.ChallengeRequest{Account: account, Device: id}, &ch, nil); err != nil {
 		return "", time.Time{}, err
 	}
 	if len(ch.Challenge) != wire.ChallengeBytes {
 		return "", time.Time{}, fmt.Errorf("%s: the server sent a %d-byte challenge, want %d", what, len(ch.Challenge), wire.ChallengeBytes)
 	}
 	req := wire.TokenRequest{
-		Account: account, Device: dev.ID, Challenge: ch.Challenge,
-		Signature: ed25519.Sign(dev.Sign, wire.AuthMessage(account, dev.ID, ch.Challenge)),
+		Account: account, Device: id, Challenge: ch.Challenge,
+		Signature: ed25519.Sign(key, wire.AuthMessage(account, id, ch.Challenge)),
 	}
 	var tr wire.TokenResponse
 	start := s.now()

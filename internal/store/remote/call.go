@@ -32,8 +32,9 @@ type request struct {
 	path   string // below the endpoint, starting with "/v1/"
 	what   string // the call as errors name it, e.g. "PUT packs/0123…"
 	header map[string]string
-	anon   bool // sent without a token
-	step   bool // one step of a sequence that is retried as a whole: sent once
+	anon   bool  // sent without a token
+	step   bool  // one step of a sequence that is retried as a whole: sent once
+	limit  int64 // the largest JSON answer accepted; maxJSONBody if 0
 
 	// body returns the body for a try, with its length; nil means none.
 	// try counts from 1. It fails if the body cannot be sent again.
@@ -69,6 +70,7 @@ type Error struct {
 	Code    string // the API's error code, if the server gave one
 	Message string // the server's message, reduced to one printable line
 	Version int64  // the current version of a ref, on a 409 conflict
+	Length  uint64 // the current length of the chain, on a 409 conflict
 	after   time.Duration
 	login   bool // refused while logging in, so it says nothing of objects
 }
@@ -77,9 +79,10 @@ func (e *Error) Error() string {
 	return strings.TrimSuffix(fmt.Sprintf("%s: %s (HTTP %d %s", e.Op, e.Message, e.Status, e.Code), " ") + ")"
 }
 
-// Is makes errors.Is match store.ErrNotFound for 404 and store.ErrExists
-// for 409 unless it is a ref conflict, or a login was refused: an unknown
-// account or device must not pass for a missing object.
+// Is makes errors.Is match store.ErrNotFound for 404, store.ErrExists for
+// 409 "exists" and store.ErrConflict for 409 "conflict", unless a login
+// was refused: an unknown account or device must not pass for a missing
+// object.
 func (e *Error) Is(target error) bool {
 	if e.login {
 		return false
@@ -89,6 +92,8 @@ func (e *Error) Is(target error) bool {
 		return e.Status == http.StatusNotFound
 	case store.ErrExists:
 		return e.Status == http.StatusConflict && e.Code != wire.CodeConflict
+	case store.ErrConflict:
+		return e.Status == http.StatusConflict && e.Code == wire.CodeConflict
 	}
 	return false
 }
@@ -256,6 +261,9 @@ func readError(what string, resp *http.Response) *Error {
 		if body.Version != nil {
 			e.Version = *body.Version
 		}
+		if body.Length != nil {
+			e.Length = *body.Length
+		}
 	}
 	if e.Message == "" {
 		e.Message = strings.ToLower(http.StatusText(resp.StatusCode))
@@ -301,7 +309,11 @@ func (s *Store) callJSON(ctx context.Context, rq *request, out any) (http.Header
 	if out == nil {
 		return resp.Header, nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody)).Decode(out); err != nil {
+	limit := rq.limit
+	if limit == 0 {
+		limit = maxJSONBody
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
 		return nil, fmt.Errorf("%s: malformed answer from %s: %w", rq.what, s.ep, err)
 	}
 	return resp.Header, nil

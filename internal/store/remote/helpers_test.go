@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/server"
 )
@@ -188,12 +191,72 @@ func (ts *testServer) open(t testing.TB, url, account string, dev *keys.Device) 
 	return s
 }
 
-// account registers a new account with a new device and returns its store.
-func (ts *testServer) account(t testing.TB) *Store {
+// owner is a registered account: its first device's store, its recovery
+// key and its chain as the test built it.
+type owner struct {
+	*Store
+	recovery *keys.RecoveryKey
+	chain    *devices.Chain
+}
+
+// genesis returns the genesis entry of account with first device dev and a
+// new recovery key, and that key.
+func genesis(t testing.TB, account string, dev *keys.Device) ([]byte, *keys.RecoveryKey) {
 	t.Helper()
-	s := ts.open(t, ts.URL, newAccountID(t), newDevice(t))
-	if err := s.RegisterAccount(context.Background(), s.opts.Account, s.opts.Device); err != nil {
+	rk, err := keys.NewRecoveryKey()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	var root crypt.Key
+	g, err := devices.NewGenesis(account, dev, rk.SigningKey().Public().(ed25519.PublicKey), devices.KeyCommitment(&root), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, rk
+}
+
+// newOwner registers a new account with a new device.
+func (ts *testServer) newOwner(t testing.TB) *owner {
+	t.Helper()
+	s := ts.open(t, ts.URL, newAccountID(t), newDevice(t))
+	g, rk := genesis(t, s.opts.Account, s.opts.Device)
+	if err := s.RegisterAccount(context.Background(), s.opts.Account, g); err != nil {
+		t.Fatal(err)
+	}
+	c, err := devices.Verify(s.opts.Account, [][]byte{g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &owner{Store: s, recovery: rk, chain: c}
+}
+
+// account registers a new account with a new device and returns its store.
+func (ts *testServer) account(t testing.TB) *Store { return ts.newOwner(t).Store }
+
+// add appends entry to the owner's chain through s, with rights, and
+// extends the owner's view of it.
+func (o *owner) add(t testing.TB, s *Store, entry []byte, rights string) {
+	t.Helper()
+	var err error
+	if rights == "" {
+		err = s.AppendChain(context.Background(), o.chain.Len(), entry)
+	} else {
+		err = s.AppendChainRights(context.Background(), o.chain.Len(), entry, rights)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.chain, err = o.chain.Extend([][]byte{entry}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// addDevice builds the entry by which the owner's device adds dev.
+func (o *owner) addDevice(t testing.TB, dev *keys.Device) []byte {
+	t.Helper()
+	b, err := o.chain.AddDevice(devices.ByDevice(o.opts.Device), dev.Public(), func(m []byte) []byte { return ed25519.Sign(dev.Sign, m) }, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

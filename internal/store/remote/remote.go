@@ -33,10 +33,18 @@ import (
 type Options struct {
 	// Account is the 32-hex-digit account (repository) ID.
 	Account string
-	// Device signs registrations and authentication challenges. The Store
-	// keeps the pointer and uses it until Close; the caller zeroes it
-	// afterwards.
+	// Device signs authentication challenges. The Store keeps the pointer
+	// and uses it until Close; the caller zeroes it afterwards.
 	Device *keys.Device
+	// Signer, when Device is nil, is the Ed25519 key of another principal
+	// of the account, which logs in under the ID keys.DeviceID of its
+	// public key: the recovery key (keys.RecoveryKey.SigningKey) or a
+	// recovery contact's device key. The Store keeps and uses it until
+	// Close; the caller zeroes it afterwards.
+	Signer ed25519.PrivateKey
+	// Genesis is the account's device chain genesis entry, which Create
+	// registers; its device must be Device.
+	Genesis []byte
 	// RegistrationToken is sent as Coffer-Registration when registering an
 	// account on a server that demands one.
 	RegistrationToken string
@@ -73,14 +81,26 @@ func Open(location string, o Options) (*Store, error) {
 	return &Store{ep: ep, opts: o, client: newClient(ep), policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit}, nil
 }
 
-// Create opens the server at location and registers o.Account there with
-// o.Device as its first, fully privileged device.
+// OpenAnonymous returns a Store for the server at location that has no
+// credentials: only the calls that need none work (RecoveryObject, the
+// pairing slots a joining device uses); the others fail.
+func OpenAnonymous(location string) (*Store, error) {
+	ep, err := parseLocation(location)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{ep: ep, client: newClient(ep), policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit}, nil
+}
+
+// Create opens the server at location and registers o.Account there by its
+// genesis entry o.Genesis, whose device becomes the account's first, fully
+// privileged device.
 func Create(ctx context.Context, location string, o Options) (*Store, error) {
 	s, err := Open(location, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.RegisterAccount(ctx, o.Account, o.Device); err != nil {
+	if err := s.RegisterAccount(ctx, o.Account, o.Genesis); err != nil {
 		_ = s.Close() // the registration error is the one to report
 		return nil, err
 	}
@@ -92,10 +112,23 @@ func (o Options) check() error {
 	if err := checkID("account", o.Account); err != nil {
 		return err
 	}
-	if o.Device == nil || len(o.Device.Sign) != ed25519.PrivateKeySize {
-		return errors.New("no unlocked device key to authenticate with")
+	if _, _, err := o.principal(); err != nil {
+		return err
 	}
 	return nil
+}
+
+// principal returns the ID and the key the Store logs in with.
+func (o Options) principal() (string, ed25519.PrivateKey, error) {
+	switch {
+	case o.Device != nil && o.Signer != nil:
+		return "", nil, errors.New("both a device and a signer key were given")
+	case o.Device != nil && len(o.Device.Sign) == ed25519.PrivateKeySize:
+		return o.Device.ID, o.Device.Sign, nil
+	case o.Signer != nil && len(o.Signer) == ed25519.PrivateKeySize:
+		return keys.DeviceID(o.Signer.Public().(ed25519.PublicKey)), o.Signer, nil
+	}
+	return "", nil, errors.New("no unlocked device key or signer key to authenticate with")
 }
 
 // checkID accepts an account or device ID: 32 lower-case hex digits.

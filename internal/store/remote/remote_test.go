@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/server"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
@@ -29,6 +30,21 @@ import (
 func TestConformance(t *testing.T) {
 	ts := newTestServer(t, func(c *server.Config) { c.AnyNames = true })
 	storetest.Run(t, func(t *testing.T) store.Store { return ts.account(t) })
+}
+
+// TestChainConformance runs the store.Chain suite through a real server,
+// each test in an account registered by the suite's genesis.
+func TestChainConformance(t *testing.T) {
+	ts := newTestServer(t, nil)
+	storetest.RunChain(t, func(t *testing.T, a storetest.ChainAccount) store.Chain {
+		s, err := Create(context.Background(), ts.URL, Options{Account: a.ID, Device: a.Device, Genesis: a.Genesis})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.policy = fastPolicy
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }
 
 func hexSum(b []byte) string {
@@ -92,7 +108,9 @@ func TestPinnedTLS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		hellos.Store(0)
-		s, err := Create(context.Background(), hs.URL+tc.fragment, Options{Account: newAccountID(t), Device: newDevice(t)})
+		acct, dev := newAccountID(t), newDevice(t)
+		g, _ := genesis(t, acct, dev)
+		s, err := Create(context.Background(), hs.URL+tc.fragment, Options{Account: acct, Device: dev, Genesis: g})
 		if tc.wantAs == nil {
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
@@ -124,7 +142,8 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 	}
 	ts := newTestServer(t, nil)
 	s := ts.open(t, strings.Replace(ts.URL, "127.0.0.1", "localhost", 1), opts.Account, opts.Device)
-	if err := s.RegisterAccount(context.Background(), opts.Account, opts.Device); err != nil {
+	g, _ := genesis(t, opts.Account, opts.Device)
+	if err := s.RegisterAccount(context.Background(), opts.Account, g); err != nil {
 		t.Errorf("http://localhost: %v", err)
 	}
 }
@@ -370,39 +389,53 @@ func TestRefs(t *testing.T) {
 	}
 }
 
-// TestDevices checks registration, adding an append-only device, its
-// limits, and revocation.
+// TestDevices checks registration by genesis, adding an append-only device
+// by a chain entry, its limits, and its removal.
 func TestDevices(t *testing.T) {
 	ctx := context.Background()
 	ts := newTestServer(t, func(c *server.Config) { c.RegistrationToken = "sesame" })
-	acct, owner := newAccountID(t), newDevice(t)
-	s := ts.open(t, ts.URL, acct, owner)
-	if err := s.RegisterAccount(ctx, acct, owner); err == nil {
+	acct, dev := newAccountID(t), newDevice(t)
+	s := ts.open(t, ts.URL, acct, dev)
+	g, _ := genesis(t, acct, dev)
+	if err := s.RegisterAccount(ctx, acct, g); err == nil {
 		t.Fatal("registered without the registration token")
 	}
 	s.opts.RegistrationToken = "sesame"
-	if err := s.RegisterAccount(ctx, acct, owner); err != nil {
+	if err := s.RegisterAccount(ctx, acct, nil); err == nil {
+		t.Error("registered without a genesis")
+	}
+	if err := s.RegisterAccount(ctx, acct, g); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RegisterAccount(ctx, acct, owner); !errors.Is(err, store.ErrExists) {
+	if err := s.RegisterAccount(ctx, acct, g); !errors.Is(err, store.ErrExists) {
 		t.Errorf("second registration: %v", err)
 	}
+	c, err := devices.Verify(acct, [][]byte{g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &owner{Store: s, chain: c}
 	stranger := ts.open(t, ts.URL, acct, newDevice(t))
-	_, err := stranger.Stat(ctx, store.Config, "config")
+	_, err = stranger.Stat(ctx, store.Config, "config")
 	if err == nil || errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "authenticating") {
 		t.Errorf("a device not in the account: %v", err)
 	}
 	second := newDevice(t)
-	if err := s.AddDevice(ctx, Enroll(newAccountID(t), second), RightsAppendOnly); err == nil {
-		t.Error("added a device whose signature is for another account")
+	entry := o.addDevice(t, second)
+	var se *Error
+	if err := s.AppendChainRights(ctx, 2, entry, RightsAppendOnly); !errors.Is(err, store.ErrConflict) || !errors.As(err, &se) || se.Length != 1 {
+		t.Errorf("append at the wrong position: %v", err)
 	}
-	if err := s.AddDevice(ctx, Enroll(acct, second), RightsAppendOnly); err != nil {
-		t.Fatal(err)
+	if err := s.AppendChainRights(ctx, 1, entry, "admin"); err == nil {
+		t.Error("unknown rights accepted")
 	}
-	var ds []DeviceInfo
-	ds, err = s.ListDevices(ctx)
-	if err != nil || len(ds) != 2 || ds[0].Device != owner.ID || ds[0].Rights != RightsFull ||
-		ds[1].Device != second.ID || ds[1].Rights != RightsAppendOnly || ds[1].AddedBy != owner.ID || ds[1].Revoked != nil {
+	if err := s.AppendChain(ctx, 1, entry[:len(entry)-1]); !errors.As(err, &se) || se.Code != "bad_entry" || errors.Is(err, store.ErrConflict) {
+		t.Errorf("a cut entry: %v", err)
+	}
+	o.add(t, s, entry, RightsAppendOnly)
+	ds, err := s.ListDevices(ctx)
+	if err != nil || len(ds) != 2 || ds[0].Device != dev.ID || ds[0].Rights != RightsFull ||
+		ds[1].Device != second.ID || ds[1].Rights != RightsAppendOnly || ds[1].AddedBy != dev.ID || ds[1].Revoked != nil {
 		t.Fatalf("ListDevices: %+v, %v", ds, err)
 	}
 	s2 := ts.open(t, ts.URL, acct, second)
@@ -410,18 +443,22 @@ func TestDevices(t *testing.T) {
 	if err := s2.Put(ctx, store.Packs, hexSum(data), bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Errorf("append-only Put: %v", err)
 	}
-	var se *Error
 	if err := s2.Delete(ctx, store.Packs, hexSum(data)); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("append-only Delete: %v", err)
 	}
-	if err := s.RevokeDevice(ctx, second.ID); err != nil {
+	remove, err := o.chain.RemoveDevice(devices.ByDevice(dev), second.ID, [32]byte{1}, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	// The revoked device's token fails (401), and so does its new login (403).
+	if err := s2.AppendChain(ctx, o.chain.Len(), remove); !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Errorf("append-only AppendChain: %v", err)
+	}
+	o.add(t, s, remove, "")
+	// The removed device's token fails (401), and so does its new login (403).
 	if _, err := s2.Stat(ctx, store.Packs, hexSum(data)); !errors.As(err, &se) || se.Status != http.StatusForbidden {
-		t.Errorf("revoked device: %v", err)
+		t.Errorf("removed device: %v", err)
 	}
 	if ds, err := s.ListDevices(ctx); err != nil || len(ds) != 2 || ds[1].Revoked == nil {
-		t.Errorf("after revocation: %+v, %v", ds, err)
+		t.Errorf("after removal: %+v, %v", ds, err)
 	}
 }
