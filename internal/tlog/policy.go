@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -40,7 +41,7 @@ type keyID struct {
 // a witness's cosignature that does not verify (it counts as absent): a
 // bad line appended by one witness cannot make the checkpoint unusable.
 func (p Policy) Verify(signed []byte) (*Checkpoint, []string, error) {
-	if p.Log == nil || p.Threshold < 0 || p.Threshold > len(p.Witnesses) {
+	if p.Log == nil || slices.Contains(p.Witnesses, nil) || p.Threshold < 0 || p.Threshold > len(p.Witnesses) {
 		return nil, nil, fmt.Errorf("witness policy of %d of %d witnesses cannot be met", p.Threshold, len(p.Witnesses))
 	}
 	if _, _, err := splitNote(signed); err != nil {

@@ -80,4 +80,7 @@ func TestPolicyErrorCounts(t *testing.T) {
 	if _, _, err := (Policy{Log: k.logV, Witnesses: k.witnessV[:1], Threshold: 2}).Verify(k.sign(t, c)); err == nil {
 		t.Fatal("accepted a policy that cannot be met")
 	}
+	if _, _, err := (Policy{Log: k.logV, Witnesses: []note.Verifier{nil}}).Verify(k.sign(t, c)); err == nil {
+		t.Fatal("accepted a policy with a nil witness key")
+	}
 }

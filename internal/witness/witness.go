@@ -92,7 +92,9 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "witness failed to record its state", http.StatusInternalServerError)
 	default:
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		rw.Write(line)
+		// A client that is gone can resubmit: the same checkpoint is
+		// cosigned again.
+		_, _ = rw.Write(line)
 	}
 }
 
