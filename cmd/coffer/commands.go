@@ -1,6 +1,9 @@
 package main
 
-import "flag"
+import (
+	"flag"
+	"time"
+)
 
 func commands() map[string]*command {
 	list := []*command{
@@ -14,6 +17,11 @@ func commands() map[string]*command {
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
 		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
+		{name: "device", args: "add | list | remove ID", summary: "add a device by pairing code, list or remove devices", setup: deviceFlags, run: runDevice},
+		{name: "join", args: "--store URL --code CODE [--name NAME]", summary: "make this machine a device of an account (with a code from 'device add')", setup: joinFlags, run: runJoin},
+		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},
+		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
+		{name: "recovery-contact", args: "add ACCOUNT... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
 		serveCommand(),
 	}
 	m := make(map[string]*command, len(list))
@@ -25,6 +33,29 @@ func commands() map[string]*command {
 
 func storeFlag(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.store, "store", "", "the store: a directory, or a server URL https://host:port#sha256=PIN (default $COFFER_STORE, else the store of the last init)")
+}
+
+func deviceFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long 'device add' waits for the new device")
+}
+
+func joinFlags(fs *flag.FlagSet, o *opts) {
+	deviceFlags(fs, o)
+	fs.StringVar(&o.code, "code", "", "the pairing code 'coffer device add' printed (default $COFFER_PAIRING_CODE, else a prompt)")
+	fs.StringVar(&o.name, "name", "", "this device's name, if it has no keys yet (default: the host name)")
+}
+
+func recoverFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.StringVar(&o.account, "account", "", "the account to recover")
+	fs.StringVar(&o.name, "name", "", "this device's name, if it has no keys yet (default: the host name)")
+	fs.BoolVar(&o.contact, "contact", false, "recover with codes from recovery contacts ($COFFER_CONTACT_CODES, its _FILE, or a prompt) instead of the recovery key ($COFFER_RECOVERY_KEY, its _FILE, or a prompt)")
+}
+
+func contactFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.IntVar(&o.threshold, "threshold", 0, "how many contacts together can recover (default: the current number, else 2, or 1 with one contact)")
 }
 
 func backupFlags(fs *flag.FlagSet, o *opts) {

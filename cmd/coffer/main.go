@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/coffer-backup/coffer/internal/snapshot"
 )
@@ -67,6 +68,10 @@ type opts struct {
 	excludes, tags, includes                  multi
 	readData, overwrite, prune, dryRun, force bool
 	keep                                      snapshot.Policy
+	timeout                                   time.Duration
+	name, code, account                       string
+	contact                                   bool
+	threshold                                 int
 }
 
 type multi []string

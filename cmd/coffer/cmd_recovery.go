@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/coffer-backup/coffer/internal/account"
+	"github.com/coffer-backup/coffer/internal/devices"
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/pairing"
+	"github.com/coffer-backup/coffer/internal/passphrase"
+	storeopen "github.com/coffer-backup/coffer/internal/store/open"
+	"github.com/coffer-backup/coffer/internal/store/remote"
+)
+
+// Where recovery secrets come from; never the command line.
+const (
+	recoveryKeyEnv      = "COFFER_RECOVERY_KEY"
+	recoveryKeyFileEnv  = "COFFER_RECOVERY_KEY_FILE"
+	contactCodesEnv     = "COFFER_CONTACT_CODES"
+	contactCodesFileEnv = "COFFER_CONTACT_CODES_FILE"
+)
+
+func runRecover(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return usageError{"recover takes no arguments; give --store and --account (or --contact)"}
+	}
+	if e.o.contact {
+		return e.recoverWithContacts(ctx)
+	}
+	if e.o.account == "" {
+		return usageError{"recover needs --account ACCOUNT (or --contact)"}
+	}
+	text, err := passphrase.Secret(recoveryKeyEnv, recoveryKeyFileEnv, "recovery key", "Recovery key: ")
+	if err != nil {
+		return err
+	}
+	rk, err := keys.ParseRecoveryKey(string(text)) // the checksum catches typos before any network call
+	clear(text)
+	if err != nil {
+		return err
+	}
+	defer rk.Zero()
+	n, err := e.newcomer("recover")
+	if err != nil {
+		return err
+	}
+	defer n.dev.Zero()
+	rdev, err := rk.Device()
+	if err != nil {
+		return err
+	}
+	defer rdev.Zero()
+	st, err := storeopen.Open(n.loc, storeopen.Options{Account: e.o.account, Device: rdev})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := account.RecoverWithKey(ctx, st, e.o.account, rk, n.dev)
+	if err != nil {
+		return err
+	}
+	return e.recovered(ctx, n, c)
+}
+
+func (e *env) recovered(ctx context.Context, n *newcomer, c *account.Chain) error {
+	res, err := n.finish(ctx, e, c)
+	if err != nil {
+		return err
+	}
+	return e.emitJoined(res, "recovered")
+}
+
+// contactCodes reads the contacts' codes, separated by commas or line
+// breaks, and checks each one's checksum.
+func contactCodes() ([]*pairing.ShareCode, error) {
+	b, err := passphrase.Secret(contactCodesEnv, contactCodesFileEnv, "contact codes", "Contact codes, separated by commas: ")
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	var codes []*pairing.ShareCode
+	for i, f := range strings.FieldsFunc(string(b), func(r rune) bool { return r == ',' || r == '\n' || r == ';' }) {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		sc, err := pairing.ParseShareCode(f)
+		if err != nil {
+			return nil, fmt.Errorf("contact code %d: %w", i+1, err)
+		}
+		codes = append(codes, sc)
+	}
+	return codes, nil
+}
+
+func (e *env) recoverWithContacts(ctx context.Context) error {
+	codes, err := contactCodes()
+	if err != nil {
+		return err
+	}
+	acct, dc, err := account.CombineCodes(codes)
+	for _, c := range codes {
+		c.Zero()
+	}
+	if err != nil {
+		return err
+	}
+	defer dc.Zero()
+	if e.o.account != "" && e.o.account != acct {
+		return fmt.Errorf("the contact codes are for account %s, not %s", acct, e.o.account)
+	}
+	n, err := e.newcomer("recover")
+	if err != nil {
+		return err
+	}
+	defer n.dev.Zero()
+	st, err := storeopen.Open(n.loc, storeopen.Options{Account: acct, Device: dc})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := account.RecoverWithContacts(ctx, st, acct, dc, n.dev)
+	if err != nil {
+		return withHint(err, "each contact runs 'coffer recovery-contact help "+acct+"' and reads you the code; enough of them must be given")
+	}
+	return e.recovered(ctx, n, c)
+}
+
+func runRecoveryKey(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 || args[0] != "rotate" {
+		return usageError{"usage: coffer recovery-key rotate"}
+	}
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	c, rk, err := account.RotateRecoveryKey(ctx, s.repo, s.chain, s.dev)
+	if err == nil {
+		err = c.Save(s.home)
+	}
+	if err != nil {
+		return err
+	}
+	defer rk.Zero()
+	res := map[string]string{"recovery_key": rk.String()}
+	return e.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "new recovery key: %s\n\n", rk.String())
+		fmt.Fprintln(w, "Write it down and keep it offline; it is shown only this once. The old one no longer works.")
+	})
+}
+
+func runRecoveryContact(ctx context.Context, e *env, args []string) error {
+	if len(args) >= 2 && args[0] == "add" {
+		return e.contactAdd(ctx, args[1:])
+	}
+	if len(args) == 2 && args[0] == "help" {
+		return e.contactHelp(ctx, args[1])
+	}
+	return usageError{"usage: coffer recovery-contact add ACCOUNT... [--threshold K] | recovery-contact help ACCOUNT"}
+}
+
+// contactDevice returns the device of another account that will hold its
+// share: the account's longest-standing device, from its verified chain.
+func contactDevice(ctx context.Context, rs *remote.Store, acct string) (keys.DevicePublic, error) {
+	entries, err := rs.AccountChain(ctx, acct, 0)
+	if err != nil {
+		return keys.DevicePublic{}, fmt.Errorf("reading the device chain of account %s: %w", acct, err)
+	}
+	c, err := devices.Verify(acct, entries)
+	if err != nil {
+		return keys.DevicePublic{}, err
+	}
+	var best *devices.Member
+	for _, m := range c.Devices() {
+		if m.Public.Name != account.ContactsDeviceName && (best == nil || m.AddedAt < best.AddedAt) {
+			best = &m
+		}
+	}
+	if best == nil {
+		return keys.DevicePublic{}, fmt.Errorf("account %s has no device", acct)
+	}
+	return best.Public, nil
+}
+
+func (e *env) contactAdd(ctx context.Context, accts []string) error {
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rs, ok := s.store.(*remote.Store)
+	if !ok {
+		return fmt.Errorf("recovery contacts are accounts on the same Coffer server; this store is a directory")
+	}
+	contacts, k := s.chain.Contacts()
+	for _, a := range accts {
+		if _, err := hex.DecodeString(a); err != nil || len(a) != 32 || a == s.chain.Account() {
+			return usageError{fmt.Sprintf("%q is not another account's ID (32 hex digits)", a)}
+		}
+		pub, err := contactDevice(ctx, rs, a)
+		if err != nil {
+			return err
+		}
+		contacts = append(contacts, pub)
+	}
+	if e.o.threshold > 0 {
+		k = e.o.threshold
+	} else if k == 0 {
+		k = min(2, len(contacts))
+	}
+	if k > len(contacts) {
+		return usageError{fmt.Sprintf("a threshold of %d needs at least %d contacts, not %d", k, k, len(contacts))}
+	}
+	c, err := account.SetContacts(ctx, s.repo, s.chain, s.dev, contacts, k)
+	if err == nil {
+		err = c.Save(s.home)
+	}
+	if err != nil {
+		return err
+	}
+	res := map[string]any{"contacts": len(contacts), "threshold": k}
+	return e.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "%d recovery contacts; any %d of them can help you recover this account\n", len(contacts), k)
+	})
+}
+
+func (e *env) contactHelp(ctx context.Context, owner string) error {
+	h, err := e.home()
+	if err != nil {
+		return err
+	}
+	loc, err := e.storeLocation(h)
+	if err != nil {
+		return err
+	}
+	dev, err := e.unlockDevice(h)
+	if err != nil {
+		return err
+	}
+	defer dev.Zero()
+	st, err := storeopen.Open(loc, storeopen.Options{Account: owner, Device: dev})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	code, err := account.HelpContact(ctx, st, owner, dev)
+	if err != nil {
+		return err
+	}
+	defer code.Zero()
+	res := map[string]string{"code": code.String()}
+	return e.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "recovery code for account %s: %s\n", owner, code.String())
+		fmt.Fprintln(w, "Give it only to the account's owner, in person or on a call where you recognise them.")
+	})
+}
