@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/account"
+	"github.com/coffer-backup/coffer/internal/home"
+	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/store/local"
+)
+
+type deviceOut struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+	AddedBy     string `json:"added_by"`
+}
+
+type initFull struct {
+	Account     string `json:"account"`
+	RecoveryKey string `json:"recovery_key"`
+	Device      string `json:"device"`
+}
+
+// pair runs "device add" on adder and "join" on joiner, as two people at
+// two machines would, and returns what the adder reports about the new
+// device.
+func pair(t *testing.T, adder, joiner *user, url string, extra ...string) deviceOut {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	add := adder.command(ctx, nil, "device", "add", "--json", "--timeout", "50s")
+	stdout, err := add.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addErr strings.Builder
+	add.Stderr = &addErr
+	if err := add.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		add.Wait()
+		t.Fatalf("device add printed no code: %s", addErr.String())
+	}
+	var code struct{ Code string }
+	if err := json.Unmarshal(lines.Bytes(), &code); err != nil || code.Code == "" {
+		t.Fatalf("device add's first line %q: %v", lines.Text(), err)
+	}
+	joined := joiner.run(t, append([]string{"join", "--store", url, "--code", code.Code, "--json"}, extra...)...)
+	var added deviceOut
+	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &added) != nil {
+		add.Wait()
+		t.Fatalf("device add's result %q; stderr: %s", lines.Text(), addErr.String())
+	}
+	if err := add.Wait(); err != nil {
+		t.Fatalf("device add: %v: %s", err, addErr.String())
+	}
+	var j struct{ Device, Fingerprint string }
+	if err := json.Unmarshal([]byte(joined), &j); err != nil || j.Device != added.ID || j.Fingerprint != added.Fingerprint {
+		t.Fatalf("join says %q, device add says %+v", joined, added)
+	}
+	return added
+}
+
+func snapshotCount(t *testing.T, u *user) int {
+	t.Helper()
+	var snaps []snapOut
+	u.runJSON(t, &snaps, "snapshots")
+	return len(snaps)
+}
+
+// TestDeviceLifecycle is issue 4's end-to-end story through a real server:
+// A backs up, B joins by pairing code and restores A's snapshot, A removes
+// B and backs up again, and B can read nothing new; then the account is
+// recovered on fresh machines by the recovery key and by recovery
+// contacts, and the recovery key is rotated.
+func TestDeviceLifecycle(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "--insecure-http")
+	a, b := newUser(t, "laptop"), newUser(t, "phone")
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	writeTree(t, src, 1, 300<<10, 5<<10)
+	var ia initFull
+	a.runJSON(t, &ia, "init", "--store", srv.URL)
+	a.run(t, "backup", src)
+
+	added := pair(t, a, b, srv.URL)
+	if added.AddedBy != ia.Device {
+		t.Errorf("the new device was added by %q, want %s", added.AddedBy, ia.Device)
+	}
+	out := filepath.Join(work, "out-b")
+	b.run(t, "restore", "latest", "--target", out)
+	sameTree(t, filepath.Join(out, "src"), src)
+	var list []deviceOut
+	b.runJSON(t, &list, "device", "list")
+	if len(list) != 2 {
+		t.Fatalf("B lists %d devices, want 2: %+v", len(list), list)
+	}
+
+	// B's view before its removal: its saved chain and device keys.
+	bChain, err := account.Verified(&home.Home{Dir: b.home}, ia.Account)
+	if err != nil || bChain == nil {
+		t.Fatalf("B's saved chain: %v", err)
+	}
+	a.run(t, "device", "remove", added.ID)
+	writeTree(t, src, 2, 100<<10)
+	var second backupOut
+	a.runJSON(t, &second, "backup", src)
+	if _, err := b.try(nil, "snapshots"); err == nil {
+		t.Fatal("the removed device still lists snapshots")
+	}
+	// Even given the stored objects, B's keys open nothing written after
+	// its removal.
+	st, err := local.Open(filepath.Join(srv.data, "accounts", ia.Account))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.OpenChain(context.Background(), st, b.device(t), bChain.Chain)
+	if err != nil {
+		t.Fatalf("B's keys for the epoch it knew: %v", err)
+	}
+	good, bad, err := r.ReadableSnapshots(context.Background())
+	r.Close()
+	if err != nil || len(good) != 1 || len(bad) != 1 || !strings.Contains(bad[0].Error(), second.Snapshot[:16]) {
+		t.Errorf("B reads %d snapshots and fails %d (%v), want 1 and 1, the new one: %v", len(good), len(bad), bad, err)
+	}
+
+	// A fresh machine recovers with the recovery key alone.
+	c := newUser(t, "new-laptop")
+	if _, err := c.try([]string{"COFFER_RECOVERY_KEY=" + strings.Replace(ia.RecoveryKey, "A", "B", 1)}, "recover", "--store", srv.URL, "--account", ia.Account); err == nil || !strings.Contains(err.Error(), "recovery key") {
+		t.Errorf("a mistyped recovery key: %v", err)
+	}
+	if _, err := c.try([]string{"COFFER_RECOVERY_KEY=" + ia.RecoveryKey}, "recover", "--store", srv.URL, "--account", ia.Account); err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(work, "out-c")
+	c.run(t, "restore", "latest", "--target", out)
+	sameTree(t, filepath.Join(out, "src"), src)
+
+	testContacts(t, srv.URL, a, ia.Account, work, src)
+
+	// Rotating the recovery key: the old one stops working, the new one works.
+	var rot struct {
+		RecoveryKey string `json:"recovery_key"`
+	}
+	a.runJSON(t, &rot, "recovery-key", "rotate")
+	d := newUser(t, "another-laptop")
+	if _, err := d.try([]string{"COFFER_RECOVERY_KEY=" + ia.RecoveryKey}, "recover", "--store", srv.URL, "--account", ia.Account); err == nil {
+		t.Fatal("the rotated-out recovery key still recovers the account")
+	}
+	if _, err := d.try([]string{"COFFER_RECOVERY_KEY=" + rot.RecoveryKey}, "recover", "--store", srv.URL, "--account", ia.Account); err != nil {
+		t.Fatal(err)
+	}
+	if n := snapshotCount(t, d); n != 2 {
+		t.Errorf("after recovery with the new key: %d snapshots, want 2", n)
+	}
+	if n := snapshotCount(t, a); n != 2 {
+		t.Errorf("A after everything: %d snapshots, want 2", n)
+	}
+}
+
+// testContacts makes two other accounts the recovery contacts of account
+// (2 of 2) and recovers it on a fresh machine from their codes.
+func testContacts(t *testing.T, url string, owner *user, acct, work, src string) {
+	var ids []string
+	var helpers []*user
+	for _, name := range []string{"friend", "sister"} {
+		u := newUser(t, name)
+		var in initFull
+		u.runJSON(t, &in, "init", "--store", url)
+		ids, helpers = append(ids, in.Account), append(helpers, u)
+	}
+	owner.run(t, append([]string{"recovery-contact", "add", "--threshold", "2"}, ids...)...)
+	var codes []string
+	for _, u := range helpers {
+		var help struct{ Code string }
+		u.runJSON(t, &help, "recovery-contact", "help", acct)
+		codes = append(codes, help.Code)
+	}
+	e := newUser(t, "after-the-fire")
+	if _, err := e.try([]string{"COFFER_CONTACT_CODES=" + codes[0]}, "recover", "--contact", "--store", url); err == nil {
+		t.Fatal("one contact's code alone recovered a 2-of-2 account")
+	}
+	if _, err := e.try([]string{"COFFER_CONTACT_CODES=" + strings.Join(codes, ",")}, "recover", "--contact", "--store", url); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(work, "out-e")
+	e.run(t, "restore", "latest", "--target", out)
+	sameTree(t, filepath.Join(out, "src"), src)
+	if _, err := os.Stat(filepath.Join(e.home, "chains", acct)); err != nil {
+		t.Errorf("the recovered device saved no chain: %v", err)
+	}
+}
