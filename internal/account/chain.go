@@ -67,6 +67,9 @@ func (c *Chain) Sync(ctx context.Context, cs store.Chain) (*Chain, error) {
 	if len(fresh) == 0 {
 		return nil, fmt.Errorf("%w: it has no entry %d", ErrRollback, from)
 	}
+	if devices.Hash(fresh[0]) != c.Head() {
+		return nil, &devices.EntryError{Seq: from, Err: fmt.Errorf("the store serves another entry than the one verified: %w", devices.ErrFork)}
+	}
 	return c.extend(fresh)
 }
 
