@@ -53,15 +53,15 @@ func (s *Server) verifiedChain(ctx context.Context, account string) (*devices.Ch
 	if err != nil {
 		return nil, err
 	}
-	c := s.chains.get(account)
-	if c != nil && c.Len() == n && c.Head() == head {
-		return c, nil
+	cached := s.chains.get(account)
+	if cached != nil && cached.Len() == n && cached.Head() == head {
+		return cached, nil
 	}
-	if c == nil || c.Len() > n {
-		c = nil
+	if cached != nil && cached.Len() >= n {
+		cached = nil // not a prefix of the stored chain
 	}
-	c, err = s.readChain(ctx, account, c, n)
-	if err != nil && c != nil {
+	c, err := s.readChain(ctx, account, cached, n)
+	if err != nil && cached != nil {
 		c, err = s.readChain(ctx, account, nil, n) // the cached state did not lead to the stored chain
 	}
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *Server) readChain(ctx context.Context, account string, c *devices.Chain
 		from = c.Len()
 	}
 	for from < n {
-		page, err := s.db.ChainEntries(ctx, account, from, wire.MaxChainPage, wire.MaxChainPageBytes)
+		page, err := s.db.ChainEntries(ctx, account, from, s.pageLen, wire.MaxChainPageBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +164,7 @@ func (s *Server) serveChain(c *call, account string) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.db.ChainEntries(c.ctx(), account, from, wire.MaxChainPage, wire.MaxChainPageBytes)
+	page, err := s.db.ChainEntries(c.ctx(), account, from, s.pageLen, wire.MaxChainPageBytes)
 	if errors.Is(err, meta.ErrNotFound) {
 		return notFound("no such account")
 	}

@@ -93,28 +93,47 @@ func TestChainAppend(t *testing.T) {
 	}
 }
 
-// TestChainPages checks that reads are pages of at most MaxChainPage
-// entries and that an append after the server lost its verified state
-// (a restart) still verifies against what is stored.
+// TestChainPages checks that reads are pages of at most the page length
+// and that an append after the server lost its verified state (a restart),
+// or holds one that does not lead to the stored chain, verifies the stored
+// chain again, page by page.
 func TestChainPages(t *testing.T) {
 	e := newEnv(t)
+	e.s.pageLen = 4
 	a := e.newAccount(1)
-	for i := range wire.MaxChainPage {
+	const n = 11
+	for i := range n {
 		entry, err := a.chain.RotateKey(devices.ByDevice(a.full.k), commitOf(byte(i)), e.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == wire.MaxChainPage/2 {
-			e.s.chains.put(a.id, nil) // forgotten: verified again from the database
+		switch i {
+		case n - 2: // a state that does not lead to the stored chain: dropped
+			fork, err := devices.Verify(a.id, [][]byte{genesis(t, a.id, newDevice(77), recoveryKey(t))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.s.chains.put(a.id, fork)
+		case n - 1: // forgotten: verified again from the database
+			e.s.chains.put(a.id, nil)
 		}
 		e.appendEntry(a, a.token, entry, "").want(t, fmt.Sprint("rotate ", i), 201, "")
 	}
-	first := decode[wire.ChainPage](t, e.do(req{method: "GET", path: "/v1/chain", token: a.token}))
-	rest := decode[wire.ChainPage](t, e.do(req{method: "GET", path: fmt.Sprintf("/v1/chain?from=%d", len(first.Entries)), token: a.aoToken}))
-	if len(first.Entries) != wire.MaxChainPage || len(rest.Entries) != 2 {
-		t.Fatalf("pages of %d and %d entries", len(first.Entries), len(rest.Entries))
+	var all [][]byte
+	for {
+		page := decode[wire.ChainPage](t, e.do(req{method: "GET", path: fmt.Sprintf("/v1/chain?from=%d", len(all)), token: a.aoToken}))
+		if len(page.Entries) == 0 {
+			break
+		}
+		if len(page.Entries) > e.s.pageLen {
+			t.Fatalf("a page of %d entries", len(page.Entries))
+		}
+		all = append(all, page.Entries...)
 	}
-	if _, err := devices.Verify(a.id, append(first.Entries, rest.Entries...)); err != nil {
+	if len(all) != n+2 {
+		t.Fatalf("read %d entries, want %d", len(all), n+2)
+	}
+	if _, err := devices.Verify(a.id, all); err != nil {
 		t.Error(err)
 	}
 }

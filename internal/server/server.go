@@ -94,6 +94,7 @@ type Server struct {
 	stores   sync.Map         // account ID → *local.Store, opened on first use
 	accounts string           // the directory of the account stores
 	maxRefs  int              // most refs per account: wire.MaxRefs, lowered by tests
+	pageLen  int              // most entries in a chain page: wire.MaxChainPage, lowered by tests
 	progress time.Duration    // progressTimeout, lowered by tests
 }
 
@@ -124,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		misses:   newLimiter(min(cfg.Rate, missRate)),
 		accounts: filepath.Join(cfg.Data, "accounts"),
 		maxRefs:  wire.MaxRefs,
+		pageLen:  wire.MaxChainPage,
 		progress: progressTimeout,
 	}
 	if err := os.MkdirAll(s.accounts, 0o700); err != nil {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/server"
@@ -207,8 +206,7 @@ func genesis(t testing.TB, account string, dev *keys.Device) ([]byte, *keys.Reco
 	if err != nil {
 		t.Fatal(err)
 	}
-	var root crypt.Key
-	g, err := devices.NewGenesis(account, dev, rk.SigningKey().Public().(ed25519.PublicKey), devices.KeyCommitment(&root), time.Now())
+	g, err := devices.NewGenesis(account, dev, rk.SigningKey().Public().(ed25519.PublicKey), [32]byte{0xc0}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
