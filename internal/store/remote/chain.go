@@ -45,20 +45,30 @@ func (s *Store) chainPage(ctx context.Context, path string, from uint64, what st
 	if _, err := s.callJSON(ctx, rq, &page); err != nil {
 		return nil, err
 	}
-	if len(page.Entries) > wire.MaxChainPage {
-		return nil, fmt.Errorf("%s: malformed answer from %s: %d entries in a page", rq.what, s.ep, len(page.Entries))
+	if err := checkChainPage(page.Entries); err != nil {
+		return nil, fmt.Errorf("%s: malformed answer from %s: %w", rq.what, s.ep, err)
+	}
+	return page.Entries, nil
+}
+
+// checkChainPage checks a page's shape and size (docs/api.md, Device
+// chain): at most wire.MaxChainPage entries of 1 to store.MaxChainEntry
+// bytes, at most wire.MaxChainPageBytes in all unless there is one.
+func checkChainPage(entries [][]byte) error {
+	if len(entries) > wire.MaxChainPage {
+		return fmt.Errorf("%d entries in a page", len(entries))
 	}
 	total := 0
-	for i, e := range page.Entries {
+	for i, e := range entries {
 		if len(e) == 0 || len(e) > store.MaxChainEntry {
-			return nil, fmt.Errorf("%s: malformed answer from %s: entry %d has %d bytes", rq.what, s.ep, from+uint64(i), len(e))
+			return fmt.Errorf("entry %d of the page has %d bytes", i, len(e))
 		}
 		total += len(e)
 	}
-	if total > wire.MaxChainPageBytes && len(page.Entries) > 1 {
-		return nil, fmt.Errorf("%s: malformed answer from %s: a page of %d bytes", rq.what, s.ep, total)
+	if total > wire.MaxChainPageBytes && len(entries) > 1 {
+		return fmt.Errorf("a page of %d bytes", total)
 	}
-	return page.Entries, nil
+	return nil
 }
 
 // AppendChain stores entry as number seq of the account's device chain

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/server/wire"
+	"github.com/coffer-backup/coffer/internal/store"
 )
 
 func TestListPageCheck(t *testing.T) {
@@ -134,4 +137,60 @@ func TestRetryAfterAndDelay(t *testing.T) {
 	if d := p.delay(1, 1500*time.Millisecond); d != 1500*time.Millisecond {
 		t.Errorf("Retry-After is not honoured: %v", d)
 	}
+}
+
+func TestChainPageCheck(t *testing.T) {
+	entry := func(n int) []byte { return make([]byte, n) }
+	many := func(n, size int) [][]byte {
+		out := make([][]byte, n)
+		for i := range out {
+			out[i] = entry(size)
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		entries [][]byte
+		ok      bool
+	}{
+		{"none", nil, true},
+		{"one", many(1, 100), true},
+		{"a full page", many(wire.MaxChainPage, 100), true},
+		{"a page too many", many(wire.MaxChainPage+1, 100), false},
+		{"an empty entry", [][]byte{entry(1), entry(0)}, false},
+		{"the largest entry", many(1, store.MaxChainEntry), true},
+		{"an entry too large", many(1, store.MaxChainEntry+1), false},
+		{"4 MiB", many(128, store.MaxChainEntry), true},
+		{"over 4 MiB", many(129, store.MaxChainEntry), false},
+	}
+	for _, tc := range tests {
+		if err := checkChainPage(tc.entries); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// FuzzChainPage checks that a chain page that decodes and is accepted
+// re-encodes to an equal page that is accepted too.
+func FuzzChainPage(f *testing.F) {
+	f.Add(`{"entries":[]}`)
+	f.Add(`{"entries":["AQI=","AwQF"]}`)
+	f.Add(`{"entries":[""]}`)
+	f.Fuzz(func(t *testing.T, page string) {
+		var p wire.ChainPage
+		if json.Unmarshal([]byte(page), &p) != nil || checkChainPage(p.Entries) != nil {
+			return
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q wire.ChainPage
+		if err := json.Unmarshal(b, &q); err != nil || !reflect.DeepEqual(p.Entries, q.Entries) && len(p.Entries)+len(q.Entries) > 0 {
+			t.Fatalf("%s re-encoded as %s: %v", page, b, err)
+		}
+		if err := checkChainPage(q.Entries); err != nil {
+			t.Fatalf("%s re-encoded is refused: %v", page, err)
+		}
+	})
 }
