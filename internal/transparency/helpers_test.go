@@ -144,7 +144,7 @@ func (s *logServer) set(p published, corrupt string) {
 
 func (s *logServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	p, corrupt := s.pub, s.corrupt
+	p, corrupt, vkey := s.pub, s.corrupt, s.vkey
 	s.mu.Unlock()
 	path, ok := strings.CutPrefix(r.URL.Path, "/log/")
 	var b []byte
@@ -155,7 +155,7 @@ func (s *logServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "checkpoint":
 		b = p.checkpoint
 	case path == "vkey":
-		b = []byte(s.vkey + "\n")
+		b = []byte(vkey + "\n")
 	default:
 		b, err = p.log.tile(path, p.size)
 	}
