@@ -85,7 +85,7 @@ func TestCommands(t *testing.T) {
 	if ib.Account == ia.Account || len(snaps) != 0 {
 		t.Errorf("bob's account %s (alice's %s) shows %d snapshots", ib.Account, ia.Account, len(snaps))
 	}
-	if _, err := bob.try([]string{"COFFER_ACCOUNT=" + ia.Account}, "snapshots"); err == nil || !strings.Contains(err.Error(), "authenticating device") {
+	if _, err := bob.try([]string{"COFFER_ACCOUNT=" + ia.Account}, "snapshots"); err == nil || !strings.Contains(err.Error(), "authenticating") {
 		t.Errorf("bob's device in alice's account: %v", err)
 	}
 	stranger := newUser(t, "stranger")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/remote"
 )
@@ -41,7 +42,12 @@ func newLoadClient(t *testing.T, url string) *remote.Store {
 	t.Cleanup(dev.Zero)
 	var acct [16]byte
 	rand.Read(acct[:])
-	s, err := remote.Create(context.Background(), url, remote.Options{Account: hex.EncodeToString(acct[:]), Device: dev})
+	nk, err := repo.NewAccount(hex.EncodeToString(acct[:]), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nk.Zero()
+	s, err := remote.Create(context.Background(), url, remote.Options{Account: nk.Account, Device: dev, Genesis: nk.Genesis})
 	if err != nil {
 		t.Fatal(err)
 	}
