@@ -72,6 +72,8 @@ type opts struct {
 	name, code, account                       string
 	contact                                   bool
 	threshold                                 int
+	data, listen                              string // coffer witness serve
+	logKeys                                   multi
 }
 
 type multi []string
