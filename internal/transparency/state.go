@@ -117,7 +117,7 @@ func ParseState(b []byte, origin string) (*State, error) {
 	if doc.Version != stateVersion || doc.Origin != origin {
 		return nil, fmt.Errorf("transparency state of version %d for log %.80q, not version %d for %q: %w", doc.Version, doc.Origin, stateVersion, origin, tlog.ErrMalformed)
 	}
-	if err := doc.State.validate(); err != nil {
+	if err := doc.validate(); err != nil {
 		return nil, err
 	}
 	return &doc.State, nil
