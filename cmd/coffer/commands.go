@@ -23,6 +23,7 @@ func commands() map[string]*command {
 		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
 		{name: "recovery-contact", args: "add ACCOUNT... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
 		serveCommand(),
+		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness},
 	}
 	m := make(map[string]*command, len(list))
 	for _, c := range list {

@@ -166,6 +166,9 @@ func commandFirst(args []string) []string {
 var valueFlags = map[string]bool{
 	"store": true, "target": true, "host": true, "parent": true, "exclude": true, "tag": true, "include": true,
 	"keep-last": true, "keep-hourly": true, "keep-daily": true, "keep-weekly": true, "keep-monthly": true, "keep-yearly": true,
+	"timeout": true, "code": true, "name": true, "account": true, "threshold": true,
+	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
+	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as

@@ -24,6 +24,23 @@ type Settings struct {
 	// Accounts maps a store location to the account this device uses
 	// there. A server stores many accounts and must be told which.
 	Accounts map[string]string `json:"accounts,omitempty"`
+	// Logs maps a server store location to the transparency-log policy
+	// this device applies to it (docs/transparency.md).
+	Logs map[string]LogPolicy `json:"logs,omitempty"`
+}
+
+// LogPolicy is what a device requires of a server's transparency log.
+type LogPolicy struct {
+	// Key is the log's note verifier key: given by the user, or pinned
+	// the first time the device used the server.
+	Key string `json:"key"`
+	// Witnesses are the cosigner verifier keys of the witnesses the user
+	// chose; Threshold of them must cosign every checkpoint.
+	Witnesses []string `json:"witnesses,omitempty"`
+	Threshold int      `json:"threshold"`
+	// Names are the account names this device registered, which it
+	// watches in the log.
+	Names []string `json:"names,omitempty"`
 }
 
 // Remember makes location the default store and records its account.

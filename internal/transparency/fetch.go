@@ -18,8 +18,6 @@ import (
 	"net/url"
 	"strings"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
@@ -78,15 +76,19 @@ func (f *Fetcher) Tile(ctx context.Context, path string) ([]byte, error) {
 	return f.get(ctx, path, limit)
 }
 
-// VerifierKey returns the log's note verifier key as the server states it.
-// Trusting it is the caller's decision (on first use, or compared with a
-// key it was given); the checkpoint origin is its name.
-func (f *Fetcher) VerifierKey(ctx context.Context) (note.Verifier, error) {
+// VerifierKey returns the log's note verifier key as the server states it,
+// checked to parse. Trusting it is the caller's decision (on first use, or
+// compared with a key it was given); the checkpoint origin is its name.
+func (f *Fetcher) VerifierKey(ctx context.Context) (string, error) {
 	b, err := f.get(ctx, "vkey", maxVerifierKeySize)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return tlog.NewLogVerifier(string(b))
+	vkey := strings.TrimSpace(string(b))
+	if _, err := tlog.NewLogVerifier(vkey); err != nil {
+		return "", err
+	}
+	return vkey, nil
 }
 
 // get reads base+path, which must answer 200 with at most limit bytes.

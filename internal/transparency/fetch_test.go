@@ -112,9 +112,13 @@ func (s sizeHeader) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestVerifierKey: the key the server states is parsed, and must be a log key.
 func TestVerifierKey(t *testing.T) {
 	fx := newFixture(t)
-	v, err := fx.fetcher.VerifierKey(context.Background())
+	vkey, err := fx.fetcher.VerifierKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := tlog.NewLogVerifier(vkey)
 	if err != nil || v.Name() != origin || v.KeyHash() != fx.policy.Log.KeyHash() {
-		t.Fatalf("got %v, %v", v, err)
+		t.Fatalf("got %q, %v", vkey, err)
 	}
 	fx.server.mu.Lock()
 	fx.server.vkey = strings.Replace(fx.server.vkey, "+A", "+B", 1)

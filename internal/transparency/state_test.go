@@ -71,7 +71,7 @@ func TestVectorLog(t *testing.T) {
 		t.Fatalf("state differs from %s (%v):\n%s", goldenState, err, got)
 	}
 	key, err := f.VerifierKey(context.Background())
-	if err == nil || key != nil {
+	if err == nil || key != "" {
 		t.Fatalf("the vector log has no vkey file, yet got %v", key)
 	}
 }
