@@ -57,10 +57,11 @@ func (c *Chain) Member(dev *keys.Device) error {
 }
 
 // Open opens the account's repository in st on this device: the trusted
-// chain (as Trusted), membership, then the root keys the chain commits to.
-// An empty account is read from the store's configuration, which the chain
-// and the root key then authenticate.
-func Open(ctx context.Context, h *home.Home, st store.Store, dev *keys.Device, account string) (*repo.Repo, *Chain, error, error) {
+// chain (as Trusted), then check if not nil (the transparency log, which
+// may return the chain synced again), membership, then the root keys the
+// chain commits to. An empty account is read from the store's
+// configuration, which the chain and the root key then authenticate.
+func Open(ctx context.Context, h *home.Home, st store.Store, dev *keys.Device, account string, check func(*Chain) (*Chain, error)) (*repo.Repo, *Chain, error, error) {
 	if account == "" {
 		cfg, err := repo.ReadConfig(ctx, st)
 		if err != nil {
@@ -69,8 +70,11 @@ func Open(ctx context.Context, h *home.Home, st store.Store, dev *keys.Device, a
 		account = cfg.Account
 	}
 	c, warn, err := Trusted(ctx, h, store.ChainOf(st), account)
+	if err == nil && check != nil {
+		c, err = check(c)
+	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, warn, err
 	}
 	if err := c.Member(dev); err != nil {
 		return nil, nil, warn, err
