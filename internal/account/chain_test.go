@@ -250,7 +250,7 @@ func TestMember(t *testing.T) {
 			if err := c.Member(tc.dev); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
 				t.Errorf("Member: %v, want %v", err, tc.want)
 			}
-			r, _, warn, err := account.Open(ctx, &home.Home{Dir: t.TempDir()}, f.st, tc.dev, "")
+			r, _, warn, err := account.Open(ctx, &home.Home{Dir: t.TempDir()}, f.st, tc.dev, "", nil)
 			if warn != nil {
 				t.Errorf("warning: %v", warn)
 			}
