@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"os"
 
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/server/meta"
@@ -45,18 +45,41 @@ func (s *Server) register(c *call) error {
 	if err != nil {
 		return badEntry(err) // cannot happen: it verified
 	}
-	err = s.db.CreateAccount(c.ctx(), req.Account, req.Genesis, changeOf(nil, e, meta.Full, s.cfg.Now().UTC()))
-	if errors.Is(err, meta.ErrExists) {
-		return newError(http.StatusConflict, wire.CodeExists, "the account exists")
-	}
-	if err != nil {
+	// The genesis is logged for ever once the account is stored, so the
+	// object directory is made first, and removed if the account is not.
+	if err := s.accountFree(c, req.Account); err != nil {
 		return err
 	}
 	if err := s.createStore(req.Account); err != nil {
-		return errors.Join(err, s.db.DeleteAccount(context.WithoutCancel(c.ctx()), req.Account))
+		return errors.Join(s.accountFree(c, req.Account), err) // a 409 if a racing registration won
+	}
+	index, err := s.db.CreateAccount(c.ctx(), req.Account, req.Genesis, changeOf(nil, e, meta.Full, s.cfg.Now().UTC()))
+	if errors.Is(err, meta.ErrExists) {
+		return errAccountExists()
+	}
+	if err != nil {
+		s.removeStore(req.Account)
+		return err
 	}
 	s.chains.put(req.Account, chain)
+	s.awaitLogged(c, index)
 	return writeJSON(c.w, http.StatusCreated, wire.RegisterResponse{Account: req.Account, Device: e.Device.ID})
+}
+
+func errAccountExists() error {
+	return newError(http.StatusConflict, wire.CodeExists, "the account exists")
+}
+
+// accountFree returns a 409 if the account exists.
+func (s *Server) accountFree(c *call, account string) error {
+	_, _, err := s.db.ChainHead(c.ctx(), account)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return nil
+	case err == nil:
+		return errAccountExists()
+	}
+	return err
 }
 
 // checkRegistrationToken enforces --registration-token-file, comparing in
@@ -75,7 +98,7 @@ func (s *Server) checkRegistrationToken(r *http.Request) error {
 
 // createStore makes the object store of a new account. It refuses a
 // directory that exists already: that would be another account's objects
-// whose database record was lost.
+// whose database record was lost, or a concurrent registration's.
 func (s *Server) createStore(account string) error {
 	st, err := local.Create(s.accountDir(account))
 	if err != nil {
@@ -83,6 +106,15 @@ func (s *Server) createStore(account string) error {
 	}
 	s.stores.Store(account, st)
 	return nil
+}
+
+// removeStore removes the new, empty object store of an account whose
+// registration failed.
+func (s *Server) removeStore(account string) {
+	s.stores.Delete(account)
+	if err := os.RemoveAll(s.accountDir(account)); err != nil {
+		s.log.Error("removing the store of a failed registration", "account", account, "error", err.Error())
+	}
 }
 
 // activePrincipal returns a principal (device, recovery key or contact)

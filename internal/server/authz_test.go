@@ -223,6 +223,7 @@ func TestPrincipalRights(t *testing.T) {
 	e.put(a.token, "keys", []byte("x"), "other", 201)
 	e.put(a.token, "packs", pack, packName, 201)
 	e.do(req{method: "PUT", path: "/v1/refs/head", token: a.token, body: wire.Ref{Value: []byte("v")}}).want(t, "ref", 200, "")
+	e.do(req{method: "POST", path: "/v1/names", token: a.token, body: wire.NameRequest{Name: "alice"}}).want(t, "name", 201, "")
 
 	tokens := []string{a.token, a.aoToken, e.login(a.id, principalOf(a.recovery)), e.login(a.id, contact)}
 	conflict := wire.ChainAppend{Seq: 1, Entry: entry} // a stale position: 409 for whoever may append
@@ -246,10 +247,14 @@ func TestPrincipalRights(t *testing.T) {
 		{req{method: "GET", path: "/v1/objects/keys/"}, [4]int{200, 200, 200, 403}},
 		{req{method: "GET", path: "/v1/objects/config/"}, [4]int{200, 200, 200, 403}},
 		{req{method: "GET", path: "/v1/objects/packs/"}, [4]int{200, 200, 403, 403}},
-		{req{method: "PUT", path: "/v1/objects/keys/other", body: "y"}, [4]int{409, 403, 403, 403}},
+		{req{method: "PUT", path: "/v1/objects/keys/other", body: "y"}, [4]int{409, 403, 409, 403}},
+		{req{method: "PUT", path: "/v1/objects/config/config", body: "y"}, [4]int{409, 403, 403, 403}},
 		{req{method: "PUT", path: "/v1/objects/packs/" + packName, body: pack}, [4]int{409, 409, 403, 403}},
 		{req{method: "DELETE", path: "/v1/objects/packs/" + sha([]byte("none"))}, [4]int{404, 403, 403, 403}},
 		{req{method: "GET", path: "/v1/refs/head"}, [4]int{200, 200, 403, 403}},
+		{req{method: "POST", path: "/v1/names", body: wire.NameRequest{Name: "alice"}}, [4]int{409, 403, 403, 403}},
+		{req{method: "GET", path: "/v1/names/alice"}, [4]int{200, 200, 200, 200}},
+		{req{method: "GET", path: "/v1/names/bob"}, [4]int{404, 404, 404, 404}},
 		{req{method: "PUT", path: "/v1/refs/head", body: wire.Ref{Version: 0}}, [4]int{409, 409, 403, 403}},
 		{req{method: "POST", path: "/v1/pairings", body: wire.PairingRequest{ID: accountID(9)}}, [4]int{400, 403, 403, 403}},
 		{req{method: "PUT", path: "/v1/pairings/" + accountID(9) + "/2", body: "x"}, [4]int{404, 404, 403, 403}},
@@ -261,5 +266,32 @@ func TestPrincipalRights(t *testing.T) {
 			q.token = tok
 			e.do(q).want(t, fmt.Sprintf("%s %s as %s", q.method, q.path, names[i]), tc.want[i], "")
 		}
+	}
+}
+
+// TestRecoveryWritesKeys checks that the recovery principal may create
+// objects of kind keys, and no others, and never overwrite or delete one.
+func TestRecoveryWritesKeys(t *testing.T) {
+	e := newEnv(t)
+	a := e.newAccount(1)
+	tok := e.login(a.id, principalOf(a.recovery))
+	pack, packName := content(1, 10)
+	for _, tc := range []struct {
+		method, kind, name string
+		body               []byte
+		status             int
+	}{
+		{"PUT", "keys", "0123456789abcdef.device-" + a.full.id, []byte("wrapped"), 201},
+		{"PUT", "keys", "0123456789abcdef.device-" + a.full.id, []byte("another"), 409},
+		{"PUT", "config", "config", []byte("c"), 403},
+		{"PUT", "packs", packName, pack, 403},
+		{"DELETE", "keys", "0123456789abcdef.device-" + a.full.id, nil, 403},
+	} {
+		e.do(req{method: tc.method, path: "/v1/objects/" + tc.kind + "/" + tc.name, token: tok, body: tc.body}).
+			want(t, tc.method+" "+tc.kind+"/"+tc.name, tc.status, "")
+	}
+	r := e.do(req{method: "GET", path: "/v1/objects/keys/0123456789abcdef.device-" + a.full.id, token: a.token})
+	if r.status != 200 || string(r.body) != "wrapped" {
+		t.Errorf("the key the recovery principal wrote: %d %q", r.status, r.body)
 	}
 }

@@ -197,7 +197,8 @@ func fromParam(rawQuery string) (uint64, error) {
 
 // appendChain handles POST /v1/chain: the entry must extend the verified
 // stored chain at its current length; its change to the principals is
-// made in the transaction that stores it.
+// made, and its leaf logged, in the transaction that stores it. The answer
+// waits for a checkpoint that covers the leaf.
 func (s *Server) appendChain(c *call) error {
 	var req wire.ChainAppend
 	if err := decodeJSON(c, maxChainBody, &req); err != nil {
@@ -221,7 +222,7 @@ func (s *Server) appendChain(c *call) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.db.AppendChain(c.ctx(), c.account, req.Seq, meta.Hash(prev.Head()), req.Entry, changeOf(prev, e, rights, s.cfg.Now().UTC()))
+	n, index, err := s.db.AppendChain(c.ctx(), c.account, req.Seq, meta.Hash(prev.Head()), req.Entry, changeOf(prev, e, rights, s.cfg.Now().UTC()))
 	if errors.Is(err, meta.ErrConflict) {
 		return chainConflict(n, req.Seq)
 	}
@@ -229,6 +230,7 @@ func (s *Server) appendChain(c *call) error {
 		return err
 	}
 	s.chains.put(c.account, next)
+	s.awaitLogged(c, index)
 	return writeJSON(c.w, http.StatusCreated, wire.ChainLength{Length: n})
 }
 

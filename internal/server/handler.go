@@ -18,6 +18,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/server/metrics"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
 // call is one request being handled.
@@ -27,9 +28,10 @@ type call struct {
 	body    *countingReader // r.Body, counted: handlers read this
 	route   string          // the route's name, or "unmatched"
 	kind    store.Kind      // object kind, for object routes
-	name    string          // object name, ref name, pairing id or recovery object name
+	name    string          // object name, ref name, pairing id, account name or log path
 	other   string          // the account named by the path, if any
 	slot    int             // the pairing slot named by the path, if any
+	tile    tlog.Tile       // the log tile or entry bundle named by the path, if any
 	account string          // after authentication
 	dev     meta.Device     // the principal, after authentication
 	err     *apiError       // the error answered, if any
@@ -91,7 +93,7 @@ func (s *Server) dispatch(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.route, c.kind, c.name, c.other, c.slot = rt.name, t.kind, t.name, t.account, t.slot
+	c.route, c.kind, c.name, c.other, c.slot, c.tile = rt.name, t.kind, t.name, t.account, t.slot, t.tile
 	if rt.auth {
 		if err := s.authenticate(c); err != nil {
 			return err

@@ -97,12 +97,26 @@ func (s *Server) putObject(c *call) error {
 	return nil
 }
 
+// mayWrite allows full devices to create objects of every kind, append-only
+// devices those of the backup kinds (appendable), and the recovery
+// principal those of kind keys: a recovering device writes its own wrapped
+// key before the entry that adds it (docs/api.md, Principals).
+func mayWrite(c *call) error {
+	switch {
+	case c.dev.Rights == meta.Full,
+		c.dev.Rights == meta.AppendOnly && appendable(c.kind),
+		c.dev.Rights == meta.Recovery && c.kind == store.Keys:
+		return nil
+	}
+	return forbidden("a principal with %s rights may not write %s objects", c.dev.Rights, c.kind)
+}
+
 // checkUpload checks what can be checked of an upload before its body: the
-// device's right to the kind, the length and the name. It returns the
+// principal's right to the kind, the length and the name. It returns the
 // digest the body must have, or nil.
 func (s *Server) checkUpload(c *call) ([]byte, error) {
-	if c.dev.Rights != meta.Full && !appendable(c.kind) {
-		return nil, forbidden("an append-only device cannot write %s objects", c.kind)
+	if err := mayWrite(c); err != nil {
+		return nil, err
 	}
 	if c.r.ContentLength < 0 {
 		return nil, newError(http.StatusLengthRequired, wire.CodeLengthRequired, "an upload needs a Content-Length")

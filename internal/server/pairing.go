@@ -9,15 +9,14 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/wire"
-	"github.com/coffer-backup/coffer/internal/store"
 )
 
 // pollInterval is how often a waiting slot read looks at the database.
 const pollInterval = 100 * time.Millisecond
 
-// missRate is the sustained number of failed lookups of unguessable names
-// (pairing ids, recovery object names) allowed to one client address per
-// second, with bursts of twice as many, when the server limits rates.
+// missRate is the sustained number of failed lookups of unguessable pairing
+// ids allowed to one client address per second, with bursts of twice as
+// many, when the server limits rates.
 const missRate = 5
 
 // createPairing handles POST /v1/pairings.
@@ -151,49 +150,4 @@ func (s *Server) checkMisses(c *call) error {
 func (s *Server) missed(c *call, msg string) error {
 	s.misses.take(clientKey(c.r.RemoteAddr), time.Now())
 	return notFound("%s", msg)
-}
-
-// isRecoveryName reports whether name is one the public recovery read
-// serves: "contacts-" and 32 lower-case hex digits.
-func isRecoveryName(name string) bool {
-	return len(name) == len(wire.RecoveryPrefix)+32 && name[:len(wire.RecoveryPrefix)] == wire.RecoveryPrefix &&
-		validID(name[len(wire.RecoveryPrefix):])
-}
-
-// getRecovery handles GET /v1/accounts/{account}/recovery/{name}, the
-// public capability read: no authentication, only objects keys/<name>
-// with a recovery name and at most MaxRecoveryObj bytes. Every refusal is
-// the same 404 and spends one of the client's failed lookups.
-func (s *Server) getRecovery(c *call) error {
-	if err := s.checkMisses(c); err != nil {
-		return err
-	}
-	const miss = "no such recovery object"
-	if !isRecoveryName(c.name) {
-		return s.missed(c, miss)
-	}
-	if _, _, err := s.db.ChainHead(c.ctx(), c.other); errors.Is(err, meta.ErrNotFound) {
-		return s.missed(c, miss)
-	} else if err != nil {
-		return err
-	}
-	st, err := s.store(c.other)
-	if err != nil {
-		return err
-	}
-	info, err := st.Stat(c.ctx(), store.Keys, c.name)
-	if errors.Is(err, store.ErrNotFound) || err == nil && info.Size > wire.MaxRecoveryObj {
-		return s.missed(c, miss)
-	}
-	if err != nil {
-		return err
-	}
-	b, err := store.ReadAll(c.ctx(), st, store.Keys, c.name, wire.MaxRecoveryObj)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.missed(c, miss) // deleted meanwhile
-	}
-	if err != nil {
-		return err
-	}
-	return writeBytes(c.w, b)
 }

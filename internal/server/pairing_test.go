@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -87,36 +86,8 @@ func TestPairing(t *testing.T) {
 	create(b.token, wire.PairingRequest{ID: accountID(300), TTL: 60}).want(t, "another account's", 201, "")
 }
 
-// TestRecoveryRead covers the public capability read of a contacts
-// object.
-func TestRecoveryRead(t *testing.T) {
-	e := newEnv(t)
-	a := e.newAccount(1)
-	name := "contacts-" + strings.Repeat("0123456789abcdef", 2)
-	e.put(a.token, "keys", []byte("sealed recovery key"), name, 201)
-	e.put(a.token, "keys", []byte("device key"), "device-"+a.full.id, 201)
-	big := "contacts-" + strings.Repeat("f", 32)
-	e.put(a.token, "keys", make([]byte, wire.MaxRecoveryObj+1), big, 201)
-	path := func(account, name string) string { return "/v1/accounts/" + account + "/recovery/" + name }
-	r := e.do(req{method: "GET", path: path(a.id, name)})
-	if r.status != 200 || string(r.body) != "sealed recovery key" {
-		t.Errorf("recovery read: %d %q", r.status, r.body)
-	}
-	for _, p := range []string{
-		path(a.id, "device-"+a.full.id),
-		path(a.id, "contacts-"+strings.Repeat("0", 32)),
-		path(a.id, "contacts-"+strings.Repeat("0", 31)),
-		path(a.id, big),
-		path(accountID(9), name),
-	} {
-		e.do(req{method: "GET", path: p}).want(t, p, 404, "not_found")
-	}
-	e.do(req{method: "GET", path: path(a.id, "contacts-"+strings.Repeat("A", 32))}).want(t, "invalid name", 400, "bad_request")
-	e.do(req{method: "GET", path: path(a.id, name), token: "x"}).want(t, "a token is not looked at", 200, "")
-}
-
-// TestMissLimit checks that failed lookups of pairings and recovery
-// objects are limited per client address, and that hits spend nothing.
+// TestMissLimit checks that failed lookups of pairings are limited per
+// client address, and that hits spend nothing.
 func TestMissLimit(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Rate = 1000 })
 	a := e.newAccount(1)
@@ -125,10 +96,10 @@ func TestMissLimit(t *testing.T) {
 	for range 5 {
 		e.do(req{method: "GET", path: "/v1/pairings/" + id + "/1"}).want(t, "hit", 204, "")
 	}
-	misses := []string{"/v1/pairings/" + accountID(1) + "/1", "/v1/accounts/" + a.id + "/recovery/contacts-" + strings.Repeat("0", 32)}
+	misses := []req{{method: "GET", path: "/v1/pairings/" + accountID(1) + "/1"}, {method: "PUT", path: "/v1/pairings/" + accountID(2) + "/3", body: "x"}}
 	n := 0
 	for ; n < 100; n++ {
-		r := e.do(req{method: "GET", path: misses[n%2]})
+		r := e.do(misses[n%2])
 		if r.status == http.StatusTooManyRequests {
 			break
 		}

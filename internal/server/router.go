@@ -8,6 +8,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
 // route is one endpoint of the API.
@@ -25,7 +26,8 @@ var (
 	fullOnly      = []meta.Rights{meta.Full}
 	chainWriters  = []meta.Rights{meta.Full, meta.Recovery}
 	anyPrincipal  = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery, meta.Contact}
-	objectReaders = anyPrincipal // narrowed by mayRead
+	objectReaders = anyPrincipal                                             // narrowed by mayRead
+	objectWriters = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery} // narrowed by mayWrite
 )
 
 // The routes (docs/api.md). Their names are the route labels of metrics.
@@ -37,7 +39,6 @@ var (
 	routeChainGet     = &route{"chain_get", true, anyPrincipal, (*Server).getChain}
 	routeChainAppend  = &route{"chain_append", true, chainWriters, (*Server).appendChain}
 	routeAccountChain = &route{"account_chain_get", true, anyPrincipal, (*Server).getAccountChain}
-	routeRecovery     = &route{"recovery_get", false, nil, (*Server).getRecovery}
 	routePairing      = &route{"pairing_create", true, fullOnly, (*Server).createPairing}
 	routeSlotPut      = &route{"pairing_put", true, devicesOnly, (*Server).putPairing}
 	routeSlotPutAnon  = &route{"pairing_put", false, nil, (*Server).putPairing}
@@ -45,10 +46,16 @@ var (
 	routeList         = &route{"object_list", true, objectReaders, (*Server).listObjects}
 	routeGet          = &route{"object_get", true, objectReaders, (*Server).getObject}
 	routeHead         = &route{"object_head", true, objectReaders, (*Server).headObject}
-	routePut          = &route{"object_put", true, devicesOnly, (*Server).putObject}
+	routePut          = &route{"object_put", true, objectWriters, (*Server).putObject}
 	routeDelete       = &route{"object_delete", true, devicesOnly, (*Server).deleteObject}
 	routeRefGet       = &route{"ref_get", true, devicesOnly, (*Server).getRef}
 	routeRefPut       = &route{"ref_put", true, devicesOnly, (*Server).putRef}
+	routeNameRegister = &route{"name_register", true, fullOnly, (*Server).registerName}
+	routeNameLookup   = &route{"name_lookup", true, anyPrincipal, (*Server).lookupName}
+	routeCheckpoint   = &route{"log_checkpoint", false, nil, (*Server).getCheckpoint}
+	routeLogKey       = &route{"log_vkey", false, nil, (*Server).getLogKey}
+	routeTile         = &route{"log_tile", false, nil, (*Server).getTile}
+	routeEntries      = &route{"log_entries", false, nil, (*Server).getTile}
 	routeHealth       = &route{"healthz", false, nil, (*Server).health}
 	routeMetrics      = &route{"metrics", false, nil, (*Server).serveMetrics}
 	objectNameRoutes  = map[string]*route{http.MethodGet: routeGet, http.MethodHead: routeHead, http.MethodPut: routePut, http.MethodDelete: routeDelete}
@@ -58,9 +65,10 @@ var (
 type target struct {
 	methods map[string]*route
 	kind    store.Kind // for object routes
-	name    string     // object name, ref name, pairing id or recovery object name
+	name    string     // object name, ref name, pairing id, account name or log path
 	account string     // another account named by the path
 	slot    int        // pairing slot
+	tile    tlog.Tile  // log tile or entry bundle
 }
 
 // resolve maps a request path (as sent, still escaped) to its target. Every
@@ -71,6 +79,9 @@ func resolve(path string) (target, error) {
 		return target{methods: map[string]*route{http.MethodGet: routeHealth}}, nil
 	case "/metrics":
 		return target{methods: map[string]*route{http.MethodGet: routeMetrics}}, nil
+	}
+	if rest, ok := strings.CutPrefix(path, "/log/"); ok {
+		return resolveLog(rest)
 	}
 	rest, ok := strings.CutPrefix(path, "/v1/")
 	if !ok {
@@ -90,6 +101,13 @@ func resolve(path string) (target, error) {
 		return target{methods: map[string]*route{http.MethodGet: routeDevices}}, nil
 	case len(seg) == 1 && seg[0] == "chain":
 		return target{methods: map[string]*route{http.MethodGet: routeChainGet, http.MethodPost: routeChainAppend}}, nil
+	case len(seg) == 1 && seg[0] == "names":
+		return target{methods: map[string]*route{http.MethodPost: routeNameRegister}}, nil
+	case len(seg) == 2 && seg[0] == "names":
+		if !wire.ValidAccountName(seg[1]) {
+			return target{}, badRequest("invalid account name")
+		}
+		return target{methods: map[string]*route{http.MethodGet: routeNameLookup}, name: seg[1]}, nil
 	case len(seg) == 1 && seg[0] == "pairings":
 		return target{methods: map[string]*route{http.MethodPost: routePairing}}, nil
 	case len(seg) == 3 && seg[0] == "pairings":
@@ -105,24 +123,36 @@ func resolve(path string) (target, error) {
 	return target{}, notFound("no such path")
 }
 
-// resolveAccount resolves "{account}/chain" and "{account}/recovery/{name}".
+// resolveAccount resolves "{account}/chain".
 func resolveAccount(seg []string) (target, error) {
-	switch {
-	case len(seg) == 2 && seg[1] == "chain":
-	case len(seg) == 3 && seg[1] == "recovery":
-		if !store.ValidName(seg[2]) {
-			return target{}, badRequest("invalid object name")
-		}
-	default:
+	if len(seg) != 2 || seg[1] != "chain" {
 		return target{}, notFound("no such path")
 	}
 	if !validID(seg[0]) {
 		return target{}, badRequest("an account ID is 32 lower-case hex digits")
 	}
-	if len(seg) == 2 {
-		return target{methods: map[string]*route{http.MethodGet: routeAccountChain}, account: seg[0]}, nil
+	return target{methods: map[string]*route{http.MethodGet: routeAccountChain}, account: seg[0]}, nil
+}
+
+// resolveLog resolves the C2SP tlog-tiles paths below "/log/":
+// "checkpoint", "vkey" and the canonical tile and entry bundle paths.
+func resolveLog(rest string) (target, error) {
+	get := func(rt *route) map[string]*route { return map[string]*route{http.MethodGet: rt} }
+	switch rest {
+	case "checkpoint":
+		return target{methods: get(routeCheckpoint), name: rest}, nil
+	case "vkey":
+		return target{methods: get(routeLogKey), name: rest}, nil
 	}
-	return target{methods: map[string]*route{http.MethodGet: routeRecovery}, account: seg[0], kind: store.Keys, name: seg[2]}, nil
+	t, err := tlog.ParseTilePath(rest)
+	if err != nil {
+		return target{}, notFound("no such log path")
+	}
+	rt := routeTile
+	if t.L < 0 {
+		rt = routeEntries
+	}
+	return target{methods: get(rt), name: rest, tile: t}, nil
 }
 
 // resolveSlot resolves "{id}/{slot}" of a pairing. Slots 1 and 3 are

@@ -4,10 +4,14 @@
 // one, and is trusted for availability only.
 //
 // All state lives in a metadata database (internal/server/meta; SQLite at
-// DATA/meta.db by default) and in one local object store per account
-// (internal/store/local at DATA/accounts/<account>/), so a server process
-// holds nothing a restart would lose: tokens and challenges are in the
-// database. What a process does keep in memory — rate-limit buckets and
+// DATA/meta.db by default), in one local object store per account
+// (internal/store/local at DATA/accounts/<account>/) and in the
+// transparency log's key (DATA/log.key), so a server process holds nothing
+// a restart would lose: tokens, challenges, the log and its checkpoint are
+// in the database. Every device-chain entry and account name the server
+// accepts is appended to the log in the transaction that stores it, and
+// the answer waits for a signed, witness-cosigned checkpoint covering it
+// (docs/transparency.md §T.6). What a process does keep in memory — rate-limit buckets and
 // metrics counters — is per process.
 package server
 
@@ -71,6 +75,13 @@ type Config struct {
 	Log io.Writer
 	// Now is the clock for expiry (tokens, challenges); time.Now if nil.
 	Now func() time.Time
+	// LogOrigin is the origin of the transparency log's key made on first
+	// start (DATA/log.key); "coffer.log/" and 16 random hex digits if
+	// empty. Once the key exists, a LogOrigin other than its origin is an
+	// error.
+	LogOrigin string
+	// Witnesses cosign the log's checkpoints.
+	Witnesses []Witness
 	// AnyNames lets objects of content-addressed kinds have any valid name
 	// instead of the SHA-256 of their bytes. It exists so that a client can
 	// run the store conformance suite (internal/store/storetest) through a
@@ -96,6 +107,9 @@ type Server struct {
 	maxRefs  int              // most refs per account: wire.MaxRefs, lowered by tests
 	pageLen  int              // most entries in a chain page: wire.MaxChainPage, lowered by tests
 	progress time.Duration    // progressTimeout, lowered by tests
+	pub      *publisher       // the transparency log's checkpoints
+	stop     context.CancelFunc
+	bg       sync.WaitGroup // background work, waited for by Close
 }
 
 // New opens (creating if needed) the data directory, the metadata database
@@ -134,16 +148,50 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadCert(); err != nil {
 		return nil, err
 	}
+	key, err := loadLogKey(cfg.Data, cfg.LogOrigin)
+	if err != nil {
+		return nil, err
+	}
 	db, err := meta.OpenSQLite(filepath.Join(cfg.Data, "meta.db"))
 	if err != nil {
 		return nil, err
 	}
 	s.db = db
+	if s.pub, err = newPublisher(db, s.log, key, cfg.Witnesses); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.publishStored()
 	return s, nil
 }
 
-// Close closes the database. Call it once no request is being served.
-func (s *Server) Close() error { return s.db.Close() }
+// publishStored publishes, in the background, a checkpoint of the leaves
+// that no stored checkpoint covers: the log's first, or those appended
+// before a crash or by another instance.
+func (s *Server) publishStored() {
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.bg.Go(func() {
+		n, err := s.db.LogSize(ctx)
+		if err == nil {
+			err = s.pub.await(ctx, n)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("publishing the log's checkpoint at start", "error", err.Error())
+		}
+	})
+}
+
+// LogKey returns the transparency log's note verifier key.
+func (s *Server) LogKey() string { return s.pub.key.vkey }
+
+// Close stops background work and closes the database. Call it once no
+// request is being served.
+func (s *Server) Close() error {
+	s.stop()
+	s.bg.Wait()
+	return s.db.Close()
+}
 
 // Handler returns the HTTP handler of the API. It serves plain requests; TLS
 // is up to the caller (Serve does it).
@@ -239,6 +287,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := s.checkListener(ln); err != nil {
 		return err
 	}
+	fmt.Fprintf(s.cfg.Log, "coffer: log key %s\n", s.LogKey())
 	fmt.Fprintf(s.cfg.Log, "coffer: serving on %s\n", s.URL(ln.Addr()))
 	return s.Serve(ctx, ln)
 }

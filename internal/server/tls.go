@@ -118,7 +118,24 @@ func newSelfSigned(now time.Time) (certPEM, keyPEM []byte, err error) {
 
 // writeFileAtomic writes b to path through a synced temp file, so that a
 // crash leaves either no file or the whole file.
-func writeFileAtomic(path string, b []byte, perm os.FileMode) (err error) {
+func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
+	return writeThroughTemp(path, b, perm, os.Rename)
+}
+
+// createFileAtomic is writeFileAtomic that never replaces a file: if path
+// exists, it fails with an error wrapping fs.ErrExist.
+func createFileAtomic(path string, b []byte, perm os.FileMode) error {
+	return writeThroughTemp(path, b, perm, func(tmp, path string) error {
+		if err := os.Link(tmp, path); err != nil {
+			return err
+		}
+		return os.Remove(tmp)
+	})
+}
+
+// writeThroughTemp writes b to a synced temp file beside path and puts it
+// in place; the temp file is removed if that fails.
+func writeThroughTemp(path string, b []byte, perm os.FileMode, place func(tmp, path string) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
@@ -133,5 +150,5 @@ func writeFileAtomic(path string, b []byte, perm os.FileMode) (err error) {
 	if err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	return place(f.Name(), path)
 }

@@ -1,8 +1,10 @@
 // Package meta is the metadata store of coffer serve (docs/api.md): accounts,
 // their device chains, devices and the other principals with their rights,
 // authentication challenges and tokens (kept only as SHA-256 hashes),
-// compare-and-swap references, pairing mailboxes, quota usage and the
-// creators of session objects. Object bytes are not kept here.
+// compare-and-swap references, pairing mailboxes, quota usage, the creators
+// of session objects, and the transparency log (docs/transparency.md): its
+// leaves, stored hashes and latest checkpoint, and the account names it
+// records. Object bytes are not kept here.
 //
 // The server reaches the store only through the DB interface, whose methods
 // are whole operations (each atomic on its own), so that another database
@@ -14,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
 // Errors returned (possibly wrapped) by every DB implementation.
@@ -99,10 +103,9 @@ type DB interface {
 	// alone, and applies the genesis entry's change (its device and its
 	// recovery principal). c.At is the account's creation time. It fails
 	// with ErrExists if the account exists.
-	CreateAccount(ctx context.Context, account string, genesis []byte, c Change) error
-	// DeleteAccount removes an account and everything recorded for it. It
-	// only undoes a registration whose object directory could not be made.
-	DeleteAccount(ctx context.Context, account string) error
+	// In the same transaction it appends the genesis entry's chain leaf to
+	// the transparency log and returns that leaf's index.
+	CreateAccount(ctx context.Context, account string, genesis []byte, c Change) (index uint64, err error)
 
 	// Device returns one device of an account, revoked or not, or
 	// ErrNotFound (also if the account does not exist).
@@ -122,10 +125,40 @@ type DB interface {
 	ChainEntries(ctx context.Context, account string, from uint64, maxEntries, maxBytes int) ([][]byte, error)
 	// AppendChain stores entry as number seq ≥ 1 of an account's chain and
 	// applies c, in one transaction, if the chain holds exactly seq entries
-	// and the last one's SHA-256 is prev; it returns the new length.
-	// Otherwise it returns the current length and ErrConflict, and changes
-	// nothing. The caller has verified the entry against that chain.
-	AppendChain(ctx context.Context, account string, seq uint64, prev Hash, entry []byte, c Change) (uint64, error)
+	// and the last one's SHA-256 is prev, and appends the entry's chain
+	// leaf to the transparency log in the same transaction; it returns the
+	// new length and the leaf's index. Otherwise it returns the current
+	// length and ErrConflict, and changes nothing. The caller has verified
+	// the entry against that chain.
+	AppendChain(ctx context.Context, account string, seq uint64, prev Hash, entry []byte, c Change) (length, index uint64, err error)
+
+	// RegisterName maps an account name to an account that has a device
+	// chain and appends the name leaf (docs/transparency.md §T.1) to the
+	// transparency log, in one transaction; it returns the leaf's index. It
+	// fails with ErrExists if the name is taken (by any account), with
+	// ErrQuota if the account has max names already, and with ErrNotFound
+	// if the account does not exist or has no chain. The caller has
+	// checked the name's form.
+	RegisterName(ctx context.Context, account, name string, max int, at time.Time) (index uint64, err error)
+	// Name returns the account a name maps to and the index of its name
+	// leaf, or ErrNotFound.
+	Name(ctx context.Context, name string) (account string, index uint64, err error)
+
+	// LogSize returns the number of leaves of the transparency log.
+	LogSize(ctx context.Context) (uint64, error)
+	// LogLeaves returns the n leaves of the log from index start, or an
+	// error if the log holds fewer.
+	LogLeaves(ctx context.Context, start uint64, n int) ([][]byte, error)
+	// LogHashes returns the log's stored hashes (x/mod tlog.StoredHashes)
+	// at the given storage indexes, or an error if one is missing.
+	LogHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+	// Checkpoint returns the last checkpoint stored and its tree size, or
+	// ErrNotFound if none has been.
+	Checkpoint(ctx context.Context) (size uint64, note []byte, err error)
+	// PutCheckpoint stores a signed checkpoint of a tree of the given size
+	// unless the one stored is of a larger tree, so that concurrent
+	// publishers never roll it back.
+	PutCheckpoint(ctx context.Context, size uint64, note []byte) error
 
 	// CreatePairing opens the pairing mailbox id for an account until
 	// expires, after forgetting every expired pairing. It fails with

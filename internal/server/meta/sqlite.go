@@ -12,9 +12,11 @@ import (
 )
 
 // schemaVersion is stored in SQLite's user_version; a database written by a
-// newer schema is refused, and one of version 1 (before device chains) is
-// upgraded by adding the tables of version 2 (schemaV2).
-const schemaVersion = 2
+// newer schema is refused, and one of an older version is upgraded by
+// adding the tables it lacks: version 1 had no device chains (schemaV2),
+// version 2 no transparency log (schemaV3, whose upgrade logs the chain
+// entries already stored).
+const schemaVersion = 3
 
 // deadReservation is the age after which an upload's quota reservation is
 // presumed abandoned by a crashed server (as local temp files are).
@@ -76,7 +78,7 @@ CREATE TABLE creators (
 	device  TEXT NOT NULL,
 	PRIMARY KEY (account, kind, name)
 );
-` + schemaV2
+` + schemaV2 + schemaV3
 
 // schemaV2 adds the device chain and the pairing mailbox. An account
 // registered under version 1 has no chain.
@@ -147,12 +149,11 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		switch v {
 		case schemaVersion:
 			return nil
-		case 0, 1:
-			create := schema
-			if v == 1 {
-				create = schemaV2
+		case 0, 1, 2:
+			if _, err := tx.ExecContext(ctx, [...]string{schema, schemaV2 + schemaV3, schemaV3}[v]); err != nil {
+				return err
 			}
-			if _, err := tx.ExecContext(ctx, create); err != nil {
+			if err := logStoredChains(ctx, tx); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
@@ -201,28 +202,6 @@ func affected(res sql.Result, err error) error {
 	}
 	if n != 1 {
 		return ErrNotFound
-	}
-	return nil
-}
-
-// DeleteAccount removes an account and, by cascade, its devices, chain,
-// pairings, refs, reservations and creators; its challenges and tokens are
-// removed too.
-func (s *SQLite) DeleteAccount(ctx context.Context, account string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			"DELETE FROM tokens WHERE account = ?",
-			"DELETE FROM challenges WHERE account = ?",
-			"DELETE FROM accounts WHERE id = ?",
-		} {
-			if _, err := tx.ExecContext(ctx, q, account); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("deleting account %s: %w", account, err)
 	}
 	return nil
 }

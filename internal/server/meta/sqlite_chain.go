@@ -15,8 +15,10 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// CreateAccount creates an account whose chain is genesis alone.
-func (s *SQLite) CreateAccount(ctx context.Context, account string, genesis []byte, c Change) error {
+// CreateAccount creates an account whose chain is genesis alone, and logs
+// the genesis entry.
+func (s *SQLite) CreateAccount(ctx context.Context, account string, genesis []byte, c Change) (uint64, error) {
+	var index uint64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts WHERE id = ?", account).Scan(&n); err != nil {
@@ -28,21 +30,23 @@ func (s *SQLite) CreateAccount(ctx context.Context, account string, genesis []by
 		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, created) VALUES (?, ?)", account, nanos(c.At)); err != nil {
 			return err
 		}
-		return appendEntry(ctx, tx, account, 0, genesis, c)
+		var err error
+		index, err = appendEntry(ctx, tx, account, 0, genesis, c)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("creating account %s: %w", account, err)
+		return 0, fmt.Errorf("creating account %s: %w", account, err)
 	}
-	return nil
+	return index, nil
 }
 
 // AppendChain appends entry number seq if the chain holds seq entries and
-// the last one hashes to prev.
-func (s *SQLite) AppendChain(ctx context.Context, account string, seq uint64, prev Hash, entry []byte, c Change) (uint64, error) {
+// the last one hashes to prev, and logs it.
+func (s *SQLite) AppendChain(ctx context.Context, account string, seq uint64, prev Hash, entry []byte, c Change) (uint64, uint64, error) {
 	if seq == 0 {
-		return 0, fmt.Errorf("chain of account %s: entry 0 is written only by CreateAccount", account)
+		return 0, 0, fmt.Errorf("chain of account %s: entry 0 is written only by CreateAccount", account)
 	}
-	var length uint64
+	var length, index uint64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var head Hash
 		var err error
@@ -52,38 +56,41 @@ func (s *SQLite) AppendChain(ctx context.Context, account string, seq uint64, pr
 		if length != seq || head != prev {
 			return ErrConflict
 		}
-		return appendEntry(ctx, tx, account, seq, entry, c)
+		index, err = appendEntry(ctx, tx, account, seq, entry, c)
+		return err
 	})
 	if errors.Is(err, ErrConflict) {
-		return length, fmt.Errorf("chain of account %s holds %d entries, not %d with that head: %w", account, length, seq, err)
+		return length, 0, fmt.Errorf("chain of account %s holds %d entries, not %d with that head: %w", account, length, seq, err)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("appending entry %d to the chain of account %s: %w", seq, account, err)
+		return 0, 0, fmt.Errorf("appending entry %d to the chain of account %s: %w", seq, account, err)
 	}
-	return seq + 1, nil
+	return seq + 1, index, nil
 }
 
-// appendEntry stores chain entry seq of an account and applies its change
-// to the account's principals. Every chain entry, the genesis included, is
-// written here, inside its caller's transaction.
-func appendEntry(ctx context.Context, tx *sql.Tx, account string, seq uint64, entry []byte, c Change) error {
+// appendEntry stores chain entry seq of an account, applies its change to
+// the account's principals and appends its chain leaf to the transparency
+// log, returning the leaf's index. Every chain entry, the genesis
+// included, is written here, inside its caller's transaction, so the
+// server never holds an entry it has not logged.
+func appendEntry(ctx context.Context, tx *sql.Tx, account string, seq uint64, entry []byte, c Change) (uint64, error) {
 	if entry == nil {
 		entry = []byte{}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO chain(account, seq, entry) VALUES (?, ?, ?)", account, int64(seq), entry); err != nil {
-		return err
+		return 0, err
 	}
 	for _, r := range c.Revoke {
 		if err := revoke(ctx, tx, account, r, c); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for _, d := range c.Add {
 		if err := addPrincipal(ctx, tx, account, d); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return logChainEntry(ctx, tx, account, seq, entry)
 }
 
 // sameRole reports whether a row with rights have plays the role want

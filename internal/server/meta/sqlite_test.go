@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -40,7 +39,8 @@ func device(id string, r Rights) Device {
 // create creates an account whose genesis adds the given principals.
 func create(t *testing.T, db *SQLite, account string, add ...Device) {
 	t.Helper()
-	must(t, db.CreateAccount(ctx, account, []byte("genesis of "+account), Change{At: t0, Add: add}))
+	_, err := db.CreateAccount(ctx, account, []byte("genesis of "+account), Change{At: t0, Add: add})
+	must(t, err)
 }
 
 // appendTo appends an entry to the chain.
@@ -49,7 +49,7 @@ func appendTo(db *SQLite, account string, entry string, c Change) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.AppendChain(ctx, account, n, head, []byte(entry), c)
+	_, _, err = db.AppendChain(ctx, account, n, head, []byte(entry), c)
 	return err
 }
 
@@ -58,7 +58,15 @@ func appendTo(db *SQLite, account string, entry string, c Change) error {
 // full).
 func withAccounts(t *testing.T) *SQLite {
 	t.Helper()
-	db := open(t)
+	return withAccountsAt(t, filepath.Join(t.TempDir(), "meta.db"))
+}
+
+// withAccountsAt is withAccounts in the database file at path.
+func withAccountsAt(t *testing.T, path string) *SQLite {
+	t.Helper()
+	db, err := OpenSQLite(path)
+	must(t, err)
+	t.Cleanup(func() { db.Close() })
 	create(t, db, acctA, device("a1", Full), device("ra", Recovery))
 	a2 := device("a2", AppendOnly)
 	a2.AddedBy = "a1"
@@ -83,7 +91,8 @@ func wantErr(t *testing.T, what string, err, want error) {
 
 func TestAccountsAndDevices(t *testing.T) {
 	db := withAccounts(t)
-	wantErr(t, "second account A", db.CreateAccount(ctx, acctA, nil, Change{Add: []Device{device("x", Full)}}), ErrExists)
+	_, err := db.CreateAccount(ctx, acctA, nil, Change{Add: []Device{device("x", Full)}})
+	wantErr(t, "second account A", err, ErrExists)
 	wantErr(t, "a1 again", appendTo(db, acctA, "add a1", Change{Add: []Device{device("a1", AppendOnly)}}), ErrExists)
 	if n, _, _ := db.ChainHead(ctx, acctA); n != 2 {
 		t.Errorf("the refused entry left the chain at %d entries", n)
@@ -182,16 +191,16 @@ func TestChain(t *testing.T) {
 		{"ahead", 3, head, ErrConflict},
 		{"another head", 2, Hash{1}, ErrConflict},
 	} {
-		got, err := db.AppendChain(ctx, acctA, tc.seq, tc.prev, []byte("x"), Change{})
+		got, _, err := db.AppendChain(ctx, acctA, tc.seq, tc.prev, []byte("x"), Change{})
 		wantErr(t, tc.name, err, tc.want)
 		if got != 2 {
 			t.Errorf("%s: length %d, want 2", tc.name, got)
 		}
 	}
-	if _, err := db.AppendChain(ctx, acctA, 0, Hash{}, []byte("x"), Change{}); err == nil {
+	if _, _, err := db.AppendChain(ctx, acctA, 0, Hash{}, []byte("x"), Change{}); err == nil {
 		t.Error("appended entry 0")
 	}
-	_, err = db.AppendChain(ctx, "nosuch", 1, Hash{}, []byte("x"), Change{})
+	_, _, err = db.AppendChain(ctx, "nosuch", 1, Hash{}, []byte("x"), Change{})
 	wantErr(t, "unknown account", err, ErrNotFound)
 	for i := range 5 {
 		must(t, appendTo(db, acctA, fmt.Sprintf("entry %d", 2+i), Change{}))
@@ -406,24 +415,6 @@ func TestUsageAndQuota(t *testing.T) {
 	}
 }
 
-func TestDeleteAccount(t *testing.T) {
-	db := withAccounts(t)
-	must(t, db.AddToken(ctx, Hash{1}, acctA, "a1", t0.Add(time.Hour), t0))
-	_, err := db.SwapRef(ctx, acctA, "r", []byte("x"), 0, 10)
-	must(t, err)
-	must(t, db.DeleteAccount(ctx, acctA))
-	_, err = db.Device(ctx, acctA, "a1")
-	wantErr(t, "device", err, ErrNotFound)
-	_, _, err = db.Token(ctx, Hash{1}, t0)
-	wantErr(t, "token", err, ErrNotFound)
-	create(t, db, acctA, device("a1", Full))
-	_, _, err = db.Ref(ctx, acctA, "r")
-	wantErr(t, "ref of the deleted account", err, ErrNotFound)
-	if _, err := db.Device(ctx, acctB, "b1"); err != nil {
-		t.Errorf("B was touched: %v", err)
-	}
-}
-
 // TestSharedFile runs two handles on one file, as two server instances do:
 // of racing compare-and-swaps and challenge uses, exactly one wins.
 func TestSharedFile(t *testing.T) {
@@ -454,7 +445,7 @@ func TestSharedFile(t *testing.T) {
 			} else if !errors.Is(err, ErrNotFound) {
 				t.Error(err)
 			}
-			if _, err := db.AppendChain(ctx, acctA, 1, head, []byte{byte(i)}, Change{}); err == nil {
+			if _, _, err := db.AppendChain(ctx, acctA, 1, head, []byte{byte(i)}, Change{}); err == nil {
 				chainWins.Add(1)
 			} else if !errors.Is(err, ErrConflict) {
 				t.Error(err)
@@ -478,21 +469,40 @@ func TestSchemaVersion(t *testing.T) {
 		db.Close()
 		t.Error("opened a database of schema version 99")
 	}
-	// A version 1 database gets the tables of version 2.
-	must(t, os.Remove(path))
-	db, err = OpenSQLite(path)
-	must(t, err)
-	_, err = db.db.Exec("DROP TABLE pairing_slots; DROP TABLE pairings; DROP TABLE chain; PRAGMA user_version = 1")
-	must(t, err)
-	db.Close()
-	db, err = OpenSQLite(path)
-	must(t, err)
-	defer db.Close()
-	create(t, db, acctA, device("a1", Full))
-	if n, _, err := db.ChainHead(ctx, acctA); n != 1 || err != nil {
-		t.Errorf("upgraded database: chain of %d entries, %v", n, err)
-	}
 	if _, err := OpenSQLite(filepath.Join(t.TempDir(), "a?b")); err == nil {
 		t.Error("accepted a path with '?'")
+	}
+}
+
+// TestUpgrade opens databases of schema versions 1 and 2: they get the
+// tables they lack, and the chain entries of a version 2 database are
+// logged, account by account.
+func TestUpgrade(t *testing.T) {
+	const dropV3 = "DROP TABLE names; DROP TABLE log_checkpoint; DROP TABLE log_hashes; DROP TABLE log_leaves;"
+	for _, tc := range []struct {
+		version int
+		drop    string
+		leaves  []logged // the leaves the upgrade logs
+	}{
+		{1, dropV3 + "DROP TABLE pairing_slots; DROP TABLE pairings; DROP TABLE chain;", nil},
+		{2, dropV3, []logged{{acctA, 0, "genesis of " + acctA}, {acctA, 1, "add a2"}, {acctB, 0, "genesis of " + acctB}}},
+	} {
+		path := filepath.Join(t.TempDir(), "meta.db")
+		db, err := OpenSQLite(path)
+		must(t, err)
+		if tc.version == 2 {
+			db.Close()
+			db = withAccountsAt(t, path)
+		}
+		_, err = db.db.Exec(fmt.Sprintf("%s PRAGMA user_version = %d", tc.drop, tc.version))
+		must(t, err)
+		db.Close()
+		db, err = OpenSQLite(path)
+		must(t, err)
+		defer db.Close()
+		checkLog(t, db, chainLeaves(t, tc.leaves...))
+		if _, err := db.CreateAccount(ctx, accountN(3), []byte("g"), Change{At: t0}); err != nil {
+			t.Errorf("version %d upgraded: %v", tc.version, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ package wire
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -40,12 +41,10 @@ const (
 	MaxPairings    = 8        // most live pairings per account
 	MaxPairingTTL  = 3600     // longest pairing life, in seconds
 	MaxPairingWait = 30       // longest wait of a slot read, in seconds
-	MaxRecoveryObj = 64 << 10 // largest object a public recovery read serves
-)
 
-// RecoveryPrefix starts the name of the only objects the public recovery
-// read serves: "contacts-" and 32 lower-case hex digits.
-const RecoveryPrefix = "contacts-"
+	MaxAccountName = 64 // longest account name, in bytes
+	MaxNames       = 4  // most names one account may register
+)
 
 // Pin returns the pin of a certificate given in DER, as it appears in a
 // store URL after "#sha256=": the lower-case hex SHA-256 of those bytes
@@ -220,4 +219,34 @@ type ChainLength struct {
 type PairingRequest struct {
 	ID  string `json:"id"`
 	TTL int    `json:"ttl"`
+}
+
+// ValidAccountName reports whether name may be registered as an account
+// name (docs/api.md, Account names): 1 to MaxAccountName bytes of
+// [a-z0-9._@+-], starting with a letter or a digit.
+func ValidAccountName(name string) bool {
+	if len(name) == 0 || len(name) > MaxAccountName {
+		return false
+	}
+	for i := range len(name) {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("._@+-", rune(c))) {
+			return false
+		}
+	}
+	return true
+}
+
+// NameRequest is the body of POST /v1/names.
+type NameRequest struct {
+	Name string `json:"name"`
+}
+
+// NameInfo is the answer to POST /v1/names and GET /v1/names/{name}: the
+// account the name maps to and the index of its name leaf in the
+// transparency log.
+type NameInfo struct {
+	Account string `json:"account"`
+	Index   uint64 `json:"index"`
 }

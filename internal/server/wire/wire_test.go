@@ -141,3 +141,32 @@ func TestPin(t *testing.T) {
 		t.Errorf("Pin(abc) = %s", got)
 	}
 }
+
+// TestValidAccountName checks the account name rule at its edges.
+func TestValidAccountName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"a", true},
+		{"0", true},
+		{"alice@example.org", true},
+		{"a.b_c-d+e@f", true},
+		{string(bytes.Repeat([]byte("a"), MaxAccountName)), true},
+		{string(bytes.Repeat([]byte("a"), MaxAccountName+1)), false},
+		{"", false},
+		{".alice", false},
+		{"-alice", false},
+		{"@alice", false},
+		{"Alice", false},
+		{"al ice", false},
+		{"al/ice", false},
+		{"al%40ice", false},
+		{"alicé", false},
+		{"a\x00", false},
+	} {
+		if got := ValidAccountName(tc.name); got != tc.ok {
+			t.Errorf("ValidAccountName(%q) = %v, want %v", tc.name, got, tc.ok)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/server/wire"
@@ -97,24 +96,6 @@ func (s *Store) GetPairing(ctx context.Context, id string, slot int, wait time.D
 		return nil, false, err
 	}
 	return b, true, nil
-}
-
-// RecoveryObject returns the object keys/<name> of account through the
-// public capability read, which needs no credentials: name must be
-// "contacts-" and 32 lower-case hex digits. An object the server does not
-// serve is an error wrapping store.ErrNotFound.
-func (s *Store) RecoveryObject(ctx context.Context, account, name string) ([]byte, error) {
-	if err := checkID("account", account); err != nil {
-		return nil, err
-	}
-	hexPart, ok := strings.CutPrefix(name, wire.RecoveryPrefix)
-	if !ok || checkID("recovery object", hexPart) != nil {
-		return nil, fmt.Errorf("recovery object %q: the name is %s and 32 lower-case hex digits", name, wire.RecoveryPrefix)
-	}
-	rq := &request{method: http.MethodGet, path: "/v1/accounts/" + account + "/recovery/" + name,
-		what: fmt.Sprintf("reading recovery object %s of account %s", name, account), anon: true}
-	b, _, err := s.getBytes(ctx, rq, wire.MaxRecoveryObj)
-	return b, err
 }
 
 // getBytes sends rq and reads its whole answer, refusing one over limit

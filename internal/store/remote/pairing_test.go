@@ -1,11 +1,8 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -78,43 +75,5 @@ func TestPairing(t *testing.T) {
 	ts.clock.advance(time.Minute)
 	if _, _, err := joiner.GetPairing(ctx, id, 1, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired pairing: %v", err)
-	}
-}
-
-// TestRecoveryObject checks the public capability read through a store
-// without credentials.
-func TestRecoveryObject(t *testing.T) {
-	ctx := context.Background()
-	ts := newTestServer(t, nil)
-	o := ts.newOwner(t)
-	name := "contacts-" + strings.Repeat("ab", 16)
-	data := []byte("sealed recovery key")
-	if err := o.Put(ctx, store.Keys, name, bytes.NewReader(data), int64(len(data))); err != nil {
-		t.Fatal(err)
-	}
-	anon, err := OpenAnonymous(ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	anon.policy = fastPolicy
-	defer anon.Close()
-	if b, err := anon.RecoveryObject(ctx, o.opts.Account, name); err != nil || !bytes.Equal(b, data) {
-		t.Errorf("recovery object: %q, %v", b, err)
-	}
-	if _, err := anon.RecoveryObject(ctx, o.opts.Account, "contacts-"+strings.Repeat("0", 32)); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("missing recovery object: %v", err)
-	}
-	for _, bad := range []string{"device-x", "contacts-" + strings.Repeat("A", 32), "contacts-00"} {
-		if _, err := anon.RecoveryObject(ctx, o.opts.Account, bad); err == nil {
-			t.Errorf("%s read", bad)
-		}
-	}
-	if _, err := anon.Stat(ctx, store.Keys, name); err == nil || errors.Is(err, store.ErrNotFound) {
-		t.Errorf("an anonymous store's Stat: %v", err)
-	}
-	var se *Error
-	ts.faults.set(fault{match: "GET /v1/accounts/", n: 1, status: http.StatusServiceUnavailable})
-	if _, err := anon.RecoveryObject(ctx, o.opts.Account, name); err != nil || errors.As(err, &se) {
-		t.Errorf("recovery read after a 503: %v", err)
 	}
 }

@@ -82,8 +82,9 @@ func Open(location string, o Options) (*Store, error) {
 }
 
 // OpenAnonymous returns a Store for the server at location that has no
-// credentials: only the calls that need none work (RecoveryObject, the
-// pairing slots a joining device uses); the others fail.
+// credentials: only the calls that need none work (the pairing slots a
+// joining device uses, and the log through LogURL and HTTPClient); the
+// others fail.
 func OpenAnonymous(location string) (*Store, error) {
 	ep, err := parseLocation(location)
 	if err != nil {
