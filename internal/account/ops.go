@@ -79,35 +79,52 @@ func RemoveDevice(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Device, 
 // chain, then a new root-key epoch wrapped to the devices and the new key
 // only, and the old key's wrapped copies deleted. The old key can then sign
 // nothing and open nothing written afterwards. The caller shows the new key
-// once.
+// once. Once the chain names the new key, RotateRecoveryKey returns it even
+// with an error (the new epoch could not be started), so that the caller
+// still shows it: the chain then accepts no other.
 func RotateRecoveryKey(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Device) (*Chain, *keys.RecoveryKey, error) {
 	oldID := keys.DeviceID(c.Recovery())
 	rk, err := keys.NewRecoveryKey()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := r.WrapToRecovery(ctx, rk); err != nil {
-		rk.Zero()
-		return nil, nil, err
+	err = r.WrapToRecovery(ctx, rk)
+	var entry []byte
+	if err == nil {
+		entry, err = c.Chain.RotateRecovery(devices.ByDevice(me), rk, time.Now())
 	}
-	pub := rk.SigningKey().Public().(ed25519.PublicKey)
-	entry, err := c.Chain.RotateRecovery(devices.ByDevice(me), pub, time.Now())
 	if err == nil {
 		c, err = c.Append(ctx, store.ChainOf(r.Store()), entry)
-	}
-	if err == nil {
-		c, err = newEpoch(ctx, r, c, c.publics(), func(commit [32]byte) ([]byte, error) {
-			return c.Chain.RotateKey(devices.ByDevice(me), commit, time.Now())
-		})
-	}
-	if err == nil {
-		err = deleteRecoveryWraps(ctx, r.Store(), oldID)
 	}
 	if err != nil {
 		rk.Zero()
 		return nil, nil, err
 	}
-	return c, rk, nil
+	n, err := retireRecovery(ctx, r, c, me, oldID)
+	if err != nil {
+		return c, rk, fmt.Errorf("the new recovery key is in the device chain, but the old one's access to data written from now on could not be revoked: %w", err)
+	}
+	return n, rk, nil
+}
+
+// retireRecovery starts a new epoch that only the devices and the chain's
+// current recovery key can open, syncing and trying again if another
+// device appends first, and deletes the wraps of the former recovery key.
+func retireRecovery(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Device, oldID string) (*Chain, error) {
+	for attempt := 1; ; attempt++ {
+		n, err := newEpoch(ctx, r, c, c.publics(), func(commit [32]byte) ([]byte, error) {
+			return c.Chain.RotateKey(devices.ByDevice(me), commit, time.Now())
+		})
+		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+			if c, err = c.Sync(ctx, store.ChainOf(r.Store())); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return n, deleteRecoveryWraps(ctx, r.Store(), oldID)
+	}
 }
 
 // deleteRecoveryWraps deletes the root keys wrapped to a former recovery

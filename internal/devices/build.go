@@ -45,12 +45,19 @@ func ByRecovery(rk *keys.RecoveryKey) Signer { return Signer{id: Recovery, key: 
 func (s Signer) Zero() { clear(s.key) }
 
 // NewGenesis returns the first entry of an account's chain: it pins the
-// first device, the recovery signing public key and the commitment of the
-// root key of epoch 0.
-func NewGenesis(account string, first *keys.Device, recoveryPub ed25519.PublicKey, commit [sha256.Size]byte, now time.Time) ([]byte, error) {
-	e := &Entry{Type: TypeGenesis, Device: first.Public(), Recovery: recoveryPub, Commit: commit}
-	return (&Chain{account: account}).seal(e, ByDevice(first), nil, now)
+// first device, the recovery key's signing public key and the commitment of
+// the root key of epoch 0. The recovery key countersigns it, so that a
+// device recovering the account with that key later knows the chain is the
+// one the key was made for, not one a store made up around its public key.
+func NewGenesis(account string, first *keys.Device, rk *keys.RecoveryKey, commit [sha256.Size]byte, now time.Time) ([]byte, error) {
+	rs := ByRecovery(rk)
+	defer rs.Zero()
+	e := &Entry{Type: TypeGenesis, Device: first.Public(), Recovery: rs.key.Public().(ed25519.PublicKey), Commit: commit}
+	return (&Chain{account: account}).seal(e, ByDevice(first), rs.countersign, now)
 }
+
+// countersign returns the Signer's signature of msg.
+func (s Signer) countersign(msg []byte) []byte { return ed25519.Sign(s.key, msg) }
 
 // AddDevice returns the entry adding newDev, signed by s and countersigned
 // by countersign, which must return the new device's Ed25519 signature of
@@ -87,9 +94,12 @@ func (c *Chain) RotateKey(s Signer, commit [sha256.Size]byte, now time.Time) ([]
 	return c.seal(&Entry{Type: TypeRotateKey, Epoch: c.Epoch() + 1, Commit: commit}, s, nil, now)
 }
 
-// RotateRecovery returns the entry replacing the recovery signing key.
-func (c *Chain) RotateRecovery(s Signer, recoveryPub ed25519.PublicKey, now time.Time) ([]byte, error) {
-	return c.seal(&Entry{Type: TypeRotateRecovery, Recovery: recoveryPub}, s, nil, now)
+// RotateRecovery returns the entry making rk the recovery key, which
+// countersigns it; later recovery-signed entries verify under rk only.
+func (c *Chain) RotateRecovery(s Signer, rk *keys.RecoveryKey, now time.Time) ([]byte, error) {
+	rs := ByRecovery(rk)
+	defer rs.Zero()
+	return c.seal(&Entry{Type: TypeRotateRecovery, Recovery: rs.key.Public().(ed25519.PublicKey)}, s, rs.countersign, now)
 }
 
 // SetContacts returns the entry naming the recovery contacts, k of whom are

@@ -138,8 +138,11 @@ func (c *Chain) checkSignatures(e *Entry) error {
 	if !ed25519.Verify(key, e.message(labelSign), e.Sig) {
 		return fmt.Errorf("%s entry signed by %s: %w", e.Type, e.Signer, ErrBadSignature)
 	}
-	if e.Type == TypeAddDevice && !ed25519.Verify(e.Device.Sign, e.message(labelCounter), e.Countersig) {
+	switch {
+	case e.Type == TypeAddDevice && !ed25519.Verify(e.Device.Sign, e.message(labelCounter), e.Countersig):
 		return fmt.Errorf("countersignature of added device %s: %w", e.Device.ID, ErrBadSignature)
+	case (e.Type == TypeGenesis || e.Type == TypeRotateRecovery) && !ed25519.Verify(e.Recovery, e.message(labelCounter), e.Countersig):
+		return fmt.Errorf("countersignature of the %s entry's recovery key: %w", e.Type, ErrBadSignature)
 	}
 	return nil
 }

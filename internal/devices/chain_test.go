@@ -135,6 +135,7 @@ func TestVerifyRefuses(t *testing.T) {
 	entries, states := standardChain(t)
 	laptop, phone, stranger := dev(t, "laptop"), dev(t, "phone"), dev(t, "stranger")
 	rk1, rk2 := recovery(t, recoveryText1).SigningKey(), recovery(t, recoveryText2).SigningKey()
+	recoveryDev := &keys.Device{Sign: rk1} // countersigns as the first recovery key
 	c3, c5, c8 := states[2], states[4], states[7]
 	with := func(n int, extra ...[]byte) [][]byte {
 		return append(slices.Clone(entries[:n]), extra...)
@@ -144,7 +145,7 @@ func TestVerifyRefuses(t *testing.T) {
 		out[i] = b
 		return out
 	}
-	otherAccount, err := NewGenesis("bob@example.org", laptop, recoveryPub(t, recoveryText1), commit(0), at(0))
+	otherAccount, err := NewGenesis("bob@example.org", laptop, recovery(t, recoveryText1), commit(0), at(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,12 @@ func TestVerifyRefuses(t *testing.T) {
 		{"remove with a skipped epoch", with(3, forge(t, c3, &Entry{Type: TypeRemoveDevice, Remove: phone.ID, Epoch: 2, Commit: commit(2)}, laptop.ID, laptop.Sign, nil)), account, 3, ErrInvalid},
 		{"rotate to the same epoch", with(3, forge(t, c3, &Entry{Type: TypeRotateKey, Epoch: 0, Commit: commit(1)}, laptop.ID, laptop.Sign, nil)), account, 3, ErrInvalid},
 		{"remove the last device", with(1, forge(t, states[0], &Entry{Type: TypeRemoveDevice, Remove: laptop.ID, Epoch: 1, Commit: commit(1)}, laptop.ID, laptop.Sign, nil)), account, 1, ErrInvalid},
-		{"genesis signed by another device", [][]byte{forge(t, &Chain{account: account}, &Entry{Type: TypeGenesis, Device: laptop.Public(), Recovery: rk1.Public().(ed25519.PublicKey)}, phone.ID, phone.Sign, nil)}, account, 0, ErrUnknownSigner},
+		{"genesis signed by another device", [][]byte{forge(t, &Chain{account: account}, &Entry{Type: TypeGenesis, Device: laptop.Public(), Recovery: rk1.Public().(ed25519.PublicKey)}, phone.ID, phone.Sign, recoveryDev)}, account, 0, ErrUnknownSigner},
+		// A store that makes up a chain around a recovery key's public key
+		// cannot countersign for it.
+		{"genesis not countersigned by its recovery key", [][]byte{forge(t, &Chain{account: account}, &Entry{Type: TypeGenesis, Device: laptop.Public(), Recovery: rk1.Public().(ed25519.PublicKey)}, laptop.ID, laptop.Sign, laptop)}, account, 0, ErrBadSignature},
+		{"genesis without countersignature", [][]byte{entries[0][:len(entries[0])-64]}, account, 0, ErrMissingCountersign},
+		{"new recovery key not countersigned by it", with(5, forge(t, c5, &Entry{Type: TypeRotateRecovery, Recovery: rk2.Public().(ed25519.PublicKey)}, laptop.ID, laptop.Sign, recoveryDev)), account, 5, ErrBadSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,7 +332,7 @@ func TestBuildersRefuse(t *testing.T) {
 		}, ErrMalformed},
 		{"genesis on a chain", func() ([]byte, error) { return c.seal(&Entry{Type: TypeGenesis}, ByDevice(laptop), nil, at(9)) }, ErrInvalid},
 		{"bad account", func() ([]byte, error) {
-			return NewGenesis("", laptop, recoveryPub(t, recoveryText1), commit(0), at(0))
+			return NewGenesis("", laptop, recovery(t, recoveryText1), commit(0), at(0))
 		}, ErrMalformed},
 		{"time before 1970", func() ([]byte, error) { return c.RotateKey(ByDevice(laptop), commit(3), t0.AddDate(-100, 0, 0)) }, ErrMalformed},
 	}
@@ -341,7 +347,7 @@ func TestBuildersRefuse(t *testing.T) {
 
 func TestTooManyDevices(t *testing.T) {
 	laptop := dev(t, "laptop")
-	g, err := NewGenesis(account, laptop, recoveryPub(t, recoveryText1), commit(0), at(0))
+	g, err := NewGenesis(account, laptop, recovery(t, recoveryText1), commit(0), at(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ var (
 	ErrUnknownSigner      = errors.New("signer is not a device of the chain")
 	ErrRemovedSigner      = errors.New("signer was removed from the chain")
 	ErrBadSignature       = errors.New("signature does not verify")
-	ErrMissingCountersign = errors.New("added device's countersignature is missing")
+	ErrMissingCountersign = errors.New("countersignature is missing")
 	ErrDuplicateDevice    = errors.New("device is already, or was, in the chain")
 	ErrInvalid            = errors.New("entry is not valid in this chain state")
 )
@@ -123,7 +123,7 @@ type Entry struct {
 
 	Signer     string // DeviceID of the signing device, or Recovery
 	Sig        []byte // Ed25519 over labelSign || 0x00 || signed part
-	Countersig []byte // add device: the new device's, over labelCounter || 0x00 || signed part
+	Countersig []byte // genesis, add device, rotate recovery key: by the key introduced, over labelCounter || 0x00 || signed part
 }
 
 // Hash returns the SHA-256 of an entry's encoding, the value the next
@@ -183,6 +183,13 @@ func (e *Entry) Marshal() []byte {
 
 // message returns label || 0x00 || signed part: what a signature covers.
 func (e *Entry) message(label string) []byte { return crypt.AD(label, e.signedPart()) }
+
+// countersigned reports whether entries of type t carry a countersignature
+// (docs/devices.md §D.3): by the added device, or by the recovery key the
+// entry introduces.
+func (t Type) countersigned() bool {
+	return t == TypeGenesis || t == TypeAddDevice || t == TypeRotateRecovery
+}
 
 // Parse decodes one entry, refusing anything that is not in canonical form
 // or whose device records do not verify (docs/devices.md §D.1). Errors wrap
@@ -288,9 +295,9 @@ func (e *Entry) readSignatures(r *binread.Reader) error {
 		return fmt.Errorf("signer tag %d not valid for a %s entry: %w", tag, e.Type, ErrMalformed)
 	}
 	e.Sig = r.Take(ed25519.SignatureSize)
-	if e.Type == TypeAddDevice {
+	if e.Type.countersigned() {
 		if r.Err() == nil && r.Len() == 0 {
-			return fmt.Errorf("device %s: %w", e.Device.ID, ErrMissingCountersign)
+			return fmt.Errorf("%s entry: %w", e.Type, ErrMissingCountersign)
 		}
 		e.Countersig = r.Take(ed25519.SignatureSize)
 	}

@@ -97,7 +97,7 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 	t.Helper()
 	laptop, phone, desktop := dev(t, "laptop"), dev(t, "phone"), dev(t, "desktop")
 	friend, sister := dev(t, "friend"), dev(t, "sister")
-	g, err := NewGenesis(account, laptop, recoveryPub(t, recoveryText1), commit(0), at(0))
+	g, err := NewGenesis(account, laptop, recovery(t, recoveryText1), commit(0), at(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 			return c.RemoveDevice(ByDevice(desktop), phone.ID, commit(1), now)
 		},
 		func(c *Chain, now time.Time) ([]byte, error) {
-			return c.RotateRecovery(ByDevice(laptop), recoveryPub(t, recoveryText2), now)
+			return c.RotateRecovery(ByDevice(laptop), recovery(t, recoveryText2), now)
 		},
 		func(c *Chain, now time.Time) ([]byte, error) { return c.RotateKey(ByDevice(laptop), commit(2), now) },
 		func(c *Chain, now time.Time) ([]byte, error) {

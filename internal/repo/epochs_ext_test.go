@@ -312,11 +312,7 @@ func TestRotations(t *testing.T) {
 	if err := r.WrapToRecovery(ctx, rk2); err != nil {
 		t.Fatal(err)
 	}
-	rd2, err := rk2.Device()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.appendEntry(t, must(t)(a.chain.RotateRecovery(devices.ByDevice(a.first), rd2.Public().Sign, time.Now())))
+	a.appendEntry(t, must(t)(a.chain.RotateRecovery(devices.ByDevice(a.first), rk2, time.Now())))
 	rotate()
 	if r.Epoch() != 2 {
 		t.Fatalf("epoch %d after two rotations", r.Epoch())

@@ -7,7 +7,6 @@ package repo
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
@@ -132,9 +131,7 @@ func NewAccount(account string, dev *keys.Device) (*NewAccountKeys, error) {
 		return nil, err
 	}
 	nk.RecoveryKey = rk
-	sign := rk.SigningKey()
-	defer clear(sign)
-	nk.Genesis, err = devices.NewGenesis(account, dev, sign.Public().(ed25519.PublicKey), devices.KeyCommitment(&nk.root), time.Now())
+	nk.Genesis, err = devices.NewGenesis(account, dev, rk, devices.KeyCommitment(&nk.root), time.Now())
 	if err != nil {
 		nk.Zero()
 		return nil, err

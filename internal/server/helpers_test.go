@@ -155,7 +155,7 @@ func commitOf(b byte) [32]byte {
 // recovery key rk.
 func genesis(t testing.TB, account string, d device, rk *keys.RecoveryKey) []byte {
 	t.Helper()
-	g, err := devices.NewGenesis(account, d.k, rk.SigningKey().Public().(ed25519.PublicKey), commitOf(0), time.Unix(1e9, 0))
+	g, err := devices.NewGenesis(account, d.k, rk, commitOf(0), time.Unix(1e9, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

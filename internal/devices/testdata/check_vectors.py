@@ -56,8 +56,9 @@ for seq, ev in enumerate(v["entries"]):
         signer, key = "recovery", recovery
     signed, sig = b[:i], b[i:i+64]; i += 64
     Ed25519PublicKey.from_public_bytes(key).verify(sig, b"coffer v1 device chain\0" + signed)
-    if typ == 2:
-        Ed25519PublicKey.from_public_bytes(new["S"]).verify(b[i:i+64], b"coffer v1 device chain countersignature\0" + signed); i += 64
+    if typ in (1, 2, 5):  # countersigned by the key the entry introduces (D.3)
+        counter = new["S"] if typ == 2 else (recovery if typ == 1 else newrec)
+        Ed25519PublicKey.from_public_bytes(counter).verify(b[i:i+64], b"coffer v1 device chain countersignature\0" + signed); i += 64
     assert i == len(b) and signer == ev["signer"]
     if new: devices[new["id"]] = new["S"]
     if typ == 3: del devices[gone]

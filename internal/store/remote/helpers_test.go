@@ -206,7 +206,7 @@ func genesis(t testing.TB, account string, dev *keys.Device) ([]byte, *keys.Reco
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := devices.NewGenesis(account, dev, rk.SigningKey().Public().(ed25519.PublicKey), [32]byte{0xc0}, time.Now())
+	g, err := devices.NewGenesis(account, dev, rk, [32]byte{0xc0}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

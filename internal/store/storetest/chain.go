@@ -3,7 +3,6 @@ package storetest
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -84,7 +83,7 @@ func newChainFixture(t *testing.T) *chainFixture {
 		t.Fatal(err)
 	}
 	f := &chainFixture{account: hex.EncodeToString(id[:]), dev: dev}
-	g, err := devices.NewGenesis(f.account, dev, rk.SigningKey().Public().(ed25519.PublicKey), commitment(0), time.Now())
+	g, err := devices.NewGenesis(f.account, dev, rk, commitment(0), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
