@@ -232,6 +232,9 @@ func (n *newcomer) finish(ctx context.Context, e *env, c *account.Chain) (joinRe
 	if err := e.remember(n.home, n.loc, c.Account()); err != nil {
 		return joinResult{}, err
 	}
+	if err := e.trustLog(ctx, n.home, n.loc, st, c); err != nil {
+		return joinResult{}, err
+	}
 	pub := n.dev.Public()
 	return joinResult{Account: c.Account(), Store: n.loc, Device: n.dev.ID, Name: pub.Name, Fingerprint: pub.Fingerprint()}, nil
 }

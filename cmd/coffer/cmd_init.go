@@ -11,7 +11,9 @@ import (
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/passphrase"
 	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
+	"github.com/coffer-backup/coffer/internal/store/remote"
 )
 
 type initResult struct {
@@ -68,6 +70,9 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	if err := e.remember(h, loc, acct); err != nil {
 		return err
 	}
+	if err := e.trustLog(ctx, h, loc, st, &account.Chain{Chain: r.Chain(), Entries: [][]byte{nk.Genesis}}); err != nil {
+		return err
+	}
 	res := initResult{Account: created.Account, RecoveryKey: created.RecoveryKey.String(), Store: loc,
 		Device: dev.ID, Fingerprint: dev.Public().Fingerprint()}
 	return e.emit(res, func(w io.Writer) {
@@ -101,4 +106,29 @@ func (e *env) remember(h *home.Home, loc, acct string) error {
 	}
 	settings.Remember(loc, acct)
 	return h.SaveSettings(settings)
+}
+
+// trustLog registers --account-name if given, records the server's log
+// policy and checks the log a first time, so that later checks extend
+// what this device saw now.
+func (e *env) trustLog(ctx context.Context, h *home.Home, loc string, st store.Store, c *account.Chain) error {
+	rs, ok := st.(*remote.Store)
+	if !ok {
+		if e.o.accountName != "" {
+			return usageError{"--account-name needs a server store"}
+		}
+		return nil
+	}
+	var names []string
+	if e.o.accountName != "" {
+		if err := rs.RegisterName(ctx, e.o.accountName); err != nil {
+			return fmt.Errorf("registering the account name %q: %w", e.o.accountName, err)
+		}
+		names = append(names, e.o.accountName)
+	}
+	if err := e.pinLog(ctx, h, loc, st, names...); err != nil {
+		return err
+	}
+	_, _, err := e.checkLog(ctx, h, loc, st, c)
+	return err
 }

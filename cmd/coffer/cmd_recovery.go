@@ -139,13 +139,17 @@ func runRecoveryKey(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	c, rk, err := account.RotateRecoveryKey(ctx, s.repo, s.chain, s.dev)
-	if err == nil {
-		err = c.Save(s.home)
-	}
-	if err != nil {
+	if rk == nil {
 		return err
 	}
 	defer rk.Zero()
+	if serr := c.Save(s.home); err == nil {
+		err = serr
+	}
+	if err != nil {
+		fmt.Fprintf(e.stdout, "new recovery key: %s\n", rk.String())
+		return withHint(err, "the key above is now the account's only recovery key: write it down")
+	}
 	res := map[string]string{"recovery_key": rk.String()}
 	return e.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "new recovery key: %s\n\n", rk.String())

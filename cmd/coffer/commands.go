@@ -7,7 +7,7 @@ import (
 
 func commands() map[string]*command {
 	list := []*command{
-		{name: "init", args: "--store DIR", summary: "create an account and its encrypted repository in a store", setup: storeFlag, run: runInit},
+		{name: "init", args: "--store DIR|URL [--account-name NAME] [--witness VKEY]...", summary: "create an account and its encrypted repository in a store", setup: initFlags, run: runInit},
 		{name: "backup", args: "PATH... [--exclude GLOB] [--tag T]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
 		{name: "snapshots", summary: "list snapshots", setup: storeFlag, run: runSnapshots},
 		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: storeFlag, run: runLs},
@@ -16,7 +16,9 @@ func commands() map[string]*command {
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
+		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
 		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
+		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
 		{name: "device", args: "add | list | remove ID", summary: "add a device by pairing code, list or remove devices", setup: deviceFlags, run: runDevice},
 		{name: "join", args: "--store URL --code CODE [--name NAME]", summary: "make this machine a device of an account (with a code from 'device add')", setup: joinFlags, run: runJoin},
 		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},
@@ -41,14 +43,29 @@ func deviceFlags(fs *flag.FlagSet, o *opts) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long 'device add' waits for the new device")
 }
 
+// logFlags are the transparency-log policy a device sets for a server.
+func logFlags(fs *flag.FlagSet, o *opts) {
+	fs.StringVar(&o.logKey, "log-key", "", "the server's log verifier key, as 'coffer serve' prints it (default: the one the server states, trusted on first use)")
+	fs.Var(&o.witnesses, "witness", "a witness's cosigner verifier key (repeatable); checkpoints need their cosignatures")
+	fs.IntVar(&o.witnessThreshold, "witness-threshold", 0, "how many of the witnesses must cosign (default: all)")
+}
+
+func initFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	logFlags(fs, o)
+	fs.StringVar(&o.accountName, "account-name", "", "a name others can find the account by, recorded in the server's transparency log")
+}
+
 func joinFlags(fs *flag.FlagSet, o *opts) {
 	deviceFlags(fs, o)
+	logFlags(fs, o)
 	fs.StringVar(&o.code, "code", "", "the pairing code 'coffer device add' printed (default $COFFER_PAIRING_CODE, else a prompt)")
 	fs.StringVar(&o.name, "name", "", "this device's name, if it has no keys yet (default: the host name)")
 }
 
 func recoverFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
+	logFlags(fs, o)
 	fs.StringVar(&o.account, "account", "", "the account to recover")
 	fs.StringVar(&o.name, "name", "", "this device's name, if it has no keys yet (default: the host name)")
 	fs.BoolVar(&o.contact, "contact", false, "recover with codes from recovery contacts ($COFFER_CONTACT_CODES, its _FILE, or a prompt) instead of the recovery key ($COFFER_RECOVERY_KEY, its _FILE, or a prompt)")

@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
+	"github.com/coffer-backup/coffer/internal/transparency"
 	"golang.org/x/term"
 )
 
@@ -91,6 +92,7 @@ type session struct {
 	home  *home.Home
 	chain *account.Chain
 	loc   string
+	log   *transparency.Report // what the server's transparency log showed, for a server store
 }
 
 func (s *session) Close() {
@@ -125,7 +127,12 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, err
 	}
-	r, c, warn, err := account.Open(ctx, h, st, dev, acct)
+	var rep *transparency.Report
+	check := func(c *account.Chain) (*account.Chain, error) {
+		c, rep, err = e.checkLog(ctx, h, loc, st, c)
+		return c, err
+	}
+	r, c, warn, err := account.Open(ctx, h, st, dev, acct, check)
 	if warn != nil {
 		fmt.Fprintf(e.stderr, "coffer: warning: %v\n", warn)
 	}
@@ -137,7 +144,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 	if storeopen.IsRemote(loc) {
 		r.SetUploads(remoteUploads)
 	}
-	return &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc}, nil
+	return &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc, log: rep}, nil
 }
 
 // remoteUploads is how many packs go to a server at once: network latency

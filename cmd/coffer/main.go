@@ -72,6 +72,9 @@ type opts struct {
 	name, code, account                       string
 	contact                                   bool
 	threshold                                 int
+	logKey, accountName                       string
+	witnesses                                 multi
+	witnessThreshold                          int
 	data, listen                              string // coffer witness serve
 	logKeys                                   multi
 }
