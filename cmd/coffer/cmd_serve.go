@@ -20,7 +20,7 @@ func serveCommand() *command {
 	var tokenFile string
 	return &command{
 		name:    "serve",
-		args:    "--data DIR [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F]",
+		args:    "--data DIR [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, account stores, TLS certificate (required)")
@@ -31,6 +31,8 @@ func serveCommand() *command {
 			fs.Var(&quota, "quota", "most bytes each account may store, e.g. 500GiB (default: no limit)")
 			fs.Float64Var(&cfg.Rate, "rate", 1000, "requests per second allowed to each account and each client address, with bursts of twice as many; 0: no limit")
 			fs.StringVar(&tokenFile, "registration-token-file", "", "file holding a token that registering an account requires (default: anyone may register)")
+			fs.StringVar(&cfg.LogOrigin, "log-origin", "", "origin (name) of the transparency log, fixed by the key made in DIR/log.key on first start (default: coffer.log/ and 16 random hex digits)")
+			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) > 0 {
@@ -53,6 +55,27 @@ func serveCommand() *command {
 			return server.Run(ctx, cfg)
 		},
 	}
+}
+
+// witnessFlag is a repeatable flag value: VKEY=URL, a witness's cosigner
+// verifier key and its submission URL prefix, split at the first "=http".
+type witnessFlag []server.Witness
+
+func (w *witnessFlag) String() string {
+	var s []string
+	for _, x := range *w {
+		s = append(s, x.VKey+"="+x.URL)
+	}
+	return strings.Join(s, " ")
+}
+
+func (w *witnessFlag) Set(s string) error {
+	i := strings.Index(s, "=http")
+	if i <= 0 || !strings.HasPrefix(s[i+1:], "https://") && !strings.HasPrefix(s[i+1:], "http://") {
+		return errors.New("want VKEY=URL: a witness's verifier key, '=' and its http(s) URL")
+	}
+	*w = append(*w, server.Witness{VKey: s[:i], URL: s[i+1:]})
+	return nil
 }
 
 // byteSize is a flag value: a number of bytes, optionally with a binary
