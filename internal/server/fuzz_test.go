@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
 // FuzzResolve checks that no path makes the router panic, that everything
@@ -19,7 +20,8 @@ import (
 func FuzzResolve(f *testing.F) {
 	for _, p := range []string{"/healthz", "/metrics", "/v1/accounts", "/v1/auth/challenge", "/v1/auth/token", "/v1/devices",
 		"/v1/chain", "/v1/accounts/00112233445566778899aabbccddeeff/chain", "/v1/pairings", "/v1/pairings/00112233445566778899aabbccddeeff/3",
-		"/v1/accounts/00112233445566778899aabbccddeeff/recovery/contacts-00112233445566778899aabbccddeeff", "/v1/objects/packs/", "/v1/objects/index", "/v1/objects/packs/" + strings.Repeat("ab", 32),
+		"/v1/names", "/v1/names/alice@example.org", "/log/checkpoint", "/log/vkey", "/log/tile/0/x001/234.p/5", "/log/tile/entries/000",
+		"/log/tile/63/x009/223/372/036/854/775/807", "/v1/objects/packs/", "/v1/objects/index", "/v1/objects/packs/" + strings.Repeat("ab", 32),
 		"/v1/objects/keys/device-x", "/v1/refs/head", "/v1/refs/admin.x", "/v1/objects/../x", "/v1//", "/v1/objects/packs/a%2Fb"} {
 		f.Add(p)
 	}
@@ -31,7 +33,7 @@ func FuzzResolve(f *testing.F) {
 			}
 			return
 		}
-		if len(tg.methods) == 0 || tg.kind != "" && !tg.kind.Valid() || tg.name != "" && !store.ValidName(tg.name) {
+		if len(tg.methods) == 0 || tg.kind != "" && !tg.kind.Valid() || !validTargetName(path, tg) {
 			t.Fatalf("%q resolved to an invalid target %+v", path, tg)
 		}
 		if tg.kind != "" && tg.name != "" {
@@ -41,6 +43,23 @@ func FuzzResolve(f *testing.F) {
 			}
 		}
 	})
+}
+
+// validTargetName reports whether what the router took for a name is valid
+// for its route: an account name, a log path that parses to the target's
+// tile, or an object, ref or pairing name.
+func validTargetName(path string, tg target) bool {
+	switch {
+	case tg.methods[http.MethodGet] == routeNameLookup:
+		return wire.ValidAccountName(tg.name)
+	case strings.HasPrefix(path, "/log/"):
+		if tg.name == "checkpoint" || tg.name == "vkey" {
+			return path == "/log/"+tg.name
+		}
+		tile, err := tlog.ParseTilePath(tg.name)
+		return err == nil && tile == tg.tile && path == "/log/"+tg.name
+	}
+	return tg.name == "" || store.ValidName(tg.name)
 }
 
 // FuzzParseRange checks that no Range header makes the parser panic, that
@@ -111,6 +130,11 @@ func FuzzRequests(f *testing.F) {
 	seed(1, "/v1/refs/head", wire.Ref{Value: []byte("v"), Version: 0}, "", true)
 	seed(0, "/v1/refs/head", "", "", true)
 	seed(0, "/metrics", "", "", false)
+	seed(2, "/v1/names", wire.NameRequest{Name: "alice"}, "", true)
+	seed(0, "/v1/names/alice", "", "", true)
+	seed(0, "/log/checkpoint", "", "", false)
+	seed(0, "/log/tile/0/000.p/2", "", "", false)
+	seed(0, "/log/tile/entries/000.p/2", "", "", false)
 	methods := []string{"GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"}
 	h := e.s.Handler()
 	f.Fuzz(func(t *testing.T, method uint8, path string, body []byte, rng string, auth bool) {
@@ -138,6 +162,33 @@ func FuzzRequests(f *testing.F) {
 			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Code == "" || e.Error == "" {
 				t.Fatalf("%s %s: error body %q", r.Method, path, w.Body)
 			}
+		}
+	})
+}
+
+// FuzzLogKey checks that no key file makes the parser panic, and that a
+// key it accepts has a verifier key of the same name and key ID that
+// verifies its signatures.
+func FuzzLogKey(f *testing.F) {
+	skey, _, err := tlog.GenerateLogKey("log.example/fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{skey, skey + "\n", skey[:len(skey)-4], "PRIVATE+KEY+a+00000000+AQ==", "PRIVATE+KEY+a+b+c+d", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := parseLogKey(s)
+		if err != nil {
+			return
+		}
+		v, err := tlog.NewLogVerifier(k.vkey)
+		if err != nil || v.Name() != k.signer.Name() || v.KeyHash() != k.signer.KeyHash() {
+			t.Fatalf("%q: verifier key %q: %v", s, k.vkey, err)
+		}
+		sig, err := k.signer.Sign([]byte("m"))
+		if err != nil || !v.Verify([]byte("m"), sig) {
+			t.Fatalf("%q: the verifier key does not verify the key's signature", s)
 		}
 	})
 }

@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -398,5 +400,38 @@ func TestLogKey(t *testing.T) {
 			s.Close()
 			t.Errorf("started with witnesses %+v", w)
 		}
+	}
+}
+
+// TestConcurrentAppendsLogged registers accounts from many goroutines at
+// once: each, as soon as it is answered, finds its genesis leaf in the
+// checkpoint it reads, and the publications are shared.
+func TestConcurrentAppendsLogged(t *testing.T) {
+	le := newLogEnv(t, "", 1)
+	const n = 16
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id, d := accountID(100+i), newDevice(100+i)
+			g := genesis(t, id, d, recoveryKey(t))
+			r := le.do(req{method: "POST", path: "/v1/accounts", body: wire.RegisterRequest{Account: id, Genesis: g}})
+			if r.status != 201 {
+				t.Errorf("register %d: %d", i, r.status)
+				return
+			}
+			c, _, err := le.checkpoint(t)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			leaves, err := tlog.ReadLeaves(context.Background(), le, c, 0, c.Size)
+			if err != nil || !slices.ContainsFunc(leaves, func(l []byte) bool { return bytes.Equal(l, chainLeaf(t, id, 0, g)) }) {
+				t.Errorf("account %d: its genesis is not in the checkpoint of %d leaves read after its answer (%v)", i, c.Size, err)
+			}
+		})
+	}
+	wg.Wait()
+	if p := strings.Count(le.log.String(), "log checkpoint published"); p > n {
+		t.Errorf("%d checkpoints published for %d appends (and the start): none shared", p, n)
 	}
 }
