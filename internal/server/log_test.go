@@ -392,9 +392,11 @@ func TestLogKey(t *testing.T) {
 	if origin, _, _ := strings.Cut(s.LogKey(), "+"); !strings.HasPrefix(origin, "coffer.log/") || len(origin) != len("coffer.log/")+16 {
 		t.Errorf("default origin %q", origin)
 	}
+	good := Witness{VKey: newWitness(t, "w", vkey).vkey, URL: "http://127.0.0.1:1"}
 	for _, w := range [][]Witness{
-		{{VKey: "bad", URL: "http://127.0.0.1:1"}},
-		{{VKey: newWitness(t, "w", vkey).vkey, URL: "ftp://x"}},
+		{{VKey: "bad", URL: good.URL}},
+		{{VKey: good.VKey, URL: "ftp://x"}},
+		{good, good},
 	} {
 		if s, err := New(Config{Data: t.TempDir(), InsecureHTTP: true, Witnesses: w, Log: &syncBuffer{}}); err == nil {
 			s.Close()

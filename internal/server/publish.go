@@ -62,14 +62,9 @@ type publisher struct {
 	turn      chan struct{} // holds one token: the right to publish
 }
 
-// newPublisher checks the witnesses' keys and URLs.
-func newPublisher(db meta.DB, log *slog.Logger, key *logKey, ws []Witness) (*publisher, error) {
-	v, err := tlog.NewLogVerifier(key.vkey)
-	if err != nil {
-		return nil, err
-	}
-	p := &publisher{db: db, log: log, key: key, verifier: v, client: &http.Client{Timeout: witnessTimeout}, turn: make(chan struct{}, 1)}
-	p.turn <- struct{}{}
+// parseWitnesses checks the witnesses' keys and URLs.
+func parseWitnesses(ws []Witness) ([]*witnessState, error) {
+	var out []*witnessState
 	seen := map[string]bool{}
 	for _, w := range ws {
 		wv, err := tlog.NewCosignatureVerifier(w.VKey)
@@ -83,8 +78,19 @@ func newPublisher(db meta.DB, log *slog.Logger, key *logKey, ws []Witness) (*pub
 			return nil, fmt.Errorf("witness %s is given twice", wv.Name())
 		}
 		seen[w.VKey] = true
-		p.witnesses = append(p.witnesses, &witnessState{Witness: w, verifier: wv})
+		out = append(out, &witnessState{Witness: w, verifier: wv})
 	}
+	return out, nil
+}
+
+// newPublisher returns the publisher of the log signed by key.
+func newPublisher(db meta.DB, log *slog.Logger, key *logKey, ws []*witnessState) (*publisher, error) {
+	v, err := tlog.NewLogVerifier(key.vkey)
+	if err != nil {
+		return nil, err
+	}
+	p := &publisher{db: db, log: log, key: key, verifier: v, witnesses: ws, client: &http.Client{Timeout: witnessTimeout}, turn: make(chan struct{}, 1)}
+	p.turn <- struct{}{}
 	return p, nil
 }
 

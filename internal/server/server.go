@@ -148,6 +148,10 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadCert(); err != nil {
 		return nil, err
 	}
+	witnesses, err := parseWitnesses(cfg.Witnesses)
+	if err != nil {
+		return nil, err
+	}
 	key, err := loadLogKey(cfg.Data, cfg.LogOrigin)
 	if err != nil {
 		return nil, err
@@ -157,7 +161,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.db = db
-	if s.pub, err = newPublisher(db, s.log, key, cfg.Witnesses); err != nil {
+	if s.pub, err = newPublisher(db, s.log, key, witnesses); err != nil {
 		db.Close()
 		return nil, err
 	}
