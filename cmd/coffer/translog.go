@@ -31,7 +31,7 @@ func serverLog(h *home.Home, loc string, st store.Store) (*account.Log, error) {
 	if !ok {
 		return nil, withHint(fmt.Errorf("this device has no transparency-log policy for %s", loc), "run 'coffer init', 'join' or 'recover' for this store on this device")
 	}
-	f, err := transparency.NewFetcher(rs.HTTPClient(), loc)
+	f, err := transparency.NewFetcher(rs.HTTPClient(), rs.BaseURL())
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (e *env) pinLog(ctx context.Context, h *home.Home, loc string, st store.Sto
 	}
 	key := e.o.logKey
 	if key == "" {
-		f, err := transparency.NewFetcher(rs.HTTPClient(), loc)
+		f, err := transparency.NewFetcher(rs.HTTPClient(), rs.BaseURL())
 		if err != nil {
 			return err
 		}

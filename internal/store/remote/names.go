@@ -61,10 +61,10 @@ func (s *Store) LookupName(ctx context.Context, name string) (string, uint64, er
 	return out.Account, out.Index, nil
 }
 
-// LogURL returns the URL prefix under which the server serves its
-// transparency log per C2SP tlog-tiles: the store's base URL and "/log/"
-// (without the certificate pin, which HTTPClient applies).
-func (s *Store) LogURL() string { return s.ep.base + "/log/" }
+// BaseURL returns the server's base URL, under which it serves its
+// transparency log at "/log/" per C2SP tlog-tiles (without the
+// certificate pin, which HTTPClient applies).
+func (s *Store) BaseURL() string { return s.ep.base }
 
 // HTTPClient returns the HTTP client of this Store, whose TLS is pinned to
 // the server's certificate (or CA-validated) and whose plain HTTP reaches

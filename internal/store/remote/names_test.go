@@ -48,7 +48,7 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// TestLogAccess reads the server's log checkpoint through LogURL and
+// TestLogAccess reads the server's log checkpoint through BaseURL and
 // HTTPClient, also of a store without credentials.
 func TestLogAccess(t *testing.T) {
 	ts := newTestServer(t, nil)
@@ -59,10 +59,10 @@ func TestLogAccess(t *testing.T) {
 	}
 	defer anon.Close()
 	for _, s := range []*Store{o.Store, anon} {
-		if s.LogURL() != ts.URL+"/log/" {
-			t.Errorf("LogURL %q, want %q", s.LogURL(), ts.URL+"/log/")
+		if s.BaseURL() != ts.URL {
+			t.Errorf("BaseURL %q, want %q", s.BaseURL(), ts.URL)
 		}
-		resp, err := s.HTTPClient().Get(s.LogURL() + "checkpoint")
+		resp, err := s.HTTPClient().Get(s.BaseURL() + "/log/checkpoint")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,7 +83,7 @@ func Open(location string, o Options) (*Store, error) {
 
 // OpenAnonymous returns a Store for the server at location that has no
 // credentials: only the calls that need none work (the pairing slots a
-// joining device uses, and the log through LogURL and HTTPClient); the
+// joining device uses, and the log through BaseURL and HTTPClient); the
 // others fail.
 func OpenAnonymous(location string) (*Store, error) {
 	ep, err := parseLocation(location)
