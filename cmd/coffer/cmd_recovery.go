@@ -167,15 +167,45 @@ func runRecoveryContact(ctx context.Context, e *env, args []string) error {
 	return usageError{"usage: coffer recovery-contact add ACCOUNT... [--threshold K] | recovery-contact help ACCOUNT"}
 }
 
-// contactDevice returns the device of another account that will hold its
-// share: the account's longest-standing device, from its verified chain.
-func contactDevice(ctx context.Context, rs *remote.Store, acct string) (keys.DevicePublic, error) {
-	entries, err := rs.AccountChain(ctx, acct, 0)
+// accountChain reads the whole device chain of another account.
+func accountChain(ctx context.Context, rs *remote.Store, acct string) ([][]byte, error) {
+	var all [][]byte
+	for {
+		page, err := rs.AccountChain(ctx, acct, uint64(len(all)))
+		if err != nil {
+			return nil, fmt.Errorf("reading the device chain of account %s: %w", acct, err)
+		}
+		if len(page) == 0 {
+			return all, nil
+		}
+		all = append(all, page...)
+	}
+}
+
+// contactDevice returns the device of another account, given by ID or by
+// name, that will hold its share: the account's longest-standing device.
+// Its chain (and its name) must be in the server's transparency log as
+// everybody sees it, so the keys are the ones everybody else gets.
+func (e *env) contactDevice(ctx context.Context, s *session, rs *remote.Store, arg string) (keys.DevicePublic, error) {
+	acct, name := arg, ""
+	if _, err := hex.DecodeString(arg); err != nil || len(arg) != 32 {
+		name = arg
+		if acct, _, err = rs.LookupName(ctx, name); err != nil {
+			return keys.DevicePublic{}, fmt.Errorf("looking up the account name %q: %w", name, err)
+		}
+	}
+	if acct == s.chain.Account() {
+		return keys.DevicePublic{}, usageError{"an account cannot be its own recovery contact"}
+	}
+	entries, err := accountChain(ctx, rs, acct)
 	if err != nil {
-		return keys.DevicePublic{}, fmt.Errorf("reading the device chain of account %s: %w", acct, err)
+		return keys.DevicePublic{}, err
 	}
 	c, err := devices.Verify(acct, entries)
 	if err != nil {
+		return keys.DevicePublic{}, err
+	}
+	if err := e.contactLogged(ctx, s, &account.Chain{Chain: c, Entries: entries}, name); err != nil {
 		return keys.DevicePublic{}, err
 	}
 	var best *devices.Member
@@ -187,10 +217,31 @@ func contactDevice(ctx context.Context, rs *remote.Store, acct string) (keys.Dev
 	if best == nil {
 		return keys.DevicePublic{}, fmt.Errorf("account %s has no device", acct)
 	}
+	fmt.Fprintf(e.stderr, "coffer: contact %s: device %s %q, fingerprint %s\n", arg, best.Public.ID, best.Public.Name, best.Public.Fingerprint())
 	return best.Public, nil
 }
 
-func (e *env) contactAdd(ctx context.Context, accts []string) error {
+// contactLogged checks a contact's chain, and its name if given, against
+// the server's transparency log.
+func (e *env) contactLogged(ctx context.Context, s *session, c *account.Chain, name string) error {
+	l, err := serverLog(s.home, s.loc, s.store)
+	if err != nil {
+		return err
+	}
+	rep, err := l.Check(ctx, c, name)
+	if err != nil {
+		return fmt.Errorf("the contact's account %s: %w", c.Account(), err)
+	}
+	if len(rep.Pending) > 0 {
+		return fmt.Errorf("the contact's account %s: device chain entries %v are not in the transparency log yet", c.Account(), rep.Pending)
+	}
+	if name != "" && !rep.NameLogged {
+		return fmt.Errorf("the transparency log does not map the name %q to account %s", name, c.Account())
+	}
+	return nil
+}
+
+func (e *env) contactAdd(ctx context.Context, args []string) error {
 	s, err := e.openRepo(ctx)
 	if err != nil {
 		return err
@@ -201,11 +252,8 @@ func (e *env) contactAdd(ctx context.Context, accts []string) error {
 		return fmt.Errorf("recovery contacts are accounts on the same Coffer server; this store is a directory")
 	}
 	contacts, k := s.chain.Contacts()
-	for _, a := range accts {
-		if _, err := hex.DecodeString(a); err != nil || len(a) != 32 || a == s.chain.Account() {
-			return usageError{fmt.Sprintf("%q is not another account's ID (32 hex digits)", a)}
-		}
-		pub, err := contactDevice(ctx, rs, a)
+	for _, a := range args {
+		pub, err := e.contactDevice(ctx, s, rs, a)
 		if err != nil {
 			return err
 		}

@@ -173,11 +173,15 @@ func TestDeviceLifecycle(t *testing.T) {
 func testContacts(t *testing.T, url string, owner *user, acct, work, src string) {
 	var ids []string
 	var helpers []*user
-	for _, name := range []string{"friend", "sister"} {
-		u := newUser(t, name)
-		var in initFull
-		u.runJSON(t, &in, "init", "--store", url)
-		ids, helpers = append(ids, in.Account), append(helpers, u)
+	// The friend is found by the name it registered, the sister by ID.
+	friend := newUser(t, "friend")
+	friend.run(t, "init", "--store", url, "--account-name", "friend@example.org")
+	var sister initFull
+	s := newUser(t, "sister")
+	s.runJSON(t, &sister, "init", "--store", url)
+	ids, helpers = []string{"friend@example.org", sister.Account}, []*user{friend, s}
+	if _, err := owner.try(nil, "recovery-contact", "add", "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "nobody@example.org") {
+		t.Errorf("adding an unknown name as a contact: %v", err)
 	}
 	owner.run(t, append([]string{"recovery-contact", "add", "--threshold", "2"}, ids...)...)
 	var codes []string
