@@ -75,7 +75,7 @@ func (c *Chain) Sync(ctx context.Context, cs store.Chain) (*Chain, error) {
 
 // extend verifies entries, which start at c's last entry, on top of c.
 func (c *Chain) extend(entries [][]byte) (*Chain, error) {
-	n, err := c.Chain.Extend(entries)
+	n, err := c.Extend(entries)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (c *Chain) extend(entries [][]byte) (*Chain, error) {
 // chain. If another device appended first (store.ErrConflict), the caller
 // syncs and rebuilds its entry.
 func (c *Chain) Append(ctx context.Context, cs store.Chain, entry []byte) (*Chain, error) {
-	n, err := c.Chain.Extend([][]byte{entry})
+	n, err := c.Extend([][]byte{entry})
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 // rotateEntry returns a valid rotate-key entry by f.dev after c.
 func (f *fixture) rotateEntry(t *testing.T, c *account.Chain) []byte {
 	t.Helper()
-	e, err := c.Chain.RotateKey(devices.ByDevice(f.dev), [32]byte{1}, time.Now())
+	e, err := c.RotateKey(devices.ByDevice(f.dev), [32]byte{1}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestTrusted(t *testing.T) {
 			save(t, f, f.c)
 			other := newDevice(t, "intruder")
 			e1 := f.addEntry(t, before, other)
-			forked, err := before.Chain.Extend([][]byte{before.Entries[0], e1})
+			forked, err := before.Extend([][]byte{before.Entries[0], e1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -96,7 +96,7 @@ func SetContacts(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Device, c
 	if err := putShares(ctx, r.Store(), c, contacts, shares); err != nil {
 		return nil, err
 	}
-	entry, err := c.Chain.SetContacts(devices.ByDevice(me), contacts, k, time.Now())
+	entry, err := c.SetContacts(devices.ByDevice(me), contacts, k, time.Now())
 	if err == nil {
 		c, err = c.Append(ctx, store.ChainOf(r.Store()), entry)
 	}

@@ -71,7 +71,7 @@ func countersigner(d *keys.Device) func([]byte) []byte {
 // addEntry returns the entry by which f.dev adds d after c.
 func (f *fixture) addEntry(t *testing.T, c *account.Chain, d *keys.Device) []byte {
 	t.Helper()
-	e, err := c.Chain.AddDevice(devices.ByDevice(f.dev), d.Public(), countersigner(d), time.Now())
+	e, err := c.AddDevice(devices.ByDevice(f.dev), d.Public(), countersigner(d), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

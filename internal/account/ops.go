@@ -71,7 +71,7 @@ func RemoveDevice(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Device, 
 		return nil, fmt.Errorf("device %s is not a device of account %s", id, c.Account())
 	}
 	return newEpoch(ctx, r, c, c.publics(id), func(commit [32]byte) ([]byte, error) {
-		return c.Chain.RemoveDevice(devices.ByDevice(me), id, commit, time.Now())
+		return c.RemoveDevice(devices.ByDevice(me), id, commit, time.Now())
 	})
 }
 
@@ -91,7 +91,7 @@ func RotateRecoveryKey(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Dev
 	err = r.WrapToRecovery(ctx, rk)
 	var entry []byte
 	if err == nil {
-		entry, err = c.Chain.RotateRecovery(devices.ByDevice(me), rk, time.Now())
+		entry, err = c.RotateRecovery(devices.ByDevice(me), rk, time.Now())
 	}
 	if err == nil {
 		c, err = c.Append(ctx, store.ChainOf(r.Store()), entry)
@@ -113,7 +113,7 @@ func RotateRecoveryKey(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Dev
 func retireRecovery(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Device, oldID string) (*Chain, error) {
 	for attempt := 1; ; attempt++ {
 		n, err := newEpoch(ctx, r, c, c.publics(), func(commit [32]byte) ([]byte, error) {
-			return c.Chain.RotateKey(devices.ByDevice(me), commit, time.Now())
+			return c.RotateKey(devices.ByDevice(me), commit, time.Now())
 		})
 		if errors.Is(err, store.ErrConflict) && attempt < 3 {
 			if c, err = c.Sync(ctx, store.ChainOf(r.Store())); err == nil {
@@ -159,7 +159,7 @@ func AddSelf(ctx context.Context, r *repo.Repo, c *Chain, s devices.Signer, dev 
 	if err := r.WrapTo(ctx, dev.Public()); err != nil {
 		return nil, err
 	}
-	entry, err := c.Chain.AddDevice(s, dev.Public(), countersigner(dev), time.Now())
+	entry, err := c.AddDevice(s, dev.Public(), countersigner(dev), time.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -218,7 +218,7 @@ func TestJoinedCheck(t *testing.T) {
 	}
 	f.c = run.chain
 	substitute := f.addEntry(t, before, newDevice(t, "phone"))
-	forged, err := before.Chain.Extend([][]byte{before.Entries[0], substitute})
+	forged, err := before.Extend([][]byte{before.Entries[0], substitute})
 	if err != nil {
 		t.Fatal(err)
 	}
