@@ -38,19 +38,38 @@ func (h *Home) Chain(account string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the saved device chain: %w", err)
 	}
-	if len(b) > maxChainFile {
-		return nil, fmt.Errorf("saved device chain %s is larger than %d bytes", path, maxChainFile)
+	entries, err := parseChainFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("saved device chain %s: %w", path, err)
 	}
-	var entries [][]byte
+	return entries, nil
+}
+
+// parseChainFile splits a saved chain into its entries.
+func parseChainFile(b []byte) ([][]byte, error) {
+	if len(b) > maxChainFile {
+		return nil, fmt.Errorf("larger than %d bytes", maxChainFile)
+	}
+	entries := [][]byte{}
 	for len(b) > 0 {
 		if len(b) < 4 || uint64(binary.BigEndian.Uint32(b)) > uint64(min(len(b)-4, store.MaxChainEntry)) {
-			return nil, fmt.Errorf("saved device chain %s is damaged at entry %d", path, len(entries))
+			return nil, fmt.Errorf("damaged at entry %d", len(entries))
 		}
 		n := binary.BigEndian.Uint32(b)
 		entries = append(entries, b[4:4+n])
 		b = b[4+n:]
 	}
 	return entries, nil
+}
+
+// marshalChainFile is the inverse of parseChainFile.
+func marshalChainFile(entries [][]byte) []byte {
+	var b []byte
+	for _, e := range entries {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
+		b = append(b, e...)
+	}
+	return b
 }
 
 // SaveChain replaces the saved device chain of account, atomically: each
@@ -60,15 +79,10 @@ func (h *Home) SaveChain(account string, entries [][]byte) error {
 	if err != nil {
 		return err
 	}
-	var b []byte
-	for _, e := range entries {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
-		b = append(b, e...)
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return writeAtomic(path, b)
+	return writeAtomic(path, marshalChainFile(entries))
 }
 
 // writeAtomic replaces path with b: a synced temporary file renamed over it.
