@@ -8,8 +8,6 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/home"
-	"github.com/coffer-backup/coffer/internal/keys"
-	"github.com/coffer-backup/coffer/internal/passphrase"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
@@ -39,7 +37,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	dev, err := e.deviceForInit(h)
+	dev, err := e.deviceNamed(h, "")
 	if err != nil {
 		return err
 	}
@@ -84,19 +82,6 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// deviceForInit unlocks this device's keys, creating them on first use.
-func (e *env) deviceForInit(h *home.Home) (*keys.Device, error) {
-	if h.HasDevice() {
-		return e.unlockDevice(h)
-	}
-	pass, err := passphrase.Get("New passphrase for this device's Coffer keys: ", true)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(pass)
-	name, _ := os.Hostname()
-	return h.CreateDevice(name, pass)
-}
 
 // remember makes loc this device's default store, used with account.
 func (e *env) remember(h *home.Home, loc, acct string) error {
