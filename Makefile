@@ -5,8 +5,10 @@ GO ?= go
 GOLANGCI_VERSION := v2.15.0
 GOBIN := $(shell $(GO) env GOPATH)/bin
 GOLANGCI := $(GOBIN)/golangci-lint
+OMNIWITNESS_VERSION := v0.0.0-20260720115447-2e1c6971d19e
+OMNIWITNESS := $(GOBIN)/omniwitness
 
-.PHONY: build demo test lint fmt-check vet unit bench
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness
 
 build:
 	$(GO) build -o bin/coffer ./cmd/coffer
@@ -32,7 +34,16 @@ lint:
 	fi
 	$(GOLANGCI) run ./...
 
-unit:
+# omniwitness (github.com/transparency-dev/witness), an independent C2SP
+# tlog-witness that internal/e2e's interoperability test runs, is installed
+# the same way, outside go.mod.
+omniwitness:
+	@if ! [ -x $(OMNIWITNESS) ] || ! $(GO) version -m $(OMNIWITNESS) 2>/dev/null | grep -q "github.com/transparency-dev/witness[[:space:]]*$(OMNIWITNESS_VERSION)"; then \
+		echo "installing omniwitness $(OMNIWITNESS_VERSION)"; \
+		GOFLAGS= $(GO) install github.com/transparency-dev/witness/cmd/omniwitness@$(OMNIWITNESS_VERSION); \
+	fi
+
+unit: omniwitness
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:
