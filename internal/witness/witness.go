@@ -58,8 +58,10 @@ func refuse(status int, format string, args ...any) *refusal {
 
 // ServeHTTP answers POST /add-checkpoint with the cosignature line, or
 // with C2SP's status codes: 400 malformed, 403 bad log signature, 404
-// unknown log, 409 wrong old size (body: the witness's size) or a
-// different root at the same size, 422 bad consistency proof.
+// unknown log, 409 wrong old size (always with the witness's size as
+// body), 422 a different root at the same size or a bad consistency
+// proof (both inconsistent with what it cosigned, as tlog-witness says
+// since C2SP/C2SP#280).
 func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/add-checkpoint" {
 		http.NotFound(rw, r)
@@ -122,7 +124,7 @@ func (w *Witness) add(body []byte) ([]byte, error) {
 	case oldSize != st.Size:
 		return nil, &refusal{status: http.StatusConflict, msg: "old size differs", size: st.Size, isSize: true}
 	case found && c.Size == st.Size && c.Root != st.Root:
-		return nil, refuse(http.StatusConflict, "%s has another root hash at size %d than the checkpoint cosigned before", c.Origin, c.Size)
+		return nil, refuse(http.StatusUnprocessableEntity, "%s has another root hash at size %d than the checkpoint cosigned before", c.Origin, c.Size)
 	}
 	if err := tlog.VerifyConsistencyProof(proof, oldSize, st.Root, *c); err != nil {
 		return nil, refuse(http.StatusUnprocessableEntity, "%v", err)
