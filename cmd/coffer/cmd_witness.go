@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"io"
 	"log"
 	"net"
@@ -157,10 +158,10 @@ func newWitnessKey(keyPath, vkeyPath, name string) (note.Signer, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	if err := writeFileSynced(vkeyPath, []byte(vkey+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(vkeyPath, []byte(vkey+"\n"), 0o644); err != nil {
 		return nil, "", err
 	}
-	if err := writeFileSynced(keyPath, []byte(skey+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, []byte(skey+"\n"), 0o600); err != nil {
 		return nil, "", err
 	}
 	return signer, vkey, nil
@@ -186,44 +187,6 @@ func readWitnessFile(path string, secret bool) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s (at most %d bytes): %v", path, maxWitnessKey, err)
 	}
 	return b, nil
-}
-
-// writeFileSynced creates path with mode and contents b atomically: a
-// synced temporary file in the same directory renamed over it, then the
-// directory synced.
-func writeFileSynced(path string, b []byte, mode os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // serveWitness serves h on ln until ctx is done, then lets running

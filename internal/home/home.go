@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -131,5 +132,5 @@ func (h *Home) SaveSettings(s Settings) error {
 	if err := os.MkdirAll(h.Dir, 0o700); err != nil {
 		return err
 	}
-	return writeAtomic(h.settingsPath(), append(b, '\n'))
+	return atomicfile.Write(h.settingsPath(), append(b, '\n'), 0o600)
 }

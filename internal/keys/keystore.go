@@ -8,10 +8,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"github.com/coffer-backup/coffer/internal/binread"
 	"io"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -211,50 +211,14 @@ func save(path string, d *Device, passphrase []byte, p KDFParams, replace bool) 
 	if err != nil {
 		return fmt.Errorf("keystore %s: %w", path, err)
 	}
-	if err := writeAtomic(path, b, replace); err != nil {
+	write := atomicfile.Create
+	if replace {
+		write = atomicfile.Write
+	}
+	if err := write(path, b, 0o600); err != nil {
 		return fmt.Errorf("keystore %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeAtomic writes b to a temporary file in path's directory, syncs it,
-// moves it to path (by rename when replacing, by link otherwise so that an
-// existing file is never replaced), and syncs the directory.
-func writeAtomic(path string, b []byte, replace bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".keystore-*.tmp") // mode 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if replace {
-		err = os.Rename(tmp, path)
-	} else {
-		err = os.Link(tmp, path)
-	}
-	if err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 // Load reads the keystore at path and opens it with the passphrase. A

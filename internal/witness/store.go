@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"io"
 	"maps"
 	"math"
@@ -97,45 +98,9 @@ func (s *FileStore) Put(origin string, st State) error {
 	if err != nil {
 		return fmt.Errorf("witness state: %w", err)
 	}
-	if err := writeAtomic(s.dir, StateFile, append(b, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, StateFile), append(b, '\n'), 0o600); err != nil {
 		return err
 	}
 	s.logs = logs
-	return nil
-}
-
-// writeAtomic replaces dir/name with b: temp file, fsync, rename, fsync
-// of the directory.
-func writeAtomic(dir, name string, b []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("witness state: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("writing %s: %w", f.Name(), err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", f.Name(), err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", f.Name(), err)
-	}
-	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("witness state: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("witness state directory: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
 	return nil
 }
