@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,59 +115,68 @@ func startOmniwitness(t *testing.T, logKey string) witnessProc {
 
 // TestInteropWitness has the log's checkpoints cosigned by an independent
 // implementation of C2SP tlog-witness and tlog-cosignature
-// (transparency-dev's omniwitness): clients requiring its cosignature
-// accept the honest log, also after a server restart (the log learns the
-// witness's size from its 409), and refuse a fork of it, which the witness
-// will not cosign.
+// (transparency-dev's omniwitness) beside Coffer's own witness: clients
+// requiring both cosignatures accept the honest log, also after a server
+// restart (the log learns each witness's size from its 409), and refuse a
+// fork of it, which both witnesses refuse alike.
 func TestInteropWitness(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, "127.0.0.1:0", "--insecure-http")
-	srv.kill() // it made its log key; the witness needs it
+	srv.kill() // it made its log key; the witnesses need it
 	b, err := os.ReadFile(filepath.Join(data, "log.vkey"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ow := startOmniwitness(t, strings.TrimSpace(string(b)))
-	w := &witnessed{flags: []string{"--witness", ow.vkey}, serves: []string{"--witness", ow.vkey + "=" + ow.url}}
+	logKey := strings.TrimSpace(string(b))
+	witnesses := []witnessProc{startOmniwitness(t, logKey), startWitness(t, logKey)}
+	w := &witnessed{}
+	var names []string
+	for _, wp := range witnesses {
+		w.flags = append(w.flags, "--witness", wp.vkey)
+		w.serves = append(w.serves, "--witness", wp.vkey+"="+wp.url)
+		name, _, _ := strings.Cut(wp.vkey, "+")
+		names = append(names, name)
+	}
 	w.srv = w.start(t, data, srv.listen)
 
 	alice := newUser(t, "alice")
 	w.init(t, alice)
-	wantCosigned(t, alice)
+	wantCosigned(t, alice, names)
 
 	fork := t.TempDir()
 	w.restart(t, func(data string) { copyDir(t, data, fork) })
 	bob := newUser(t, "bob")
 	w.init(t, bob) // from a restarted server, which starts from old size 0
-	wantCosigned(t, bob)
-	wantCosigned(t, alice)
+	wantCosigned(t, bob, names)
+	wantCosigned(t, alice, names)
 
 	// The operator runs the copy on another address and grows it
-	// differently: the witness refuses to cosign it, and so a client
-	// requiring the witness refuses the fork.
+	// differently: the witnesses refuse to cosign it, and so a client
+	// requiring them refuses the fork.
 	forked := w.start(t, fork, "127.0.0.1:0")
-	wantFail(t, newUser(t, "carol"), `valid cosignatures from 0 of the 1 witnesses required`, append([]string{"init", "--store", forked.URL}, w.flags...)...)
-	wantRefused(t, ow, forked)
+	wantFail(t, newUser(t, "carol"), `valid cosignatures from 0 of the 2 witnesses required`, append([]string{"init", "--store", forked.URL}, w.flags...)...)
+	wantRefused(t, witnesses, forked)
 }
 
 // wantCosigned requires coffer verify to show the user's whole chain
-// logged under a checkpoint cosigned by the independent witness.
-func wantCosigned(t *testing.T, u *user) {
+// logged under a checkpoint cosigned by the named witnesses.
+func wantCosigned(t *testing.T, u *user, names []string) {
 	t.Helper()
 	var v verifyOut
 	u.runJSON(t, &v, "verify")
-	if len(v.Log.Witnesses) != 1 || v.Log.Witnesses[0] != omniwitnessName || v.Log.Logged != int(v.Entries) || v.Log.Size < v.Entries {
-		t.Errorf("verify: %+v, want every chain entry logged under a checkpoint cosigned by %s", v, omniwitnessName)
+	got := slices.Sorted(slices.Values(v.Log.Witnesses))
+	if !slices.Equal(got, slices.Sorted(slices.Values(names))) || v.Log.Logged != int(v.Entries) || v.Log.Size < v.Entries {
+		t.Errorf("verify: %+v, want every chain entry logged under a checkpoint cosigned by %v", v, names)
 	}
 }
 
-// wantRefused submits the forked log's checkpoint to the witness directly,
-// from the size the witness holds (which it says in its 409), and
-// requires a refusal. The fork has as many leaves as the honest log it
-// split from: a root other than the one cosigned at that size, which
-// C2SP tlog-witness (since its July 2026 revision) answers with 422, as
-// it does a consistency proof that fails.
-func wantRefused(t *testing.T, ow witnessProc, forked *serverProc) {
+// wantRefused submits the forked log's checkpoint to each witness
+// directly, from the size the witness holds (which it says in its 409),
+// and requires a refusal. The fork has as many leaves as the honest log
+// it split from: a root other than the one cosigned at that size, which
+// C2SP tlog-witness (since C2SP/C2SP#280) answers with 422, as it does a
+// consistency proof that fails.
+func wantRefused(t *testing.T, witnesses []witnessProc, forked *serverProc) {
 	t.Helper()
 	resp, err := http.Get(forked.URL + "/log/checkpoint")
 	if err != nil {
@@ -181,14 +191,15 @@ func wantRefused(t *testing.T, ow witnessProc, forked *serverProc) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	_, held, err := witness.Submit(ctx, http.DefaultClient, ow.url, 0, nil, signed)
-	if !errors.Is(err, witness.ErrOldSize) || held != c.Size {
-		t.Fatalf("the witness holds size %d (%v), want the fork's size %d", held, err, c.Size)
-	}
-	lines, _, err := witness.Submit(ctx, http.DefaultClient, ow.url, held, nil, signed)
-	var refused *witness.StatusError
-	if !errors.As(err, &refused) || refused.Code != http.StatusUnprocessableEntity {
-		t.Errorf("the witness answered a fork at its own size with %q, %v; want a 422 refusal", lines, err)
+	for _, wp := range witnesses {
+		_, held, err := witness.Submit(context.Background(), http.DefaultClient, wp.url, 0, nil, signed)
+		if !errors.Is(err, witness.ErrOldSize) || held != c.Size {
+			t.Fatalf("witness %s holds size %d (%v), want the fork's size %d", wp.url, held, err, c.Size)
+		}
+		lines, _, err := witness.Submit(context.Background(), http.DefaultClient, wp.url, held, nil, signed)
+		var refused *witness.StatusError
+		if !errors.As(err, &refused) || refused.Code != http.StatusUnprocessableEntity {
+			t.Errorf("witness %s answered a fork at its own size with %q, %v; want a 422 refusal", wp.url, lines, err)
+		}
 	}
 }
