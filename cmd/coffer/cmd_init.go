@@ -82,7 +82,6 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-
 // remember makes loc this device's default store, used with account.
 func (e *env) remember(h *home.Home, loc, acct string) error {
 	settings, err := h.Settings()
