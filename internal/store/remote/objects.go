@@ -27,16 +27,18 @@ func contentAddressed(kind store.Kind) bool {
 }
 
 // Put streams size bytes of r to kind/name. r is read once, as the request
-// goes out, and never after Put returns. If r is an io.Seeker the upload is
-// retried after a failure; a retry that finds the object already there
-// counts as success if the object is the one being sent (for content-
-// addressed kinds, if its size matches; otherwise byte for byte).
+// goes out, and never after Put returns. Once ctx is done no further byte is
+// sent, so a Put cancelled before its last read of r returns stores nothing.
+// If r is an io.Seeker the upload is retried after a failure; a retry that
+// finds the object already there counts as success if the object is the one
+// being sent (for content-addressed kinds, if its size matches; otherwise
+// byte for byte).
 func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Reader, size int64) error {
 	if err := store.CheckName(kind, name); err != nil {
 		return err
 	}
 	what := fmt.Sprintf("PUT %s/%s", kind, name)
-	u, err := newUpload(r, size)
+	u, err := newUpload(ctx, r, size)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -161,7 +163,7 @@ func (s *Store) get(ctx context.Context, what, path, rng string, length int64) (
 		discard(resp)
 		return nil, fmt.Errorf("%s: %w", rq.what, err)
 	}
-	return &exactBody{rc: resp.Body, left: n, what: rq.what}, nil
+	return &exactBody{ctx: ctx, rc: resp.Body, left: n, what: rq.what}, nil
 }
 
 // servedLength checks that resp serves what was asked and returns how many
@@ -190,8 +192,11 @@ func servedLength(resp *http.Response, rng string, length int64) (int64, error) 
 }
 
 // exactBody is a response body that must hold exactly left more bytes
-// (any number if left is negative).
+// (any number if left is negative). It fails once ctx is done: the
+// transport notices a cancelled request only some time after the
+// cancellation, and until then would go on delivering what the server sent.
 type exactBody struct {
+	ctx  context.Context
 	rc   io.ReadCloser
 	left int64
 	what string
@@ -200,6 +205,9 @@ type exactBody struct {
 func (e *exactBody) Read(p []byte) (int, error) {
 	if e.left == 0 {
 		return 0, io.EOF
+	}
+	if err := e.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("%s: %w", e.what, err)
 	}
 	if e.left > 0 && int64(len(p)) > e.left {
 		p = p[:e.left]

@@ -1,7 +1,10 @@
 package remote
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -100,6 +103,25 @@ func TestServedLength(t *testing.T) {
 		got, err := servedLength(resp, tc.rng, tc.length)
 		if (tc.want == -2) != (err != nil) || (err == nil && got != tc.want) {
 			t.Errorf("%d %q for %q: got %d, %v; want %d", tc.status, tc.contentRange, tc.rng, got, err, tc.want)
+		}
+	}
+}
+
+// TestExactBodyCancelled checks that a response body fails, reading
+// nothing more from the connection, as soon as its request is cancelled,
+// whether or not its length is known.
+func TestExactBodyCancelled(t *testing.T) {
+	for _, left := range []int64{100, -1} {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := strings.NewReader(strings.Repeat("x", 100))
+		e := &exactBody{ctx: ctx, rc: io.NopCloser(r), left: left, what: "GET packs/p"}
+		if n, err := e.Read(make([]byte, 10)); n != 10 || err != nil {
+			t.Fatalf("left %d: Read: %d, %v", left, n, err)
+		}
+		cancel()
+		n, err := e.Read(make([]byte, 10))
+		if n != 0 || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "packs/p") || r.Len() != 90 {
+			t.Errorf("left %d: Read after cancel: %d, %v; %d bytes left unread", left, n, err, r.Len())
 		}
 	}
 }

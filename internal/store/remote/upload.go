@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ var errDetached = errors.New("upload body read after its request ended")
 
 // upload feeds the caller's reader to the tries of one Put.
 type upload struct {
+	ctx    context.Context // the Put's: once it is done, no body sends another byte
 	r      io.Reader
 	size   int64
 	seeker io.Seeker // r as a Seeker, or nil if it cannot be rewound
@@ -19,13 +21,13 @@ type upload struct {
 	cur    *body     // the body of the latest try
 }
 
-// newUpload prepares size bytes of r for sending. A zero-byte upload sends
-// no body, so r is checked to be empty here.
-func newUpload(r io.Reader, size int64) (*upload, error) {
+// newUpload prepares size bytes of r for sending within ctx. A zero-byte
+// upload sends no body, so r is checked to be empty here.
+func newUpload(ctx context.Context, r io.Reader, size int64) (*upload, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("negative size %d", size)
 	}
-	u := &upload{r: r, size: size, cur: &body{}}
+	u := &upload{ctx: ctx, r: r, size: size, cur: &body{}}
 	if sk, ok := r.(io.Seeker); ok {
 		if pos, err := sk.Seek(0, io.SeekCurrent); err == nil {
 			u.seeker, u.start = sk, pos
@@ -47,7 +49,7 @@ func (u *upload) open(try int) (io.ReadCloser, int64, error) {
 			return nil, 0, err
 		}
 	}
-	u.cur = &body{r: u.r, left: u.size}
+	u.cur = &body{ctx: u.ctx, r: u.r, left: u.size}
 	return u.cur, u.size, nil
 }
 
@@ -78,11 +80,16 @@ func (u *upload) failure() error { return u.cur.failure() }
 // body is the request body of one try: exactly left more bytes of r. It
 // withholds the last bytes until r has shown that it ends there, so the
 // server never receives a whole object from a reader that is too long or
-// fails at its end; and once detached it no longer touches r, so the
-// transport, which may read on after a request ends, never reads the
-// caller's reader after Put returns.
+// fails at its end. It fails, delivering nothing more, once ctx is done:
+// the transport notices a cancelled request only some time after the
+// cancellation and meanwhile goes on sending, so without this check a Put
+// cancelled midway could still deliver the whole object and have it
+// stored. Once detached it no longer touches r, so the transport, which may
+// read on after a request ends, never reads the caller's reader after Put
+// returns.
 type body struct {
 	mu    sync.Mutex
+	ctx   context.Context
 	r     io.Reader // nil once detached
 	left  int64
 	ended bool  // r has been seen to end after its last byte
@@ -111,6 +118,9 @@ func (b *body) Read(p []byte) (int, error) {
 		err = b.end()
 	case err == io.EOF:
 		err = fmt.Errorf("the data ended %d bytes short of its given size: %w", b.left, io.ErrUnexpectedEOF)
+	}
+	if cerr := b.ctx.Err(); cerr != nil {
+		err = cerr // checked after reading r, which may be what cancelled ctx
 	}
 	if err != nil && err != io.EOF {
 		b.err = err

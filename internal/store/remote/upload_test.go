@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -45,7 +46,7 @@ func TestBody(t *testing.T) {
 		{"fails at once", iotest.ErrReader(errReader), 100, false, errReader, true},
 	}
 	for _, tc := range tests {
-		b := &body{r: tc.r, left: tc.size}
+		b := &body{ctx: context.Background(), r: tc.r, left: tc.size}
 		got, err := drain(b)
 		if tc.whole {
 			if err != io.EOF || !bytes.Equal(got, data[:tc.size]) || b.failure() != nil {
@@ -65,9 +66,48 @@ func TestBody(t *testing.T) {
 	}
 }
 
+// cancelling reads r and cancels its context during the read that reaches
+// byte at, recording how many bytes it had delivered before that read.
+type cancelling struct {
+	r      io.Reader
+	at     int
+	read   int
+	before int
+	cancel context.CancelFunc
+}
+
+func (c *cancelling) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.read < c.at && c.read+n >= c.at {
+		c.before = c.read
+		c.cancel()
+	}
+	c.read += n
+	return n, err
+}
+
+// TestBodyCancelled checks that a body delivers none of the bytes read
+// from the moment its context is cancelled, even those of the read that
+// cancelled it, so that a Put cancelled before its last read never sends
+// the whole object.
+func TestBodyCancelled(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 10)
+	for _, at := range []int{1, 50, 99, 100} {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &cancelling{r: bytes.NewReader(data), at: at, cancel: cancel}
+		b := &body{ctx: ctx, r: r, left: 100}
+		got, err := drain(b)
+		if !errors.Is(err, context.Canceled) || len(got) != r.before || b.failure() != err {
+			t.Errorf("cancelled at byte %d: delivered %d bytes (%d read before), then %v; failure() = %v",
+				at, len(got), r.before, err, b.failure())
+		}
+		cancel()
+	}
+}
+
 func TestBodyDetached(t *testing.T) {
 	r := strings.NewReader("abcdef")
-	b := &body{r: r, left: 6}
+	b := &body{ctx: context.Background(), r: r, left: 6}
 	if n, err := b.Read(make([]byte, 2)); n != 2 || err != nil {
 		t.Fatalf("Read: %d, %v", n, err)
 	}
@@ -94,7 +134,7 @@ func TestNewUpload(t *testing.T) {
 		{"negative size", strings.NewReader(""), -1, false},
 	}
 	for _, tc := range tests {
-		if _, err := newUpload(tc.r, tc.size); (err == nil) != tc.ok {
+		if _, err := newUpload(context.Background(), tc.r, tc.size); (err == nil) != tc.ok {
 			t.Errorf("%s: got %v", tc.name, err)
 		}
 	}
@@ -105,7 +145,7 @@ func TestNewUpload(t *testing.T) {
 func TestUploadRewinds(t *testing.T) {
 	r := strings.NewReader("skip|payload")
 	r.Seek(5, io.SeekStart)
-	u, err := newUpload(r, 7)
+	u, err := newUpload(context.Background(), r, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +159,7 @@ func TestUploadRewinds(t *testing.T) {
 			t.Errorf("try %d: got %q, %v", try, got, err)
 		}
 	}
-	once, err := newUpload(io.MultiReader(strings.NewReader("payload")), 7)
+	once, err := newUpload(context.Background(), io.MultiReader(strings.NewReader("payload")), 7)
 	if err != nil {
 		t.Fatal(err)
 	}
