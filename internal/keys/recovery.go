@@ -5,26 +5,20 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base32"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/typable"
 )
 
-// Recovery key text form (docs/format.md §2.5): 52 Crockford base32
-// characters of key, 3 of SHA-256 checksum and 1 GF(32) check character,
-// written as 14 groups of 4 joined by dashes.
-const (
-	recoveryKeySize = 32
-	recoveryData    = 52 // ceil(256 / 5)
-	recoveryHash    = 3  // first 15 bits of SHA-256(key)
-	// RecoveryChars is the number of significant characters in a recovery
-	// key (separators not counted).
-	RecoveryChars = recoveryData + recoveryHash + 1
-)
+// recoveryForm is the recovery key's text form (docs/format.md §2.5): 52
+// Crockford base32 characters of key, 3 of SHA-256(key) and 1 GF(32) check
+// character, written as 14 groups of 4 joined by dashes.
+var recoveryForm = typable.Form{What: "recovery key", Size: recoveryKeySize, Hash: 3}
+
+const recoveryKeySize = 32
 
 // HKDF labels of the keys derived from a recovery key (docs/format.md §2.5).
 const (
@@ -32,15 +26,13 @@ const (
 	labelRecoveryWrap = "coffer v1 recovery wrap key"
 )
 
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-var b32 = base32.NewEncoding(crockford).WithPadding(base32.NoPadding)
-
-// Errors of ParseRecoveryKey. None of them ever includes the key.
+// Errors of ParseRecoveryKey, the errors of every typable form, which
+// ParseRecoveryKey wraps with the words "recovery key". None of them ever
+// includes the key.
 var (
-	ErrRecoveryLength   = errors.New("recovery key has the wrong number of characters")
-	ErrRecoveryChar     = errors.New("recovery key contains a character that cannot appear in one")
-	ErrRecoveryChecksum = errors.New("recovery key checksum does not match: a character is mistyped")
+	ErrRecoveryLength   = typable.ErrLength
+	ErrRecoveryChar     = typable.ErrChar
+	ErrRecoveryChecksum = typable.ErrChecksum
 )
 
 // RecoveryKey is a 256-bit secret the user writes down. It can unwrap the
@@ -60,18 +52,7 @@ func NewRecoveryKey() (*RecoveryKey, error) {
 
 // String returns the typable form: 14 groups of 4 upper-case Crockford
 // base32 characters joined by dashes, the last group holding the checksum.
-func (rk *RecoveryKey) String() string {
-	return group(string(recoverySymbols(rk.key[:])), "-")
-}
-
-// recoverySymbols returns the 56 significant characters of a key.
-func recoverySymbols(key []byte) []byte {
-	h := sha256.Sum256(key)
-	s := make([]byte, 0, RecoveryChars)
-	s = append(s, base32Encode(key)...)
-	s = append(s, base32Encode(h[:2])[:recoveryHash]...)
-	return append(s, crockford[mulX(gfCheck(s))])
-}
+func (rk *RecoveryKey) String() string { return recoveryForm.Encode(rk.key[:]) }
 
 // ParseRecoveryKey parses the typable form. Letters may be of either case,
 // spaces, tabs, line breaks and dashes are ignored, O reads as 0 and I or L
@@ -80,77 +61,14 @@ func recoverySymbols(key []byte) []byte {
 // ErrRecoveryLength or ErrRecoveryChar and name a position, never a
 // character of the key.
 func ParseRecoveryKey(s string) (*RecoveryKey, error) {
-	sym := make([]byte, 0, RecoveryChars)
-	defer clear(sym)
-	pos := 0
-	for _, r := range s {
-		pos++
-		if strings.ContainsRune(" \t\r\n-", r) {
-			continue
-		}
-		v := crockfordValue(r)
-		if v < 0 {
-			return nil, fmt.Errorf("%w (character %d of what was entered)", ErrRecoveryChar, pos)
-		}
-		if len(sym) == RecoveryChars {
-			return nil, fmt.Errorf("%w: more than %d", ErrRecoveryLength, RecoveryChars)
-		}
-		sym = append(sym, crockford[v])
+	b, err := recoveryForm.Parse(s)
+	if err != nil {
+		return nil, err
 	}
-	if len(sym) != RecoveryChars {
-		return nil, fmt.Errorf("%w: %d, want %d (dashes and spaces not counted)", ErrRecoveryLength, len(sym), RecoveryChars)
-	}
-	if gfCheck(sym) != 0 {
-		return nil, ErrRecoveryChecksum
-	}
-	// The key's own encoding must reproduce every character: this checks
-	// the SHA-256 characters and that the 4 unused bits are zero.
+	defer clear(b)
 	var rk RecoveryKey
-	n, err := b32.Decode(rk.key[:], sym[:recoveryData])
-	want := recoverySymbols(rk.key[:])
-	defer clear(want)
-	if err != nil || n != recoveryKeySize || subtle.ConstantTimeCompare(want, sym) != 1 {
-		rk.Zero()
-		return nil, ErrRecoveryChecksum
-	}
+	copy(rk.key[:], b)
 	return &rk, nil
-}
-
-// crockfordValue returns the value of a Crockford base32 character, or -1.
-func crockfordValue(r rune) int {
-	switch r {
-	case 'O', 'o':
-		return 0
-	case 'I', 'i', 'L', 'l':
-		return 1
-	}
-	if 'a' <= r && r <= 'z' {
-		r -= 'a' - 'A'
-	}
-	if r > 'Z' {
-		return -1
-	}
-	return strings.IndexByte(crockford, byte(r))
-}
-
-// gfCheck evaluates, by Horner's rule in GF(32) = GF(2)[x]/(x^5+x^2+1),
-// the polynomial whose coefficients are the values of the characters of s,
-// first character highest. A complete recovery key evaluates to 0.
-func gfCheck(s []byte) byte {
-	var acc byte
-	for _, c := range s {
-		acc = mulX(acc) ^ byte(strings.IndexByte(crockford, c))
-	}
-	return acc
-}
-
-// mulX multiplies a GF(32) element by x.
-func mulX(a byte) byte {
-	a <<= 1
-	if a&0x20 != 0 {
-		a ^= 0x25
-	}
-	return a
 }
 
 // SigningKey returns the Ed25519 key whose seed is
@@ -194,6 +112,13 @@ func derive(ikm []byte, label string) crypt.Key {
 	clear(out)
 	return k
 }
+
+// crockford, b32, base32Encode and group write device fingerprints
+// (Fingerprint, docs/format.md §2.4.1), which are not a typable form: they
+// are compared, never typed, so they carry no checksum.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+var b32 = base32.NewEncoding(crockford).WithPadding(base32.NoPadding)
 
 // base32Encode returns the unpadded upper-case Crockford base32 form of b.
 func base32Encode(b []byte) []byte {

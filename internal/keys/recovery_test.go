@@ -97,6 +97,10 @@ func TestRecoveryErrors(t *testing.T) {
 		{"bad character after too many", s + "0!", ErrRecoveryLength, ""},
 		{"first character wrong", "N" + s[1:], ErrRecoveryChecksum, ""},
 		{"checksum group wrong", s[:len(s)-4] + "0000", ErrRecoveryChecksum, ""},
+		{"adjacent characters swapped", s[1:2] + s[:1] + s[2:], ErrRecoveryChecksum, ""},
+		// internal/typable/testdata/vectors.json: the all-zero key with a
+		// padding bit set and the check character repaired.
+		{"padding bit set", "0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0001-CSMS", ErrRecoveryChecksum, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseRecoveryKey(tc.in)
@@ -112,69 +116,6 @@ func TestRecoveryErrors(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestRecoveryTypos checks the guarantee of §2.5 on several keys: every
-// substitution of one character by another symbol, and every swap of two
-// adjacent different characters (dashes ignored, so across groups too), is
-// caught by the checksum.
-func TestRecoveryTypos(t *testing.T) {
-	keys := [][]byte{make([]byte, 32), bytes.Repeat([]byte{0xff}, 32), seq(32, 0), seq(32, 0xa0)}
-	for range 4 {
-		rk, err := NewRecoveryKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, rk.key[:])
-	}
-	for _, key := range keys {
-		rk := &RecoveryKey{key: [32]byte(key)}
-		sym := []byte(strings.ReplaceAll(rk.String(), "-", ""))
-		var typos int
-		for i := range sym {
-			for _, c := range []byte(crockford) {
-				if c == sym[i] {
-					continue
-				}
-				typo := bytes.Clone(sym)
-				typo[i] = c
-				expectChecksumError(t, typo)
-				typos++
-			}
-			if i+1 < len(sym) && sym[i] != sym[i+1] {
-				typo := bytes.Clone(sym)
-				typo[i], typo[i+1] = typo[i+1], typo[i]
-				expectChecksumError(t, typo)
-				typos++
-			}
-		}
-		if typos < RecoveryChars*31 {
-			t.Fatalf("only %d typos tried", typos)
-		}
-	}
-}
-
-func expectChecksumError(t *testing.T, typo []byte) {
-	t.Helper()
-	if _, err := ParseRecoveryKey(group(string(typo), "-")); !errors.Is(err, ErrRecoveryChecksum) {
-		t.Fatalf("typo %s: got %v, want ErrRecoveryChecksum", typo, err)
-	}
-}
-
-// TestRecoveryPadBits checks that the 4 unused bits of the last key
-// character must be zero even when the GF(32) check is satisfied.
-func TestRecoveryPadBits(t *testing.T) {
-	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
-	sym := recoverySymbols(rk.key[:])
-	last := strings.IndexByte(crockford, sym[recoveryData-1])
-	sym[recoveryData-1] = crockford[last^1] // a pad bit
-	sym[RecoveryChars-1] = crockford[mulX(gfCheck(sym[:RecoveryChars-1]))]
-	if gfCheck(sym) != 0 {
-		t.Fatal("test did not repair the GF(32) check")
-	}
-	if _, err := ParseRecoveryKey(string(sym)); !errors.Is(err, ErrRecoveryChecksum) {
-		t.Fatalf("non-zero pad bits: got %v, want ErrRecoveryChecksum", err)
 	}
 }
 

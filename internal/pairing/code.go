@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/typable"
 )
 
 // Sizes and limits (docs/pairing.md §P.1, §P.3).
@@ -49,7 +50,7 @@ const (
 	labelAD  = "coffer v1 pairing"
 )
 
-var codeForm = form{what: "pairing code", size: CodeSize, hash: 1}
+var codeForm = typable.Form{What: "pairing code", Size: CodeSize, Hash: 1}
 
 // Errors of Seal and Open, wrapped with context.
 var (
@@ -76,13 +77,14 @@ func NewCode(rand io.Reader) (*Code, error) {
 
 // String returns the typable form (docs/pairing.md §P.2): 28 upper-case
 // Crockford base32 characters in 7 groups of 4 joined by dashes.
-func (c *Code) String() string { return codeForm.encode(c.b[:]) }
+func (c *Code) String() string { return codeForm.Encode(c.b[:]) }
 
 // ParseCode parses the typable form, tolerating case, spaces and dashes.
 // Every single mistyped character and every swap of adjacent characters is
-// an error wrapping ErrChecksum; other errors wrap ErrLength or ErrChar.
+// an error wrapping typable.ErrChecksum; other errors wrap typable.ErrLength
+// or typable.ErrChar.
 func ParseCode(s string) (*Code, error) {
-	b, err := codeForm.parse(s)
+	b, err := codeForm.Parse(s)
 	if err != nil {
 		return nil, err
 	}

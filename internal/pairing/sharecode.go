@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/coffer-backup/coffer/internal/shamir"
+	"github.com/coffer-backup/coffer/internal/typable"
 )
 
 // Sizes of a share code's payload (docs/pairing.md §P.7).
@@ -12,7 +13,7 @@ const (
 	ShareSize   = 32 // bytes of a share's Y: the contacts' secret is 32 bytes
 )
 
-var shareForm = form{what: "share code", size: AccountSize + 1 + ShareSize, hash: 4}
+var shareForm = typable.Form{What: "share code", Size: AccountSize + 1 + ShareSize, Hash: 4}
 
 // ShareCode is what a recovery contact reads out to the owner: the owner's
 // account ID and one Shamir share of the contacts' secret, typable with a
@@ -47,13 +48,13 @@ func (c *ShareCode) Share() shamir.Share {
 func (c *ShareCode) String() string {
 	b := c.payload()
 	defer clear(b)
-	return shareForm.encode(b)
+	return shareForm.Encode(b)
 }
 
 // ParseShareCode parses the typable form with the tolerance and the errors
 // of ParseCode; a share with X = 0 wraps ErrMalformed.
 func ParseShareCode(s string) (*ShareCode, error) {
-	b, err := shareForm.parse(s)
+	b, err := shareForm.Parse(s)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ func (c *ShareCode) Zero() { clear(c.y[:]) }
 
 // payload returns account (16) || X (1) || Y (32).
 func (c *ShareCode) payload() []byte {
-	b := make([]byte, 0, shareForm.size)
+	b := make([]byte, 0, shareForm.Size)
 	b = append(append(b, c.account[:]...), c.x)
 	return append(b, c.y[:]...)
 }

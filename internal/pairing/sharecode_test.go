@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/coffer-backup/coffer/internal/shamir"
+	"github.com/coffer-backup/coffer/internal/typable"
 )
 
 var shareRE = regexp.MustCompile(`^([0-9A-HJKMNP-TV-Z]{4}-){20}[0-9A-HJKMNP-TV-Z]{4}$`)
@@ -69,16 +70,16 @@ func TestShareCodeErrors(t *testing.T) {
 			t.Errorf("NewShareCode %s: %v, want ErrMalformed", tc.name, err)
 		}
 	}
-	zeroX := shareForm.encode(make([]byte, shareForm.size)) // checksum-valid, X = 0
+	zeroX := shareForm.Encode(make([]byte, shareForm.Size)) // checksum-valid, X = 0
 	text := loadVectors(t).ShareCodes[1].Text
 	for _, tc := range []struct {
 		name, in string
 		want     error
 	}{
 		{"X zero", zeroX, ErrMalformed},
-		{"pairing code", loadVectors(t).Codes[0].Text, ErrLength},
-		{"short", text[:len(text)-1], ErrLength},
-		{"bad character", "*" + text[1:], ErrChar},
+		{"pairing code", loadVectors(t).Codes[0].Text, typable.ErrLength},
+		{"short", text[:len(text)-1], typable.ErrLength},
+		{"bad character", "*" + text[1:], typable.ErrChar},
 	} {
 		_, err := ParseShareCode(tc.in)
 		if !errors.Is(err, tc.want) || strings.Contains(err.Error(), text[5:14]) {
