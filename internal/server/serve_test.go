@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,17 +25,96 @@ import (
 	"github.com/coffer-backup/coffer/internal/server/wire"
 )
 
-// serve runs s.Serve on a new loopback listener until the test ends, and
-// returns the listener's address and the channel Serve's result arrives on.
-func serve(t testing.TB, s *Server, ctx context.Context) (net.Addr, <-chan error) {
+// listen returns a new loopback listener.
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// serve runs s.Serve on ln until ctx is done, and returns the channel
+// Serve's result arrives on.
+func serve(s *Server, ctx context.Context, ln net.Listener) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
-	return ln.Addr(), done
+	return done
+}
+
+// watchedListener tells a test what a server does with its listener: how
+// many bytes the server has read from the connections it accepted, and
+// when it closed the listener.
+type watchedListener struct {
+	net.Listener
+	closed    chan struct{} // closed once the listener is
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	read    int64         // bytes read from accepted connections
+	target  int64         // the count at which reached is closed
+	reached chan struct{} // nil if nobody waits
+}
+
+func watch(ln net.Listener) *watchedListener {
+	return &watchedListener{Listener: ln, closed: make(chan struct{})}
+}
+
+func (l *watchedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &watchedConn{Conn: c, l: l}, nil
+}
+
+func (l *watchedListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.closed) })
+	return err
+}
+
+// afterReading returns a channel that is closed once the server has read n
+// more bytes from its connections.
+func (l *watchedListener) afterReading(n int64) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.target, l.reached = l.read+n, make(chan struct{})
+	return l.reached
+}
+
+func (l *watchedListener) count(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.read += int64(n)
+	if l.reached != nil && l.read >= l.target {
+		close(l.reached)
+		l.reached = nil
+	}
+}
+
+// watchedConn counts what the server reads from it.
+type watchedConn struct {
+	net.Conn
+	l *watchedListener
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.l.count(n)
+	return n, err
+}
+
+// await waits for ch to be closed, failing the test if that takes longer
+// than any machine should need.
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
 }
 
 // pinnedClient accepts exactly the certificate whose DER hashes to pin, as
@@ -63,7 +143,9 @@ func TestTLS(t *testing.T) {
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, _ := serve(t, s, ctx)
+	ln := listen(t)
+	serve(s, ctx, ln)
+	addr := ln.Addr()
 	url := s.URL(addr)
 	base, pin, ok := strings.Cut(url, "#sha256=")
 	if !ok || base != "https://"+addr.String() || len(pin) != 64 {
@@ -142,14 +224,16 @@ func TestConfigErrors(t *testing.T) {
 
 // TestGracefulShutdown starts an upload, stops the server halfway through
 // it, and checks that new connections are refused while the upload
-// completes and is stored.
+// completes and is stored before Serve returns.
 func TestGracefulShutdown(t *testing.T) {
 	e := newServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	addr, done := serve(t, e.s, ctx)
-	e.url = "http://" + addr.String()
+	ln := watch(listen(t))
+	done := serve(e.s, ctx, ln)
+	e.url = "http://" + ln.Addr().String()
 	a := e.newAccount(1)
 	data, name := content(1, 4<<20)
+	half := len(data) / 2
 	pr, pw := io.Pipe()
 	r, err := http.NewRequest("PUT", e.url+"/v1/objects/packs/"+name, pr)
 	if err != nil {
@@ -157,6 +241,12 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	r.ContentLength = int64(len(data))
 	r.Header.Set("Authorization", "Bearer "+a.token)
+	// The request is in flight once its handler runs. A request the client
+	// has sent is not yet: it may still wait unread on a keep-alive
+	// connection, which Shutdown closes as idle. Only the handler reads
+	// body bytes, and the server reads at most a buffer's worth with the
+	// headers, so once it has read half the object, the handler runs.
+	inFlight := ln.afterReading(int64(half))
 	result := make(chan int, 1)
 	go func() {
 		res, err := e.client.Do(r)
@@ -168,42 +258,38 @@ func TestGracefulShutdown(t *testing.T) {
 		res.Body.Close()
 		result <- res.StatusCode
 	}()
-	if _, err := pw.Write(data[:len(data)/2]); err != nil {
+	if _, err := pw.Write(data[:half]); err != nil {
 		t.Fatal(err)
 	}
+	await(t, inFlight, "the server to read the first half of the upload")
 	cancel()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		conn, err := net.Dial("tcp", addr.String())
-		if err != nil {
-			break // the listener is closed
-		}
+	await(t, ln.closed, "the server to close its listener")
+	if conn, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		conn.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("the server still accepts connections")
-		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatal("the server still accepts connections")
 	}
 	select {
 	case err := <-done:
 		t.Fatalf("Serve returned with an upload in flight: %v", err)
 	default:
 	}
-	if _, err := pw.Write(data[len(data)/2:]); err != nil {
+	if _, err := pw.Write(data[half:]); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()
-	if status := <-result; status != 201 {
-		t.Errorf("upload in flight during shutdown: %d", status)
-	}
 	if err := <-done; err != nil {
 		t.Errorf("Serve: %v", err)
 	}
+	// Serve has returned, so the upload must be stored by now.
 	st, err := e.s.store(a.id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info, err := st.Stat(context.Background(), "packs", name); err != nil || info.Size != int64(len(data)) {
-		t.Errorf("the upload was not stored: %v %v", info, err)
+		t.Errorf("the upload was not stored when Serve returned: %v %v", info, err)
+	}
+	if status := <-result; status != 201 {
+		t.Errorf("upload in flight during shutdown: %d", status)
 	}
 }
 
