@@ -235,7 +235,10 @@ func (s *Server) checkListener(ln net.Listener) error {
 // Serve serves the API on ln until ctx is done, then stops accepting
 // connections and waits up to 30 seconds for requests in flight (uploads
 // included) to finish before closing the rest. It returns nil after such a
-// shutdown.
+// shutdown. A request is in flight once the server has read its headers;
+// idle keep-alive connections are closed at once, so a request a client
+// sends on one just as the shutdown begins finds the connection closed, as
+// HTTP/1.1 allows, and is the client's to retry.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.checkListener(ln); err != nil {
 		return err
