@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -62,7 +63,7 @@ func loadLogKey(dir, origin string) (*logKey, error) {
 	}
 	vpath := filepath.Join(dir, logVKeyFile)
 	if old, err := readSmall(vpath); err != nil || strings.TrimSpace(old) != k.vkey {
-		if err := writeFileAtomic(vpath, []byte(k.vkey+"\n"), 0o644); err != nil {
+		if err := atomicfile.Write(vpath, []byte(k.vkey+"\n"), 0o644); err != nil {
 			return nil, fmt.Errorf("log verifier key %s: %w", vpath, err)
 		}
 	}
@@ -96,7 +97,7 @@ func createLogKey(dir, origin string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = createFileAtomic(filepath.Join(dir, logKeyFile), []byte(skey+"\n"), 0o600)
+	err = atomicfile.Create(filepath.Join(dir, logKeyFile), []byte(skey+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return readSmall(filepath.Join(dir, logKeyFile))
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"io/fs"
 	"math/big"
 	"net"
@@ -70,10 +71,10 @@ func selfSigned(dir string, now time.Time) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFileAtomic(kp, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(kp, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFileAtomic(cp, certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(cp, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
@@ -114,41 +115,4 @@ func newSelfSigned(now time.Time) (certPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
-}
-
-// writeFileAtomic writes b to path through a synced temp file, so that a
-// crash leaves either no file or the whole file.
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	return writeThroughTemp(path, b, perm, os.Rename)
-}
-
-// createFileAtomic is writeFileAtomic that never replaces a file: if path
-// exists, it fails with an error wrapping fs.ErrExist.
-func createFileAtomic(path string, b []byte, perm os.FileMode) error {
-	return writeThroughTemp(path, b, perm, func(tmp, path string) error {
-		if err := os.Link(tmp, path); err != nil {
-			return err
-		}
-		return os.Remove(tmp)
-	})
-}
-
-// writeThroughTemp writes b to a synced temp file beside path and puts it
-// in place; the temp file is removed if that fails.
-func writeThroughTemp(path string, b []byte, perm os.FileMode, place func(tmp, path string) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name()) // already failing
-		}
-	}()
-	_, err = f.Write(b)
-	err = errors.Join(err, f.Chmod(perm), f.Sync(), f.Close())
-	if err != nil {
-		return err
-	}
-	return place(f.Name(), path)
 }
