@@ -208,17 +208,12 @@ func (e *env) contactDevice(ctx context.Context, s *session, rs *remote.Store, a
 	if err := e.contactLogged(ctx, s, &account.Chain{Chain: c, Entries: entries}, name); err != nil {
 		return keys.DevicePublic{}, err
 	}
-	var best *devices.Member
-	for _, m := range c.Devices() {
-		if m.Public.Name != account.ContactsDeviceName && (best == nil || m.AddedAt < best.AddedAt) {
-			best = &m
-		}
+	pub, err := account.ContactDevice(c)
+	if err != nil {
+		return keys.DevicePublic{}, err
 	}
-	if best == nil {
-		return keys.DevicePublic{}, fmt.Errorf("account %s has no device", acct)
-	}
-	fmt.Fprintf(e.stderr, "coffer: contact %s: device %s %q, fingerprint %s\n", arg, best.Public.ID, best.Public.Name, best.Public.Fingerprint())
-	return best.Public, nil
+	fmt.Fprintf(e.stderr, "coffer: contact %s: device %s %q, fingerprint %s\n", arg, pub.ID, pub.Name, pub.Fingerprint())
+	return pub, nil
 }
 
 // contactLogged checks a contact's chain, and its name if given, against

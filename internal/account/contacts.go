@@ -54,6 +54,22 @@ func contactsDevice(secret []byte) (*keys.Device, error) {
 	return &keys.Device{ID: keys.DeviceID(sign.Public().(ed25519.PublicKey)), Sign: sign, KEM: k, Name: ContactsDeviceName}, nil
 }
 
+// ContactDevice returns the device of another account's verified chain c
+// that holds that account's share when it becomes a recovery contact: its
+// longest-standing device other than its own recovery contacts' device.
+func ContactDevice(c *devices.Chain) (keys.DevicePublic, error) {
+	var best *devices.Member
+	for _, m := range c.Devices() {
+		if m.Public.Name != ContactsDeviceName && (best == nil || m.AddedAt < best.AddedAt) {
+			best = &m
+		}
+	}
+	if best == nil {
+		return keys.DevicePublic{}, fmt.Errorf("account %s has no device to hold a share", c.Account())
+	}
+	return best.Public, nil
+}
+
 // ContactShareName is the object, of kind keys, holding the share of
 // contact for the contacts set by entry seq.
 func ContactShareName(contact string, seq uint64) string {
