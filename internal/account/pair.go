@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/pairing"
+	"github.com/coffer-backup/coffer/internal/store"
 )
 
 // Relay is the server's pairing mailbox (docs/api.md, Pairing): it carries
@@ -35,6 +36,9 @@ func receive(ctx context.Context, relay Relay, code *pairing.Code, slot byte, de
 			return nil, ErrPairingTimeout
 		}
 		body, ok, err := relay.GetPairing(ctx, code.ID(), int(slot), min(left, pollWait))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: the pairing has expired", ErrPairingTimeout)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("waiting for pairing message %d: %w", slot, err)
 		}

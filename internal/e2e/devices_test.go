@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/home"
+	"github.com/coffer-backup/coffer/internal/pairing"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store/local"
 )
@@ -202,5 +204,37 @@ func testContacts(t *testing.T, url string, owner *user, acct, work, src string)
 	sameTree(t, filepath.Join(out, "src"), src)
 	if _, err := os.Stat(filepath.Join(e.home, "chains", acct)); err != nil {
 		t.Errorf("the recovered device saved no chain: %v", err)
+	}
+}
+
+// TestPairingRefusals: a code that is well formed but was never issued,
+// and a code whose pairing expired, join nothing.
+func TestPairingRefusals(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "--insecure-http")
+	a, b := newUser(t, "laptop"), newUser(t, "phone")
+	a.run(t, "init", "--store", srv.URL)
+	code, err := pairing.NewCode(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.try(nil, "join", "--store", srv.URL, "--code", code.String()); err == nil || !strings.Contains(err.Error(), "no such pairing") {
+		t.Errorf("a code never issued: %v", err)
+	}
+	out, err := a.try(nil, "device", "add", "--json", "--timeout", "1s")
+	if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
+		t.Fatalf("device add with nobody joining: %v", err)
+	}
+	var issued struct{ Code string }
+	if jerr := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &issued); jerr != nil || issued.Code == "" {
+		t.Fatalf("device add printed %q", out)
+	}
+	time.Sleep(1100 * time.Millisecond) // the pairing's expiry is whole seconds
+	if _, err := b.try(nil, "join", "--store", srv.URL, "--code", issued.Code); err == nil || !strings.Contains(err.Error(), "no such pairing") {
+		t.Errorf("an expired code: %v", err)
+	}
+	var list []deviceOut
+	a.runJSON(t, &list, "device", "list")
+	if len(list) != 1 {
+		t.Errorf("%d devices after refused pairings, want 1", len(list))
 	}
 }
