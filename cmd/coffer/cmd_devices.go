@@ -115,7 +115,11 @@ func (e *env) deviceAdd(ctx context.Context) error {
 	if err := s.repo.WrapTo(ctx, pub); err != nil {
 		return err
 	}
-	c, err := s.chain.Append(ctx, rs, entry)
+	var cs store.Chain = rs
+	if e.o.appendOnly {
+		cs = appendOnlyChain{rs}
+	}
+	c, err := s.chain.Append(ctx, cs, entry)
 	if err == nil {
 		err = c.Save(s.home)
 	}
@@ -295,4 +299,13 @@ func (e *env) pairingHint(err error) error {
 		return withHint(fmt.Errorf("no such pairing: the code is wrong or has expired: %w", err), "run 'coffer device add' again on a device of the account and use its new code")
 	}
 	return err
+}
+
+// appendOnlyChain appends add-device entries that give the new device
+// append-only rights on the server (docs/api.md, Devices): it can add
+// backups but delete or replace nothing, and sign no chain entry.
+type appendOnlyChain struct{ *remote.Store }
+
+func (a appendOnlyChain) AppendChain(ctx context.Context, seq uint64, entry []byte) error {
+	return a.AppendChainRights(ctx, seq, entry, remote.RightsAppendOnly)
 }

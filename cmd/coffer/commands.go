@@ -19,7 +19,7 @@ func commands() map[string]*command {
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
 		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
-		{name: "device", args: "add | list | remove ID", summary: "add a device by pairing code, list or remove devices", setup: deviceFlags, run: runDevice},
+		{name: "device", args: "add [--append-only] | list | remove ID", summary: "add a device by pairing code, list or remove devices", setup: deviceFlags, run: runDevice},
 		{name: "join", args: "--store URL --code CODE [--name NAME]", summary: "make this machine a device of an account (with a code from 'device add')", setup: joinFlags, run: runJoin},
 		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},
 		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
@@ -38,9 +38,14 @@ func storeFlag(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.store, "store", "", "the store: a directory, or a server URL https://host:port#sha256=PIN (default $COFFER_STORE, else the store of the last init)")
 }
 
+func timeoutFlag(fs *flag.FlagSet, o *opts) {
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for the other device")
+}
+
 func deviceFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long 'device add' waits for the new device")
+	timeoutFlag(fs, o)
+	fs.BoolVar(&o.appendOnly, "append-only", false, "with 'device add': the new device may add backups but never delete or change anything on the server")
 }
 
 // logFlags are the transparency-log policy a device sets for a server.
@@ -57,7 +62,8 @@ func initFlags(fs *flag.FlagSet, o *opts) {
 }
 
 func joinFlags(fs *flag.FlagSet, o *opts) {
-	deviceFlags(fs, o)
+	storeFlag(fs, o)
+	timeoutFlag(fs, o)
 	logFlags(fs, o)
 	fs.StringVar(&o.code, "code", "", "the pairing code 'coffer device add' printed (default $COFFER_PAIRING_CODE, else a prompt)")
 	fs.StringVar(&o.name, "name", "", "this device's name, if it has no keys yet (default: the host name)")

@@ -70,7 +70,7 @@ type opts struct {
 	keep                                      snapshot.Policy
 	timeout                                   time.Duration
 	name, code, account                       string
-	contact                                   bool
+	contact, appendOnly                       bool
 	threshold                                 int
 	logKey, accountName                       string
 	witnesses                                 multi

@@ -34,11 +34,11 @@ type initFull struct {
 // pair runs "device add" on adder and "join" on joiner, as two people at
 // two machines would, and returns what the adder reports about the new
 // device.
-func pair(t *testing.T, adder, joiner *user, url string, extra ...string) deviceOut {
+func pair(t *testing.T, adder, joiner *user, url string, addExtra ...string) deviceOut {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	add := adder.command(ctx, nil, "device", "add", "--json", "--timeout", "50s")
+	add := adder.command(ctx, nil, append([]string{"device", "add", "--json", "--timeout", "50s"}, addExtra...)...)
 	stdout, err := add.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func pair(t *testing.T, adder, joiner *user, url string, extra ...string) device
 	if err := json.Unmarshal(lines.Bytes(), &code); err != nil || code.Code == "" {
 		t.Fatalf("device add's first line %q: %v", lines.Text(), err)
 	}
-	joined := joiner.run(t, append([]string{"join", "--store", url, "--code", code.Code, "--json"}, extra...)...)
+	joined := joiner.run(t, "join", "--store", url, "--code", code.Code, "--json")
 	var added deviceOut
 	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &added) != nil {
 		add.Wait()
@@ -236,5 +236,31 @@ func TestPairingRefusals(t *testing.T) {
 	a.runJSON(t, &list, "device", "list")
 	if len(list) != 1 {
 		t.Errorf("%d devices after refused pairings, want 1", len(list))
+	}
+}
+
+// TestAppendOnlyDevice: a device added with --append-only backs up, but
+// the server lets it delete nothing and sign no device-chain entry.
+func TestAppendOnlyDevice(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "--insecure-http")
+	a, b := newUser(t, "laptop"), newUser(t, "nas")
+	src := filepath.Join(t.TempDir(), "src")
+	writeTree(t, src, 4, 50<<10)
+	var ia initFull
+	a.runJSON(t, &ia, "init", "--store", srv.URL)
+	a.run(t, "backup", src)
+	pair(t, a, b, srv.URL, "--append-only")
+	b.run(t, "backup", src)
+	if n := snapshotCount(t, a); n != 2 {
+		t.Errorf("A sees %d snapshots, want 2 (one by the append-only device)", n)
+	}
+	if _, err := b.try(nil, "forget", "--keep-last", "1", "--prune"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("the append-only device forgot snapshots: %v", err)
+	}
+	if _, err := b.try(nil, "device", "remove", ia.Device); err == nil {
+		t.Error("the append-only device removed a device")
+	}
+	if n := snapshotCount(t, a); n != 2 {
+		t.Errorf("after the append-only device's attempts: %d snapshots, want 2", n)
 	}
 }
