@@ -230,13 +230,13 @@ func (n *newcomer) finish(ctx context.Context, e *env, c *account.Chain) (joinRe
 		return joinResult{}, err
 	}
 	r.Close()
+	if err := e.trustLog(ctx, n.home, n.loc, st, c); err != nil {
+		return joinResult{}, err
+	}
 	if err := c.Save(n.home); err != nil {
 		return joinResult{}, err
 	}
 	if err := e.remember(n.home, n.loc, c.Account()); err != nil {
-		return joinResult{}, err
-	}
-	if err := e.trustLog(ctx, n.home, n.loc, st, c); err != nil {
 		return joinResult{}, err
 	}
 	pub := n.dev.Public()

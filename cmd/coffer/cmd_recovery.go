@@ -8,10 +8,10 @@ import (
 	"strings"
 
 	"github.com/coffer-backup/coffer/internal/account"
-	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/pairing"
 	"github.com/coffer-backup/coffer/internal/passphrase"
+	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
 	"github.com/coffer-backup/coffer/internal/store/remote"
 )
@@ -59,11 +59,25 @@ func runRecover(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	c, err := account.RecoverWithKey(ctx, st, e.o.account, rk, n.dev)
+	c, err := account.RecoverWithKey(ctx, st, e.o.account, rk, n.dev, e.firstLogCheck(ctx, n, st))
 	if err != nil {
 		return err
 	}
 	return e.recovered(ctx, n, c)
+}
+
+// firstLogCheck pins the server's log policy for a recovering device and
+// checks the account's chain against the log before the device acts on it:
+// an old prefix (a removal withheld) shows as entries hidden from it. On a
+// directory store there is no log.
+func (e *env) firstLogCheck(ctx context.Context, n *newcomer, st store.Store) account.Check {
+	return func(c *account.Chain) (*account.Chain, error) {
+		if err := e.pinLog(ctx, n.home, n.loc, st); err != nil {
+			return nil, err
+		}
+		c, _, err := e.checkLog(ctx, n.home, n.loc, st, c)
+		return c, err
+	}
 }
 
 func (e *env) recovered(ctx context.Context, n *newcomer, c *account.Chain) error {
@@ -122,7 +136,7 @@ func (e *env) recoverWithContacts(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	c, err := account.RecoverWithContacts(ctx, st, acct, dc, n.dev)
+	c, err := account.RecoverWithContacts(ctx, st, acct, dc, n.dev, e.firstLogCheck(ctx, n, st))
 	if err != nil {
 		return withHint(err, "each contact runs 'coffer recovery-contact help "+acct+"' and reads you the code; enough of them must be given")
 	}
@@ -167,19 +181,14 @@ func runRecoveryContact(ctx context.Context, e *env, args []string) error {
 	return usageError{"usage: coffer recovery-contact add ACCOUNT... [--threshold K] | recovery-contact help ACCOUNT"}
 }
 
-// accountChain reads the whole device chain of another account.
-func accountChain(ctx context.Context, rs *remote.Store, acct string) ([][]byte, error) {
-	var all [][]byte
-	for {
-		page, err := rs.AccountChain(ctx, acct, uint64(len(all)))
-		if err != nil {
-			return nil, fmt.Errorf("reading the device chain of account %s: %w", acct, err)
-		}
-		if len(page) == 0 {
-			return all, nil
-		}
-		all = append(all, page...)
-	}
+// otherChain reads another account's device chain from the server.
+type otherChain struct {
+	rs      *remote.Store
+	account string
+}
+
+func (o otherChain) ChainEntries(ctx context.Context, from uint64) ([][]byte, error) {
+	return o.rs.AccountChain(ctx, o.account, from)
 }
 
 // contactDevice returns the device of another account, given by ID or by
@@ -197,23 +206,34 @@ func (e *env) contactDevice(ctx context.Context, s *session, rs *remote.Store, a
 	if acct == s.chain.Account() {
 		return keys.DevicePublic{}, usageError{"an account cannot be its own recovery contact"}
 	}
-	entries, err := accountChain(ctx, rs, acct)
+	c, err := account.FirstUse(ctx, otherChain{rs, acct}, acct)
 	if err != nil {
+		return keys.DevicePublic{}, fmt.Errorf("the device chain of account %s: %w", acct, err)
+	}
+	if err := e.contactLogged(ctx, s, c, name); err != nil {
 		return keys.DevicePublic{}, err
 	}
-	c, err := devices.Verify(acct, entries)
-	if err != nil {
-		return keys.DevicePublic{}, err
-	}
-	if err := e.contactLogged(ctx, s, &account.Chain{Chain: c, Entries: entries}, name); err != nil {
-		return keys.DevicePublic{}, err
-	}
-	pub, err := account.ContactDevice(c)
+	pub, err := account.ContactDevice(c.Chain)
 	if err != nil {
 		return keys.DevicePublic{}, err
 	}
 	fmt.Fprintf(e.stderr, "coffer: contact %s: device %s %q, fingerprint %s\n", arg, pub.ID, pub.Name, pub.Fingerprint())
 	return pub, nil
+}
+
+// confirmed requires the user to have confirmed, with --fingerprint, the
+// fingerprint of the device that will hold a contact's share: the server
+// serves the contact's chain, so only a comparison with what the contact
+// sees on their own device rules out a key the server substituted.
+func (e *env) confirmed(arg string, pub keys.DevicePublic) error {
+	norm := func(s string) string { return strings.ToUpper(strings.Join(strings.Fields(s), "")) }
+	for _, fp := range e.o.fingerprints {
+		if norm(fp) == norm(pub.Fingerprint()) {
+			return nil
+		}
+	}
+	return withHint(fmt.Errorf("the fingerprint of contact %s's device (%s) is not confirmed", arg, pub.Fingerprint()),
+		"ask the contact to run 'coffer device list' and read you their device's fingerprint; if it matches, repeat with --fingerprint '"+pub.Fingerprint()+"'")
 }
 
 // contactLogged checks a contact's chain, and its name if given, against
@@ -249,6 +269,9 @@ func (e *env) contactAdd(ctx context.Context, args []string) error {
 	contacts, k := s.chain.Contacts()
 	for _, a := range args {
 		pub, err := e.contactDevice(ctx, s, rs, a)
+		if err == nil {
+			err = e.confirmed(a, pub)
+		}
 		if err != nil {
 			return err
 		}
@@ -294,7 +317,17 @@ func (e *env) contactHelp(ctx context.Context, owner string) error {
 		return err
 	}
 	defer st.Close()
-	code, err := account.HelpContact(ctx, st, owner, dev)
+	check := func(c *account.Chain) (*account.Chain, error) {
+		l, err := serverLog(h, loc, st)
+		if err != nil || l == nil {
+			return c, err
+		}
+		if _, err := l.Check(ctx, c, ""); err != nil {
+			return nil, fmt.Errorf("account %s: %w: %w", owner, account.ErrLog, err)
+		}
+		return c, nil
+	}
+	code, err := account.HelpContact(ctx, st, owner, dev, check)
 	if err != nil {
 		return err
 	}

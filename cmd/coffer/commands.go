@@ -23,7 +23,7 @@ func commands() map[string]*command {
 		{name: "join", args: "--store URL --code CODE [--name NAME]", summary: "make this machine a device of an account (with a code from 'device add')", setup: joinFlags, run: runJoin},
 		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},
 		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
-		{name: "recovery-contact", args: "add ACCOUNT... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
+		{name: "recovery-contact", args: "add ACCOUNT... --fingerprint FP... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
 		serveCommand(),
 		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness},
 	}
@@ -79,6 +79,7 @@ func recoverFlags(fs *flag.FlagSet, o *opts) {
 
 func contactFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
+	fs.Var(&o.fingerprints, "fingerprint", "with 'add': a contact device's fingerprint, as the contact reads it to you from 'coffer device list' (one per contact)")
 	fs.IntVar(&o.threshold, "threshold", 0, "how many contacts together can recover (default: the current number, else 2, or 1 with one contact)")
 }
 

@@ -73,7 +73,7 @@ type opts struct {
 	contact, appendOnly                       bool
 	threshold                                 int
 	logKey, accountName                       string
-	witnesses                                 multi
+	witnesses, fingerprints                   multi
 	witnessThreshold                          int
 	data, listen                              string // coffer witness serve
 	logKeys                                   multi
@@ -169,7 +169,7 @@ func commandFirst(args []string) []string {
 var valueFlags = map[string]bool{
 	"store": true, "target": true, "host": true, "parent": true, "exclude": true, "tag": true, "include": true,
 	"keep-last": true, "keep-hourly": true, "keep-daily": true, "keep-weekly": true, "keep-monthly": true, "keep-yearly": true,
-	"timeout": true, "code": true, "name": true, "account": true, "threshold": true,
+	"timeout": true, "code": true, "name": true, "account": true, "threshold": true, "fingerprint": true,
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 }

@@ -81,7 +81,7 @@ func (e *env) checkLog(ctx context.Context, h *home.Home, loc string, st store.S
 	if err != nil || l == nil {
 		return c, nil, err
 	}
-	c, rep, err := l.CheckSynced(ctx, h, store.ChainOf(st), c)
+	c, rep, err := l.CheckSynced(ctx, store.ChainOf(st), c)
 	if err != nil {
 		for _, a := range alerts(rep) {
 			fmt.Fprintf(e.stderr, "coffer: alert: %s\n", a)

@@ -41,46 +41,74 @@ func Verified(h *home.Home, account string) (*Chain, error) {
 
 // FirstUse reads and verifies the whole chain of account from the store,
 // trusting its genesis on first use: the caller must have another reason
-// to believe it (a pairing code, a recovery key, a fingerprint).
-func FirstUse(ctx context.Context, cs store.Chain, account string) (*Chain, error) {
-	entries, err := store.ReadChain(ctx, cs, 0)
-	if err != nil {
-		return nil, fmt.Errorf("reading the device chain: %w", err)
+// to believe it (a pairing code, a recovery key's countersignature, a
+// fingerprint, the transparency log).
+func FirstUse(ctx context.Context, cs store.ChainReader, account string) (*Chain, error) {
+	c, err := readVerified(ctx, cs, &Chain{Chain: nil}, account)
+	if err == nil && c.Chain == nil {
+		err = &devices.EntryError{Seq: 0, Err: fmt.Errorf("the store has no device chain for account %s: %w", account, devices.ErrMalformed)}
 	}
-	c, err := devices.Verify(account, entries)
 	if err != nil {
 		return nil, err
 	}
-	return &Chain{c, entries}, nil
+	return c, nil
 }
 
 // Sync returns c extended by the entries the store has beyond it. The store
 // must serve again the last entry c holds, so a store that forks or rolls
 // back the chain is caught (devices.ErrFork, ErrRollback). On any error c
 // stays the caller's verified state.
-func (c *Chain) Sync(ctx context.Context, cs store.Chain) (*Chain, error) {
+func (c *Chain) Sync(ctx context.Context, cs store.ChainReader) (*Chain, error) {
 	from := c.Len() - 1
-	fresh, err := store.ReadChain(ctx, cs, from)
+	page, err := cs.ChainEntries(ctx, from)
 	if err != nil {
 		return nil, fmt.Errorf("reading the device chain from entry %d: %w", from, err)
 	}
-	if len(fresh) == 0 {
+	if len(page) == 0 {
 		return nil, fmt.Errorf("%w: it has no entry %d", ErrRollback, from)
 	}
-	if devices.Hash(fresh[0]) != c.Head() {
+	if devices.Hash(page[0]) != c.Head() {
 		return nil, &devices.EntryError{Seq: from, Err: fmt.Errorf("the store serves another entry than the one verified: %w", devices.ErrFork)}
 	}
-	return c.extend(fresh)
+	return readVerified(ctx, cs, c, c.Account())
 }
 
-// extend verifies entries, which start at c's last entry, on top of c.
-func (c *Chain) extend(entries [][]byte) (*Chain, error) {
-	n, err := c.Extend(entries)
-	if err != nil {
-		return nil, err
+// readVerified reads the store's entries beyond c a page at a time and
+// verifies each page on top of what came before (from genesis if c holds
+// nothing), so that a hostile store is stopped at its first bad entry and
+// never makes the client hold more than a page unverified, nor more than
+// the store's limits in all.
+func readVerified(ctx context.Context, cs store.ChainReader, c *Chain, account string) (*Chain, error) {
+	size := 0
+	for {
+		next := uint64(0)
+		if c.Chain != nil {
+			next = c.Len()
+		}
+		page, err := cs.ChainEntries(ctx, next)
+		if err != nil {
+			return nil, fmt.Errorf("reading the device chain from entry %d: %w", next, err)
+		}
+		if len(page) == 0 {
+			return c, nil
+		}
+		for _, e := range page {
+			size += len(e)
+		}
+		if next+uint64(len(page)) > store.MaxChainEntries || size > store.MaxChainBytes {
+			return nil, fmt.Errorf("reading the device chain of account %s: %w", account, store.ErrChainTooLarge)
+		}
+		var n *devices.Chain
+		if c.Chain == nil {
+			n, err = devices.Verify(account, page)
+		} else {
+			n, err = c.Extend(page)
+		}
+		if err != nil {
+			return nil, err
+		}
+		c = &Chain{n, append(c.Entries[:len(c.Entries):len(c.Entries)], page...)}
 	}
-	all := append(c.Entries[:len(c.Entries):len(c.Entries)], entries[1:]...)
-	return &Chain{n, all}, nil
 }
 
 // Append stores entry as the chain's next entry and returns the extended

@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -168,11 +169,9 @@ func TestTrusted(t *testing.T) {
 			if !sameEntries(c.Entries, want) || c.Len() != uint64(len(want)) {
 				t.Errorf("Trusted returned %d entries, want %d", len(c.Entries), len(want))
 			}
-			if saved, err := f.h.Chain(f.acct); err != nil || !sameEntries(saved, want) {
-				t.Errorf("the home holds %d entries (%v), want %d", len(saved), err, len(want))
-			}
-			if after := f.savedChain(t); warn != nil && !bytes.Equal(before, after) {
-				t.Error("the saved chain changed after a warning")
+			// Trusted saves nothing: Open saves only once the log agrees.
+			if after, _ := os.ReadFile(filepath.Join(f.h.Dir, "chains", f.acct)); !bytes.Equal(before, after) {
+				t.Error("Trusted changed the saved chain")
 			}
 		})
 	}
@@ -264,5 +263,64 @@ func TestMember(t *testing.T) {
 				r.Close()
 			}
 		})
+	}
+}
+
+// TestOpenSavesAfterCheck: Open saves the chain it trusts only after the
+// caller's check of it (the transparency log) passes.
+func TestOpenSavesAfterCheck(t *testing.T) {
+	f := newFixture(t)
+	h := &home.Home{Dir: t.TempDir()}
+	refuse := func(*account.Chain) (*account.Chain, error) { return nil, errors.New("the log disagrees") }
+	if _, _, _, err := account.Open(ctx, h, f.st, f.dev, "", refuse); err == nil {
+		t.Fatal("Open succeeded although the check failed")
+	}
+	if saved, _ := h.Chain(f.acct); saved != nil {
+		t.Fatalf("a chain of %d entries was saved before the check passed", len(saved))
+	}
+	r, _, _, err := account.Open(ctx, h, f.st, f.dev, "", func(c *account.Chain) (*account.Chain, error) { return c, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if saved, _ := h.Chain(f.acct); !sameEntries(saved, f.c.Entries) {
+		t.Errorf("the home holds %d entries after Open, want %d", len(saved), len(f.c.Entries))
+	}
+}
+
+// endless is a hostile store that serves full pages for ever.
+type endless struct {
+	calls int
+	entry []byte
+}
+
+func (e *endless) ChainEntries(_ context.Context, from uint64) ([][]byte, error) {
+	e.calls++
+	page := make([][]byte, 256)
+	for i := range page {
+		page[i] = e.entry
+	}
+	return page, nil
+}
+
+func (e *endless) AppendChain(context.Context, uint64, []byte) error { return store.ErrConflict }
+
+// TestHostileChainBounded: a store serving garbage is stopped at its first
+// page, and one serving valid-looking but endless pages at the limits.
+func TestHostileChainBounded(t *testing.T) {
+	f := newFixture(t)
+	garbage := &endless{entry: []byte("not an entry")}
+	if _, err := account.FirstUse(ctx, garbage, f.acct); err == nil || garbage.calls != 1 {
+		t.Errorf("FirstUse on garbage: %v after %d pages, want an error after 1", err, garbage.calls)
+	}
+	if _, err := f.c.Sync(ctx, garbage); err == nil || garbage.calls > 3 {
+		t.Errorf("Sync on garbage: %v after %d pages", err, garbage.calls)
+	}
+	big := &endless{entry: make([]byte, store.MaxChainEntry)}
+	if _, err := store.ReadChain(ctx, big, 0); !errors.Is(err, store.ErrChainTooLarge) {
+		t.Errorf("ReadChain of an endless chain: %v", err)
+	}
+	if big.calls > store.MaxChainBytes/(256*store.MaxChainEntry)+1 {
+		t.Errorf("ReadChain read %d pages before stopping", big.calls)
 	}
 }

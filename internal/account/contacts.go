@@ -142,9 +142,11 @@ func putShares(ctx context.Context, st store.Store, c *Chain, contacts []keys.De
 
 // HelpContact returns, for device me of a recovery contact, its share of
 // the owner's contacts secret as a typable code. st is the owner's store,
-// where me authenticates as a contact.
-func HelpContact(ctx context.Context, st store.Store, owner string, me *keys.Device) (*pairing.ShareCode, error) {
-	c, err := FirstUse(ctx, store.ChainOf(st), owner)
+// where me authenticates as a contact; the owner's chain must pass check
+// (the transparency log), so the share is that of the contacts the log
+// shows everyone.
+func HelpContact(ctx context.Context, st store.Store, owner string, me *keys.Device, check Check) (*pairing.ShareCode, error) {
+	c, err := firstUse(ctx, st, owner, check)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func (f *fixture) setContacts(t *testing.T, contacts []*keys.Device, k int) []*p
 	f.c = c
 	codes := make([]*pairing.ShareCode, len(contacts))
 	for i, d := range contacts {
-		if codes[i], err = account.HelpContact(ctx, f.st, f.acct, d); err != nil {
+		if codes[i], err = account.HelpContact(ctx, f.st, f.acct, d, nil); err != nil {
 			t.Fatalf("contact %d: %v", i, err)
 		}
 	}
@@ -60,7 +60,7 @@ func recoverWith(t *testing.T, f *fixture, codes []*pairing.ShareCode) (*keys.De
 		t.Fatalf("the codes are for account %s, not %s", acct, f.acct)
 	}
 	dev := newDevice(t, "new laptop")
-	c, err := account.RecoverWithContacts(ctx, f.st, acct, dc, dev)
+	c, err := account.RecoverWithContacts(ctx, f.st, acct, dc, dev, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func TestContacts(t *testing.T) {
 	if f.c.Epoch() != 0 {
 		t.Fatalf("the first contacts started epoch %d", f.c.Epoch())
 	}
-	if _, err := account.HelpContact(ctx, f.st, f.acct, newDevice(t, "stranger")); err == nil || !strings.Contains(err.Error(), "not a recovery contact") {
+	if _, err := account.HelpContact(ctx, f.st, f.acct, newDevice(t, "stranger"), nil); err == nil || !strings.Contains(err.Error(), "not a recovery contact") {
 		t.Errorf("a stranger's help: %v", err)
 	}
 
@@ -110,7 +110,7 @@ func TestContacts(t *testing.T) {
 	if contactsDevice(t, f.c) == oldDC {
 		t.Fatal("the new contacts have the old contacts' device")
 	}
-	if _, err := account.HelpContact(ctx, f.st, f.acct, friends[2]); err == nil {
+	if _, err := account.HelpContact(ctx, f.st, f.acct, friends[2], nil); err == nil {
 		t.Error("a dropped contact still gets a code")
 	}
 	for i := range 2 {

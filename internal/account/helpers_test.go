@@ -109,15 +109,6 @@ func (f *fixture) replaceEntry(t *testing.T, seq uint64, b []byte) {
 	}
 }
 
-// savedChain returns the bytes of the chain file in f's home.
-func (f *fixture) savedChain(t *testing.T) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(f.h.Dir, "chains", f.acct))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // sameEntries reports whether a and b hold the same entries.
 func sameEntries(a, b [][]byte) bool {

@@ -85,14 +85,12 @@ var ErrLog = errors.New("the transparency log does not confirm what the store sh
 
 // CheckSynced checks the log for the chain c of this device's own
 // account; if the log holds entries beyond c, it syncs the chain again and
-// checks once more, as another device may just have appended.
-func (l *Log) CheckSynced(ctx context.Context, h *home.Home, cs store.Chain, c *Chain) (*Chain, *transparency.Report, error) {
+// checks once more, as another device may just have appended. The caller
+// saves the chain it returns.
+func (l *Log) CheckSynced(ctx context.Context, cs store.Chain, c *Chain) (*Chain, *transparency.Report, error) {
 	rep, err := l.Check(ctx, c, l.Name)
 	if err != nil && hidden(rep) {
 		if n, serr := c.Sync(ctx, cs); serr == nil && n.Len() > c.Len() {
-			if err := n.Save(h); err != nil {
-				return nil, nil, err
-			}
 			c = n
 			rep, err = l.Check(ctx, c, l.Name)
 		}

@@ -22,7 +22,9 @@ var (
 // saved, brought up to date from the store; or, the first time, the
 // store's own, trusted on first use. If the store's chain does not verify
 // against the saved one, Trusted returns the saved chain and the reason as
-// warn: the device keeps working with what it verified before.
+// warn: the device keeps working with what it verified before. Trusted
+// saves nothing: the caller saves the chain once every other check of it
+// (the transparency log) has passed.
 func Trusted(ctx context.Context, h *home.Home, cs store.Chain, account string) (c *Chain, warn error, err error) {
 	saved, err := Verified(h, account)
 	if err != nil {
@@ -30,19 +32,13 @@ func Trusted(ctx context.Context, h *home.Home, cs store.Chain, account string) 
 	}
 	if saved == nil {
 		c, err = FirstUse(ctx, cs, account)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, nil, c.Save(h)
+		return c, nil, err
 	}
 	c, err = saved.Sync(ctx, cs)
 	if err != nil {
 		return saved, fmt.Errorf("refusing the store's device chain, keeping the %d entries verified before: %w", saved.Len(), err), nil
 	}
-	if c.Len() > saved.Len() {
-		err = c.Save(h)
-	}
-	return c, nil, err
+	return c, nil, nil
 }
 
 // Member checks that dev is a current device of c.
@@ -72,6 +68,9 @@ func Open(ctx context.Context, h *home.Home, st store.Store, dev *keys.Device, a
 	c, warn, err := Trusted(ctx, h, store.ChainOf(st), account)
 	if err == nil && check != nil {
 		c, err = check(c)
+	}
+	if err == nil {
+		err = c.Save(h)
 	}
 	if err != nil {
 		return nil, nil, warn, err

@@ -173,12 +173,27 @@ var ErrNotRecoveryKey = errors.New("this is not the account's current recovery k
 // account.
 var ErrContactCodes = errors.New("the contact codes do not open this account's recovery contacts (a code is wrong, too few were given, or they are from contacts since replaced)")
 
+// Check is a further check of a chain a device is about to trust, such as
+// the transparency log's; it may return the chain synced again.
+type Check func(*Chain) (*Chain, error)
+
+// firstUse reads the store's chain of account and runs check, if any, on it.
+func firstUse(ctx context.Context, st store.Store, account string, check Check) (*Chain, error) {
+	c, err := FirstUse(ctx, store.ChainOf(st), account)
+	if err == nil && check != nil {
+		c, err = check(c)
+	}
+	return c, err
+}
+
 // RecoverWithKey makes dev, on a machine with no other device, a device of
 // account on the authority of the recovery key. st is the account's store,
 // opened with the recovery key's identity (rk.Device()). The chain is
-// trusted on first use: the recovery key must be the one it names.
-func RecoverWithKey(ctx context.Context, st store.Store, account string, rk *keys.RecoveryKey, dev *keys.Device) (*Chain, error) {
-	c, err := FirstUse(ctx, store.ChainOf(st), account)
+// trusted on first use, after check (the transparency log): the recovery
+// key must be the one it names and have countersigned it (docs/devices.md
+// §D.3); an old prefix of the chain is caught only by check.
+func RecoverWithKey(ctx context.Context, st store.Store, account string, rk *keys.RecoveryKey, dev *keys.Device, check Check) (*Chain, error) {
+	c, err := firstUse(ctx, st, account, check)
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +213,8 @@ func RecoverWithKey(ctx context.Context, st store.Store, account string, rk *key
 // RecoverWithContacts makes dev a device of account on the authority of
 // the recovery contacts' device dc (CombineCodes). st is the account's
 // store, opened as dc.
-func RecoverWithContacts(ctx context.Context, st store.Store, account string, dc, dev *keys.Device) (*Chain, error) {
-	c, err := FirstUse(ctx, store.ChainOf(st), account)
+func RecoverWithContacts(ctx context.Context, st store.Store, account string, dc, dev *keys.Device, check Check) (*Chain, error) {
+	c, err := firstUse(ctx, st, account, check)
 	if err != nil {
 		return nil, err
 	}

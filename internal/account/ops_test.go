@@ -170,7 +170,7 @@ func TestRotateRecoveryKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dev := newDevice(t, "new laptop")
-			got, err := account.RecoverWithKey(ctx, f.st, f.acct, tc.rk, dev)
+			got, err := account.RecoverWithKey(ctx, f.st, f.acct, tc.rk, dev, nil)
 			if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
 				t.Fatalf("RecoverWithKey: %v, want %v", err, tc.want)
 			}

@@ -35,6 +35,7 @@ func receive(ctx context.Context, relay Relay, code *pairing.Code, slot byte, de
 		if left <= 0 {
 			return nil, ErrPairingTimeout
 		}
+		asked := time.Now()
 		body, ok, err := relay.GetPairing(ctx, code.ID(), int(slot), min(left, pollWait))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: the pairing has expired", ErrPairingTimeout)
@@ -49,6 +50,29 @@ func receive(ctx context.Context, relay Relay, code *pairing.Code, slot byte, de
 			}
 			return msg, nil
 		}
+		// A server that answers "empty" at once instead of waiting must
+		// not make the devices poll it in a tight loop.
+		if err := pause(ctx, minPoll-time.Since(asked)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// minPoll is the least time between two reads of a mailbox slot.
+const minPoll = time.Second
+
+// pause waits for d, or until ctx is done.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -185,7 +185,19 @@ func testContacts(t *testing.T, url string, owner *user, acct, work, src string)
 	if _, err := owner.try(nil, "recovery-contact", "add", "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "nobody@example.org") {
 		t.Errorf("adding an unknown name as a contact: %v", err)
 	}
-	owner.run(t, append([]string{"recovery-contact", "add", "--threshold", "2"}, ids...)...)
+	// Each contact reads its device's fingerprint to the owner; without
+	// them the owner's device refuses to seal shares to keys the server
+	// served.
+	if _, err := owner.try(nil, append([]string{"recovery-contact", "add", "--threshold", "2"}, ids...)...); err == nil || !strings.Contains(err.Error(), "not confirmed") {
+		t.Errorf("contacts added without confirming fingerprints: %v", err)
+	}
+	var confirm []string
+	for _, u := range helpers {
+		var list []deviceOut
+		u.runJSON(t, &list, "device", "list")
+		confirm = append(confirm, "--fingerprint", list[0].Fingerprint)
+	}
+	owner.run(t, append(append([]string{"recovery-contact", "add", "--threshold", "2"}, confirm...), ids...)...)
 	var codes []string
 	for _, u := range helpers {
 		var help struct{ Code string }

@@ -20,15 +20,20 @@ const MaxChainEntry = 32 << 10
 // verify them. Implementations must make AppendChain a compare-and-swap on
 // the chain's length, so two devices appending at once cannot both win.
 type Chain interface {
-	// ChainEntries returns entries number from, from+1, … in order. It may
-	// return fewer than exist (a page); an empty result means there are
-	// none from there on.
-	ChainEntries(ctx context.Context, from uint64) ([][]byte, error)
+	ChainReader
 	// AppendChain stores entry as number seq. It fails with an error
 	// wrapping ErrConflict when the chain does not hold exactly seq
 	// entries; a store that checks entries (a server) may refuse one with
 	// another error.
 	AppendChain(ctx context.Context, seq uint64, entry []byte) error
+}
+
+// ChainReader reads a device chain.
+type ChainReader interface {
+	// ChainEntries returns entries number from, from+1, … in order. It may
+	// return fewer than exist (a page); an empty result means there are
+	// none from there on.
+	ChainEntries(ctx context.Context, from uint64) ([][]byte, error)
 }
 
 // ChainOf returns s's own Chain if it keeps one (a server), or else a
@@ -41,9 +46,22 @@ func ChainOf(s Store) Chain {
 	return objectChain{s}
 }
 
-// ReadChain returns every entry of c from number from on.
-func ReadChain(ctx context.Context, c Chain, from uint64) ([][]byte, error) {
+// Bounds on a whole device chain as read from a store: a hostile store
+// cannot make a client hold more.
+const (
+	MaxChainEntries = 1 << 16   // docs/devices.md §D.2
+	MaxChainBytes   = 128 << 20 // far above any real chain
+)
+
+// ErrChainTooLarge means a store served a chain beyond MaxChainEntries or
+// MaxChainBytes.
+var ErrChainTooLarge = errors.New("device chain exceeds the size limits")
+
+// ReadChain returns every entry of c from number from on, refusing to read
+// more than MaxChainEntries entries or MaxChainBytes bytes in all.
+func ReadChain(ctx context.Context, c ChainReader, from uint64) ([][]byte, error) {
 	var all [][]byte
+	var size int
 	for {
 		page, err := c.ChainEntries(ctx, from+uint64(len(all)))
 		if err != nil {
@@ -53,6 +71,12 @@ func ReadChain(ctx context.Context, c Chain, from uint64) ([][]byte, error) {
 			return all, nil
 		}
 		all = append(all, page...)
+		for _, e := range page {
+			size += len(e)
+		}
+		if from+uint64(len(all)) > MaxChainEntries || size > MaxChainBytes {
+			return nil, fmt.Errorf("%w: more than %d entries or %d bytes from entry %d", ErrChainTooLarge, MaxChainEntries, MaxChainBytes, from)
+		}
 	}
 }
 
