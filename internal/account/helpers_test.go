@@ -109,7 +109,6 @@ func (f *fixture) replaceEntry(t *testing.T, seq uint64, b []byte) {
 	}
 }
 
-
 // sameEntries reports whether a and b hold the same entries.
 func sameEntries(a, b [][]byte) bool {
 	if len(a) != len(b) {
