@@ -113,6 +113,9 @@ func (e *env) trustLog(ctx context.Context, h *home.Home, loc string, st store.S
 	if err := e.pinLog(ctx, h, loc, st, names...); err != nil {
 		return err
 	}
-	_, _, err := e.checkLog(ctx, h, loc, st, c)
+	_, rep, err := e.checkLog(ctx, h, loc, st, c)
+	if err == nil && len(names) > 0 && (rep == nil || !rep.NameLogged) {
+		err = fmt.Errorf("the server registered the name %q but its transparency log does not show it", names[0])
+	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/home"
@@ -40,7 +41,9 @@ func serverLog(h *home.Home, loc string, st store.Store) (*account.Log, error) {
 
 // pinLog records the log policy of a server for this device: the log key
 // given with --log-key, or else the one the server states (trusted on
-// first use, like an SSH host key), and the witnesses the user named.
+// first use, like an SSH host key), and the witnesses the user named. A
+// policy this device already holds for the server is never weakened: its
+// key stays (another is refused), and witnesses and names only add up.
 func (e *env) pinLog(ctx context.Context, h *home.Home, loc string, st store.Store, names ...string) error {
 	rs, ok := st.(*remote.Store)
 	if !ok {
@@ -49,29 +52,59 @@ func (e *env) pinLog(ctx context.Context, h *home.Home, loc string, st store.Sto
 	if e.o.witnessThreshold > len(e.o.witnesses) {
 		return usageError{fmt.Sprintf("--witness-threshold %d needs at least %d --witness keys", e.o.witnessThreshold, e.o.witnessThreshold)}
 	}
-	key := e.o.logKey
-	if key == "" {
-		f, err := transparency.NewFetcher(rs.HTTPClient(), rs.BaseURL())
-		if err != nil {
-			return err
-		}
-		if key, err = f.VerifierKey(ctx); err != nil {
-			return fmt.Errorf("reading the server's log key: %w", err)
-		}
-	}
-	threshold := e.o.witnessThreshold
-	if threshold == 0 {
-		threshold = len(e.o.witnesses)
-	}
 	s, err := h.Settings()
 	if err != nil {
 		return err
 	}
+	old, pinned := s.Logs[loc]
+	key := e.o.logKey
+	switch {
+	case pinned && key != "" && key != old.Key:
+		return withHint(fmt.Errorf("this device already trusts another log key for %s", loc), "a server does not change its log key; if you are sure it did, remove its entry from \"logs\" in "+filepath.Join(h.Dir, "settings.json"))
+	case pinned:
+		key = old.Key
+	case key == "":
+		if key, err = serverLogKey(ctx, rs); err != nil {
+			return err
+		}
+	}
+	p := home.LogPolicy{Key: key, Witnesses: union(old.Witnesses, e.o.witnesses), Names: union(old.Names, names)}
+	p.Threshold = max(old.Threshold, e.o.witnessThreshold)
+	if e.o.witnessThreshold == 0 && len(e.o.witnesses) > 0 {
+		p.Threshold = len(p.Witnesses)
+	}
+	if p.Threshold == 0 {
+		fmt.Fprintf(e.stderr, "coffer: warning: no witnesses: the server could show this device a log of its own making; pass --witness to require independent cosigners (docs/transparency.md)\n")
+	}
 	if s.Logs == nil {
 		s.Logs = map[string]home.LogPolicy{}
 	}
-	s.Logs[loc] = home.LogPolicy{Key: key, Witnesses: e.o.witnesses, Threshold: threshold, Names: names}
+	s.Logs[loc] = p
 	return h.SaveSettings(s)
+}
+
+// serverLogKey reads the log key the server states.
+func serverLogKey(ctx context.Context, rs *remote.Store) (string, error) {
+	f, err := transparency.NewFetcher(rs.HTTPClient(), rs.BaseURL())
+	if err != nil {
+		return "", err
+	}
+	key, err := f.VerifierKey(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading the server's log key: %w", err)
+	}
+	return key, nil
+}
+
+// union returns a followed by the elements of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // checkLog checks the log of a server store against the chain c, failing
