@@ -31,6 +31,20 @@ const (
 	MaxNoteSize = 64 << 10
 )
 
+// Limits on a log's growth (docs/transparency.md §T.4, §T.5.2). Coffer's
+// logs gain a leaf per device-chain entry and per account name, so an
+// honest log never comes near them; they stop a log from having a tree of
+// absurd size cosigned (a consistent extension by 2⁴⁰ filler leaves
+// costs its operator nothing) that every client would then have to read.
+const (
+	// MaxGrowth is the most leaves a checkpoint may add to the last one a
+	// witness cosigned or a client verified.
+	MaxGrowth = 1 << 24
+	// MaxFirstSize is the largest tree a client accepts on first use of
+	// a log, and a witness cosigns for a log it has never cosigned.
+	MaxFirstSize = 1 << 32
+)
+
 // ErrInconsistent means two views of the log cannot both be honest: a
 // consistency proof failed, or a tree got smaller.
 var ErrInconsistent = errors.New("log views are inconsistent")

@@ -3,9 +3,11 @@ package tlog
 import (
 	"bytes"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -82,5 +84,52 @@ func TestPolicyErrorCounts(t *testing.T) {
 	}
 	if _, _, err := (Policy{Log: k.logV, Witnesses: []note.Verifier{nil}}).Verify(k.sign(t, c)); err == nil {
 		t.Fatal("accepted a policy with a nil witness key")
+	}
+}
+
+// TestPolicyOpenTimes: Open reports each valid cosignature's timestamp, in
+// the policy's order, and the zero time for a witness key whose
+// signatures carry none.
+func TestPolicyOpenTimes(t *testing.T) {
+	k := newTestKeys(t, 2)
+	c := newMemLog(t, 5).checkpoint(t, 5)
+	at := func(name string, when time.Time) note.Signer {
+		s, err := NewCosigner(cosignerSkey(name, seed(name)), func() time.Time { return when })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	plain, err := NewLogSigner(logSkey("plain.example/w", seed("plain")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainV, err := NewLogVerifier(mustVkey(t, "plain.example/w", seed("plain")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := testTime.Add(time.Hour)
+	last := time.Unix(math.MaxInt64, 0)
+	tests := []struct {
+		name      string
+		signed    []byte
+		witnesses []note.Verifier
+		want      []Cosignature
+	}{
+		{"two times, policy order", k.sign(t, c, at("witness.example/w2", later), k.witnesses[0]), k.witnessV,
+			[]Cosignature{{"witness.example/w1", testTime}, {"witness.example/w2", later}}},
+		{"latest timestamp", k.sign(t, c, at("witness.example/w1", last)), k.witnessV[:1],
+			[]Cosignature{{"witness.example/w1", last}}},
+		{"key without timestamps", k.sign(t, c, plain), []note.Verifier{plainV},
+			[]Cosignature{{"plain.example/w", time.Time{}}}},
+		{"none", k.sign(t, c), k.witnessV, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, cosigs, err := Policy{Log: k.logV, Witnesses: tc.witnesses}.Open(tc.signed)
+			if err != nil || *got != c || !slices.Equal(cosigs, tc.want) {
+				t.Fatalf("got %+v, %v; want %+v", cosigs, err, tc.want)
+			}
+		})
 	}
 }
