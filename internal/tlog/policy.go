@@ -2,8 +2,8 @@ package tlog
 
 import (
 	"encoding/base64"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
