@@ -3,7 +3,9 @@ package witness
 import (
 	"fmt"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	xtlog "golang.org/x/mod/sumdb/tlog"
@@ -48,28 +50,105 @@ func (l *testLog) grow(t testing.TB, prefix string, n int64) *testLog {
 // signed returns the log's signed checkpoint at a size.
 func (l *testLog) signed(t testing.TB, size int64) []byte {
 	t.Helper()
-	root, err := xtlog.TreeHash(size, l)
+	return signedTree(t, l.signer, l, size)
+}
+
+// proof returns the consistency proof from old to size.
+func (l *testLog) proof(t testing.TB, old, size int64) []tlog.Hash {
+	t.Helper()
+	return proveTree(t, l, old, size)
+}
+
+// signedTree returns the checkpoint of the tree of hashes at a size,
+// signed by signer.
+func signedTree(t testing.TB, signer note.Signer, hashes tlog.HashReader, size int64) []byte {
+	t.Helper()
+	root, err := xtlog.TreeHash(size, hashes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := tlog.Sign(tlog.Checkpoint{Origin: l.signer.Name(), Size: uint64(size), Root: root}.Body(), l.signer)
+	b, err := tlog.Sign(tlog.Checkpoint{Origin: signer.Name(), Size: uint64(size), Root: root}.Body(), signer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// proof returns the consistency proof from old to size.
-func (l *testLog) proof(t testing.TB, old, size int64) []tlog.Hash {
+// proveTree returns the consistency proof from old to size in the tree
+// of hashes, empty from 0.
+func proveTree(t testing.TB, hashes tlog.HashReader, old, size int64) []tlog.Hash {
 	t.Helper()
 	if old == 0 {
 		return nil
 	}
-	p, err := xtlog.ProveTree(size, old, l)
+	p, err := xtlog.ProveTree(size, old, hashes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// paddedLog is a log's real leaves followed by identical filler leaves,
+// up to 2⁶² of them: each stored hash costs O(log size) to compute, so a
+// log operator can have a consistent tree of absurd size cosigned for
+// nothing.
+type paddedLog struct {
+	real   *testLog
+	filler [63]tlog.Hash // filler[l]: a full subtree of filler at height l
+}
+
+// padded returns l followed by filler leaves.
+func (l *testLog) padded() *paddedLog {
+	p := &paddedLog{real: l}
+	p.filler[0] = xtlog.RecordHash([]byte("filler"))
+	for i := 1; i < len(p.filler); i++ {
+		p.filler[i] = xtlog.NodeHash(p.filler[i-1], p.filler[i-1])
+	}
+	return p
+}
+
+// hash returns the hash of the n-th subtree at a level.
+func (p *paddedLog) hash(level int, n int64) (tlog.Hash, error) {
+	lo, hi := n<<level, (n+1)<<level
+	switch {
+	case hi <= p.real.n:
+		h, err := p.real.ReadHashes([]int64{xtlog.StoredHashIndex(level, n)})
+		if err != nil {
+			return tlog.Hash{}, err
+		}
+		return h[0], nil
+	case lo >= p.real.n:
+		return p.filler[level], nil
+	}
+	left, err := p.hash(level-1, 2*n)
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	right, err := p.hash(level-1, 2*n+1)
+	return xtlog.NodeHash(left, right), err
+}
+
+func (p *paddedLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		var err error
+		if out[i], err = p.hash(xtlog.SplitStoredHashIndex(x)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// signed returns the padded log's signed checkpoint at a size.
+func (p *paddedLog) signed(t testing.TB, size int64) []byte {
+	t.Helper()
+	return signedTree(t, p.real.signer, p, size)
+}
+
+// proof returns the consistency proof from old to size.
+func (p *paddedLog) proof(t testing.TB, old, size int64) []tlog.Hash {
+	t.Helper()
+	return proveTree(t, p, old, size)
 }
 
 // logKey makes a log key pair for an origin.
@@ -99,7 +178,11 @@ type fixture struct {
 	cosigner note.Signer
 	cosignV  note.Verifier
 	srv      *httptest.Server
+	now      atomic.Int64 // the cosigner's clock, POSIX seconds
 }
+
+// t0 is the time the fixture's witness cosigns at unless told otherwise.
+var t0 = time.Unix(1700000000, 0)
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -109,7 +192,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.cosigner, err = tlog.NewCosigner(skey, nil); err != nil {
+	f.now.Store(t0.Unix())
+	if f.cosigner, err = tlog.NewCosigner(skey, func() time.Time { return time.Unix(f.now.Load(), 0) }); err != nil {
 		t.Fatal(err)
 	}
 	if f.cosignV, err = tlog.NewCosignatureVerifier(vkey); err != nil {
@@ -120,7 +204,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // start (re)starts the witness from the state in its directory.
-func (f *fixture) start(t *testing.T) {
+func (f *fixture) start(t *testing.T, opts ...Option) {
 	t.Helper()
 	if f.srv != nil {
 		f.srv.Close()
@@ -129,7 +213,7 @@ func (f *fixture) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(st, f.cosigner, map[string]note.Verifier{origin: f.logV})
+	w, err := New(st, f.cosigner, map[string]note.Verifier{origin: f.logV}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

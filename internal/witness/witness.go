@@ -21,16 +21,28 @@ const SizeContentType = "text/x.tlog.size"
 // "POST /add-checkpoint" and safe for concurrent use: checking a request
 // against a log's state and recording the new state happen under one lock.
 type Witness struct {
-	mu     sync.Mutex
-	state  Store
-	signer note.Signer
-	logs   map[string]note.Verifier
+	mu        sync.Mutex
+	state     Store
+	signer    note.Signer
+	logs      map[string]note.Verifier
+	maxGrowth uint64
+}
+
+// An Option configures a Witness.
+type Option func(*Witness)
+
+// MaxGrowth sets the most leaves one cosigned checkpoint may add to the
+// last one the witness cosigned for its log (tlog.MaxGrowth unless set;
+// at least 1). A log the witness never cosigned may start at up to
+// tlog.MaxFirstSize leaves, or n if larger.
+func MaxGrowth(n uint64) Option {
+	return func(w *Witness) { w.maxGrowth = max(n, 1) }
 }
 
 // New returns a witness that cosigns with signer (a tlog.NewCosigner)
 // the checkpoints of logs, keyed by origin, each verified by its log's
 // key, whose name must be the origin.
-func New(state Store, signer note.Signer, logs map[string]note.Verifier) (*Witness, error) {
+func New(state Store, signer note.Signer, logs map[string]note.Verifier, opts ...Option) (*Witness, error) {
 	if state == nil || signer == nil {
 		return nil, errors.New("witness needs a state store and a signer")
 	}
@@ -39,7 +51,11 @@ func New(state Store, signer note.Signer, logs map[string]note.Verifier) (*Witne
 			return nil, fmt.Errorf("witness: the key for log %q must be named by its origin", origin)
 		}
 	}
-	return &Witness{state: state, signer: signer, logs: logs}, nil
+	w := &Witness{state: state, signer: signer, logs: logs, maxGrowth: tlog.MaxGrowth}
+	for _, o := range opts {
+		o(w)
+	}
+	return w, nil
 }
 
 // refusal is a request the witness answers with an HTTP error.
@@ -57,7 +73,9 @@ func refuse(status int, format string, args ...any) *refusal {
 }
 
 // ServeHTTP answers POST /add-checkpoint with the cosignature line, or
-// with C2SP's status codes: 400 malformed, 403 bad log signature, 404
+// with C2SP's status codes: 400 malformed or growing the log by more than
+// the witness's bound (C2SP has no code of its own for it), 403 bad log
+// signature, 404
 // unknown log, 409 wrong old size (always with the witness's size as
 // body), 422 a different root at the same size or a bad consistency
 // proof (both inconsistent with what it cosigned, as tlog-witness says
@@ -125,6 +143,8 @@ func (w *Witness) add(body []byte) ([]byte, error) {
 		return nil, &refusal{status: http.StatusConflict, msg: "old size differs", size: st.Size, isSize: true}
 	case found && c.Size == st.Size && c.Root != st.Root:
 		return nil, refuse(http.StatusUnprocessableEntity, "%s has another root hash at size %d than the checkpoint cosigned before", c.Origin, c.Size)
+	case c.Size-st.Size > w.growthLimit(found):
+		return nil, refuse(http.StatusBadRequest, "%s would grow from %d to %d leaves, more than the %d this witness cosigns at once", c.Origin, st.Size, c.Size, w.growthLimit(found))
 	}
 	if err := tlog.VerifyConsistencyProof(proof, oldSize, st.Root, *c); err != nil {
 		return nil, refuse(http.StatusUnprocessableEntity, "%v", err)
@@ -138,6 +158,15 @@ func (w *Witness) add(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	return cosigned[len(text)+1:], nil
+}
+
+// growthLimit is the most leaves a checkpoint may add to the witness's
+// state of a log, found or not.
+func (w *Witness) growthLimit(found bool) uint64 {
+	if !found {
+		return max(w.maxGrowth, tlog.MaxFirstSize)
+	}
+	return w.maxGrowth
 }
 
 // verify checks that signed is a checkpoint of a known log signed by it.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -235,5 +236,85 @@ func TestNewRefusesMisnamedLogKey(t *testing.T) {
 	s, _ := logKey(t, "w.example/x")
 	if _, err := New(st, s, map[string]note.Verifier{origin: v}); err == nil {
 		t.Fatal("accepted a log key named other than its origin")
+	}
+}
+
+// TestGrowthBound: the witness cosigns no checkpoint that adds more than
+// its bound of leaves to the last it cosigned (400), nor a first one
+// beyond tlog.MaxFirstSize, however consistent: a tree of 2⁴⁰ filler
+// leaves costs its log nothing and every client a scan without end.
+func TestGrowthBound(t *testing.T) {
+	const first, grown = tlog.MaxFirstSize, 5 + tlog.MaxGrowth
+	tests := []struct {
+		name  string
+		opts  []Option
+		steps func(t *testing.T, a *testLog, p *paddedLog) []step
+	}{
+		{"default bound", nil, func(t *testing.T, a *testLog, p *paddedLog) []step {
+			return []step{
+				{"first checkpoint", 0, nil, a.signed(t, 5), 200, 0},
+				{"2^40 leaves more", 5, p.proof(t, 5, 1<<40), p.signed(t, 1<<40), 400, 0},
+				{"one more than the bound", 5, p.proof(t, 5, grown+1), p.signed(t, grown+1), 400, 0},
+				{"the bound", 5, p.proof(t, 5, grown), p.signed(t, grown), 200, 0},
+				{"the bound again", grown, p.proof(t, grown, grown+tlog.MaxGrowth), p.signed(t, grown+tlog.MaxGrowth), 200, 0},
+			}
+		}},
+		{"first checkpoint beyond MaxFirstSize", nil, func(t *testing.T, a *testLog, p *paddedLog) []step {
+			return []step{
+				{"first beyond", 0, nil, p.signed(t, first+1), 400, 0},
+				{"first at", 0, nil, p.signed(t, first), 200, 0},
+			}
+		}},
+		{"bound of 4", []Option{MaxGrowth(4)}, func(t *testing.T, a *testLog, p *paddedLog) []step {
+			return []step{
+				{"first checkpoint", 0, nil, a.signed(t, 3), 200, 0},
+				{"5 more", 3, a.proof(t, 3, 8), a.signed(t, 8), 400, 0},
+				{"4 more", 3, a.proof(t, 3, 7), a.signed(t, 7), 200, 0},
+				{"the same again", 7, nil, a.signed(t, 7), 200, 0},
+			}
+		}},
+		{"a first checkpoint larger than the bound", []Option{MaxGrowth(4)}, func(t *testing.T, a *testLog, p *paddedLog) []step {
+			return []step{{"first of 9", 0, nil, a.signed(t, 9), 200, 0}}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.start(t, tc.opts...)
+			a := f.newLog().grow(t, "a", 9)
+			run(t, f, tc.steps(t, a, a.padded()))
+		})
+	}
+}
+
+// TestCosignAgain: a checkpoint of the size and root the witness holds is
+// cosigned again with a fresh timestamp (C2SP tlog-witness allows it), so
+// a log can show its clients that its tree is still the latest; the
+// state stays as it was.
+func TestCosignAgain(t *testing.T) {
+	f := newFixture(t)
+	a := f.newLog().grow(t, "a", 5)
+	policy := tlog.Policy{Log: f.logV, Witnesses: []note.Verifier{f.cosignV}, Threshold: 1}
+	for i, when := range []time.Time{t0, t0.Add(time.Hour), t0.Add(25 * time.Hour)} {
+		f.now.Store(when.Unix())
+		old := uint64(5)
+		if i == 0 {
+			old = 0
+		}
+		lines, _, err := Submit(context.Background(), f.srv.Client(), f.srv.URL, old, nil, a.signed(t, 5))
+		if err != nil {
+			t.Fatalf("submission %d: %v", i, err)
+		}
+		_, cosigs, err := policy.Open(append(a.signed(t, 5), lines...))
+		if err != nil || len(cosigs) != 1 || !cosigs[0].Time.Equal(when) {
+			t.Fatalf("submission %d at %v: cosigned %+v, %v", i, when, cosigs, err)
+		}
+	}
+	st, err := OpenFileStore(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, _ := st.Get(origin); !ok || got.Size != 5 {
+		t.Fatalf("state %+v after cosigning size 5 again", got)
 	}
 }
