@@ -17,6 +17,7 @@ import (
 type Log struct {
 	Fetcher *transparency.Fetcher
 	Policy  tlog.Policy
+	Key     string // the log's verifier key, which names its saved state
 	Dir     string // the directory of saved log states
 	Name    string // the account's name to watch, if any
 }
@@ -35,7 +36,7 @@ func NewLog(f *transparency.Fetcher, p home.LogPolicy, dir string) (*Log, error)
 		}
 		pol.Witnesses = append(pol.Witnesses, v)
 	}
-	l := &Log{Fetcher: f, Policy: pol, Dir: dir}
+	l := &Log{Fetcher: f, Policy: pol, Key: p.Key, Dir: dir}
 	if len(p.Names) > 0 {
 		l.Name = p.Names[0]
 	}
@@ -50,7 +51,7 @@ func (l *Log) Origin() string { return l.Policy.Log.Name() }
 // and extends the one verified before, every entry of c is in the log, and
 // the log holds nothing for the account that c does not.
 func (l *Log) Check(ctx context.Context, c *Chain, name string) (*transparency.Report, error) {
-	st, err := transparency.LoadState(l.Dir, l.Origin())
+	st, err := transparency.LoadState(l.Dir, l.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (l *Log) Check(ctx context.Context, c *Chain, name string) (*transparency.R
 	if err != nil {
 		return rep, fmt.Errorf("transparency log %s: %w", l.Origin(), err)
 	}
-	return rep, next.Save(l.Dir)
+	return rep, next.Save(l.Dir, l.Key)
 }
 
 // hidden reports whether every alert of rep is of an entry beyond the

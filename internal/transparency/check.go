@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,15 @@ var (
 	// consistency check. The log shows different histories to different
 	// clients.
 	ErrSplitView = errors.New("the log shows this device a history inconsistent with what it showed before (split view)")
+	// ErrStale means fewer than the policy's threshold of witnesses
+	// cosigned the checkpoint recently: the server may be showing this
+	// device an old tree, validly cosigned once, to hide newer entries.
+	ErrStale = errors.New("the log's checkpoint is not freshly witnessed")
+	// ErrGrowth means the checkpoint's tree is more than tlog.MaxGrowth
+	// leaves larger than the one this device verified, or larger than
+	// tlog.MaxFirstSize on first use: more than an honest log grows, and
+	// more than a client can read.
+	ErrGrowth = errors.New("the log's tree grew by more than a client reads at once")
 	// ErrAlert means the log contradicts the watched account: entries
 	// hidden from this device, forked, never logged, or its name mapped
 	// elsewhere. The Report lists them.
@@ -34,6 +44,17 @@ var (
 // the server logs an entry in the transaction that accepts it, so only
 // publishing and cosigning a checkpoint can lag.
 const DefaultMaxPending = 24 * time.Hour
+
+// DefaultMaxAge is how old the policy's threshold of witness cosignatures
+// of a checkpoint may be: a server re-submits its checkpoint to its
+// witnesses every hour even with no new leaves (docs/transparency.md
+// §T.6), so only a server hiding newer checkpoints, or witnesses down for
+// a day, lets them age further.
+const DefaultMaxAge = 24 * time.Hour
+
+// MaxClockSkew is how far after the device's clock a cosignature may be
+// dated and still count as fresh.
+const MaxClockSkew = 10 * time.Minute
 
 // MaxAlerts bounds the alerts a Report lists; Suppressed counts the rest.
 const MaxAlerts = 64
@@ -48,10 +69,21 @@ type Watch struct {
 	// Name is the account's name, if the device knows it: the log must
 	// map it to no other account or genesis.
 	Name string
-	// Now is the time of the check (zero: time.Now()), and MaxPending how
-	// long an entry may stay unlogged (zero: DefaultMaxPending).
+	// Now is the time of the check (zero: time.Now()), MaxPending how
+	// long an entry may stay unlogged (zero: DefaultMaxPending), and
+	// MaxAge how old the policy's threshold of cosignatures may be (zero:
+	// DefaultMaxAge).
 	Now        time.Time
 	MaxPending time.Duration
+	MaxAge     time.Duration
+}
+
+// now returns the time of the check.
+func (w Watch) now() time.Time {
+	if w.Now.IsZero() {
+		return time.Now()
+	}
+	return w.Now
 }
 
 // NewWatch returns the Watch of the account with ID accountID (32 hex
@@ -129,8 +161,11 @@ type Report struct {
 // state of the log (nil on first use: any checkpoint meeting the policy is
 // accepted and the log is read from leaf 0). In order: the checkpoint is
 // fetched and verified under policy; it must not be smaller than st's
-// (ErrRollback), nor of st's size with another root, nor fail to extend
-// st's tree (ErrSplitView); the leaves not yet read for this account are
+// (ErrRollback), nor more than tlog.MaxGrowth leaves larger (or above
+// tlog.MaxFirstSize on first use; ErrGrowth), nor of st's size with
+// another root, nor fail to extend st's tree (ErrSplitView); with a
+// threshold of at least one, that many cosignatures must be at most
+// w.MaxAge old (ErrStale); the leaves not yet read for this account are
 // read, authenticated against the checkpoint, and checked against w.
 //
 // On success Check returns the new state to save and a Report. On any
@@ -146,14 +181,20 @@ func Check(ctx context.Context, f *Fetcher, policy tlog.Policy, st *State, w Wat
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetching the log's checkpoint: %w", err)
 	}
-	c, names, err := policy.Verify(signed)
+	c, cosigs, err := policy.Open(signed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint from %s: %w", f, err)
 	}
 	if err := extends(ctx, f, st, c); err != nil {
 		return nil, nil, err
 	}
-	rep := &Report{Origin: c.Origin, Size: c.Size, Root: c.Root, Witnesses: names}
+	if err := fresh(policy.Threshold, cosigs, w); err != nil {
+		return nil, nil, fmt.Errorf("checkpoint of %s at size %d: %w", c.Origin, c.Size, err)
+	}
+	rep := &Report{Origin: c.Origin, Size: c.Size, Root: c.Root}
+	for _, cs := range cosigs {
+		rep.Witnesses = append(rep.Witnesses, cs.Name)
+	}
 	s := newScan(st, w, rep)
 	for from := s.acct.Scanned; from < c.Size; {
 		to := min(c.Size, from+tlog.MaxReadLeaves)
@@ -183,15 +224,20 @@ func Check(ctx context.Context, f *Fetcher, policy tlog.Policy, st *State, w Wat
 }
 
 // extends checks that the verified checkpoint c may follow the saved
-// state st: same origin, no smaller, and a tree that extends st's.
+// state st: same origin, no smaller, not absurdly larger, and a tree that
+// extends st's.
 func extends(ctx context.Context, f *Fetcher, st *State, c *tlog.Checkpoint) error {
 	switch {
+	case st == nil && c.Size > tlog.MaxFirstSize:
+		return fmt.Errorf("%w: %s has %d leaves, more than the %d this device reads on first use", ErrGrowth, c.Origin, c.Size, uint64(tlog.MaxFirstSize))
 	case st == nil:
 		return nil
 	case st.Origin != c.Origin:
 		return fmt.Errorf("the saved state of log %q cannot check a checkpoint of %q", st.Origin, c.Origin)
 	case c.Size < st.Size:
 		return fmt.Errorf("%w: %s is at size %d, this device verified size %d", ErrRollback, c.Origin, c.Size, st.Size)
+	case c.Size-st.Size > tlog.MaxGrowth:
+		return fmt.Errorf("%w: %s grew from %d to %d leaves since this device last checked it, more than %d at once", ErrGrowth, c.Origin, st.Size, c.Size, tlog.MaxGrowth)
 	case c.Size == st.Size && c.Root != st.Root:
 		return fmt.Errorf("%w: %s has another root at size %d", ErrSplitView, c.Origin, c.Size)
 	case c.Size == st.Size:
@@ -202,6 +248,35 @@ func extends(ctx context.Context, f *Fetcher, st *State, c *tlog.Checkpoint) err
 		return fmt.Errorf("%w: %w", ErrSplitView, err)
 	}
 	return err
+}
+
+// fresh checks that, if the policy needs witnesses at all, at least
+// threshold of the cosignatures are dated no earlier than w's maximum age
+// before its time and no later than MaxClockSkew after it. A cosignature
+// without a timestamp counts as old.
+func fresh(threshold int, cosigs []tlog.Cosignature, w Watch) error {
+	if threshold == 0 {
+		return nil
+	}
+	now, maxAge := w.now(), w.MaxAge
+	if maxAge == 0 {
+		maxAge = DefaultMaxAge
+	}
+	var times []time.Time
+	for _, cs := range cosigs {
+		if !cs.Time.After(now.Add(MaxClockSkew)) {
+			times = append(times, cs.Time)
+		}
+	}
+	if len(times) < threshold {
+		return fmt.Errorf("%w: %d of the %d cosignatures required are dated more than %v after this device's clock (%s): is the clock right?",
+			ErrStale, len(cosigs)-len(times), threshold, MaxClockSkew, now.UTC().Format(time.RFC3339))
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
+	if age := now.Sub(times[threshold-1]); age > maxAge {
+		return fmt.Errorf("%w: the log's newest witnessed checkpoint is %d h old: the server may be hiding newer entries", ErrStale, int64(age.Hours()))
+	}
+	return nil
 }
 
 // alertError summarises the report's alerts as an error wrapping ErrAlert.

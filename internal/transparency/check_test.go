@@ -64,7 +64,7 @@ func TestCheck(t *testing.T) {
 			l := aliceLog(t)
 			fx.publish(t, l, fx.witness)
 			st := fx.accept(t, nil, at(watchAlice(t, 4), t0))
-			fx.publish(t, l.add(t, chainLeaf(bob, 1, entry(bob, 1)), chainLeaf(alice, 3, entry(alice, 3))), fx.witness)
+			fx.cosignAt(t, l.add(t, chainLeaf(bob, 1, entry(bob, 1)), chainLeaf(alice, 3, entry(alice, 3))), fx.witness, t0.Add(48*time.Hour))
 			return st, at(watchAlice(t, 4), t0.Add(48*time.Hour))
 		}, want: func(t *testing.T, rep *Report) {
 			if rep.Read != 2 || rep.Logged != 4 || rep.Pending != nil {
@@ -72,15 +72,74 @@ func TestCheck(t *testing.T) {
 			}
 		}},
 		{name: "pending entry within the limit", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
-			fx.publish(t, aliceLog(t), fx.witness)
+			l := aliceLog(t)
+			fx.publish(t, l, fx.witness)
 			st := fx.accept(t, nil, at(watchAlice(t, 4), t0))
+			fx.cosignAt(t, l, fx.witness, t0.Add(DefaultMaxPending))
 			return st, at(watchAlice(t, 4), t0.Add(DefaultMaxPending))
 		}},
 		{name: "pending entry past the limit", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
-			fx.publish(t, aliceLog(t), fx.witness)
+			l := aliceLog(t)
+			fx.publish(t, l, fx.witness)
 			st := fx.accept(t, nil, at(watchAlice(t, 4), t0))
+			fx.cosignAt(t, l, fx.witness, t0.Add(DefaultMaxPending+time.Minute))
 			return st, at(watchAlice(t, 4), t0.Add(DefaultMaxPending+time.Minute))
 		}, err: ErrAlert, alert: AlertUnlogged},
+		{name: "frozen view: an old checkpoint served after a newer was cosigned", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			l := aliceLog(t)
+			old := fx.publish(t, l, fx.witness)
+			st := fx.accept(t, nil, watchAlice(t, 3))
+			// Another device removes one: entry 3, logged and cosigned,
+			// while this device is served the old checkpoint for ever.
+			fx.cosignAt(t, l.add(t, chainLeaf(alice, 3, entry(alice, 3))), fx.witness, t0.Add(time.Hour))
+			fx.server.set(old, "")
+			return st, at(watchAlice(t, 3), t0.Add(40*24*time.Hour))
+		}, err: ErrStale},
+		{name: "same tree cosigned again is fresh", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			l := aliceLog(t)
+			fx.publish(t, l, fx.witness)
+			st := fx.accept(t, nil, watchAlice(t, 3))
+			fx.cosignAt(t, l, fx.witness, t0.Add(40*24*time.Hour))
+			return st, at(watchAlice(t, 3), t0.Add(40*24*time.Hour))
+		}, want: func(t *testing.T, rep *Report) {
+			if rep.Read != 0 || rep.Size != 5 {
+				t.Errorf("report %+v", rep)
+			}
+		}},
+		{name: "stale on first use", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			fx.publish(t, aliceLog(t), fx.witness)
+			return nil, at(watchAlice(t, 3), t0.Add(DefaultMaxAge+time.Second))
+		}, err: ErrStale},
+		{name: "the watch's maximum age", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			fx.publish(t, aliceLog(t), fx.witness)
+			w := at(watchAlice(t, 3), t0.Add(2*time.Hour))
+			w.MaxAge = time.Hour
+			return nil, w
+		}, err: ErrStale},
+		{name: "cosigned too far in the future", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			fx.cosignAt(t, aliceLog(t), fx.witness, t0.Add(MaxClockSkew+time.Second))
+			return nil, watchAlice(t, 3)
+		}, err: ErrStale},
+		{name: "cosigned slightly in the future", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			fx.cosignAt(t, aliceLog(t), fx.witness, t0.Add(MaxClockSkew))
+			return nil, watchAlice(t, 3)
+		}},
+		{name: "no witness required, no age", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			fx.publish(t, aliceLog(t), fx.witness)
+			fx.policy.Threshold = 0
+			return nil, at(watchAlice(t, 3), t0.Add(400*24*time.Hour))
+		}},
+		{name: "growth beyond the bound", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			l := aliceLog(t)
+			fx.publish(t, l, fx.witness)
+			st := fx.accept(t, nil, watchAlice(t, 3))
+			fx.serveCosigned(t, l, 5+tlog.MaxGrowth+1)
+			return st, watchAlice(t, 3)
+		}, err: ErrGrowth},
+		{name: "first use of a tree beyond MaxFirstSize", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
+			fx.serveCosigned(t, aliceLog(t), tlog.MaxFirstSize+1)
+			return nil, watchAlice(t, 3)
+		}, err: ErrGrowth},
 		{name: "rollback", scene: func(t *testing.T, fx *fixture) (*State, Watch) {
 			l := aliceLog(t)
 			old := fx.publish(t, l, fx.witness)
@@ -290,13 +349,13 @@ func TestAlertsBounded(t *testing.T) {
 // continues where it stopped, and keeps each watched account's own scan.
 func TestPersistence(t *testing.T) {
 	fx := newFixture(t)
-	if st, err := LoadState(fx.dir, origin); st != nil || err != nil {
+	if st, err := LoadState(fx.dir, fx.vkey); st != nil || err != nil {
 		t.Fatalf("first use: %v, %v", st, err)
 	}
 	l := aliceLog(t)
 	fx.publish(t, l, fx.witness)
 	st := fx.accept(t, nil, at(watchAlice(t, 4), t0))
-	if err := st.Save(fx.dir); err != nil {
+	if err := st.Save(fx.dir, fx.vkey); err != nil {
 		t.Fatal(err)
 	}
 
@@ -304,7 +363,7 @@ func TestPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := LoadState(fx.dir, origin)
+	loaded, err := LoadState(fx.dir, fx.vkey)
 	if err != nil || !bytes.Equal(marshalOrNil(t, loaded), marshalOrNil(t, st)) {
 		t.Fatalf("loaded state differs: %v", err)
 	}
@@ -318,18 +377,102 @@ func TestPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	both, rep, err := Check(context.Background(), fx.fetcher, fx.policy, next, bobWatch)
+	both, rep, err := Check(context.Background(), fx.fetcher, fx.policy, next, at(bobWatch, t0))
 	if err != nil || rep.Read != 7 || rep.Logged != 2 {
 		t.Fatalf("a second account is read from leaf 0: %+v, %v", rep, err)
 	}
-	if err := both.Save(fx.dir); err != nil {
+	if err := both.Save(fx.dir, fx.vkey); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err = LoadState(fx.dir, origin)
+	loaded, err = LoadState(fx.dir, fx.vkey)
 	if err != nil || len(loaded.Accounts) != 2 || loaded.Accounts[alice.String()].Scanned != 7 || len(loaded.Accounts[alice.String()].Entries) != 4 {
 		t.Fatalf("both accounts kept: %+v, %v", loaded, err)
 	}
-	if _, err := LoadState(fx.dir, "log.other.example/v1"); err != nil {
-		t.Fatalf("another origin has its own file: %v", err)
+}
+
+// TestImpostorKeyKeepsApart: a second log of the same origin under
+// another key, trusted on first use with no witness, is checked and saved
+// beside the pinned log; the pinned log's next check still starts from
+// what this device verified of it, and passes.
+func TestImpostorKeyKeepsApart(t *testing.T) {
+	fx := newFixture(t)
+	fx.publish(t, aliceLog(t), fx.witness)
+	if err := fx.accept(t, nil, watchAlice(t, 3)).Save(fx.dir, fx.vkey); err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := tlog.GenerateLogKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostorS, err := tlog.NewLogSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostorV, err := tlog.NewLogVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := aliceLog(t).add(t, chainLeaf(bob, 1, entry(bob, 1)), chainLeaf(bob, 2, entry(bob, 2)))
+	signed, err := tlog.Sign(evil.checkpoint(t).Body(), impostorS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.server.set(published{log: evil, size: uint64(len(evil.leaves)), checkpoint: signed}, "")
+	st, err := LoadState(fx.dir, vkey)
+	if err != nil || st != nil {
+		t.Fatalf("the impostor key found a state: %v, %v", st != nil, err)
+	}
+	next, _, err := Check(context.Background(), fx.fetcher, tlog.Policy{Log: impostorV}, st, watchAlice(t, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Save(fx.dir, vkey); err != nil {
+		t.Fatal(err)
+	}
+
+	fx.publish(t, aliceLog(t).add(t, chainLeaf(bob, 1, entry(bob, 1))), fx.witness)
+	if st, err = LoadState(fx.dir, fx.vkey); err != nil || st == nil || st.Size != 5 {
+		t.Fatalf("the pinned log's state: %+v, %v", st, err)
+	}
+	if _, rep, err := Check(context.Background(), fx.fetcher, fx.policy, st, watchAlice(t, 3)); err != nil || rep.Read != 1 {
+		t.Fatalf("the pinned log after the impostor's check: %+v, %v", rep, err)
+	}
+}
+
+// TestFresh: at least the threshold of cosignatures must lie between the
+// maximum age before the check and MaxClockSkew after it.
+func TestFresh(t *testing.T) {
+	ago := func(d time.Duration) tlog.Cosignature { return tlog.Cosignature{Name: "w", Time: t0.Add(-d)} }
+	tests := []struct {
+		name      string
+		threshold int
+		maxAge    time.Duration
+		cosigs    []tlog.Cosignature
+		stale     bool
+	}{
+		{"no witness required", 0, 0, nil, false},
+		{"one recent", 1, 0, []tlog.Cosignature{ago(time.Hour)}, false},
+		{"one at the maximum age", 1, 0, []tlog.Cosignature{ago(DefaultMaxAge)}, false},
+		{"one too old", 1, 0, []tlog.Cosignature{ago(DefaultMaxAge + time.Second)}, true},
+		{"one of two recent, need one", 1, 0, []tlog.Cosignature{ago(48 * time.Hour), ago(time.Hour)}, false},
+		{"one of two recent, need two", 2, 0, []tlog.Cosignature{ago(time.Hour), ago(48 * time.Hour)}, true},
+		{"two recent, need two", 2, 0, []tlog.Cosignature{ago(time.Hour), ago(2 * time.Hour)}, false},
+		{"one in the future and one old, need one", 1, 0, []tlog.Cosignature{ago(-time.Hour), ago(48 * time.Hour)}, true},
+		{"within the clock skew", 1, 0, []tlog.Cosignature{ago(-MaxClockSkew)}, false},
+		{"no timestamp", 1, 0, []tlog.Cosignature{{Name: "w"}}, true},
+		{"the watch's maximum age", 1, time.Minute, []tlog.Cosignature{ago(time.Hour)}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := at(Watch{}, t0)
+			w.MaxAge = tc.maxAge
+			if err := fresh(tc.threshold, tc.cosigs, w); errors.Is(err, ErrStale) != tc.stale || (err != nil) != tc.stale {
+				t.Fatalf("got %v, want stale %v", err, tc.stale)
+			}
+		})
+	}
+	err := fresh(1, []tlog.Cosignature{ago(40 * 24 * time.Hour)}, at(Watch{}, t0))
+	if want := "the log's newest witnessed checkpoint is 960 h old: the server may be hiding newer entries"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	xtlog "golang.org/x/mod/sumdb/tlog"
@@ -43,7 +45,7 @@ func nameLeaf(name string, id tlog.AccountID, gen []byte) tlog.Leaf {
 	return &tlog.NameLeaf{NameHash: tlog.NameHash(name), Account: id, GenesisHash: sha256.Sum256(gen)}
 }
 
-// watchAlice watches alice with a chain of n entries.
+// watchAlice watches alice with a chain of n entries, checking at t0.
 func watchAlice(t testing.TB, n int) Watch {
 	t.Helper()
 	entries := make([][]byte, n)
@@ -54,7 +56,7 @@ func watchAlice(t testing.TB, n int) Watch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return at(w, t0)
 }
 
 // testLog is a log kept as the server keeps it: its leaves and x/mod
@@ -180,7 +182,9 @@ type witnessServer struct {
 // the client's policy and state directory.
 type fixture struct {
 	logS     note.Signer
+	vkey     string // the log's verifier key
 	cosigner note.Signer
+	now      atomic.Int64 // the cosigner's clock, POSIX seconds: t0 unless moved
 	witness  *witnessServer
 	server   *logServer
 	fetcher  *Fetcher
@@ -195,7 +199,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{dir: t.TempDir(), server: &logServer{vkey: vkey}}
+	fx := &fixture{dir: t.TempDir(), vkey: vkey, server: &logServer{vkey: vkey}}
+	fx.now.Store(t0.Unix())
 	if fx.logS, err = tlog.NewLogSigner(skey); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +211,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fx.cosigner, err = tlog.NewCosigner(cskey, nil); err != nil {
+	if fx.cosigner, err = tlog.NewCosigner(cskey, func() time.Time { return time.Unix(fx.now.Load(), 0) }); err != nil {
 		t.Fatal(err)
 	}
 	cv, err := tlog.NewCosignatureVerifier(cvkey)
@@ -273,6 +278,28 @@ func (fx *fixture) publish(t testing.TB, l *testLog, ws *witnessServer) publishe
 	p := published{log: l, size: size, checkpoint: append(signed, lines...)}
 	fx.server.set(p, "")
 	return p
+}
+
+// cosignAt has the witness ws cosign l's current checkpoint again at a
+// time and serves it: what the server's hourly refresh does.
+func (fx *fixture) cosignAt(t testing.TB, l *testLog, ws *witnessServer, when time.Time) published {
+	t.Helper()
+	fx.now.Store(when.Unix())
+	return fx.publish(t, l, ws)
+}
+
+// serveCosigned serves a checkpoint of l's origin with a size l need not
+// have, signed by the log and cosigned with the witness's key at the
+// fixture's clock, as a witness without a growth bound would.
+func (fx *fixture) serveCosigned(t testing.TB, l *testLog, size uint64) {
+	t.Helper()
+	c := l.checkpoint(t)
+	c.Size = size
+	signed, err := note.Sign(&note.Note{Text: string(c.Body())}, fx.logS, fx.cosigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.server.set(published{log: l, size: uint64(len(l.leaves)), checkpoint: signed}, "")
 }
 
 // aliceLog is a log of five leaves: alice's name, her entries 0 to 2,

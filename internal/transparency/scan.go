@@ -25,10 +25,7 @@ type scan struct {
 // there is none or the watched name changed, and checks the entries found
 // logged before against the chain.
 func newScan(st *State, w Watch, rep *Report) *scan {
-	s := &scan{w: w, rep: rep, now: w.Now}
-	if s.now.IsZero() {
-		s.now = time.Now()
-	}
+	s := &scan{w: w, rep: rep, now: w.now()}
 	if w.Name != "" {
 		h := tlog.Hash(tlog.NameHash(w.Name))
 		s.name = &h

@@ -7,12 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
@@ -72,19 +73,35 @@ type stateFile struct {
 	State
 }
 
-// StatePath returns the file of origin's state in dir:
-// "<32 hex digits of SHA-256(origin)>.json".
-func StatePath(dir, origin string) string {
-	h := sha256.Sum256([]byte(origin))
+// StatePath returns the file of the state of the log whose verifier key
+// is vkey in dir: "<32 hex digits of SHA-256(vkey)>.json", vkey without
+// surrounding white space. Keying by the whole key, not the origin, keeps
+// apart logs that share an origin under different keys: a log trusted on
+// first use cannot overwrite what this device verified of another.
+func StatePath(dir, vkey string) string {
+	h := sha256.Sum256([]byte(strings.TrimSpace(vkey)))
 	return filepath.Join(dir, hex.EncodeToString(h[:16])+".json")
 }
 
-// LoadState reads the state of the log named origin from dir, or returns
-// nil if there is none (the first use of the log). It refuses a file that
-// is larger than MaxStateFile, not version 1, of another origin, or
-// inconsistent with itself.
-func LoadState(dir, origin string) (*State, error) {
-	path := StatePath(dir, origin)
+// keyOrigin returns the origin of the log whose verifier key is vkey.
+func keyOrigin(vkey string) (string, error) {
+	v, err := tlog.NewLogVerifier(vkey)
+	if err != nil {
+		return "", fmt.Errorf("transparency state: %w", err)
+	}
+	return v.Name(), nil
+}
+
+// LoadState reads the state of the log whose verifier key is vkey from
+// dir, or returns nil if there is none (the first use of the log). It
+// refuses a file that is larger than MaxStateFile, not version 1, of
+// another origin than vkey's name, or inconsistent with itself.
+func LoadState(dir, vkey string) (*State, error) {
+	origin, err := keyOrigin(vkey)
+	if err != nil {
+		return nil, err
+	}
+	path := StatePath(dir, vkey)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -169,10 +186,19 @@ func (s *State) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Save replaces the state's file in dir (created 0700 if needed)
-// atomically: a temporary file in dir, synced, renamed over the old one,
-// then the directory synced. A crash leaves the old state or the new.
-func (s *State) Save(dir string) error {
+// Save replaces the file of the state of the log whose verifier key is
+// vkey in dir (created 0700 if needed) atomically: a temporary file in
+// dir, synced, renamed over the old one, then the directory synced. A
+// crash leaves the old state or the new. It refuses a key of another
+// origin than the state's.
+func (s *State) Save(dir, vkey string) error {
+	origin, err := keyOrigin(vkey)
+	if err != nil {
+		return err
+	}
+	if origin != s.Origin {
+		return fmt.Errorf("transparency state of log %q cannot be saved as that of key %q", s.Origin, origin)
+	}
 	b, err := s.Marshal()
 	if err != nil {
 		return err
@@ -180,7 +206,7 @@ func (s *State) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("transparency state: %w", err)
 	}
-	return atomicfile.Write(StatePath(dir, s.Origin), b, 0o600)
+	return atomicfile.Write(StatePath(dir, vkey), b, 0o600)
 }
 
 // clone returns a deep copy of the parts of s that Check changes: the

@@ -24,6 +24,9 @@ var update = flag.Bool("update", false, "rewrite testdata/state-v1.json")
 // docs/transparency.md §T.1–T.3 leaves (§T.5.4).
 const goldenState = "testdata/state-v1.json"
 
+// vectorVKey is the log key of the vector log (internal/tlog/testdata).
+const vectorVKey = "log.coffer.example/v1+26901afa+AVUgcfKgbwR5c96nGPjMMGvWY/V22Wlty9Tw+PS2/dEm"
+
 // vectorWatch watches account A of the vector log, whose chain here has a
 // third entry the log does not hold yet.
 func vectorWatch(t *testing.T) Watch {
@@ -44,7 +47,7 @@ func TestVectorLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logV, err := tlog.NewLogVerifier("log.coffer.example/v1+26901afa+AVUgcfKgbwR5c96nGPjMMGvWY/V22Wlty9Tw+PS2/dEm")
+	logV, err := tlog.NewLogVerifier(vectorVKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +129,33 @@ func TestParseState(t *testing.T) {
 // error naming the file; Save replaces the file and leaves no temporary.
 func TestLoadState(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
-	if st, err := LoadState(dir, origin); st != nil || err != nil {
+	if st, err := LoadState(dir, vectorVKey); st != nil || err != nil {
 		t.Fatalf("no file: %v, %v", st, err)
 	}
+	golden := saveGolden(t, dir)
+	names, err := os.ReadDir(dir)
+	if err != nil || len(names) != 1 || filepath.Join(dir, names[0].Name()) != StatePath(dir, vectorVKey) {
+		t.Fatalf("directory holds %v, %v", names, err)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("directory mode: %v, %v", info.Mode(), err)
+	}
+	loaded, err := LoadState(dir, vectorVKey)
+	if err != nil || !bytes.Equal(marshalOrNil(t, loaded), golden) {
+		t.Fatalf("loaded: %v", err)
+	}
+	if err := os.WriteFile(StatePath(dir, vectorVKey), golden[:100], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadState(dir, vectorVKey); !errors.Is(err, tlog.ErrMalformed) || !strings.Contains(err.Error(), StatePath(dir, vectorVKey)) {
+		t.Fatalf("damaged: %v", err)
+	}
+}
+
+// saveGolden saves the golden state twice (the second replaces the first)
+// under the vector log's key in dir and returns its bytes.
+func saveGolden(t *testing.T, dir string) []byte {
+	t.Helper()
 	golden, err := os.ReadFile(goldenState)
 	if err != nil {
 		t.Fatal(err)
@@ -138,26 +165,60 @@ func TestLoadState(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := st.Save(dir); err != nil {
+		if err := st.Save(dir, vectorVKey); err != nil {
 			t.Fatal(err)
 		}
 	}
-	names, err := os.ReadDir(dir)
-	if err != nil || len(names) != 1 || filepath.Join(dir, names[0].Name()) != StatePath(dir, origin) {
-		t.Fatalf("directory holds %v, %v", names, err)
-	}
-	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
-		t.Fatalf("directory mode: %v, %v", info.Mode(), err)
-	}
-	loaded, err := LoadState(dir, origin)
-	if err != nil || !bytes.Equal(marshalOrNil(t, loaded), golden) {
-		t.Fatalf("loaded: %v", err)
-	}
-	if err := os.WriteFile(StatePath(dir, origin), golden[:100], 0o600); err != nil {
+	return golden
+}
+
+// TestStatePerKey: a state is kept per log key, not per origin, so a log
+// of the same origin under another key (trusted on first use, perhaps
+// with no witness) neither reads nor overwrites what this device verified
+// of the vector log.
+func TestStatePerKey(t *testing.T) {
+	dir := t.TempDir()
+	golden := saveGolden(t, dir)
+	_, sameOrigin, err := tlog.GenerateLogKey(origin)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadState(dir, origin); !errors.Is(err, tlog.ErrMalformed) || !strings.Contains(err.Error(), StatePath(dir, origin)) {
-		t.Fatalf("damaged: %v", err)
+	_, otherOrigin, err := tlog.GenerateLogKey("log.other.example/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, vkey string
+		want       []byte // the state found, nil for none
+		err        error
+	}{
+		{"its key", vectorVKey, golden, nil},
+		{"its key with white space around", " " + vectorVKey + "\n", golden, nil},
+		{"another key of the same origin", sameOrigin, nil, nil},
+		{"a key of another origin", otherOrigin, nil, nil},
+		{"an origin, not a key", origin, nil, tlog.ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := LoadState(dir, tc.vkey)
+			if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) || !bytes.Equal(marshalOrNil(t, st), tc.want) {
+				t.Fatalf("got %v, %v", st != nil, err)
+			}
+		})
+	}
+	st, err := ParseState(golden, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(dir, otherOrigin); err == nil {
+		t.Fatal("saved a state of one origin under the key of another")
+	}
+	st.Accounts = nil
+	if err := st.Save(dir, sameOrigin); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := LoadState(dir, vectorVKey); err != nil || !bytes.Equal(marshalOrNil(t, got), golden) {
+		t.Fatalf("another key's state replaced this one's: %v", err)
 	}
 }
 
