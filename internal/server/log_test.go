@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -27,12 +28,14 @@ import (
 const testOrigin = "log.coffer.test/v1"
 
 // testWitness is a real witness (internal/witness) served over HTTP,
-// which answers 503 while down is set.
+// which answers 503 while down is set and cosigns at the time in now
+// (POSIX seconds) once it is set.
 type testWitness struct {
 	srv      *httptest.Server
 	vkey     string
 	verifier note.Verifier
 	down     atomic.Bool
+	now      atomic.Int64
 }
 
 // newWitness starts a witness named name for the log of verifier key
@@ -41,7 +44,13 @@ func newWitness(t *testing.T, name, logVKey string) *testWitness {
 	t.Helper()
 	skey, vkey, err := tlog.GenerateCosignerKey(name)
 	must(t, err)
-	signer, err := tlog.NewCosigner(skey, nil)
+	tw := &testWitness{vkey: vkey}
+	signer, err := tlog.NewCosigner(skey, func() time.Time {
+		if now := tw.now.Load(); now != 0 {
+			return time.Unix(now, 0)
+		}
+		return time.Now()
+	})
 	must(t, err)
 	lv, err := tlog.NewLogVerifier(logVKey)
 	must(t, err)
@@ -49,7 +58,6 @@ func newWitness(t *testing.T, name, logVKey string) *testWitness {
 	must(t, err)
 	w, err := witness.New(st, signer, map[string]note.Verifier{lv.Name(): lv})
 	must(t, err)
-	tw := &testWitness{vkey: vkey}
 	tw.verifier, err = tlog.NewCosignatureVerifier(vkey)
 	must(t, err)
 	tw.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -81,8 +89,8 @@ type logEnv struct {
 }
 
 // newLogEnv makes a server in data (a new directory if empty) with a log
-// key made beforehand and n witnesses.
-func newLogEnv(t *testing.T, data string, n int) *logEnv {
+// key made beforehand and n witnesses, configured further by mods.
+func newLogEnv(t *testing.T, data string, n int, mods ...func(*Config)) *logEnv {
 	t.Helper()
 	if data == "" {
 		data = t.TempDir()
@@ -103,7 +111,7 @@ func newLogEnv(t *testing.T, data string, n int) *logEnv {
 	le.policy.Log, err = tlog.NewLogVerifier(k.vkey)
 	must(t, err)
 	le.policy.Threshold = n
-	le.env = newEnv(t, func(c *Config) { c.Data, c.Witnesses = data, ws })
+	le.env = newEnv(t, append([]func(*Config){func(c *Config) { c.Data, c.Witnesses = data, ws }}, mods...)...)
 	return le
 }
 
@@ -299,6 +307,71 @@ func TestWitnessDown(t *testing.T) {
 	if c, _, err = le.checkpoint(t); err != nil || c.Size != 5 {
 		t.Errorf("checkpoint after a restart: size %d, %v", c.Size, err)
 	}
+}
+
+// TestLogRefresh checks that the server has its witnesses cosign the
+// current checkpoint again, with fresh timestamps, although no leaf was
+// added; that a witness that is down meanwhile keeps its last
+// cosignature of that tree in the checkpoint; and that a new tree carries
+// no cosignature of an older one.
+func TestLogRefresh(t *testing.T) {
+	le := newLogEnv(t, "", 2, func(c *Config) { c.LogRefresh = 20 * time.Millisecond })
+	a := le.newAccount(1)
+	c, _, err := le.checkpoint(t)
+	must(t, err)
+	base := time.Unix(1800000000, 0)
+	tests := []struct {
+		name   string
+		act    func()
+		size   uint64
+		w0, w1 time.Time // the cosignatures' times; zero: none
+	}{
+		{"refreshed with no new leaf", func() {
+			le.witnesses[0].now.Store(base.Unix())
+			le.witnesses[1].now.Store(base.Unix())
+		}, c.Size, base, base},
+		{"a witness down keeps its cosignature", func() {
+			le.witnesses[1].down.Store(true)
+			le.witnesses[0].now.Store(base.Add(time.Hour).Unix())
+		}, c.Size, base.Add(time.Hour), base},
+		{"a new tree drops cosignatures of the old", func() {
+			le.appendEntry(a, a.token, a.addDevice(t, newDevice(50)), "").want(t, "append with a witness down", 201, "")
+		}, c.Size + 1, base.Add(time.Hour), time.Time{}},
+		{"the witness back cosigns the new tree", func() {
+			le.witnesses[1].now.Store(base.Add(2 * time.Hour).Unix())
+			le.witnesses[1].down.Store(false)
+		}, c.Size + 1, base.Add(time.Hour), base.Add(2 * time.Hour)},
+	}
+	anyWitness := le.policy
+	anyWitness.Threshold = 0
+	for _, tc := range tests {
+		tc.act()
+		var got []tlog.Cosignature
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			r := le.do(req{method: "GET", path: "/log/checkpoint"})
+			cp, cosigs, err := anyWitness.Open(r.body)
+			must(t, err)
+			got = cosigs
+			if cp.Size == tc.size && slices.Equal(cosigs, wantCosigs(tc.w0, tc.w1)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: checkpoint of size %d cosigned %v; want size %d cosigned %v", tc.name, cp.Size, got, tc.size, wantCosigs(tc.w0, tc.w1))
+			}
+		}
+	}
+}
+
+// wantCosigs lists the cosignatures of witness.test/w0 and w1 at their
+// times, leaving out those with the zero time.
+func wantCosigs(w0, w1 time.Time) []tlog.Cosignature {
+	var out []tlog.Cosignature
+	for i, when := range []time.Time{w0, w1} {
+		if !when.IsZero() {
+			out = append(out, tlog.Cosignature{Name: fmt.Sprintf("witness.test/w%d", i), Time: when})
+		}
+	}
+	return out
 }
 
 // TestNamesLogged checks account names: registration by a full device,

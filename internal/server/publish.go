@@ -26,6 +26,12 @@ const (
 	publishWait = 10 * time.Second
 	// witnessTimeout bounds one witness's answer, both tries included.
 	witnessTimeout = 5 * time.Second
+	// DefaultLogRefresh is how often, with witnesses configured, the
+	// log's checkpoint is published again even if no leaf was added, so
+	// that witnesses cosign the current tree with a fresh timestamp:
+	// clients refuse cosignatures older than a day
+	// (transparency.DefaultMaxAge), lest a server freeze their view.
+	DefaultLogRefresh = time.Hour
 )
 
 // Witness is a witness the log submits its checkpoints to (C2SP
@@ -129,8 +135,39 @@ func (p *publisher) await(ctx context.Context, n uint64) error {
 	}
 }
 
+// refresh publishes the log's checkpoint every interval until ctx is
+// done, whether or not leaves were added, so that the witnesses cosign
+// the current tree again with a fresh timestamp.
+func (p *publisher) refresh(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := p.publishTurn(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("refreshing the log's checkpoint", "error", err.Error())
+		}
+	}
+}
+
+// publishTurn publishes once it has the turn.
+func (p *publisher) publishTurn(ctx context.Context) error {
+	select {
+	case <-p.turn:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { p.turn <- struct{}{} }()
+	return p.publish(ctx)
+}
+
 // publish signs a checkpoint of the whole log, has it cosigned by the
-// witnesses that answer, and stores it.
+// witnesses that answer, and stores it. A witness that does not answer
+// keeps its cosignature of the same tree in the stored checkpoint, if it
+// has one, until clients find it too old.
 func (p *publisher) publish(ctx context.Context) error {
 	size, err := p.db.LogSize(ctx)
 	if err != nil {
@@ -144,7 +181,11 @@ func (p *publisher) publish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cosigned := append(signed, p.cosign(ctx, size, signed)...)
+	lines := p.cosign(ctx, size, signed)
+	if err := p.keepCosignatures(ctx, signed, lines); err != nil {
+		return err
+	}
+	cosigned := append(signed, bytes.Join(lines, nil)...)
 	if err := p.db.PutCheckpoint(ctx, size, cosigned); err != nil {
 		return err
 	}
@@ -152,9 +193,29 @@ func (p *publisher) publish(ctx context.Context) error {
 	return nil
 }
 
+// keepCosignatures fills in, for each witness without lines, the lines of
+// the stored checkpoint that are its valid cosignatures of signed: those
+// of the same tree, cosigned before.
+func (p *publisher) keepCosignatures(ctx context.Context, signed []byte, lines [][]byte) error {
+	_, stored, err := p.db.Checkpoint(ctx)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	_, sigs, _ := bytes.Cut(stored, []byte("\n\n"))
+	for i, w := range p.witnesses {
+		if lines[i] == nil {
+			lines[i] = p.verifiedLines(w, signed, sigs)
+		}
+	}
+	return nil
+}
+
 // cosign asks every witness at once to cosign the signed checkpoint and
-// returns the cosignature lines of those that did; the others are logged.
-func (p *publisher) cosign(ctx context.Context, size uint64, signed []byte) []byte {
+// returns, per witness, the cosignature lines of those that did; the
+// others are logged.
+func (p *publisher) cosign(ctx context.Context, size uint64, signed []byte) [][]byte {
 	lines := make([][]byte, len(p.witnesses))
 	var wg sync.WaitGroup
 	for i, w := range p.witnesses {
@@ -170,7 +231,7 @@ func (p *publisher) cosign(ctx context.Context, size uint64, signed []byte) []by
 		})
 	}
 	wg.Wait()
-	return bytes.Join(lines, nil)
+	return lines
 }
 
 // submit sends the checkpoint to one witness with a consistency proof from

@@ -82,6 +82,10 @@ type Config struct {
 	LogOrigin string
 	// Witnesses cosign the log's checkpoints.
 	Witnesses []Witness
+	// LogRefresh is how often, with Witnesses, the log's checkpoint is
+	// published again although no leaf was added, for cosignatures with
+	// fresh timestamps; DefaultLogRefresh if zero.
+	LogRefresh time.Duration
 	// AnyNames lets objects of content-addressed kinds have any valid name
 	// instead of the SHA-256 of their bytes. It exists so that a client can
 	// run the store conformance suite (internal/store/storetest) through a
@@ -121,8 +125,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.InsecureHTTP && (cfg.TLSCert != "" || cfg.TLSKey != "") {
 		return nil, errors.New("a TLS certificate was given with --insecure-http")
 	}
-	if cfg.Quota < 0 || cfg.Rate < 0 {
-		return nil, errors.New("quota and rate must not be negative")
+	if cfg.Quota < 0 || cfg.Rate < 0 || cfg.LogRefresh < 0 {
+		return nil, errors.New("quota, rate and log refresh interval must not be negative")
+	}
+	if cfg.LogRefresh == 0 {
+		cfg.LogRefresh = DefaultLogRefresh
 	}
 	if cfg.Log == nil {
 		cfg.Log = os.Stderr
@@ -165,16 +172,19 @@ func New(cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	s.publishStored()
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.publishStored(ctx)
+	if len(witnesses) > 0 {
+		s.bg.Go(func() { s.pub.refresh(ctx, cfg.LogRefresh) })
+	}
 	return s, nil
 }
 
 // publishStored publishes, in the background, a checkpoint of the leaves
 // that no stored checkpoint covers: the log's first, or those appended
 // before a crash or by another instance.
-func (s *Server) publishStored() {
-	ctx, stop := context.WithCancel(context.Background())
-	s.stop = stop
+func (s *Server) publishStored(ctx context.Context) {
 	s.bg.Go(func() {
 		n, err := s.db.LogSize(ctx)
 		if err == nil {
