@@ -138,7 +138,7 @@ func TestDeviceLifecycle(t *testing.T) {
 
 	// A fresh machine recovers with the recovery key alone.
 	c := newUser(t, "new-laptop")
-	if _, err := c.try([]string{"COFFER_RECOVERY_KEY=" + strings.Replace(ia.RecoveryKey, "A", "B", 1)}, "recover", "--store", srv.URL, "--account", ia.Account); err == nil || !strings.Contains(err.Error(), "recovery key") {
+	if _, err := c.try([]string{"COFFER_RECOVERY_KEY=" + mistype(ia.RecoveryKey)}, "recover", "--store", srv.URL, "--account", ia.Account); err == nil || !strings.Contains(err.Error(), "recovery key") {
 		t.Errorf("a mistyped recovery key: %v", err)
 	}
 	if _, err := c.try([]string{"COFFER_RECOVERY_KEY=" + ia.RecoveryKey}, "recover", "--store", srv.URL, "--account", ia.Account); err != nil {
@@ -275,4 +275,14 @@ func TestAppendOnlyDevice(t *testing.T) {
 	if n := snapshotCount(t, a); n != 2 {
 		t.Errorf("after the append-only device's attempts: %d snapshots, want 2", n)
 	}
+}
+
+// mistype changes the first character of a typable key to another valid
+// one, a typo its checksum must catch.
+func mistype(key string) string {
+	c := byte('0')
+	if key[0] == '0' {
+		c = '1'
+	}
+	return string(c) + key[1:]
 }
