@@ -121,7 +121,7 @@ func (e *env) deviceAdd(ctx context.Context) error {
 	}
 	c, err := s.chain.Append(ctx, cs, entry)
 	if err == nil {
-		err = c.Save(s.home)
+		err = s.saveChecked(ctx, e, c)
 	}
 	if err == nil {
 		err = a.Done(ctx, entry)
@@ -144,7 +144,7 @@ func (e *env) deviceRemove(ctx context.Context, id string) error {
 	defer s.Close()
 	c, err := account.RemoveDevice(ctx, s.repo, s.chain, s.dev, id)
 	if err == nil {
-		err = c.Save(s.home)
+		err = s.saveChecked(ctx, e, c)
 	}
 	if err != nil {
 		return err

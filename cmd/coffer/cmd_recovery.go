@@ -157,7 +157,7 @@ func runRecoveryKey(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer rk.Zero()
-	if serr := c.Save(s.home); err == nil {
+	if serr := s.saveChecked(ctx, e, c); err == nil {
 		err = serr
 	}
 	if err != nil {
@@ -287,7 +287,7 @@ func (e *env) contactAdd(ctx context.Context, args []string) error {
 	}
 	c, err := account.SetContacts(ctx, s.repo, s.chain, s.dev, contacts, k)
 	if err == nil {
-		err = c.Save(s.home)
+		err = s.saveChecked(ctx, e, c)
 	}
 	if err != nil {
 		return err

@@ -137,3 +137,14 @@ func alerts(rep *transparency.Report) []string {
 	}
 	return out
 }
+
+// saveChecked saves the chain this device just extended and checks the
+// log at once, so that the entries it appended are confirmed in the log
+// (or found pending) from now, not at the next command.
+func (s *session) saveChecked(ctx context.Context, e *env, c *account.Chain) error {
+	if err := c.Save(s.home); err != nil {
+		return err
+	}
+	_, _, err := e.checkLog(ctx, s.home, s.loc, s.store, c)
+	return err
+}
