@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/home"
@@ -56,30 +55,17 @@ func (e *env) pinLog(ctx context.Context, h *home.Home, loc string, st store.Sto
 	if err != nil {
 		return err
 	}
-	old, pinned := s.Logs[loc]
-	key := e.o.logKey
-	switch {
-	case pinned && key != "" && key != old.Key:
-		return withHint(fmt.Errorf("this device already trusts another log key for %s", loc), "a server does not change its log key; if you are sure it did, remove its entry from \"logs\" in "+filepath.Join(h.Dir, "settings.json"))
-	case pinned:
-		key = old.Key
-	case key == "":
-		if key, err = serverLogKey(ctx, rs); err != nil {
-			return err
-		}
+	stated := func() (string, error) { return serverLogKey(ctx, rs) }
+	p, err := s.PinLog(loc, e.o.logKey, stated, e.o.witnesses, e.o.witnessThreshold, names)
+	if errors.Is(err, home.ErrLogKeyChanged) {
+		return withHint(fmt.Errorf("%s: %w", loc, err), "a server does not change its log key; if you are sure it did, remove its entry from \"logs\" in "+filepath.Join(h.Dir, "settings.json"))
 	}
-	p := home.LogPolicy{Key: key, Witnesses: union(old.Witnesses, e.o.witnesses), Names: union(old.Names, names)}
-	p.Threshold = max(old.Threshold, e.o.witnessThreshold)
-	if e.o.witnessThreshold == 0 && len(e.o.witnesses) > 0 {
-		p.Threshold = len(p.Witnesses)
+	if err != nil {
+		return err
 	}
 	if p.Threshold == 0 {
 		fmt.Fprintf(e.stderr, "coffer: warning: no witnesses: the server could show this device a log of its own making; pass --witness to require independent cosigners (docs/transparency.md)\n")
 	}
-	if s.Logs == nil {
-		s.Logs = map[string]home.LogPolicy{}
-	}
-	s.Logs[loc] = p
 	return h.SaveSettings(s)
 }
 
@@ -94,17 +80,6 @@ func serverLogKey(ctx context.Context, rs *remote.Store) (string, error) {
 		return "", fmt.Errorf("reading the server's log key: %w", err)
 	}
 	return key, nil
-}
-
-// union returns a followed by the elements of b not in a.
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, x := range b {
-		if !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // checkLog checks the log of a server store against the chain c, failing

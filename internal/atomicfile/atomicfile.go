@@ -5,15 +5,39 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
 
-// Write creates or replaces path with b and permissions perm.
+// Write creates or replaces path with b and permissions perm. If path
+// already holds exactly b with those permissions, Write leaves it alone, so
+// saving unchanged state (as most commands do) costs a read, not a sync.
 func Write(path string, b []byte, perm os.FileMode) error {
+	if same(path, b, perm) {
+		return nil
+	}
 	return write(path, b, perm, os.Rename)
+}
+
+// same reports whether path is a regular file holding exactly b with
+// permissions perm.
+func same(path string, b []byte, perm os.FileMode) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != perm || fi.Size() != int64(len(b)) {
+		return false
+	}
+	old := make([]byte, len(b))
+	_, err = io.ReadFull(f, old)
+	return err == nil && bytes.Equal(old, b)
 }
 
 // Create is Write that never replaces a file: if path exists it fails with

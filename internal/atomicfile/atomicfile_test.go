@@ -45,3 +45,37 @@ func TestWriteAndCreate(t *testing.T) {
 		t.Error("wrote into a missing directory")
 	}
 }
+
+// TestWriteUnchanged: writing what a file already holds leaves the file
+// itself in place (no new inode), while any change replaces it.
+func TestWriteUnchanged(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state")
+	if err := Write(p, []byte("same"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(p)
+	if err := Write(p, []byte("same"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(p); !os.SameFile(before, after) {
+		t.Error("an unchanged write replaced the file")
+	}
+	for _, tc := range []struct {
+		name string
+		data string
+		perm os.FileMode
+	}{
+		{"other content", "diff", 0o600},
+		{"other mode", "diff", 0o644},
+		{"longer", "different", 0o644},
+	} {
+		before, _ := os.Stat(p)
+		if err := Write(p, []byte(tc.data), tc.perm); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := os.Stat(p)
+		if os.SameFile(before, after) {
+			t.Errorf("%s: the file was not replaced", tc.name)
+		}
+	}
+}

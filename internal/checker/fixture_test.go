@@ -67,7 +67,8 @@ func makeBase(dir string) error {
 		return err
 	}
 	defer r.Close()
-	base.recovery, base.account, base.commit = created.RecoveryKey, created.Account, r.KeyCommitment()
+	base.recovery, base.account = created.RecoveryKey, created.Account
+	base.commit, _ = r.Chain().Commitment(0)
 	src := filepath.Join(dir, "src")
 	random := make([]byte, 300<<10)
 	rand.Read(random)

@@ -74,14 +74,6 @@ func (c *Chain) AddDevice(s Signer, newDev keys.DevicePublic, countersign func(m
 	return p.Finish(cs)
 }
 
-// AddDeviceByRecovery is AddDevice signed by the recovery key, for an
-// account whose devices are all lost.
-func (c *Chain) AddDeviceByRecovery(rk *keys.RecoveryKey, newDev keys.DevicePublic, countersign func(msg []byte) []byte, now time.Time) ([]byte, error) {
-	s := ByRecovery(rk)
-	defer s.Zero()
-	return c.AddDevice(s, newDev, countersign, now)
-}
-
 // RemoveDevice returns the entry removing device id, which starts a new
 // epoch whose root key has the commitment commit. From that entry on the
 // removed device can sign nothing.

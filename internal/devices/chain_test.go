@@ -318,7 +318,7 @@ func TestBuildersRefuse(t *testing.T) {
 		{"unknown signer", func() ([]byte, error) { return c.RotateKey(ByDevice(stranger), commit(3), at(9)) }, ErrUnknownSigner},
 		{"no countersignature", func() ([]byte, error) { return c.AddDevice(ByDevice(laptop), stranger.Public(), nil, at(9)) }, ErrMissingCountersign},
 		{"old recovery key", func() ([]byte, error) {
-			return c.AddDeviceByRecovery(recovery(t, recoveryText1), stranger.Public(), countersigner(stranger), at(9))
+			return c.AddDevice(ByRecovery(recovery(t, recoveryText1)), stranger.Public(), countersigner(stranger), at(9))
 		}, ErrBadSignature},
 		{"too many contacts", func() ([]byte, error) {
 			return c.SetContacts(ByDevice(laptop), slices.Repeat([]keys.DevicePublic{stranger.Public()}, MaxContacts+1), 1, at(9))

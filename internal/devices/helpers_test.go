@@ -112,7 +112,7 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 			return c.AddDevice(ByDevice(laptop), phone.Public(), countersigner(phone), now)
 		},
 		func(c *Chain, now time.Time) ([]byte, error) {
-			return c.AddDeviceByRecovery(recovery(t, recoveryText1), desktop.Public(), countersigner(desktop), now)
+			return c.AddDevice(ByRecovery(recovery(t, recoveryText1)), desktop.Public(), countersigner(desktop), now)
 		},
 		func(c *Chain, now time.Time) ([]byte, error) {
 			return c.SetContacts(ByDevice(phone), []keys.DevicePublic{friend.Public(), sister.Public()}, 2, now)
@@ -125,7 +125,7 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 		},
 		func(c *Chain, now time.Time) ([]byte, error) { return c.RotateKey(ByDevice(laptop), commit(2), now) },
 		func(c *Chain, now time.Time) ([]byte, error) {
-			return c.AddDeviceByRecovery(recovery(t, recoveryText2), friend.Public(), countersigner(friend), now)
+			return c.AddDevice(ByRecovery(recovery(t, recoveryText2)), friend.Public(), countersigner(friend), now)
 		},
 	}
 	for i, step := range steps {

@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/atomicfile"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/coffer-backup/coffer/internal/keys"
 )
@@ -42,6 +43,52 @@ type LogPolicy struct {
 	// Names are the account names this device registered, which it
 	// watches in the log.
 	Names []string `json:"names,omitempty"`
+}
+
+// ErrLogKeyChanged means a log key was given for a server whose log this
+// device already trusts under another key.
+var ErrLogKeyChanged = errors.New("this device already trusts another log key for this server")
+
+// PinLog records the transparency-log policy this device requires of the
+// server at loc, never weakening one it holds: a pinned key stays (another
+// key given is refused with ErrLogKeyChanged), witnesses and names only
+// add up, and the threshold never drops. key is the key the user gave, or
+// "" for the one stated returns, asked only when nothing is pinned yet.
+// threshold 0 with witnesses given means all of them. It saves nothing.
+func (s *Settings) PinLog(loc, key string, stated func() (string, error), witnesses []string, threshold int, names []string) (LogPolicy, error) {
+	old, pinned := s.Logs[loc]
+	switch {
+	case pinned && key != "" && key != old.Key:
+		return LogPolicy{}, ErrLogKeyChanged
+	case pinned:
+		key = old.Key
+	case key == "":
+		var err error
+		if key, err = stated(); err != nil {
+			return LogPolicy{}, err
+		}
+	}
+	p := LogPolicy{Key: key, Witnesses: union(old.Witnesses, witnesses), Names: union(old.Names, names)}
+	p.Threshold = max(old.Threshold, threshold)
+	if threshold == 0 && len(witnesses) > 0 {
+		p.Threshold = len(p.Witnesses)
+	}
+	if s.Logs == nil {
+		s.Logs = map[string]LogPolicy{}
+	}
+	s.Logs[loc] = p
+	return p, nil
+}
+
+// union returns a followed by the elements of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Remember makes location the default store and records its account.

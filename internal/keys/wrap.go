@@ -121,8 +121,8 @@ func parseDeviceObject(b []byte) (*deviceObject, error) {
 // WrapToDevice wraps a root key to a device, or to the recovery key's
 // identity (RecoveryKey.Device), (docs/format.md §2.6): single-shot HPKE to its MLKEM768-X25519 key with HKDF-SHA-256 and
 // AES-256-GCM, info binding the account and the device. The object also
-// carries the device's public identity and a MAC under the root key, so
-// that any device holding the root key can list devices (DeviceEntry).
+// carries the device's public identity and a MAC under the root key, which
+// UnwrapDevice checks once it holds the key.
 func WrapToDevice(root *crypt.Key, accountID string, dev DevicePublic) ([]byte, error) {
 	if err := checkAccountID(accountID); err != nil {
 		return nil, err
@@ -175,24 +175,6 @@ func UnwrapDevice(wrapped []byte, accountID string, d *Device) (*crypt.Key, erro
 		return nil, fmt.Errorf("device %s entry MAC: %w", d.ID, crypt.ErrAuth)
 	}
 	return root, nil
-}
-
-// DeviceEntry returns the public identity of the device a wrapped object is
-// for, after checking its MAC under the root key: an entry the store
-// forged or altered is refused with an error wrapping crypt.ErrAuth. The
-// caller should also check that the ID matches the object's name.
-func DeviceEntry(wrapped []byte, accountID string, root *crypt.Key) (DevicePublic, error) {
-	if err := checkAccountID(accountID); err != nil {
-		return DevicePublic{}, err
-	}
-	o, err := parseDeviceObject(wrapped)
-	if err != nil {
-		return DevicePublic{}, fmt.Errorf("device key object: %w", err)
-	}
-	if !hmac.Equal(o.tag(root, accountID), o.mac) {
-		return DevicePublic{}, fmt.Errorf("device %s entry MAC: %w", o.pub.ID, crypt.ErrAuth)
-	}
-	return o.pub, nil
 }
 
 // rootFrom moves a decrypted root key into a crypt.Key and clears pt.

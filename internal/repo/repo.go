@@ -62,9 +62,6 @@ type Repo struct {
 	Index   *index.Master
 	packer  *packer
 	chunker chunker.Params
-	// commit is the public commitment to the root key of epoch 0
-	// (KeyCommitment).
-	commit [32]byte
 	// epochMu guards chain and roots, which Activate extends.
 	epochMu sync.Mutex
 	chain   *devices.Chain
@@ -436,7 +433,7 @@ func newRepo(st store.Store, cfg Config, chain *devices.Chain, roots []crypt.Key
 		return nil, err
 	}
 	r := &Repo{
-		st: st, cfg: cfg, keys: k, sealer: sealer, commit: devices.KeyCommitment(&roots[0]),
+		st: st, cfg: cfg, keys: k, sealer: sealer,
 		opener: crypt.NewOpener(data...), hasher: crypt.NewHasher(&k.ID),
 		gear: gear, Index: index.NewMaster(), chunker: chunker.DefaultParams,
 		chain: chain, roots: roots,
@@ -455,13 +452,6 @@ func dataKey(root *crypt.Key) (*crypt.Key, error) {
 	d := k.Data
 	return &d, nil
 }
-
-// KeyCommitment returns the public commitment to the root key of epoch 0,
-// which the genesis entry of the device chain records and which never
-// changes: a device that remembers it notices if a store ever presents
-// another account's chain or keys (docs/security.md, "Root-key
-// substitution").
-func (r *Repo) KeyCommitment() [32]byte { return r.commit }
 
 // Config returns the repository configuration.
 func (r *Repo) Config() Config { return r.cfg }

@@ -145,7 +145,7 @@ func TestRecoveryAndContacts(t *testing.T) {
 	a, b := e.newAccount(1), e.newAccount(2)
 	recTok := e.login(a.id, principalOf(a.recovery))
 	lost := newDevice(60)
-	entry, err := a.chain.AddDeviceByRecovery(a.recovery, lost.k.Public(), lost.countersign, e.clock.Now())
+	entry, err := a.chain.AddDevice(devices.ByRecovery(a.recovery), lost.k.Public(), lost.countersign, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func TestSigner(t *testing.T) {
 		t.Errorf("recovery stats a pack: %v", err)
 	}
 	dev := newDevice(t)
-	entry, err := o.chain.AddDeviceByRecovery(o.recovery, dev.Public(), func(m []byte) []byte { return ed25519.Sign(dev.Sign, m) }, time.Now())
+	entry, err := o.chain.AddDevice(devices.ByRecovery(o.recovery), dev.Public(), func(m []byte) []byte { return ed25519.Sign(dev.Sign, m) }, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
