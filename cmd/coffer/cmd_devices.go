@@ -24,6 +24,7 @@ type deviceRow struct {
 	ID          string    `json:"id"`
 	Name        string    `json:"name"`
 	Fingerprint string    `json:"fingerprint"`
+	Rights      string    `json:"rights"`
 	Added       time.Time `json:"added"`
 	AddedBy     string    `json:"added_by"`
 	Entry       uint64    `json:"entry"`
@@ -35,7 +36,7 @@ func deviceRowOf(m devices.Member, me string) deviceRow {
 	if by == devices.Recovery {
 		by = "recovery key"
 	}
-	return deviceRow{ID: m.Public.ID, Name: m.Public.Name, Fingerprint: m.Public.Fingerprint(),
+	return deviceRow{ID: m.Public.ID, Name: m.Public.Name, Fingerprint: m.Public.Fingerprint(), Rights: m.Rights.String(),
 		Added: m.AddedTime, AddedBy: by, Entry: m.AddedAt, This: m.Public.ID == me}
 }
 
@@ -70,7 +71,7 @@ func (e *env) deviceList(ctx context.Context) error {
 			if r.This {
 				mark = "*"
 			}
-			fmt.Fprintf(w, "%s %s  %-20s  %s  added %s by %s\n", mark, r.ID, r.Name, r.Fingerprint,
+			fmt.Fprintf(w, "%s %s  %-20s  %s  %-11s  added %s by %s\n", mark, r.ID, r.Name, r.Fingerprint, r.Rights,
 				r.Added.Local().Format("2006-01-02 15:04"), r.AddedBy)
 		}
 	})
@@ -95,7 +96,7 @@ func (e *env) deviceAdd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a := &account.Adder{Relay: rs, Chain: s.chain, Me: s.dev, Deadline: time.Now().Add(e.o.timeout)}
+	a := &account.Adder{Relay: rs, Chain: s.chain, Me: s.dev, Rights: rightsOf(e.o.appendOnly), Deadline: time.Now().Add(e.o.timeout)}
 	code, err := a.Start(ctx)
 	if err != nil {
 		return err
@@ -115,11 +116,7 @@ func (e *env) deviceAdd(ctx context.Context) error {
 	if err := s.repo.WrapTo(ctx, pub); err != nil {
 		return err
 	}
-	var cs store.Chain = rs
-	if e.o.appendOnly {
-		cs = appendOnlyChain{rs}
-	}
-	c, err := s.chain.Append(ctx, cs, entry)
+	c, err := s.chain.Append(ctx, rs, entry)
 	if err == nil {
 		err = s.saveChecked(ctx, e, c)
 	}
@@ -301,11 +298,11 @@ func (e *env) pairingHint(err error) error {
 	return err
 }
 
-// appendOnlyChain appends add-device entries that give the new device
-// append-only rights on the server (docs/api.md, Devices): it can add
-// backups but delete or replace nothing, and sign no chain entry.
-type appendOnlyChain struct{ *remote.Store }
-
-func (a appendOnlyChain) AppendChain(ctx context.Context, seq uint64, entry []byte) error {
-	return a.AppendChainRights(ctx, seq, entry, remote.RightsAppendOnly)
+// rightsOf returns the rights 'device add' gives: append-only with
+// --append-only, else full.
+func rightsOf(appendOnly bool) devices.Rights {
+	if appendOnly {
+		return devices.AppendOnly
+	}
+	return devices.Full
 }

@@ -93,6 +93,7 @@ type Adder struct {
 	Relay    Relay
 	Chain    *Chain
 	Me       *keys.Device
+	Rights   devices.Rights // the new device's
 	Deadline time.Time
 	code     *pairing.Code
 }
@@ -124,7 +125,7 @@ func (a *Adder) Wait(ctx context.Context) (keys.DevicePublic, []byte, error) {
 	if err != nil {
 		return keys.DevicePublic{}, nil, err
 	}
-	pending, err := a.Chain.PrepareAdd(devices.ByDevice(a.Me), join.Device, time.Now())
+	pending, err := a.Chain.PrepareAdd(devices.ByDevice(a.Me), join.Device, a.Rights, time.Now())
 	if err != nil {
 		return keys.DevicePublic{}, nil, err
 	}

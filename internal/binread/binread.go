@@ -42,6 +42,14 @@ func (r *Reader) U8() byte {
 	return 0
 }
 
+// U16 reads a big-endian 16-bit integer.
+func (r *Reader) U16() uint16 {
+	if v := r.Take(2); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
+}
+
 // U32 reads a big-endian 32-bit integer.
 func (r *Reader) U32() uint32 {
 	if v := r.Take(4); v != nil {

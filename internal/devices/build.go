@@ -63,7 +63,12 @@ func (s Signer) countersign(msg []byte) []byte { return ed25519.Sign(s.key, msg)
 // by countersign, which must return the new device's Ed25519 signature of
 // its argument (proof that the device holds its key).
 func (c *Chain) AddDevice(s Signer, newDev keys.DevicePublic, countersign func(msg []byte) []byte, now time.Time) ([]byte, error) {
-	p, err := c.PrepareAdd(s, newDev, now)
+	return c.AddDeviceWith(s, newDev, Full, countersign, now)
+}
+
+// AddDeviceWith is AddDevice giving the new device the rights r.
+func (c *Chain) AddDeviceWith(s Signer, newDev keys.DevicePublic, r Rights, countersign func(msg []byte) []byte, now time.Time) ([]byte, error) {
+	p, err := c.PrepareAdd(s, newDev, r, now)
 	if err != nil {
 		return nil, err
 	}

@@ -11,9 +11,29 @@ import (
 	"github.com/coffer-backup/coffer/internal/keys"
 )
 
+// Rights are what a device may sign (docs/devices.md §D.4 step 6).
+type Rights uint8
+
+const (
+	// Full rights: every entry but genesis.
+	Full Rights = iota
+	// AppendOnly rights: snapshot entries only. The device can add backups
+	// but not forget them, change devices or keys, or authorise a prune.
+	AppendOnly
+)
+
+// String names the rights as listings show them.
+func (r Rights) String() string {
+	if r == AppendOnly {
+		return "append-only"
+	}
+	return "full"
+}
+
 // Member is a device of the chain's current set.
 type Member struct {
 	Public  keys.DevicePublic
+	Rights  Rights
 	AddedBy string // DeviceID of the entry's signer, or Recovery; the device itself for genesis
 	AddedAt uint64 // sequence number of the entry that added it
 	// AddedTime is the adding entry's time: the signer's clock, so
@@ -35,6 +55,7 @@ type Chain struct {
 	threshold  int
 	contactsAt uint64              // sequence number of the entry that set the contacts
 	commits    [][sha256.Size]byte // commits[epoch] = root-key commitment
+	history
 }
 
 // Verify verifies a whole chain from its genesis entry and returns its
@@ -89,6 +110,7 @@ func (c *Chain) clone() *Chain {
 	if n.devices == nil {
 		n.devices, n.removed = map[string]Member{}, map[string]uint64{}
 	}
+	n.history = c.history.clone()
 	return &n
 }
 
@@ -121,6 +143,9 @@ func (c *Chain) add(e *Entry, h [sha256.Size]byte, next, trusted uint64) error {
 	if err := c.checkSignatures(e); err != nil {
 		return err
 	}
+	if err := c.checkRights(e); err != nil {
+		return err
+	}
 	if err := c.apply(e); err != nil {
 		return err
 	}
@@ -139,7 +164,7 @@ func (c *Chain) checkSignatures(e *Entry) error {
 		return fmt.Errorf("%s entry signed by %s: %w", e.Type, e.Signer, ErrBadSignature)
 	}
 	switch {
-	case e.Type == TypeAddDevice && !ed25519.Verify(e.Device.Sign, e.message(labelCounter), e.Countersig):
+	case e.Type.adds() && !ed25519.Verify(e.Device.Sign, e.message(labelCounter), e.Countersig):
 		return fmt.Errorf("countersignature of added device %s: %w", e.Device.ID, ErrBadSignature)
 	case (e.Type == TypeGenesis || e.Type == TypeRotateRecovery) && !ed25519.Verify(e.Recovery, e.message(labelCounter), e.Countersig):
 		return fmt.Errorf("countersignature of the %s entry's recovery key: %w", e.Type, ErrBadSignature)
@@ -177,8 +202,14 @@ func (c *Chain) apply(e *Entry) error {
 		c.recovery = e.Recovery
 		c.commits = append(c.commits, e.Commit)
 		return c.addDevice(e, e.Device.ID)
-	case TypeAddDevice:
+	case TypeAddDevice, TypeAddAppendOnly:
 		return c.addDevice(e, e.Signer)
+	case TypeSnapshot:
+		return c.recordSnapshot(e)
+	case TypeForget:
+		return c.forget(e)
+	case TypePrunePlan:
+		return c.recordPlan(e)
 	case TypeRemoveDevice:
 		return c.removeDevice(e)
 	case TypeRotateKey:
@@ -202,7 +233,11 @@ func (c *Chain) addDevice(e *Entry, by string) error {
 	if len(c.devices) >= MaxDevices {
 		return fmt.Errorf("chain already has %d devices: %w", MaxDevices, ErrInvalid)
 	}
-	c.devices[id] = Member{Public: e.Device, AddedBy: by, AddedAt: e.Seq, AddedTime: e.Time}
+	rights := Full
+	if e.Type == TypeAddAppendOnly {
+		rights = AppendOnly
+	}
+	c.devices[id] = Member{Public: e.Device, Rights: rights, AddedBy: by, AddedAt: e.Seq, AddedTime: e.Time}
 	return nil
 }
 

@@ -27,13 +27,14 @@ import (
 )
 
 // Limits (docs/devices.md §D.2). MaxEntrySize is checked before anything
-// else is read; the largest valid entry (MaxContacts contacts with 128-byte
-// names) is 23 445 bytes.
+// else is read; the largest valid entry (a forget of MaxForget IDs with a
+// 255-byte account ID) is 32 389 bytes.
 const (
 	MaxEntrySize  = 32 << 10
 	MaxDevices    = 64
 	MaxContacts   = 16
-	MaxChainLen   = 1 << 16
+	MaxChainLen   = 1 << 20
+	MaxForget     = 1000 // snapshot IDs in one forget entry
 	entryVersion  = 1
 	idSize        = 16 // raw bytes of a DeviceID
 	signerDevice  = 1
@@ -60,12 +61,25 @@ const (
 	TypeRotateKey      Type = 4 // a new root-key epoch
 	TypeRotateRecovery Type = 5 // a new recovery public key
 	TypeSetContacts    Type = 6 // recovery contacts and threshold
+	TypeAddAppendOnly  Type = 7 // a new append-only device, countersigned by it
+	TypeSnapshot       Type = 8 // a snapshot a device wrote
+	TypeForget         Type = 9 // snapshots a full device forgot
+	TypePrunePlan      Type = 10 // a prune plan a full device wrote
 )
 
 var typeNames = map[Type]string{
 	TypeGenesis: "genesis", TypeAddDevice: "add device", TypeRemoveDevice: "remove device",
 	TypeRotateKey: "rotate key", TypeRotateRecovery: "rotate recovery key", TypeSetContacts: "set recovery contacts",
+	TypeAddAppendOnly: "add append-only device", TypeSnapshot: "snapshot", TypeForget: "forget snapshots",
+	TypePrunePlan: "prune plan",
 }
+
+// adds reports whether entries of type t add a device.
+func (t Type) adds() bool { return t == TypeAddDevice || t == TypeAddAppendOnly }
+
+// ObjectID is the ID of a stored object an entry names: a snapshot or a
+// prune plan (docs/format.md §4: the SHA-256 of its bytes).
+type ObjectID = [sha256.Size]byte
 
 // String names the type as error messages and listings show it.
 func (t Type) String() string {
@@ -88,6 +102,7 @@ var (
 	ErrMissingCountersign = errors.New("countersignature is missing")
 	ErrDuplicateDevice    = errors.New("device is already, or was, in the chain")
 	ErrInvalid            = errors.New("entry is not valid in this chain state")
+	ErrNoRight            = errors.New("signer does not have the right to sign this entry")
 )
 
 // EntryError says which entry was refused. Seq is the sequence number the
@@ -113,13 +128,15 @@ type Entry struct {
 	Time    time.Time         // signer's clock, whole seconds, informational
 	Type    Type
 
-	Device    keys.DevicePublic   // genesis, add device
+	Device    keys.DevicePublic   // genesis, add device, add append-only device
 	Recovery  ed25519.PublicKey   // genesis, rotate recovery key
 	Remove    string              // remove device: its DeviceID
 	Epoch     uint64              // genesis (0), remove device, rotate key
 	Commit    [sha256.Size]byte   // root-key commitment of Epoch (KeyCommitment)
 	Threshold int                 // set contacts: k
 	Contacts  []keys.DevicePublic // set contacts: the n contacts
+	Object    ObjectID            // snapshot, prune plan: the object's ID
+	Forget    []ObjectID          // forget snapshots: their IDs, distinct
 
 	Signer     string // DeviceID of the signing device, or Recovery
 	Sig        []byte // Ed25519 over labelSign || 0x00 || signed part
@@ -153,8 +170,16 @@ func (e *Entry) appendBody(b []byte) []byte {
 		b = keys.AppendPublic(b, e.Device)
 		b = append(b, e.Recovery...)
 		return e.appendEpoch(b)
-	case TypeAddDevice:
+	case TypeAddDevice, TypeAddAppendOnly:
 		return keys.AppendPublic(b, e.Device)
+	case TypeSnapshot, TypePrunePlan:
+		return append(b, e.Object[:]...)
+	case TypeForget:
+		b = binary.BigEndian.AppendUint16(b, uint16(len(e.Forget)))
+		for _, id := range e.Forget {
+			b = append(b, id[:]...)
+		}
+		return b
 	case TypeRemoveDevice:
 		id, _ := hex.DecodeString(e.Remove)
 		return e.appendEpoch(append(b, id...))
@@ -188,7 +213,7 @@ func (e *Entry) message(label string) []byte { return crypt.AD(label, e.signedPa
 // (docs/devices.md §D.3): by the added device, or by the recovery key the
 // entry introduces.
 func (t Type) countersigned() bool {
-	return t == TypeGenesis || t == TypeAddDevice || t == TypeRotateRecovery
+	return t == TypeGenesis || t.adds() || t == TypeRotateRecovery
 }
 
 // Parse decodes one entry, refusing anything that is not in canonical form
@@ -233,8 +258,12 @@ func (e *Entry) readBody(r *binread.Reader) error {
 			e.Recovery = r.Take(ed25519.PublicKeySize)
 			e.readEpoch(r)
 		}
-	case TypeAddDevice:
+	case TypeAddDevice, TypeAddAppendOnly:
 		e.Device, err = readRecord(r)
+	case TypeSnapshot, TypePrunePlan:
+		copy(e.Object[:], r.Take(sha256.Size))
+	case TypeForget:
+		err = e.readForget(r)
 	case TypeRemoveDevice:
 		e.Remove = hex.EncodeToString(r.Take(idSize))
 		e.readEpoch(r)
@@ -256,6 +285,28 @@ func (e *Entry) readBody(r *binread.Reader) error {
 func (e *Entry) readEpoch(r *binread.Reader) {
 	e.Epoch = r.U64()
 	copy(e.Commit[:], r.Take(sha256.Size))
+}
+
+// readForget reads a forget entry's IDs: 1 to MaxForget, distinct.
+func (e *Entry) readForget(r *binread.Reader) error {
+	n := int(r.U16())
+	if r.Err() != nil {
+		return r.Err()
+	}
+	if n == 0 || n > MaxForget {
+		return fmt.Errorf("forget entry with %d IDs (1 to %d): %w", n, MaxForget, ErrMalformed)
+	}
+	seen := make(map[ObjectID]bool, n)
+	for range n {
+		var id ObjectID
+		copy(id[:], r.Take(sha256.Size))
+		if seen[id] {
+			return fmt.Errorf("snapshot %x listed twice: %w", id[:8], ErrMalformed)
+		}
+		seen[id] = true
+		e.Forget = append(e.Forget, id)
+	}
+	return r.Err()
 }
 
 func (e *Entry) readContacts(r *binread.Reader) error {

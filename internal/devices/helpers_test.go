@@ -91,6 +91,11 @@ func at(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 //	5 laptop rotates the recovery key to recovery key 2
 //	6 laptop rotates the root key, epoch 2
 //	7 recovery key 2 adds friend
+//	8 laptop adds sister as an append-only device
+//	9 sister records snapshot 32×0x51
+//	10 laptop records snapshot 32×0x52
+//	11 desktop forgets snapshot 32×0x51
+//	12 laptop records prune plan 32×0x53
 //
 // It returns the entries and the verified chain after each of them.
 func standardChain(t testing.TB) ([][]byte, []*Chain) {
@@ -127,6 +132,15 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 		func(c *Chain, now time.Time) ([]byte, error) {
 			return c.AddDevice(ByRecovery(recovery(t, recoveryText2)), friend.Public(), countersigner(friend), now)
 		},
+		func(c *Chain, now time.Time) ([]byte, error) {
+			return c.AddDeviceWith(ByDevice(laptop), sister.Public(), AppendOnly, countersigner(sister), now)
+		},
+		func(c *Chain, now time.Time) ([]byte, error) { return c.RecordSnapshot(ByDevice(sister), object(0x51), now) },
+		func(c *Chain, now time.Time) ([]byte, error) { return c.RecordSnapshot(ByDevice(laptop), object(0x52), now) },
+		func(c *Chain, now time.Time) ([]byte, error) {
+			return c.ForgetSnapshots(ByDevice(desktop), []ObjectID{object(0x51)}, now)
+		},
+		func(c *Chain, now time.Time) ([]byte, error) { return c.RecordPlan(ByDevice(laptop), object(0x53), now) },
 	}
 	for i, step := range steps {
 		b, err := step(c, at(i+1))
@@ -140,4 +154,13 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 		states = append(states, c)
 	}
 	return entries, states
+}
+
+// object returns the object ID made of 32 bytes b.
+func object(b byte) ObjectID {
+	var id ObjectID
+	for i := range id {
+		id[i] = b
+	}
+	return id
 }

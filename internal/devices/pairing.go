@@ -18,13 +18,16 @@ type PendingAdd struct {
 	entry *Entry
 }
 
-// PrepareAdd signs the entry adding newDev on top of c and returns it for
-// countersigning.
-func (c *Chain) PrepareAdd(s Signer, newDev keys.DevicePublic, now time.Time) (*PendingAdd, error) {
+// PrepareAdd signs the entry adding newDev with the given rights on top of
+// c and returns it for countersigning.
+func (c *Chain) PrepareAdd(s Signer, newDev keys.DevicePublic, rights Rights, now time.Time) (*PendingAdd, error) {
 	if len(s.key) != ed25519.PrivateKeySize || c.Len() == 0 {
 		return nil, fmt.Errorf("building an add-device entry: bad signer key or empty chain: %w", ErrInvalid)
 	}
 	e := &Entry{Type: TypeAddDevice, Device: newDev}
+	if rights == AppendOnly {
+		e.Type = TypeAddAppendOnly
+	}
 	c.sign(e, s, nil, now)
 	return &PendingAdd{chain: c, entry: e}, nil
 }
@@ -69,7 +72,7 @@ func Countersign(account string, dev *keys.Device, signedPart []byte) ([]byte, u
 
 // parseSignedPart parses the signed part of an add-device entry.
 func parseSignedPart(signedPart []byte) (*Entry, error) {
-	if len(signedPart) > 1 && Type(signedPart[1]) != TypeAddDevice {
+	if len(signedPart) > 1 && !Type(signedPart[1]).adds() {
 		return nil, fmt.Errorf("entry to countersign is a %s entry, not add device: %w", Type(signedPart[1]), ErrInvalid)
 	}
 	// Parse it as a whole entry with placeholder signatures.

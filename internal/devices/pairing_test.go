@@ -12,7 +12,7 @@ func TestTwoStepAdd(t *testing.T) {
 	_, states := standardChain(t)
 	c := states[0] // laptop only
 	laptop, phone, desktop := dev(t, "laptop"), dev(t, "phone"), dev(t, "desktop")
-	p, err := c.PrepareAdd(ByDevice(laptop), phone.Public(), at(1))
+	p, err := c.PrepareAdd(ByDevice(laptop), phone.Public(), Full, at(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestTwoStepAdd(t *testing.T) {
 	if !n.Holds(1, p.SignedPart()) || n.Holds(0, p.SignedPart()) || c.Holds(1, p.SignedPart()) {
 		t.Fatal("Holds does not find exactly the countersigned entry")
 	}
-	other, err := states[0].PrepareAdd(ByDevice(laptop), phone.Public(), at(2))
+	other, err := states[0].PrepareAdd(ByDevice(laptop), phone.Public(), Full, at(2))
 	if err != nil {
 		t.Fatal(err)
 	}

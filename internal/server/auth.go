@@ -53,7 +53,7 @@ func (s *Server) register(c *call) error {
 	if err := s.createStore(req.Account); err != nil {
 		return errors.Join(s.accountFree(c, req.Account), err) // a 409 if a racing registration won
 	}
-	index, err := s.db.CreateAccount(c.ctx(), req.Account, req.Genesis, changeOf(nil, e, meta.Full, s.cfg.Now().UTC()))
+	index, err := s.db.CreateAccount(c.ctx(), req.Account, req.Genesis, changeOf(nil, e, s.cfg.Now().UTC()))
 	if errors.Is(err, meta.ErrExists) {
 		return errAccountExists()
 	}

@@ -267,7 +267,7 @@ func TestRevoked(t *testing.T) {
 	a := e.newAccount(1)
 	ch := e.challenge(a.id, a.appendOnly)
 	e.do(req{method: "GET", path: "/v1/objects/packs/", token: a.aoToken}).want(t, "before", 200, "")
-	e.appendEntry(a, a.token, a.removeDevice(t, a.appendOnly), "").want(t, "remove", 201, "")
+	e.appendEntry(a, a.token, a.removeDevice(t, a.appendOnly)).want(t, "remove", 201, "")
 	e.do(req{method: "GET", path: "/v1/objects/packs/", token: a.aoToken}).want(t, "old token", 401, "unauthenticated")
 	e.do(req{method: "POST", path: "/v1/auth/token", body: tokenRequest(a.id, a.appendOnly, ch)}).want(t, "pending challenge", 403, "forbidden")
 	e.do(req{method: "POST", path: "/v1/auth/challenge", body: wire.ChallengeRequest{Account: a.id, Device: a.appendOnly.id}}).

@@ -165,7 +165,7 @@ func TestAppendOnly(t *testing.T) {
 	e.do(req{method: "DELETE", path: "/v1/objects/sessions/" + fsName, token: a.aoToken}).want(t, "delete another device's session", 403, "forbidden")
 	e.do(req{method: "DELETE", path: "/v1/objects/sessions/" + sha([]byte("none")), token: a.aoToken}).want(t, "delete a missing session", 403, "forbidden")
 	e.put(a.aoToken, string(store.Packs), nil, names[store.Packs], 409) // no overwrite, for anyone
-	add := wire.ChainAppend{Seq: a.chain.Len(), Entry: a.addDevice(t, newDevice(60)), Rights: wire.RightsAppendOnly}
+	add := wire.ChainAppend{Seq: a.chain.Len(), Entry: a.addDevice(t, newDevice(60))}
 	e.do(req{method: "POST", path: "/v1/chain", token: a.aoToken, body: add}).want(t, "add a device", 403, "forbidden")
 	e.do(req{method: "POST", path: "/v1/pairings", token: a.aoToken, body: wire.PairingRequest{ID: accountID(9), TTL: 60}}).
 		want(t, "open a pairing", 403, "forbidden")
@@ -214,7 +214,7 @@ func TestPrincipalRights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.appendEntry(a, a.token, entry, "").want(t, "set contacts", 201, "")
+	e.appendEntry(a, a.token, entry).want(t, "set contacts", 201, "")
 	share := "contact-" + contact.id + "-0123456789abcdef"
 	pack, packName := content(1, 10)
 	for kind, name := range map[string]string{"keys": share, "config": "config"} {

@@ -104,14 +104,16 @@ func (s *Server) readChain(ctx context.Context, account string, c *devices.Chain
 
 // changeOf is what entry e, appended to the verified chain prev (nil for
 // a genesis), does to the account's principals (docs/api.md, Principals).
-// rights are those of a device an add-device entry adds.
-func changeOf(prev *devices.Chain, e *devices.Entry, rights meta.Rights, at time.Time) meta.Change {
+// A device's rights are those of the entry that adds it.
+func changeOf(prev *devices.Chain, e *devices.Entry, at time.Time) meta.Change {
 	c := meta.Change{At: at}
 	switch e.Type {
 	case devices.TypeGenesis:
 		c.Add = []meta.Device{principal(e.Device, meta.Full, "", at), recoveryPrincipal(e.Recovery, e.Device.ID, at)}
 	case devices.TypeAddDevice:
-		c.Add = []meta.Device{principal(e.Device, rights, signerID(prev, e), at)}
+		c.Add = []meta.Device{principal(e.Device, meta.Full, signerID(prev, e), at)}
+	case devices.TypeAddAppendOnly:
+		c.Add = []meta.Device{principal(e.Device, meta.AppendOnly, signerID(prev, e), at)}
 	case devices.TypeRemoveDevice:
 		c.Revoke = []meta.Device{{ID: e.Remove, Rights: meta.Full}}
 	case devices.TypeRotateRecovery:
@@ -204,10 +206,6 @@ func (s *Server) appendChain(c *call) error {
 	if err := decodeJSON(c, maxChainBody, &req); err != nil {
 		return err
 	}
-	rights, err := addRights(req.Rights)
-	if err != nil {
-		return err
-	}
 	prev, err := s.verifiedChain(c.ctx(), c.account)
 	if err != nil {
 		return err
@@ -215,14 +213,11 @@ func (s *Server) appendChain(c *call) error {
 	if prev == nil {
 		return newError(http.StatusBadRequest, wire.CodeBadEntry, "the account was registered without a device chain")
 	}
-	if req.Seq != prev.Len() {
-		return chainConflict(prev.Len(), req.Seq)
-	}
 	e, next, err := s.checkEntry(c, prev, req)
 	if err != nil {
 		return err
 	}
-	n, index, err := s.db.AppendChain(c.ctx(), c.account, req.Seq, meta.Hash(prev.Head()), req.Entry, changeOf(prev, e, rights, s.cfg.Now().UTC()))
+	n, index, err := s.db.AppendChain(c.ctx(), c.account, req.Seq, meta.Hash(prev.Head()), req.Entry, changeOf(prev, e, s.cfg.Now().UTC()))
 	if errors.Is(err, meta.ErrConflict) {
 		return chainConflict(n, req.Seq)
 	}
@@ -234,9 +229,11 @@ func (s *Server) appendChain(c *call) error {
 	return writeJSON(c.w, http.StatusCreated, wire.ChainLength{Length: n})
 }
 
-// checkEntry verifies the appended entry on top of prev and checks that its
-// signer may change the chain: a full device or the recovery key. It
-// returns the parsed entry and the extended chain.
+// checkEntry checks that an append-only caller signed the appended entry
+// itself and that it goes at the chain's end, then verifies it on top of prev, which also
+// checks that its signer has the right to sign it (docs/devices.md §D.4:
+// an append-only device signs snapshot entries only). It returns the
+// parsed entry and the extended chain.
 func (s *Server) checkEntry(c *call, prev *devices.Chain, req wire.ChainAppend) (*devices.Entry, *devices.Chain, error) {
 	if req.Seq >= devices.MaxChainLen {
 		return nil, nil, newError(http.StatusBadRequest, wire.CodeBadEntry, "a chain holds at most %d entries", devices.MaxChainLen)
@@ -245,38 +242,24 @@ func (s *Server) checkEntry(c *call, prev *devices.Chain, req wire.ChainAppend) 
 	if err != nil {
 		return nil, nil, badEntry(&devices.EntryError{Seq: req.Seq, Err: err})
 	}
+	if signer := signerID(prev, e); c.dev.Rights == meta.AppendOnly && signer != c.dev.ID {
+		return nil, nil, forbidden("an append-only device may send only entries it signed, not one signed by %s", signer)
+	}
+	if req.Seq != prev.Len() {
+		return nil, nil, chainConflict(prev.Len(), req.Seq)
+	}
 	if e.Seq != req.Seq {
 		// Extend would take it for a repeat of an entry it holds.
 		return nil, nil, badEntry(&devices.EntryError{Seq: e.Seq, Err: fmt.Errorf("appended at position %d: %w", req.Seq, devices.ErrOutOfOrder)})
 	}
 	next, err := prev.Extend([][]byte{req.Entry})
+	if errors.Is(err, devices.ErrNoRight) {
+		return nil, nil, forbidden("%v", err)
+	}
 	if err != nil {
 		return nil, nil, badEntry(err)
 	}
-	if req.Rights != "" && e.Type != devices.TypeAddDevice {
-		return nil, nil, badRequest("rights are given only with an add-device entry")
-	}
-	if e.Signer != devices.Recovery {
-		d, err := s.db.Device(c.ctx(), c.account, e.Signer)
-		if err != nil {
-			return nil, nil, err
-		}
-		if d.Rights != meta.Full || !d.Active() {
-			return nil, nil, forbidden("the entry is signed by device %s, which does not have full rights", e.Signer)
-		}
-	}
 	return e, next, nil
-}
-
-// addRights parses the rights of a device an add-device entry adds.
-func addRights(r string) (meta.Rights, error) {
-	switch r {
-	case "", wire.RightsFull:
-		return meta.Full, nil
-	case wire.RightsAppendOnly:
-		return meta.AppendOnly, nil
-	}
-	return "", badRequest("rights must be %q or %q", wire.RightsFull, wire.RightsAppendOnly)
 }
 
 // chainConflict is the 409 of an append at seq to a chain of length n.

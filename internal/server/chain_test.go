@@ -43,8 +43,7 @@ func TestChainAppend(t *testing.T) {
 		{"empty", wire.ChainAppend{Seq: 2}, 400, "bad_entry"},
 		{"bad signature", wire.ChainAppend{Seq: 2, Entry: tampered}, 400, "bad_entry"},
 		{"another account's entry", wire.ChainAppend{Seq: 2, Entry: b.addDevice(t, second)}, 400, "bad_entry"},
-		{"unknown rights", wire.ChainAppend{Seq: 2, Entry: add, Rights: "admin"}, 400, "bad_request"},
-		{"rights on a removal", wire.ChainAppend{Seq: 2, Entry: a.removeDevice(t, a.appendOnly), Rights: "full"}, 400, "bad_request"},
+		{"rights in the request", `{"seq":2,"entry":"AA==","rights":"full"}`, 400, "bad_request"},
 		{"unknown field", `{"seq":2,"entry":"AA==","extra":1}`, 400, "bad_request"},
 		{"too big", wire.ChainAppend{Seq: 2, Entry: make([]byte, 40<<10)}, 413, "too_large"},
 	} {
@@ -56,20 +55,17 @@ func TestChainAppend(t *testing.T) {
 	}
 	// An entry signed by the append-only device is refused even from a
 	// full device: only full devices and the recovery key change the chain.
-	byAO, err := a.chain.RotateKey(devices.ByDevice(a.appendOnly.k), commitOf(9), e.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	byAO := signedBy(a.chain, &devices.Entry{Type: devices.TypeRotateKey, Epoch: 1, Commit: commitOf(9)}, a.appendOnly.k)
 	post(a.token, wire.ChainAppend{Seq: 2, Entry: byAO}).want(t, "signed by the append-only device", 403, "forbidden")
 
-	r = e.appendEntry(a, a.token, add, "")
+	r = e.appendEntry(a, a.token, add)
 	r.want(t, "add", 201, "")
 	if got := decode[wire.ChainLength](t, r); got.Length != 3 {
 		t.Errorf("length after the add: %d", got.Length)
 	}
 	post(a.token, wire.ChainAppend{Seq: 3, Entry: add}).want(t, "the same entry again", 400, "bad_entry")
 	secondTok := e.login(a.id, second)
-	e.appendEntry(a, secondTok, a.removeDevice(t, a.appendOnly), "").want(t, "remove by the second device", 201, "")
+	e.appendEntry(a, secondTok, a.removeDevice(t, a.appendOnly)).want(t, "remove by the second device", 201, "")
 	devs := decode[wire.DevicesResponse](t, e.do(req{method: "GET", path: "/v1/devices", token: a.token})).Devices
 	if len(devs) != 3 || devs[2].Device != second.id || devs[2].AddedBy != a.full.id || devs[2].Rights != "full" ||
 		devs[2].Name != second.k.Name || !bytes.Equal(devs[2].SignKey, second.pub()) || devs[2].Revoked != nil || devs[1].Revoked == nil {
@@ -116,7 +112,7 @@ func TestChainPages(t *testing.T) {
 		case n - 1: // forgotten: verified again from the database
 			e.s.chains.put(a.id, nil)
 		}
-		e.appendEntry(a, a.token, entry, "").want(t, fmt.Sprint("rotate ", i), 201, "")
+		e.appendEntry(a, a.token, entry).want(t, fmt.Sprint("rotate ", i), 201, "")
 	}
 	var all [][]byte
 	for {
@@ -145,11 +141,11 @@ func TestRecoveryAndContacts(t *testing.T) {
 	a, b := e.newAccount(1), e.newAccount(2)
 	recTok := e.login(a.id, principalOf(a.recovery))
 	lost := newDevice(60)
-	entry, err := a.chain.AddDevice(devices.ByRecovery(a.recovery), lost.k.Public(), lost.countersign, e.clock.Now())
+	entry, err := a.chain.AddDeviceWith(devices.ByRecovery(a.recovery), lost.k.Public(), devices.AppendOnly, lost.countersign, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.appendEntry(a, recTok, entry, wire.RightsAppendOnly).want(t, "add by the recovery key", 201, "")
+	e.appendEntry(a, recTok, entry).want(t, "add by the recovery key", 201, "")
 	devs := decode[wire.DevicesResponse](t, e.do(req{method: "GET", path: "/v1/devices", token: a.token})).Devices
 	if len(devs) != 3 || devs[2].AddedBy != principalOf(a.recovery).id || devs[2].Rights != "append-only" {
 		t.Errorf("device added by recovery: %+v", devs)
@@ -162,7 +158,7 @@ func TestRecoveryAndContacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.appendEntry(a, a.token, entry, "").want(t, "rotate recovery", 201, "")
+	e.appendEntry(a, a.token, entry).want(t, "rotate recovery", 201, "")
 	e.do(req{method: "GET", path: "/v1/chain", token: recTok}).want(t, "old recovery token", 401, "unauthenticated")
 	e.do(req{method: "POST", path: "/v1/auth/challenge", body: wire.ChallengeRequest{Account: a.id, Device: principalOf(a.recovery).id}}).
 		want(t, "old recovery key", 403, "forbidden")
@@ -179,7 +175,7 @@ func TestRecoveryAndContacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.appendEntry(a, a.token, entry, "").want(t, fmt.Sprint("set ", len(cs), " contacts"), 201, "")
+		e.appendEntry(a, a.token, entry).want(t, fmt.Sprint("set ", len(cs), " contacts"), 201, "")
 	}
 	e.do(req{method: "POST", path: "/v1/auth/challenge", body: wire.ChallengeRequest{Account: a.id, Device: b.full.id}}).
 		want(t, "not yet a contact", 404, "not_found")

@@ -71,12 +71,12 @@ func TestTwoInstances(t *testing.T) {
 	// Chain appends through either see the other's: each instance's
 	// verified chain is checked against the database before use.
 	other := newDevice(40)
-	e2.appendEntry(a, a.token, a.addDevice(t, other), "").want(t, "add on the second", 201, "")
-	e1.appendEntry(a, a.token, a.removeDevice(t, a.appendOnly), "").want(t, "remove on the first", 201, "")
+	e2.appendEntry(a, a.token, a.addDevice(t, other)).want(t, "add on the second", 201, "")
+	e1.appendEntry(a, a.token, a.removeDevice(t, a.appendOnly)).want(t, "remove on the first", 201, "")
 	e2.do(req{method: "GET", path: "/v1/devices", token: a.aoToken}).want(t, "removed device's token on the second", 401, "unauthenticated")
-	e2.appendEntry(a, a.token, a.removeDevice(t, other), "").want(t, "remove on the second", 201, "")
+	e2.appendEntry(a, a.token, a.removeDevice(t, other)).want(t, "remove on the second", 201, "")
 	stale := a.addDevice(t, newDevice(41)) // built on the chain as it is
-	e1.appendEntry(a, a.token, stale, "").want(t, "add on the first", 201, "")
+	e1.appendEntry(a, a.token, stale).want(t, "add on the first", 201, "")
 	e2.do(req{method: "POST", path: "/v1/chain", token: a.token, body: wire.ChainAppend{Seq: a.chain.Len() - 1, Entry: stale}}).
 		want(t, "the same entry again on the second", 409, "conflict")
 }

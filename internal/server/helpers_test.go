@@ -293,15 +293,25 @@ func (e *env) newAccount(n int) *account {
 		e.t.Fatal(err)
 	}
 	a.token = e.login(a.id, a.full)
-	e.appendEntry(a, a.token, a.addDevice(e.t, a.appendOnly), wire.RightsAppendOnly).want(e.t, "add device", 201, "")
+	e.appendEntry(a, a.token, a.addAppendOnly(e.t, a.appendOnly)).want(e.t, "add device", 201, "")
 	a.aoToken = e.login(a.id, a.appendOnly)
 	return a
 }
 
 // addDevice builds the entry by which the full device adds d.
 func (a *account) addDevice(t testing.TB, d device) []byte {
+	return a.addWith(t, d, devices.Full)
+}
+
+// addAppendOnly builds the entry by which the full device adds d as an
+// append-only device.
+func (a *account) addAppendOnly(t testing.TB, d device) []byte {
+	return a.addWith(t, d, devices.AppendOnly)
+}
+
+func (a *account) addWith(t testing.TB, d device, r devices.Rights) []byte {
 	t.Helper()
-	b, err := a.chain.AddDevice(devices.ByDevice(a.full.k), d.k.Public(), d.countersign, time.Unix(1e9, 0))
+	b, err := a.chain.AddDeviceWith(devices.ByDevice(a.full.k), d.k.Public(), r, d.countersign, time.Unix(1e9, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,9 +330,9 @@ func (a *account) removeDevice(t testing.TB, d device) []byte {
 
 // appendEntry posts entry at the end of a's chain with a token; if the
 // server takes it, a's chain is extended.
-func (e *env) appendEntry(a *account, token string, entry []byte, rights string) resp {
+func (e *env) appendEntry(a *account, token string, entry []byte) resp {
 	e.t.Helper()
-	r := e.do(req{method: "POST", path: "/v1/chain", token: token, body: wire.ChainAppend{Seq: a.chain.Len(), Entry: entry, Rights: rights}})
+	r := e.do(req{method: "POST", path: "/v1/chain", token: token, body: wire.ChainAppend{Seq: a.chain.Len(), Entry: entry}})
 	if r.status == 201 {
 		next, err := a.chain.Extend([][]byte{entry})
 		if err != nil {
@@ -354,3 +364,13 @@ func (e *env) put(token, kind string, b []byte, name string, status int) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// signedBy returns e as the next entry of c signed by dev, without the
+// builders' checks: an entry a hostile device could make.
+func signedBy(c *devices.Chain, e *devices.Entry, dev *keys.Device) []byte {
+	e.Account, e.Seq, e.Prev, e.Signer = c.Account(), c.Len(), c.Head(), dev.ID
+	e.Time = time.Unix(1e9, 0).UTC()
+	e.Sig, e.Countersig = nil, nil
+	e.Sig = ed25519.Sign(dev.Sign, crypt.AD("coffer v1 device chain", e.Marshal()))
+	return e.Marshal()
+}

@@ -273,7 +273,7 @@ func TestWitnessDown(t *testing.T) {
 	le := newLogEnv(t, "", 2)
 	a := le.newAccount(1)
 	le.witnesses[1].down.Store(true)
-	le.appendEntry(a, a.token, a.addDevice(t, newDevice(50)), "").want(t, "append with a witness down", 201, "")
+	le.appendEntry(a, a.token, a.addDevice(t, newDevice(50))).want(t, "append with a witness down", 201, "")
 	c, signed, err := le.checkpoint(t)
 	if !errors.Is(err, tlog.ErrTooFewCosignatures) {
 		t.Fatalf("checkpoint with a witness down: %v", err)
@@ -287,7 +287,7 @@ func TestWitnessDown(t *testing.T) {
 		t.Error("the failed witness was not logged")
 	}
 	le.witnesses[1].down.Store(false)
-	le.appendEntry(a, a.token, a.addDevice(t, newDevice(51)), "").want(t, "append with the witness back", 201, "")
+	le.appendEntry(a, a.token, a.addDevice(t, newDevice(51))).want(t, "append with the witness back", 201, "")
 	if c, _, err = le.checkpoint(t); err != nil || c.Size != 4 {
 		t.Fatalf("checkpoint with the witness back: size %d, %v", c.Size, err)
 	}
@@ -303,7 +303,7 @@ func TestWitnessDown(t *testing.T) {
 	})
 	le.env = re
 	a.token = le.login(a.id, a.full)
-	le.appendEntry(a, a.token, a.addDevice(t, newDevice(52)), "").want(t, "append after a restart", 201, "")
+	le.appendEntry(a, a.token, a.addDevice(t, newDevice(52))).want(t, "append after a restart", 201, "")
 	if c, _, err = le.checkpoint(t); err != nil || c.Size != 5 {
 		t.Errorf("checkpoint after a restart: size %d, %v", c.Size, err)
 	}
@@ -335,7 +335,7 @@ func TestLogRefresh(t *testing.T) {
 			le.witnesses[0].now.Store(base.Add(time.Hour).Unix())
 		}, c.Size, base.Add(time.Hour), base},
 		{"a new tree drops cosignatures of the old", func() {
-			le.appendEntry(a, a.token, a.addDevice(t, newDevice(50)), "").want(t, "append with a witness down", 201, "")
+			le.appendEntry(a, a.token, a.addDevice(t, newDevice(50))).want(t, "append with a witness down", 201, "")
 		}, c.Size + 1, base.Add(time.Hour), time.Time{}},
 		{"the witness back cosigns the new tree", func() {
 			le.witnesses[1].now.Store(base.Add(2 * time.Hour).Unix())

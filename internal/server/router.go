@@ -24,7 +24,7 @@ type route struct {
 var (
 	devicesOnly   = []meta.Rights{meta.Full, meta.AppendOnly}
 	fullOnly      = []meta.Rights{meta.Full}
-	chainWriters  = []meta.Rights{meta.Full, meta.Recovery}
+	chainWriters  = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery} // narrowed by the chain's own rights (docs/devices.md §D.4)
 	anyPrincipal  = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery, meta.Contact}
 	objectReaders = anyPrincipal                                             // narrowed by mayRead
 	objectWriters = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery} // narrowed by mayWrite

@@ -49,8 +49,8 @@ func ChainOf(s Store) Chain {
 // Bounds on a whole device chain as read from a store: a hostile store
 // cannot make a client hold more.
 const (
-	MaxChainEntries = 1 << 16   // docs/devices.md §D.2
-	MaxChainBytes   = 128 << 20 // far above any real chain
+	MaxChainEntries = 1 << 20   // docs/devices.md §D.2
+	MaxChainBytes   = 256 << 20 // far above any real chain: about 1.3 M snapshot entries
 )
 
 // ErrChainTooLarge means a store served a chain beyond MaxChainEntries or

@@ -25,6 +25,7 @@ for k, c in enumerate(v["root_key_commitments"]):
     assert okm.hex() == c, k
 
 devices, recovery, prev, epoch = {}, None, bytes(32), 0
+appendonly, snaps, forgotten, plans = set(), {}, set(), set()
 for seq, ev in enumerate(v["entries"]):
     b = bytes.fromhex(ev["entry"])
     assert b[0] == 1
@@ -36,8 +37,15 @@ for seq, ev in enumerate(v["entries"]):
     if typ == 1:
         new, i = record(b, i); recovery = b[i:i+32]; i += 32
         e, = struct.unpack(">Q", b[i:i+8]); assert e == 0; i += 40
-    elif typ == 2:
+    elif typ in (2, 7):  # 7: the device added has append-only rights
         new, i = record(b, i)
+    elif typ in (8, 10):
+        obj = b[i:i+32]; i += 32
+    elif typ == 9:
+        n, = struct.unpack(">H", b[i:i+2]); i += 2
+        assert 1 <= n <= 1000
+        gone_snaps = [b[i+32*j:i+32*j+32] for j in range(n)]; i += 32 * n
+        assert len(set(gone_snaps)) == n
     elif typ == 3:
         gone = b[i:i+16].hex(); e, = struct.unpack(">Q", b[i+16:i+24]); i += 56
         assert e == epoch + 1; epoch = e
@@ -56,13 +64,30 @@ for seq, ev in enumerate(v["entries"]):
         signer, key = "recovery", recovery
     signed, sig = b[:i], b[i:i+64]; i += 64
     Ed25519PublicKey.from_public_bytes(key).verify(sig, b"coffer v1 device chain\0" + signed)
-    if typ in (1, 2, 5):  # countersigned by the key the entry introduces (D.3)
-        counter = new["S"] if typ == 2 else (recovery if typ == 1 else newrec)
+    # rights (D.4 step 6): the recovery key signs no snapshot, forget or
+    # plan; an append-only device signs snapshot entries only
+    assert not (signer == "recovery" and typ in (8, 9, 10)), seq
+    assert not (signer in appendonly and typ != 8), seq
+    if typ in (1, 2, 5, 7):  # countersigned by the key the entry introduces (D.3)
+        counter = new["S"] if typ in (2, 7) else (recovery if typ == 1 else newrec)
         Ed25519PublicKey.from_public_bytes(counter).verify(b[i:i+64], b"coffer v1 device chain countersignature\0" + signed); i += 64
     assert i == len(b) and signer == ev["signer"]
     if new: devices[new["id"]] = new["S"]
+    if typ == 7: appendonly.add(new["id"])
+    if typ == 8:
+        assert obj not in snaps and obj not in forgotten, seq
+        snaps[obj] = signer
+    if typ == 9:
+        for g in gone_snaps:
+            assert g in snaps, seq
+            del snaps[g]; forgotten.add(g)
+    if typ == 10:
+        assert obj not in plans, seq
+        plans.add(obj)
     if typ == 3: del devices[gone]
     if typ == 5: recovery = newrec
     prev = hashlib.sha256(b).digest()
     assert prev.hex() == ev["hash"]
-print("ok: %d entries, head %s, epoch %d, devices %s" % (len(v["entries"]), prev.hex(), epoch, sorted(devices)))
+print("ok: %d entries, head %s, epoch %d, devices %s, append-only %s, snapshots %s, plans %d" % (
+    len(v["entries"]), prev.hex(), epoch, sorted(devices), sorted(appendonly),
+    sorted((k.hex()[:8], a) for k, a in snaps.items()), len(plans)))

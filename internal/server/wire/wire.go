@@ -199,12 +199,11 @@ type ChainPage struct {
 }
 
 // ChainAppend is the body of POST /v1/chain: Entry is to become entry
-// number Seq. Rights, for an add-device entry only, gives the new device
-// RightsFull (the default when empty) or RightsAppendOnly.
+// number Seq. A device's rights come from the entry that adds it
+// (docs/devices.md §D.1), never from the request.
 type ChainAppend struct {
-	Seq    uint64 `json:"seq"`
-	Entry  []byte `json:"entry"`
-	Rights string `json:"rights,omitempty"`
+	Seq   uint64 `json:"seq"`
+	Entry []byte `json:"entry"`
 }
 
 // ChainLength is the answer to a successful POST /v1/chain: the chain's

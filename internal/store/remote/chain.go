@@ -75,30 +75,16 @@ func checkChainPage(entries [][]byte) error {
 // (store.Chain). It fails with an error wrapping store.ErrConflict when the
 // chain does not hold exactly seq entries (the *Error's Length says how
 // many it holds), and with a 400 "bad_entry" *Error when the server's
-// verifier refuses the entry. This Store must be a full device or the
-// recovery key. An add-device entry gives the new device full rights.
+// verifier refuses the entry, or its signer may not sign it
+// (docs/devices.md §D.4: an append-only device signs snapshot entries
+// only). If a try may have been carried out before a later one failed, the
+// append counts as done when the chain holds this very entry at seq.
 func (s *Store) AppendChain(ctx context.Context, seq uint64, entry []byte) error {
-	return s.appendChain(ctx, seq, entry, "")
-}
-
-// AppendChainRights is AppendChain of an add-device entry that gives the
-// new device rights: RightsFull or RightsAppendOnly.
-func (s *Store) AppendChainRights(ctx context.Context, seq uint64, entry []byte, rights string) error {
-	if rights != RightsFull && rights != RightsAppendOnly {
-		return fmt.Errorf("unknown device rights %q", rights)
-	}
-	return s.appendChain(ctx, seq, entry, rights)
-}
-
-// appendChain posts the entry. If a try may have been carried out before
-// a later one failed, the append counts as done when the chain holds this
-// very entry at seq.
-func (s *Store) appendChain(ctx context.Context, seq uint64, entry []byte, rights string) error {
 	if len(entry) == 0 || len(entry) > store.MaxChainEntry {
 		return fmt.Errorf("device chain entry %d: %d bytes, not 1 to %d", seq, len(entry), store.MaxChainEntry)
 	}
 	rq := &request{method: http.MethodPost, path: "/v1/chain", what: fmt.Sprintf("appending device chain entry %d", seq)}
-	if err := rq.jsonBody(wire.ChainAppend{Seq: seq, Entry: entry, Rights: rights}); err != nil {
+	if err := rq.jsonBody(wire.ChainAppend{Seq: seq, Entry: entry}); err != nil {
 		return err
 	}
 	var out wire.ChainLength

@@ -38,7 +38,7 @@ func TestAmbiguousRetries(t *testing.T) {
 		}
 		o := &owner{Store: s, chain: c}
 		ts.faults.set(fault{match: "POST /v1/chain", n: 1, status: status, swallow: true})
-		o.add(t, s, o.addDevice(t, newDevice(t)), "")
+		o.add(t, s, o.addDevice(t, newDevice(t)))
 		if page, err := s.ChainEntries(ctx, 0); err != nil || len(page) != 2 {
 			t.Errorf("chain after a retried append: %d entries, %v", len(page), err)
 		}
@@ -51,7 +51,7 @@ func TestAmbiguousRetries(t *testing.T) {
 		t.Errorf("registration of another genesis: %v", err)
 	}
 	mine, theirs := o.addDevice(t, newDevice(t)), o.addDevice(t, newDevice(t))
-	o.add(t, o.Store, theirs, "")
+	o.add(t, o.Store, theirs)
 	ts.faults.set(fault{match: "POST /v1/chain", n: 1, status: http.StatusBadGateway})
 	if err := o.AppendChain(ctx, 1, mine); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("append where another entry is: %v", err)
@@ -97,7 +97,7 @@ func TestSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.add(t, r, entry, RightsFull)
+	o.add(t, r, entry)
 	n := ts.open(t, ts.URL, o.opts.Account, dev)
 	if _, err := n.ListDevices(ctx); err != nil {
 		t.Errorf("the device the recovery key added: %v", err)

@@ -231,16 +231,11 @@ func (ts *testServer) newOwner(t testing.TB) *owner {
 // account registers a new account with a new device and returns its store.
 func (ts *testServer) account(t testing.TB) *Store { return ts.newOwner(t).Store }
 
-// add appends entry to the owner's chain through s, with rights, and
-// extends the owner's view of it.
-func (o *owner) add(t testing.TB, s *Store, entry []byte, rights string) {
+// add appends entry to the owner's chain through s and extends the
+// owner's view of it.
+func (o *owner) add(t testing.TB, s *Store, entry []byte) {
 	t.Helper()
-	var err error
-	if rights == "" {
-		err = s.AppendChain(context.Background(), o.chain.Len(), entry)
-	} else {
-		err = s.AppendChainRights(context.Background(), o.chain.Len(), entry, rights)
-	}
+	err := s.AppendChain(context.Background(), o.chain.Len(), entry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +246,13 @@ func (o *owner) add(t testing.TB, s *Store, entry []byte, rights string) {
 
 // addDevice builds the entry by which the owner's device adds dev.
 func (o *owner) addDevice(t testing.TB, dev *keys.Device) []byte {
+	return o.addDeviceWith(t, dev, devices.Full)
+}
+
+// addDeviceWith builds the entry adding dev with rights r.
+func (o *owner) addDeviceWith(t testing.TB, dev *keys.Device, r devices.Rights) []byte {
 	t.Helper()
-	b, err := o.chain.AddDevice(devices.ByDevice(o.opts.Device), dev.Public(), func(m []byte) []byte { return ed25519.Sign(dev.Sign, m) }, time.Now())
+	b, err := o.chain.AddDeviceWith(devices.ByDevice(o.opts.Device), dev.Public(), r, func(m []byte) []byte { return ed25519.Sign(dev.Sign, m) }, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

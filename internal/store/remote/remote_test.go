@@ -421,18 +421,15 @@ func TestDevices(t *testing.T) {
 		t.Errorf("a device not in the account: %v", err)
 	}
 	second := newDevice(t)
-	entry := o.addDevice(t, second)
+	entry := o.addDeviceWith(t, second, devices.AppendOnly)
 	var se *Error
-	if err := s.AppendChainRights(ctx, 2, entry, RightsAppendOnly); !errors.Is(err, store.ErrConflict) || !errors.As(err, &se) || se.Length != 1 {
+	if err := s.AppendChain(ctx, 2, entry); !errors.Is(err, store.ErrConflict) || !errors.As(err, &se) || se.Length != 1 {
 		t.Errorf("append at the wrong position: %v", err)
-	}
-	if err := s.AppendChainRights(ctx, 1, entry, "admin"); err == nil {
-		t.Error("unknown rights accepted")
 	}
 	if err := s.AppendChain(ctx, 1, entry[:len(entry)-1]); !errors.As(err, &se) || se.Code != "bad_entry" || errors.Is(err, store.ErrConflict) {
 		t.Errorf("a cut entry: %v", err)
 	}
-	o.add(t, s, entry, RightsAppendOnly)
+	o.add(t, s, entry)
 	ds, err := s.ListDevices(ctx)
 	if err != nil || len(ds) != 2 || ds[0].Device != dev.ID || ds[0].Rights != RightsFull ||
 		ds[1].Device != second.ID || ds[1].Rights != RightsAppendOnly || ds[1].AddedBy != dev.ID || ds[1].Revoked != nil {
@@ -453,7 +450,7 @@ func TestDevices(t *testing.T) {
 	if err := s2.AppendChain(ctx, o.chain.Len(), remove); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("append-only AppendChain: %v", err)
 	}
-	o.add(t, s, remove, "")
+	o.add(t, s, remove)
 	// The removed device's token fails (401), and so does its new login (403).
 	if _, err := s2.Stat(ctx, store.Packs, hexSum(data)); !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("removed device: %v", err)

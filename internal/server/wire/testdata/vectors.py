@@ -27,7 +27,7 @@ for i, (seed, account, challenge) in enumerate([
         "genesis": genesis.hex(), "entry": entry.hex(), "pairing": hashlib.sha256(b"pairing %d" % i).digest()[:16].hex(),
         "challenge": challenge.hex(), "auth_message": auth.hex(), "auth_signature": auth_sig.hex(),
         "register_request": {"account": account, "genesis": b64(genesis)},
-        "chain_append_request": {"seq": 7 + i, "entry": b64(entry), "rights": ["full", "append-only"][i]},
+        "chain_append_request": {"seq": 7 + i, "entry": b64(entry)},
         "pairing_request": {"id": hashlib.sha256(b"pairing %d" % i).digest()[:16].hex(), "ttl": 600 * (i + 1)},
         "token_request": {"account": account, "device": device, "challenge": b64(challenge), "signature": b64(auth_sig)},
     })
