@@ -55,15 +55,15 @@ type Type uint8
 
 // Entry types (docs/devices.md §D.1).
 const (
-	TypeGenesis        Type = 1 // first device, recovery key, epoch 0
-	TypeAddDevice      Type = 2 // a new device, countersigned by it
-	TypeRemoveDevice   Type = 3 // a device leaves; a new epoch starts
-	TypeRotateKey      Type = 4 // a new root-key epoch
-	TypeRotateRecovery Type = 5 // a new recovery public key
-	TypeSetContacts    Type = 6 // recovery contacts and threshold
-	TypeAddAppendOnly  Type = 7 // a new append-only device, countersigned by it
-	TypeSnapshot       Type = 8 // a snapshot a device wrote
-	TypeForget         Type = 9 // snapshots a full device forgot
+	TypeGenesis        Type = 1  // first device, recovery key, epoch 0
+	TypeAddDevice      Type = 2  // a new device, countersigned by it
+	TypeRemoveDevice   Type = 3  // a device leaves; a new epoch starts
+	TypeRotateKey      Type = 4  // a new root-key epoch
+	TypeRotateRecovery Type = 5  // a new recovery public key
+	TypeSetContacts    Type = 6  // recovery contacts and threshold
+	TypeAddAppendOnly  Type = 7  // a new append-only device, countersigned by it
+	TypeSnapshot       Type = 8  // a snapshot a device wrote
+	TypeForget         Type = 9  // snapshots a full device forgot
 	TypePrunePlan      Type = 10 // a prune plan a full device wrote
 )
 

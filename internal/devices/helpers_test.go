@@ -135,12 +135,18 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 		func(c *Chain, now time.Time) ([]byte, error) {
 			return c.AddDeviceWith(ByDevice(laptop), sister.Public(), AppendOnly, countersigner(sister), now)
 		},
-		func(c *Chain, now time.Time) ([]byte, error) { return c.RecordSnapshot(ByDevice(sister), object(0x51), now) },
-		func(c *Chain, now time.Time) ([]byte, error) { return c.RecordSnapshot(ByDevice(laptop), object(0x52), now) },
+		func(c *Chain, now time.Time) ([]byte, error) {
+			return c.RecordSnapshot(ByDevice(sister), object(0x51), now)
+		},
+		func(c *Chain, now time.Time) ([]byte, error) {
+			return c.RecordSnapshot(ByDevice(laptop), object(0x52), now)
+		},
 		func(c *Chain, now time.Time) ([]byte, error) {
 			return c.ForgetSnapshots(ByDevice(desktop), []ObjectID{object(0x51)}, now)
 		},
-		func(c *Chain, now time.Time) ([]byte, error) { return c.RecordPlan(ByDevice(laptop), object(0x53), now) },
+		func(c *Chain, now time.Time) ([]byte, error) {
+			return c.RecordPlan(ByDevice(laptop), object(0x53), now)
+		},
 	}
 	for i, step := range steps {
 		b, err := step(c, at(i+1))
