@@ -53,6 +53,12 @@ func (r *Repo) ReadableSnapshots(ctx context.Context) (snaps []snapshot.Stored, 
 	if err != nil {
 		return nil, nil, err
 	}
+	return r.LoadSnapshots(ctx, names)
+}
+
+// LoadSnapshots reads the snapshots of the given object names, oldest
+// first, as ReadableSnapshots does; one that is gone is left out.
+func (r *Repo) LoadSnapshots(ctx context.Context, names []string) (snaps []snapshot.Stored, bad []error, err error) {
 	var mu sync.Mutex
 	err = forEachParallel(names, 8, func(name string) error {
 		s, err := r.loadSnapshotNamed(ctx, name)

@@ -10,10 +10,23 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 )
 
-// Stored is a snapshot together with the name of the object that holds it.
+// Stored is a snapshot together with the name of the object that holds it
+// and, when read through the account's device chain, its author.
 type Stored struct {
 	ID blob.ID
 	*Snapshot
+	Author Author
+}
+
+// Author is the device that wrote a snapshot, as the device chain's
+// snapshot entry records it (docs/format.md §8.4): authenticated by that
+// device's signature, unlike everything inside the snapshot. Its zero
+// value means the snapshot was read without the chain.
+type Author struct {
+	Device     string // DeviceID
+	Name       string // the device's name in the chain
+	AppendOnly bool   // the device had append-only rights
+	Entry      uint64 // the chain entry that records the snapshot
 }
 
 // Errors Find returns, wrapped with the reference that failed.
@@ -26,15 +39,14 @@ var (
 const Latest = "latest"
 
 // Find resolves a user's reference to one snapshot: "latest" names the
-// newest (by Time, then by ID, as Sort orders them); anything else must be
-// a prefix, 1 to 64 hexadecimal digits in either case, of exactly one
+// newest (by Time, then by ID, as Sort orders them) that a device with full
+// rights wrote, so that a snapshot an append-only device dates in the
+// future never becomes what "latest" restores; anything else must be a
+// prefix, 1 to 64 hexadecimal digits in either case, of exactly one
 // snapshot's ID. snaps must hold distinct IDs.
 func Find(snaps []Stored, ref string) (Stored, error) {
 	if ref == Latest {
-		if len(snaps) == 0 {
-			return Stored{}, fmt.Errorf("%s: the repository has no snapshots: %w", Latest, ErrNotFound)
-		}
-		return slices.MaxFunc(snaps, compare), nil
+		return latest(snaps)
 	}
 	prefix := strings.ToLower(ref)
 	if len(prefix) == 0 || len(prefix) > 2*blob.IDSize || strings.Trim(prefix, "0123456789abcdef") != "" {
@@ -53,6 +65,18 @@ func Find(snaps []Stored, ref string) (Stored, error) {
 		return found[0], nil
 	}
 	return Stored{}, fmt.Errorf("%d snapshot IDs start with %q; give more digits: %w", len(found), ref, ErrAmbiguous)
+}
+
+// latest returns the newest snapshot not written by an append-only device.
+func latest(snaps []Stored) (Stored, error) {
+	full := slices.DeleteFunc(slices.Clone(snaps), func(s Stored) bool { return s.Author.AppendOnly })
+	switch {
+	case len(full) > 0:
+		return slices.MaxFunc(full, compare), nil
+	case len(snaps) > 0:
+		return Stored{}, fmt.Errorf("%s: only append-only devices wrote snapshots here; name one by its ID: %w", Latest, ErrNotFound)
+	}
+	return Stored{}, fmt.Errorf("%s: the repository has no snapshots: %w", Latest, ErrNotFound)
 }
 
 // Sort orders snapshots oldest first: by Time, then by ID, so that the

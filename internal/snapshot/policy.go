@@ -66,7 +66,7 @@ type groupState struct {
 }
 
 // Apply decides which snapshots to keep under p (docs/format.md §8.1).
-// Snapshots are grouped by hostname and set of paths, and each group is
+// Snapshots are grouped by author device, hostname and set of paths, and each group is
 // considered on its own, newest first: a rule with count N keeps a
 // snapshot if it is the newest of a period no snapshot newer in the group
 // has fallen in, until N have been kept. Periods are read in each
@@ -85,10 +85,11 @@ func Apply(snaps []Stored, p Policy) (keep []Kept, remove []Stored) {
 	groups := make(map[string]*groupState)
 	for i := len(sorted) - 1; i >= 0; i-- {
 		s := sorted[i]
-		g := groups[groupKey(s.Snapshot)]
+		key := groupKey(s)
+		g := groups[key]
 		if g == nil {
 			g = newGroupState(rules)
-			groups[groupKey(s.Snapshot)] = g
+			groups[key] = g
 		}
 		if reasons := g.reasons(s.Snapshot, rules, p.Tags); len(reasons) > 0 {
 			keep = append(keep, Kept{Stored: s, Reasons: reasons})
@@ -133,9 +134,11 @@ func (g *groupState) reasons(s *Snapshot, rules []rule, tags []string) []string 
 	return reasons
 }
 
-// groupKey identifies a snapshot's group: its hostname and set of paths.
-func groupKey(s *Snapshot) string {
+// groupKey identifies a snapshot's group: its author device, hostname and
+// set of paths. The author, which the device chain authenticates, keeps one
+// device's snapshots from pushing another's out (docs/format.md §8.1).
+func groupKey(s Stored) string {
 	paths := slices.Clone(s.Paths)
 	slices.Sort(paths)
-	return s.Hostname + "\x00" + strings.Join(paths, "\x00")
+	return s.Author.Device + "\x00" + s.Hostname + "\x00" + strings.Join(paths, "\x00")
 }
