@@ -52,7 +52,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	}
 	defer func() {
 		if err := sess.End(context.WithoutCancel(ctx)); err != nil {
-			fmt.Fprintf(e.stderr, "coffer: warning: %v (prune will treat it as stale after a day)\n", err)
+			e.say("warning: %v (prune will treat it as stale after a day)", err)
 		}
 	}()
 	if err := s.repo.LoadIndex(ctx); err != nil {
@@ -78,7 +78,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(e.stderr, "coffer: warning: %s\n", w)
+		e.say("warning: %s", w)
 	}
 	out := backupResult{Snapshot: res.Snapshot, Summary: res.Summary}
 	if opts.Parent != nil {

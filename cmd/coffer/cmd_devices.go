@@ -18,6 +18,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
 	"github.com/coffer-backup/coffer/internal/store/remote"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 )
 
 type deviceRow struct {
@@ -71,8 +72,8 @@ func (e *env) deviceList(ctx context.Context) error {
 			if r.This {
 				mark = "*"
 			}
-			fmt.Fprintf(w, "%s %s  %-20s  %s  %-11s  added %s by %s\n", mark, r.ID, r.Name, r.Fingerprint, r.Rights,
-				r.Added.Local().Format("2006-01-02 15:04"), r.AddedBy)
+			fmt.Fprintf(w, "%s %s  %-20s  %s  %-11s  added %s by %s\n", mark, termsafe.Name(r.ID), termsafe.Name(r.Name), r.Fingerprint, r.Rights,
+				r.Added.Local().Format("2006-01-02 15:04"), termsafe.Name(r.AddedBy))
 		}
 	})
 }
@@ -107,8 +108,8 @@ func (e *env) deviceAdd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "coffer: on the new device run: coffer join --store '%s' --code %s\n", s.loc, code)
-	fmt.Fprintf(e.stderr, "coffer: waiting up to %s for it\n", e.o.timeout)
+	e.say("on the new device run: coffer join --store '%s' --code %s", s.loc, code)
+	e.say("waiting up to %s for it", e.o.timeout)
 	pub, entry, err := a.Wait(ctx)
 	if err != nil {
 		return err
@@ -129,7 +130,7 @@ func (e *env) deviceAdd(ctx context.Context) error {
 	m, _ := c.Device(pub.ID)
 	row := deviceRowOf(m, s.dev.ID)
 	return e.emit(row, func(w io.Writer) {
-		fmt.Fprintf(w, "added device %s %q, fingerprint %s\n", row.ID, row.Name, row.Fingerprint)
+		fmt.Fprintf(w, "added device %s %q, fingerprint %s\n", termsafe.Name(row.ID), row.Name, row.Fingerprint)
 	})
 }
 
@@ -162,7 +163,7 @@ type joinResult struct {
 
 func (e *env) emitJoined(res joinResult, verb string) error {
 	return e.emit(res, func(w io.Writer) {
-		fmt.Fprintf(w, "%s account %s in %s\n", verb, res.Account, res.Store)
+		fmt.Fprintf(w, "%s account %s in %s\n", verb, termsafe.Name(res.Account), termsafe.Name(res.Store))
 		fmt.Fprintf(w, "this device: %s %q (fingerprint %s)\n", res.Device, res.Name, res.Fingerprint)
 	})
 }
@@ -267,7 +268,7 @@ func runJoin(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer relay.Close()
-	fmt.Fprintf(e.stderr, "coffer: this device's fingerprint is %s; check that the adding device shows the same\n", n.dev.Public().Fingerprint())
+	e.say("this device's fingerprint is %s; check that the adding device shows the same", n.dev.Public().Fingerprint())
 	joined, err := account.Join(ctx, relay, code, n.dev, time.Now().Add(e.o.timeout))
 	if err != nil {
 		return e.pairingHint(err)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/checker"
 	"github.com/coffer-backup/coffer/internal/pruner"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/stats"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 )
 
 func runCheck(ctx context.Context, e *env, args []string) error {
@@ -33,7 +33,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintln(w)
 		for _, n := range rep.Notes {
-			fmt.Fprintf(w, "note: %s\n", n)
+			fmt.Fprintf(w, "note: %s\n", termsafe.Text(n))
 		}
 		if len(rep.Errors) == 0 {
 			fmt.Fprintln(w, "no errors found")
@@ -42,7 +42,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	for _, m := range rep.Errors {
-		fmt.Fprintf(e.stderr, "coffer: problem: %s\n", m)
+		e.say("problem: %s", m)
 	}
 	if len(rep.Errors) > 0 {
 		return withHint(fmt.Errorf("check found %s", plural(len(rep.Errors), "problem")), "nothing was changed; restore what you can with 'coffer restore' and report the problems")
@@ -98,7 +98,7 @@ func runForget(ctx context.Context, e *env, args []string) error {
 	}
 	return e.emit(res, func(w io.Writer) {
 		for _, k := range res.Keep {
-			fmt.Fprintf(w, "keep   %s  %s\n", k.ID.Short(), strings.Join(k.Reasons, ", "))
+			fmt.Fprintf(w, "keep   %s  %s\n", k.ID.Short(), joinNames(k.Reasons, ", "))
 		}
 		verb := "removed"
 		if e.o.dryRun {

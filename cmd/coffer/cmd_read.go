@@ -11,6 +11,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/restorer"
 	"github.com/coffer-backup/coffer/internal/snapshot"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
 )
@@ -49,7 +50,7 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-12s  %s\n", "ID", "Time", "Host", "Tags", "Paths")
 		for _, r := range rows {
 			fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-12s  %s\n", r.Short, r.Time.Local().Format("2006-01-02 15:04:05"),
-				r.Hostname, strings.Join(r.Tags, ","), strings.Join(r.Paths, " "))
+				termsafe.Name(r.Hostname), joinNames(r.Tags, ","), joinNames(r.Paths, " "))
 		}
 		fmt.Fprintf(w, "%d snapshots\n", len(rows))
 	})
@@ -94,11 +95,11 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		if enc != nil {
 			return enc(row)
 		}
-		_, err := fmt.Fprintln(e.stdout, p)
+		_, err := fmt.Fprintln(e.stdout, termsafe.Name(p))
 		return err
 	})
 	if err == nil && !found {
-		err = fmt.Errorf("%s: no such path in snapshot %s", prefix, sn.ID.Short())
+		err = fmt.Errorf("%s: no such path in snapshot %s", termsafe.Name(prefix), sn.ID.Short())
 	}
 	return err
 }
@@ -138,7 +139,7 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 		if enc != nil {
 			return enc(c)
 		}
-		_, err := fmt.Fprintf(e.stdout, "%s %s\n", marks[c.Kind], c.Path)
+		_, err := fmt.Fprintf(e.stdout, "%s %s\n", marks[c.Kind], termsafe.Name(c.Path))
 		return err
 	})
 }
@@ -177,7 +178,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		Others: rs.Stats.Others.Load(), Bytes: rs.Stats.Bytes.Load()}
 	for _, w := range rs.Warnings() {
 		res.Warnings = append(res.Warnings, w.Error())
-		fmt.Fprintf(e.stderr, "coffer: warning: %s\n", w)
+		e.say("warning: %s", w)
 	}
 	if err != nil {
 		return err

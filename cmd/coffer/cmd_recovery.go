@@ -217,7 +217,7 @@ func (e *env) contactDevice(ctx context.Context, s *session, rs *remote.Store, a
 	if err != nil {
 		return keys.DevicePublic{}, err
 	}
-	fmt.Fprintf(e.stderr, "coffer: contact %s: device %s %q, fingerprint %s\n", arg, pub.ID, pub.Name, pub.Fingerprint())
+	e.say("contact %s: device %s %q, fingerprint %s", arg, pub.ID, pub.Name, pub.Fingerprint())
 	return pub, nil
 }
 

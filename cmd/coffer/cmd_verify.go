@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+
+	"github.com/coffer-backup/coffer/internal/termsafe"
 )
 
 type verifyResult struct {
@@ -50,14 +52,14 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 			Witnesses: append([]string{}, rep.Witnesses...), Logged: rep.Logged, Pending: append([]uint64{}, rep.Pending...)}
 	}
 	return e.emit(res, func(w io.Writer) {
-		fmt.Fprintf(w, "account %s: %d chain entries, head %s, key epoch %d, %d devices\n", res.Account, res.Entries, res.Head[:16], res.Epoch, len(res.Devices))
+		fmt.Fprintf(w, "account %s: %d chain entries, head %s, key epoch %d, %d devices\n", termsafe.Name(res.Account), res.Entries, res.Head[:16], res.Epoch, len(res.Devices))
 		if res.Log == nil {
 			fmt.Fprintln(w, "no transparency log: a directory store has none")
 			return
 		}
 		l := res.Log
-		fmt.Fprintf(w, "log %s: checkpoint size %d, root %s\n", l.Origin, l.Size, l.Root[:16])
-		fmt.Fprintf(w, "cosigned by %d witnesses: %v\n", len(l.Witnesses), l.Witnesses)
+		fmt.Fprintf(w, "log %s: checkpoint size %d, root %s\n", termsafe.Name(l.Origin), l.Size, l.Root[:16])
+		fmt.Fprintf(w, "cosigned by %d witnesses: [%s]\n", len(l.Witnesses), joinNames(l.Witnesses, " "))
 		fmt.Fprintf(w, "%d of the chain's entries are in the log; pending: %v\n", l.Logged, l.Pending)
 	})
 }

@@ -83,7 +83,7 @@ func runWitness(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ln.Close()
-	fmt.Fprintf(e.stderr, "coffer: witness %s listening on http://%s\n", vkey, ln.Addr())
+	e.say("witness %s listening on http://%s", vkey, ln.Addr())
 	return serveWitness(ctx, ln, w, e.stderr)
 }
 

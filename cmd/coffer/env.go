@@ -134,7 +134,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 	}
 	r, c, warn, err := account.Open(ctx, h, st, dev, acct, check)
 	if warn != nil {
-		fmt.Fprintf(e.stderr, "coffer: warning: %v\n", warn)
+		e.say("warning: %v", warn)
 	}
 	if err != nil {
 		st.Close()
@@ -172,7 +172,7 @@ func (e *env) account(h *home.Home, loc string) (string, error) {
 func (e *env) snapshots(ctx context.Context, s *session) ([]snapshot.Stored, error) {
 	snaps, bad, err := s.repo.ReadableSnapshots(ctx)
 	for _, b := range bad {
-		fmt.Fprintf(e.stderr, "coffer: warning: skipping a damaged snapshot: %v\n", b)
+		e.say("warning: skipping a damaged snapshot: %v", b)
 	}
 	return snaps, err
 }

@@ -194,7 +194,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// fail prints err as a one-line message and returns the exit code.
+// fail prints err as a one-line message (with say) and returns the exit
+// code.
 func (e *env) fail(err error) int {
 	if err == nil {
 		return exitOK
@@ -208,11 +209,10 @@ func (e *env) fail(err error) int {
 	case errors.As(err, &pe):
 		code = exitPartial
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	fmt.Fprintf(e.stderr, "coffer: error: %s\n", msg)
+	e.say("error: %s", strings.ReplaceAll(err.Error(), "\n", " "))
 	var h hinted
 	if errors.As(err, &h) {
-		fmt.Fprintf(e.stderr, "coffer: hint: %s\n", h.hint)
+		e.say("hint: %s", h.hint)
 	}
 	return code
 }

@@ -32,6 +32,7 @@ func scriptCmds() map[string]func(*testscript.TestScript, bool, []string) {
 		"hardlink":    cmdHardlink,
 		"samefile":    cmdSameFile,
 		"toupper":     cmdToUpper,
+		"setquoted":   cmdSetQuoted,
 	}
 }
 
@@ -352,6 +353,18 @@ func cmdToUpper(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: toupper VAR VALUE")
 	}
 	ts.Setenv(args[0], strings.ToUpper(args[1]))
+}
+
+// cmdSetQuoted implements "setquoted VAR TEXT": $VAR is TEXT read as the
+// inside of a Go string literal, so that a script can name files with
+// control characters or invalid UTF-8 (as in setquoted evil 'a\x1b[31m\nb').
+func cmdSetQuoted(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: setquoted VAR TEXT")
+	}
+	s, err := strconv.Unquote(`"` + args[1] + `"`)
+	ts.Check(err)
+	ts.Setenv(args[0], s)
 }
 
 // TestJSONHelpers checks the json script command's decoding, paths and

@@ -64,7 +64,7 @@ func (e *env) pinLog(ctx context.Context, h *home.Home, loc string, st store.Sto
 		return err
 	}
 	if p.Threshold == 0 {
-		fmt.Fprintf(e.stderr, "coffer: warning: no witnesses: the server could show this device a log of its own making; pass --witness to require independent cosigners (docs/transparency.md)\n")
+		e.say("warning: no witnesses: the server could show this device a log of its own making; pass --witness to require independent cosigners (docs/transparency.md)")
 	}
 	return h.SaveSettings(s)
 }
@@ -92,7 +92,7 @@ func (e *env) checkLog(ctx context.Context, h *home.Home, loc string, st store.S
 	c, rep, err := l.CheckSynced(ctx, store.ChainOf(st), c)
 	if err != nil {
 		for _, a := range alerts(rep) {
-			fmt.Fprintf(e.stderr, "coffer: alert: %s\n", a)
+			e.say("alert: %s", a)
 		}
 		if errors.Is(err, transparency.ErrAlert) {
 			return nil, rep, withHint(err, "another party may control your account or show you a false view of it: check your devices with 'coffer device list' on each of them, and report it")

@@ -9,6 +9,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/chunker"
 	"github.com/coffer-backup/coffer/internal/fsmeta"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +58,7 @@ func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob)
 	defer f.Close()
 	ranges, err := fsmeta.DataRanges(f, int64(j.node.Size))
 	if err != nil {
-		return ch, fmt.Errorf("%s: %w", j.path, err)
+		return ch, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
 	}
 	content, ch, err := a.saveRanges(ctx, ch, f, ranges, int64(j.node.Size), j.path)
 	if err != nil {
@@ -116,7 +117,7 @@ func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content 
 			return content, n, nil
 		}
 		if err != nil {
-			return content, n, fmt.Errorf("%s: %w", path, err)
+			return content, n, fmt.Errorf("%s: %w", termsafe.Name(path), err)
 		}
 		n += int64(len(c))
 		a.Stats.BytesRead.Add(int64(len(c)))
@@ -143,12 +144,12 @@ func openRegular(path string, n *tree.Node) (*os.File, error) {
 		fd, err = unix.Open(path, flags, 0)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", termsafe.Name(path), err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != n.Inode {
 		unix.Close(fd)
-		return nil, fmt.Errorf("%s: changed while being backed up; left out", path)
+		return nil, fmt.Errorf("%s: changed while being backed up; left out", termsafe.Name(path))
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/fsmeta"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
@@ -113,7 +114,7 @@ func (a *Archiver) saveTrees(ctx context.Context, nodes []*tree.Node) ([]blob.ID
 func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, path string, n *tree.Node, old *tree.Node) {
 	names, err := fsmeta.ReadDirNames(path)
 	if err != nil {
-		a.warn(fmt.Errorf("%s: %w", path, err))
+		a.warn(fmt.Errorf("%s: %w", termsafe.Name(path), err))
 		a.childDone(ctx, parent, slot, nil)
 		return
 	}
@@ -132,7 +133,7 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, path
 		}
 		cn, err := fsmeta.Stat(p)
 		if err != nil {
-			a.warn(fmt.Errorf("%s: %w", p, err))
+			a.warn(fmt.Errorf("%s: %w", termsafe.Name(p), err))
 			a.childDone(ctx, d, i, nil)
 			continue
 		}

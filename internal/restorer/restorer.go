@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/fsmeta"
 	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
 )
@@ -163,7 +164,7 @@ func (rs *Restorer) checkIncludes(ctx context.Context, rootTree blob.ID) error {
 			}
 			i := slices.IndexFunc(nodes, func(n *tree.Node) bool { return string(n.Name) == name })
 			if i < 0 {
-				return fmt.Errorf("/%s: %w", inc, ErrNotInSnapshot)
+				return fmt.Errorf("%s: %w", termsafe.Name("/"+inc), ErrNotInSnapshot)
 			}
 			ids = nodes[i].Subtrees
 		}
@@ -218,7 +219,7 @@ func (rs *Restorer) entry(ctx context.Context, rel string, n *tree.Node) error {
 	}
 	if n.Type == tree.Dir {
 		if err := rs.root.Mkdir(rel, rs.opts.Overwrite); err != nil {
-			rs.addErr(fmt.Errorf("%s: %w", rel, err))
+			rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(rel), err))
 			return nil
 		}
 		rs.dirs = append(rs.dirs, dirMeta{rel, n})
@@ -255,7 +256,7 @@ func (rs *Restorer) entry(ctx context.Context, rel string, n *tree.Node) error {
 // outcome).
 func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	if err != nil {
-		rs.addErr(fmt.Errorf("%s: %w", rel, err))
+		rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(rel), err))
 		return
 	}
 	if n.Type != tree.File && n.Type != tree.Dir {
@@ -264,7 +265,7 @@ func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	ws, err := rs.root.Apply(rel, n, fsmeta.ApplyOptions{})
 	rs.addWarnings(ws)
 	if err != nil {
-		rs.addErr(fmt.Errorf("%s: %w", rel, err))
+		rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(rel), err))
 	}
 }
 
@@ -282,7 +283,7 @@ func (rs *Restorer) finish(ctx context.Context) {
 			continue
 		}
 		if err := rs.root.Link(l.target, l.rel, rs.opts.Overwrite); err != nil {
-			rs.addErr(fmt.Errorf("%s: %w", l.rel, err))
+			rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(l.rel), err))
 			continue
 		}
 		rs.Stats.Files.Add(1)

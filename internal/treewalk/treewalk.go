@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
@@ -48,7 +49,7 @@ func Walk(ctx context.Context, l Loader, root blob.ID, fn func(p string, n *tree
 func walk(ctx context.Context, l Loader, dir string, ids []blob.ID, fn func(string, *tree.Node) error) error {
 	nodes, err := Entries(ctx, l, ids)
 	if err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
+		return fmt.Errorf("%s: %w", termsafe.Name(dir), err)
 	}
 	for _, n := range nodes {
 		p := path.Join(dir, string(n.Name))
