@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/snapshot"
@@ -77,6 +78,9 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.record(ctx, res.Snapshot); err != nil {
+		return err
+	}
 	for _, w := range res.Warnings {
 		e.say("warning: %s", w)
 	}
@@ -112,8 +116,21 @@ func (e *env) hostname() string {
 	return h
 }
 
+// record records a new snapshot in the device chain, which this device
+// then remembers, so that no store can later withhold it unnoticed.
+func (s *session) record(ctx context.Context, id blob.ID) error {
+	c, err := account.RecordSnapshot(ctx, s.store, s.chain, s.dev, id)
+	if err != nil {
+		return err
+	}
+	s.chain = c
+	return c.Save(s.home)
+}
+
 // findParent returns the snapshot to compare with: --parent, else the
-// newest snapshot of the same host and paths; nil with --force.
+// newest snapshot of the same host and paths that this device or another
+// full device wrote (an append-only device's snapshot could claim any
+// content for unchanged files); nil with --force.
 func (e *env) findParent(ctx context.Context, s *session, host string, paths []string) (*snapshot.Stored, error) {
 	if e.o.force {
 		return nil, nil
@@ -134,7 +151,8 @@ func (e *env) findParent(ctx context.Context, s *session, host string, paths []s
 	for i := len(snaps) - 1; i >= 0; i-- {
 		sp := slices.Clone(snaps[i].Paths)
 		slices.Sort(sp)
-		if snaps[i].Hostname == host && slices.Equal(sp, abs) {
+		a := snaps[i].Author
+		if snaps[i].Hostname == host && slices.Equal(sp, abs) && (!a.AppendOnly || a.Device == s.dev.ID) {
 			return &snaps[i], nil
 		}
 	}

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/checker"
 	"github.com/coffer-backup/coffer/internal/pruner"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/stats"
+	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/termsafe"
 )
 
@@ -69,22 +72,29 @@ func runForget(ctx context.Context, e *env, args []string) error {
 	if e.o.keep.Empty() {
 		return usageError{"forget needs a policy: at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N"}
 	}
-	s, snaps, err := e.openSnapshots(ctx)
+	s, err := e.openRepo(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	keep, remove := snapshot.Apply(snaps, e.o.keep)
+	h, err := e.history(ctx, s)
+	if err == nil {
+		err = h.MissingError(s.chain)
+	}
+	if err != nil {
+		return err
+	}
+	keep, remove := snapshot.Apply(h.Snapshots, e.o.keep)
 	res := forgetResult{DryRun: e.o.dryRun, Keep: []keptRow{}, Remove: []blob.ID{}}
 	for _, k := range keep {
 		res.Keep = append(res.Keep, keptRow{k.ID, k.Reasons})
 	}
 	for _, r := range remove {
 		res.Remove = append(res.Remove, r.ID)
-		if !e.o.dryRun {
-			if err := s.repo.DeleteSnapshot(ctx, r.ID); err != nil {
-				return err
-			}
+	}
+	if !e.o.dryRun {
+		if err := s.forget(ctx, h, res.Remove); err != nil {
+			return err
 		}
 	}
 	if e.o.prune {
@@ -168,4 +178,26 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// forget records in the device chain that this device forgets ids, then
+// deletes them and the objects of snapshots the chain forgot before (left
+// by an interrupted forget, or brought back by the store).
+func (s *session) forget(ctx context.Context, h *account.History, ids []blob.ID) error {
+	if len(ids) > 0 {
+		c, err := account.Forget(ctx, s.repo, s.chain, s.dev, ids)
+		if err != nil {
+			return err
+		}
+		s.chain = c
+		if err := c.Save(s.home); err != nil {
+			return err
+		}
+	}
+	for id := range h.Forgotten {
+		if err := s.repo.DeleteSnapshot(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }

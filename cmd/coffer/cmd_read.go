@@ -26,11 +26,38 @@ type snapshotRow struct {
 	Tags     []string          `json:"tags,omitempty"`
 	Tree     blob.ID           `json:"tree"`
 	Summary  *snapshot.Summary `json:"summary,omitempty"`
+	Author   authorRow         `json:"author"`
+}
+
+// authorRow is who wrote a snapshot, from its device chain entry.
+type authorRow struct {
+	Device string `json:"device"`
+	Name   string `json:"name"`
+	Rights string `json:"rights"`
+	Entry  uint64 `json:"entry"`
 }
 
 func rowOf(s snapshot.Stored) snapshotRow {
+	rights := "full"
+	if s.Author.AppendOnly {
+		rights = "append-only"
+	}
 	return snapshotRow{ID: s.ID, Short: s.ID.Short(), Time: s.Time, Hostname: s.Hostname, Username: s.Username,
-		Paths: s.Paths, Tags: s.Tags, Tree: s.Tree, Summary: s.Summary}
+		Paths: s.Paths, Tags: s.Tags, Tree: s.Tree, Summary: s.Summary,
+		Author: authorRow{s.Author.Device, s.Author.Name, rights, s.Author.Entry}}
+}
+
+// deviceColumn shows who wrote a snapshot: the author's device name,
+// marked when it has append-only rights.
+func deviceColumn(r snapshotRow) string {
+	d := termsafe.Name(r.Author.Name)
+	if d == "" {
+		d = r.Author.Device[:8]
+	}
+	if r.Author.Rights == "append-only" {
+		d += " (append-only)"
+	}
+	return d
 }
 
 func runSnapshots(ctx context.Context, e *env, args []string) error {
@@ -47,10 +74,10 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 		rows[i] = rowOf(sn)
 	}
 	return e.emit(rows, func(w io.Writer) {
-		fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-12s  %s\n", "ID", "Time", "Host", "Tags", "Paths")
+		fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-16s  %-12s  %s\n", "ID", "Time", "Host", "Device", "Tags", "Paths")
 		for _, r := range rows {
-			fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-12s  %s\n", r.Short, r.Time.Local().Format("2006-01-02 15:04:05"),
-				termsafe.Name(r.Hostname), joinNames(r.Tags, ","), joinNames(r.Paths, " "))
+			fmt.Fprintf(w, "%-8s  %-19s  %-16s  %-16s  %-12s  %s\n", r.Short, r.Time.Local().Format("2006-01-02 15:04:05"),
+				termsafe.Name(r.Hostname), deviceColumn(r), joinNames(r.Tags, ","), joinNames(r.Paths, " "))
 		}
 		fmt.Fprintf(w, "%d snapshots\n", len(rows))
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/transparency"
 	"golang.org/x/term"
 )
@@ -169,12 +170,40 @@ func (e *env) account(h *home.Home, loc string) (string, error) {
 
 // snapshots lists the readable snapshots, warning about damaged ones
 // (check reports them in full).
+//
+// Only snapshots the device chain records are read (docs/format.md §8.4);
+// one it records that the store lacks is an error, since every answer
+// would then be wrong.
 func (e *env) snapshots(ctx context.Context, s *session) ([]snapshot.Stored, error) {
-	snaps, bad, err := s.repo.ReadableSnapshots(ctx)
-	for _, b := range bad {
+	h, err := e.history(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return h.Snapshots, h.MissingError(s.chain)
+}
+
+// history reads the account's recorded snapshots, warning about damaged
+// ones and about snapshot objects the chain does not record.
+func (e *env) history(ctx context.Context, s *session) (*account.History, error) {
+	h, err := account.ReadHistory(ctx, s.repo, s.chain)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range h.Damaged {
 		e.say("warning: skipping a damaged snapshot: %v", b)
 	}
-	return snaps, err
+	for _, sn := range h.Impostors {
+		e.say("warning: snapshot %s claims host %s, the name of another device, but device %s (%s) wrote it",
+			sn.ID.Short(), termsafe.Name(sn.Hostname), termsafe.Name(sn.Author.Name), sn.Author.Device)
+	}
+	for _, id := range h.Ignored {
+		if seq, ok := h.Forgotten[id]; ok {
+			e.say("warning: ignoring snapshot %s: device chain entry %d forgot it, but the store still has it", id.Short(), seq)
+		} else {
+			e.say("warning: ignoring snapshot %s: the device chain does not record it, so no device of the account is known to have written it", id.Short())
+		}
+	}
+	return h, nil
 }
 
 // openSnapshots opens the repository and lists its readable snapshots.

@@ -1,0 +1,194 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/devices"
+	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/snapshot"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// appendTries bounds how often an append is rebuilt after other devices
+// appended first.
+const appendTries = 8
+
+// AppendBuilt appends the entry build makes on top of c. If another device
+// appended first, it syncs and builds again on the new head, so an entry
+// never names a state its builder did not see.
+func (c *Chain) AppendBuilt(ctx context.Context, cs store.Chain, build func(*Chain) ([]byte, error)) (*Chain, error) {
+	for attempt := 1; ; attempt++ {
+		entry, err := build(c)
+		if err != nil {
+			return nil, err
+		}
+		n, err := c.Append(ctx, cs, entry)
+		if !errors.Is(err, store.ErrConflict) || attempt == appendTries {
+			return n, err
+		}
+		if c, err = c.Sync(ctx, cs); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// RecordSnapshot records in the chain that me wrote snapshot id
+// (docs/format.md §8.4). Until it is recorded, no device reads the
+// snapshot.
+func RecordSnapshot(ctx context.Context, st store.Store, c *Chain, me *keys.Device, id blob.ID) (*Chain, error) {
+	n, err := c.AppendBuilt(ctx, store.ChainOf(st), func(c *Chain) ([]byte, error) {
+		return c.RecordSnapshot(devices.ByDevice(me), id, time.Now())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording snapshot %s in the device chain: %w", id.Short(), err)
+	}
+	return n, nil
+}
+
+// Forget records in the chain that me forgets ids, then deletes their
+// objects. Each ID must be a snapshot c records: a device forgets only what
+// it has seen. The entries are appended before anything is deleted, so a
+// snapshot whose object is gone is never still recorded.
+func Forget(ctx context.Context, r *repo.Repo, c *Chain, me *keys.Device, ids []blob.ID) (*Chain, error) {
+	for batch := range slices.Chunk(ids, devices.MaxForget) {
+		var err error
+		c, err = c.AppendBuilt(ctx, store.ChainOf(r.Store()), func(c *Chain) ([]byte, error) {
+			return c.ForgetSnapshots(devices.ByDevice(me), objectIDs(batch), time.Now())
+		})
+		if err != nil {
+			return nil, fmt.Errorf("recording the forgotten snapshots in the device chain: %w", err)
+		}
+	}
+	for _, id := range ids {
+		if err := r.DeleteSnapshot(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func objectIDs(ids []blob.ID) []devices.ObjectID {
+	out := make([]devices.ObjectID, len(ids))
+	for i, id := range ids {
+		out[i] = devices.ObjectID(id)
+	}
+	return out
+}
+
+// History is the account's snapshots as the device chain records them
+// (docs/format.md §8.4), read from the store.
+type History struct {
+	Snapshots []snapshot.Stored // recorded, present and authentic, oldest first, each with its author
+	// Missing are recorded snapshots the store does not have: it withholds
+	// or deleted them. A reader must not answer as if they did not exist.
+	Missing []devices.Record
+	// Ignored are snapshot objects in the store that the chain does not
+	// record (never recorded, or forgotten: Forgotten says which). No
+	// command reads them.
+	Ignored   []blob.ID
+	Forgotten map[blob.ID]uint64 // of Ignored, those a forget entry removed, and its seq
+	Damaged   []error            // recorded snapshots that do not authenticate or decode
+	// Impostors are snapshots whose hostname is the name of another
+	// device of the account than their author: the hostname is the
+	// author's claim, the author is what the chain authenticates.
+	Impostors []snapshot.Stored
+}
+
+// ReadHistory lists the store's snapshot objects and reads those c records.
+func ReadHistory(ctx context.Context, r *repo.Repo, c *Chain) (*History, error) {
+	names, err := r.Names(ctx, store.Snapshots)
+	if err != nil {
+		return nil, err
+	}
+	h := &History{Forgotten: map[blob.ID]uint64{}}
+	present := h.sort(c, names)
+	var load []string
+	for _, rec := range c.Snapshots() {
+		if present[blob.ID(rec.ID)] {
+			load = append(load, blob.ID(rec.ID).String())
+		} else {
+			h.Missing = append(h.Missing, rec)
+		}
+	}
+	if h.Snapshots, h.Damaged, err = r.LoadSnapshots(ctx, load); err != nil {
+		return nil, err
+	}
+	for i := range h.Snapshots {
+		h.Snapshots[i].Author = authorOf(c, h.Snapshots[i].ID)
+		if claimsOther(c, h.Snapshots[i]) {
+			h.Impostors = append(h.Impostors, h.Snapshots[i])
+		}
+	}
+	return h, nil
+}
+
+// claimsOther reports whether s's hostname names a device of c other than
+// its author.
+func claimsOther(c *Chain, s snapshot.Stored) bool {
+	for _, m := range c.Devices() {
+		if m.Public.Name == s.Hostname && m.Public.ID != s.Author.Device && m.Public.Name != s.Author.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// sort files each listed name under Ignored unless c records it, and
+// returns the set of names present.
+func (h *History) sort(c *Chain, names []string) map[blob.ID]bool {
+	present := make(map[blob.ID]bool, len(names))
+	for _, name := range names {
+		id, err := blob.ParseID(name)
+		if err != nil {
+			continue // not a snapshot name: nothing reads it
+		}
+		present[id] = true
+		if _, ok := c.Snapshot(devices.ObjectID(id)); ok {
+			continue
+		}
+		h.Ignored = append(h.Ignored, id)
+		if seq, ok := c.Forgotten(devices.ObjectID(id)); ok {
+			h.Forgotten[id] = seq
+		}
+	}
+	return present
+}
+
+// authorOf returns the recorded author of snapshot id.
+func authorOf(c *Chain, id blob.ID) snapshot.Author {
+	rec, _ := c.Snapshot(devices.ObjectID(id))
+	a := snapshot.Author{Device: rec.Author, AppendOnly: rec.AppendOnly, Entry: rec.Seq}
+	if m, ok := c.Device(rec.Author); ok {
+		a.Name = m.Public.Name
+	}
+	return a
+}
+
+// ErrMissing means the store lacks a snapshot the device chain records: it
+// withholds, deleted or rolled back a snapshot some device wrote.
+var ErrMissing = errors.New("is missing from the store, which withholds or deleted it")
+
+// MissingError names the first missing snapshot, who recorded it and
+// where, wrapping ErrMissing; nil if none is missing.
+func (h *History) MissingError(c *Chain) error {
+	if len(h.Missing) == 0 {
+		return nil
+	}
+	rec := h.Missing[0]
+	who := rec.Author
+	if m, ok := c.Device(rec.Author); ok {
+		who = m.Public.Name + " (" + rec.Author + ")"
+	}
+	more := ""
+	if n := len(h.Missing) - 1; n > 0 {
+		more = fmt.Sprintf(" (and %d more)", n)
+	}
+	return fmt.Errorf("snapshot %s%s, recorded by device %s in device chain entry %d, %w",
+		blob.ID(rec.ID).Short(), more, who, rec.Seq, ErrMissing)
+}
