@@ -29,6 +29,9 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHistory(ctx, s, rep); err != nil {
+		return err
+	}
 	if err := e.emit(rep, func(w io.Writer) {
 		fmt.Fprintf(w, "checked %s, %s, %s, %s", plural(rep.Snapshots, "snapshot"), plural(rep.Trees, "tree"), plural(rep.Packs, "pack"), plural(rep.Blobs, "blob"))
 		if e.o.readData {
@@ -198,6 +201,28 @@ func (s *session) forget(ctx context.Context, h *account.History, ids []blob.ID)
 		if err := s.repo.DeleteSnapshot(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkHistory adds to rep what the device chain says of the store's
+// snapshots (docs/format.md §8.4): each recorded snapshot the store lacks
+// is an error, each snapshot object the chain does not record a note.
+func checkHistory(ctx context.Context, s *session, rep *checker.Report) error {
+	h, err := account.ReadHistory(ctx, s.repo, s.chain)
+	if err != nil {
+		return err
+	}
+	for _, m := range h.Missing {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("snapshot %s, recorded by device %s in device chain entry %d, is missing from the store",
+			blob.ID(m.ID).Short(), m.Author, m.Seq))
+	}
+	for _, id := range h.Ignored {
+		why := "the device chain does not record it"
+		if seq, ok := h.Forgotten[id]; ok {
+			why = fmt.Sprintf("device chain entry %d forgot it", seq)
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("snapshot object %s is ignored: %s", id.Short(), why))
 	}
 	return nil
 }
