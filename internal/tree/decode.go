@@ -125,10 +125,10 @@ func (d *decoder) node() *Node {
 	n.Type = NodeType(d.b[0])
 	d.b = d.b[1:]
 	n.Mode, n.UID, n.GID = d.u32(), d.u32(), d.u32()
-	n.User, n.Group = string(d.bytes(MaxNameLen)), string(d.bytes(MaxNameLen))
+	n.User, n.Group = string(d.bytes(MaxFieldLen)), string(d.bytes(MaxFieldLen))
 	n.MTime, n.CTime = d.varint(), d.varint()
 	n.Size, n.Inode, n.Device, n.Links, n.Rdev = d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
-	n.LinkTarget = d.bytes(MaxNameLen)
+	n.LinkTarget = d.bytes(MaxFieldLen)
 	if nx := d.count(2); nx > 0 {
 		if nx > MaxXattrs {
 			d.fail("xattr list")
@@ -136,7 +136,7 @@ func (d *decoder) node() *Node {
 		}
 		n.Xattrs = make([]Xattr, nx)
 		for i := range n.Xattrs {
-			n.Xattrs[i] = Xattr{Name: string(d.bytes(MaxNameLen)), Value: d.bytes(MaxXattrSize)}
+			n.Xattrs[i] = Xattr{Name: string(d.bytes(MaxFieldLen)), Value: d.bytes(MaxXattrSize)}
 		}
 	}
 	if ne := d.count(blob.IDSize + 1); ne > 0 {
