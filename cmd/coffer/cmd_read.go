@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -80,15 +81,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	enc := e.jsonLines()
-	found := prefix == "/"
-	err = treewalk.Walk(ctx, s.repo, sn.Tree, func(p string, n *tree.Node) error {
-		if prefix != "/" && p != prefix && !strings.HasPrefix(p, prefix+"/") {
-			if !strings.HasPrefix(prefix, p+"/") {
-				return treewalk.SkipDir
-			}
-			return nil
-		}
-		found = true
+	err = treewalk.WalkAt(ctx, s.repo, treewalk.RootOf(sn), prefix, func(p string, n *tree.Node) error {
 		row := lsRow{Path: p, Type: n.Type.String(), Size: n.Size, Mode: fmt.Sprintf("%04o", n.Mode),
 			MTime: time.Unix(0, n.MTime), UID: n.UID, GID: n.GID, Link: string(n.LinkTarget)}
 		if enc != nil {
@@ -97,7 +90,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		_, err := fmt.Fprintln(e.stdout, p)
 		return err
 	})
-	if err == nil && !found {
+	if errors.Is(err, treewalk.ErrNotFound) {
 		err = fmt.Errorf("%s: no such path in snapshot %s", prefix, sn.ID.Short())
 	}
 	return err
@@ -134,7 +127,7 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 	}
 	enc := e.jsonLines()
 	marks := map[string]string{"added": "+", "removed": "-", "modified": "M"}
-	return treewalk.Diff(ctx, s.repo, a.Tree, b.Tree, func(c treewalk.Change) error {
+	return treewalk.Diff(ctx, s.repo, treewalk.RootOf(a), treewalk.RootOf(b), func(c treewalk.Change) error {
 		if enc != nil {
 			return enc(c)
 		}
@@ -165,7 +158,8 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: e.o.includes, Overwrite: e.o.overwrite})
+	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: e.o.includes, Overwrite: e.o.overwrite,
+		Limits: treewalk.LimitsFor(sn)})
 	var total int64
 	if sn.Summary != nil {
 		total = int64(sn.Summary.TotalBytes)
