@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -108,15 +108,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	enc := e.jsonLines()
-	found := prefix == "/"
-	err = treewalk.Walk(ctx, s.repo, sn.Tree, func(p string, n *tree.Node) error {
-		if prefix != "/" && p != prefix && !strings.HasPrefix(p, prefix+"/") {
-			if !strings.HasPrefix(prefix, p+"/") {
-				return treewalk.SkipDir
-			}
-			return nil
-		}
-		found = true
+	err = treewalk.WalkAt(ctx, s.repo, treewalk.RootOf(sn), prefix, func(p string, n *tree.Node) error {
 		row := lsRow{Path: p, Type: n.Type.String(), Size: n.Size, Mode: fmt.Sprintf("%04o", n.Mode),
 			MTime: time.Unix(0, n.MTime), UID: n.UID, GID: n.GID, Link: string(n.LinkTarget)}
 		if enc != nil {
@@ -125,7 +117,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		_, err := fmt.Fprintln(e.stdout, termsafe.Name(p))
 		return err
 	})
-	if err == nil && !found {
+	if errors.Is(err, treewalk.ErrNotFound) {
 		err = fmt.Errorf("%s: no such path in snapshot %s", termsafe.Name(prefix), sn.ID.Short())
 	}
 	return err
@@ -162,7 +154,7 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 	}
 	enc := e.jsonLines()
 	marks := map[string]string{"added": "+", "removed": "-", "modified": "M"}
-	return treewalk.Diff(ctx, s.repo, a.Tree, b.Tree, func(c treewalk.Change) error {
+	return treewalk.Diff(ctx, s.repo, treewalk.RootOf(a), treewalk.RootOf(b), func(c treewalk.Change) error {
 		if enc != nil {
 			return enc(c)
 		}
@@ -193,7 +185,8 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: e.o.includes, Overwrite: e.o.overwrite})
+	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: e.o.includes, Overwrite: e.o.overwrite,
+		Limits: treewalk.LimitsFor(sn)})
 	var total int64
 	if sn.Summary != nil {
 		total = int64(sn.Summary.TotalBytes)

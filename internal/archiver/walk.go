@@ -131,6 +131,11 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, path
 			a.childDone(ctx, d, i, nil)
 			continue
 		}
+		if !tree.ValidName([]byte(name)) { // over 255 bytes (docs/format.md §5.2)
+			a.warn(fmt.Errorf("%s: name of %d bytes, longer than the %d the format allows: skipped", p, len(name), tree.MaxNameLen))
+			a.childDone(ctx, d, i, nil)
+			continue
+		}
 		cn, err := fsmeta.Stat(p)
 		if err != nil {
 			a.warn(fmt.Errorf("%s: %w", termsafe.Name(p), err))

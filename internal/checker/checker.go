@@ -7,6 +7,7 @@ package checker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/pack"
 	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/tree"
+	"github.com/coffer-backup/coffer/internal/treewalk"
 )
 
 // Report is the outcome of a check. The repository is sound when Errors is
@@ -167,6 +170,7 @@ func (c *checker) checkSnapshots(ctx context.Context) error {
 		return err
 	}
 	seen := make(map[blob.ID]bool)
+	walks := treewalk.NewSizes(c.r)
 	for _, name := range names {
 		id, err := blob.ParseID(name)
 		if err != nil {
@@ -179,15 +183,28 @@ func (c *checker) checkSnapshots(ctx context.Context) error {
 			continue
 		}
 		c.rep.Snapshots++
-		c.checkTree(ctx, "snapshot "+id.Short(), sn.Tree, seen)
+		c.checkTree(ctx, "snapshot "+id.Short(), sn.Tree, seen, 1)
+		c.checkWalk(ctx, walks, sn)
 	}
 	c.rep.Trees = len(seen)
 	return nil
 }
 
-// checkTree verifies a tree and everything below it, each tree once.
-func (c *checker) checkTree(ctx context.Context, where string, id blob.ID, seen map[blob.ID]bool) {
-	if seen[id] || ctx.Err() != nil {
+// checkWalk reports a snapshot that readers refuse to walk: one whose
+// shared trees make a walk exceed its limits or nest too deeply
+// (docs/format.md §5.6). Trees that do not load are checkTree's to report.
+func (c *checker) checkWalk(ctx context.Context, walks *treewalk.Sizes, sn snapshot.Stored) {
+	_, err := treewalk.LimitsFor(sn).Measure(ctx, walks, "/", sn.Tree)
+	if errors.Is(err, treewalk.ErrBudget) {
+		c.errorf("%v", err)
+	}
+}
+
+// checkTree verifies a tree, whose entries are at depth, and everything
+// below it, each tree once and no deeper than treewalk.MaxDepth (checkWalk
+// reports deeper trees).
+func (c *checker) checkTree(ctx context.Context, where string, id blob.ID, seen map[blob.ID]bool, depth int) {
+	if seen[id] || ctx.Err() != nil || depth > treewalk.MaxDepth {
 		return
 	}
 	seen[id] = true
@@ -212,7 +229,7 @@ func (c *checker) checkTree(ctx context.Context, where string, id blob.ID, seen 
 			}
 		}
 		for _, sub := range n.Subtrees {
-			c.checkTree(ctx, where, sub, seen)
+			c.checkTree(ctx, where, sub, seen, depth+1)
 		}
 	}
 }

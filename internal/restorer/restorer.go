@@ -6,20 +6,19 @@ package restorer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/fsmeta"
 	"github.com/coffer-backup/coffer/internal/repo"
-	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
 )
@@ -30,6 +29,9 @@ type Options struct {
 	Include   []string // snapshot paths ('/'-separated, relative to the snapshot root) to restore; all if empty
 	Overwrite bool     // replace existing files instead of failing on them
 	Workers   int
+	// Limits bound what the restore may visit (treewalk.LimitsFor the
+	// snapshot); zero fields stand for the absolute caps.
+	Limits treewalk.Limits
 }
 
 // Restores read packs in aligned windows of readWindow bytes and keep the
@@ -38,6 +40,13 @@ const (
 	readWindow  = 4 << 20
 	readWindows = 8
 )
+
+// maxPath is the longest path, relative to the target, that the kernel
+// resolves (PATH_MAX less the NUL); longer ones cannot be created.
+const maxPath = 4095
+
+// maxErrs bounds the errors kept for the report; the rest are counted.
+const maxErrs = 1000
 
 // Stats counts what a restore did, updated atomically while it runs.
 type Stats struct {
@@ -56,8 +65,11 @@ type Restorer struct {
 	jobs chan fileJob
 	wg   sync.WaitGroup
 
+	path *tree.Path // of the item being restored, relative to the target
+
 	mu       sync.Mutex
-	errs     []error
+	errs     []error // the first maxErrs
+	nerrs    int
 	warnings []error
 	dirs     []dirMeta            // directories, in creation order
 	links    []linkJob            // hard links, made after all files
@@ -96,7 +108,10 @@ func New(r *repo.Repo, opts Options) *Restorer {
 func (rs *Restorer) addErr(err error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	rs.errs = append(rs.errs, err)
+	rs.nerrs++
+	if len(rs.errs) < maxErrs {
+		rs.errs = append(rs.errs, err)
+	}
 }
 
 func (rs *Restorer) addWarnings(ws []error) {
@@ -109,14 +124,18 @@ func (rs *Restorer) addWarnings(ws []error) {
 // ownership when not running as root).
 func (rs *Restorer) Warnings() []error { return rs.warnings }
 
-// Run restores the tree rooted at rootTree into the target.
+// Run restores the tree rooted at rootTree into the target. Before it
+// writes anything, it fails if an Include path names nothing or if what
+// it would restore exceeds Options.Limits (an error wrapping
+// treewalk.ErrBudget): a snapshot whose directories share trees can
+// expand to far more items than it stores.
 func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 	blobs, err := rs.r.NewWindowReader(ctx, readWindow, readWindows)
 	if err != nil {
 		return err
 	}
 	rs.blobs = blobs
-	if err := rs.checkIncludes(ctx, rootTree); err != nil {
+	if err := rs.measure(ctx, rootTree); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(rs.opts.Target, 0o700); err != nil {
@@ -133,14 +152,15 @@ func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 		rs.wg.Add(1)
 		go rs.fileWorker(ctx)
 	}
-	walkErr := rs.walk(ctx, "", rootTree)
+	rs.path = tree.NewPath("")
+	walkErr := rs.walk(ctx, rootTree)
 	close(rs.jobs)
 	rs.wg.Wait()
 	if walkErr != nil {
 		return walkErr
 	}
 	rs.finish(ctx)
-	if n := len(rs.errs); n > 0 {
+	if n := rs.nerrs; n > 0 {
 		if n == 1 {
 			return rs.errs[0]
 		}
@@ -149,27 +169,28 @@ func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 	return nil
 }
 
-// checkIncludes fails, before anything is written, if an Include path names
-// nothing in the snapshot.
-func (rs *Restorer) checkIncludes(ctx context.Context, rootTree blob.ID) error {
-	for _, inc := range rs.opts.Include {
-		ids := []blob.ID{rootTree}
-		for _, name := range strings.Split(inc, "/") {
-			if inc == "" {
-				break
-			}
-			nodes, err := treewalk.Entries(ctx, rs.blobs, ids)
-			if err != nil {
-				return err
-			}
-			i := slices.IndexFunc(nodes, func(n *tree.Node) bool { return string(n.Name) == name })
-			if i < 0 {
-				return fmt.Errorf("%s: %w", termsafe.Name("/"+inc), ErrNotInSnapshot)
-			}
-			ids = nodes[i].Subtrees
-		}
+// measure fails if an Include path names nothing in the snapshot, or if
+// the items to restore, every occurrence of a shared tree counted, exceed
+// the limits. It loads each distinct tree once (treewalk.Sizes).
+func (rs *Restorer) measure(ctx context.Context, rootTree blob.ID) error {
+	includes := rs.opts.Include
+	if len(includes) == 0 {
+		includes = []string{""}
 	}
-	return nil
+	sizes := treewalk.NewSizes(rs.blobs)
+	var total treewalk.Size
+	for _, inc := range includes {
+		n, err := treewalk.Lookup(ctx, rs.blobs, rootTree, "/"+inc)
+		if err != nil {
+			return err
+		}
+		sz, err := rs.opts.Limits.Measure(ctx, sizes, "/"+inc, n.Subtrees...)
+		if err != nil {
+			return err
+		}
+		total = total.Plus(sz)
+	}
+	return rs.opts.Limits.Check(total)
 }
 
 // selected reports whether rel is wanted, and whether anything below it is.
@@ -188,27 +209,40 @@ func (rs *Restorer) selected(rel string) (self, below bool) {
 	return self, self || below
 }
 
-// walk restores the entries listed by the tree blobs of one directory.
-func (rs *Restorer) walk(ctx context.Context, dir string, ids ...blob.ID) error {
+// walk restores the entries listed by the tree blobs of the directory at
+// rs.path.
+func (rs *Restorer) walk(ctx context.Context, ids ...blob.ID) error {
 	for _, id := range ids {
 		b, err := rs.blobs.LoadBlob(ctx, blob.Tree, id, nil)
 		if err != nil {
-			return fmt.Errorf("directory %q: %w", "/"+dir, err)
+			return fmt.Errorf("directory %q: %w", "/"+rs.path.String(), err)
 		}
 		t, err := tree.Decode(b)
 		if err != nil {
-			return fmt.Errorf("directory %q: tree %s: %w", "/"+dir, id.Short(), err)
+			return fmt.Errorf("directory %q: tree %s: %w", "/"+rs.path.String(), id.Short(), err)
 		}
 		for _, n := range t.Nodes {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := rs.entry(ctx, path.Join(dir, string(n.Name)), n); err != nil {
+			if err := rs.child(ctx, n); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// child restores n, an entry of the directory at rs.path.
+func (rs *Restorer) child(ctx context.Context, n *tree.Node) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rs.path.Push(n.Name)
+	defer rs.path.Pop()
+	if rs.path.Len() > maxPath {
+		rel := rs.path.String()
+		rs.addErr(fmt.Errorf("%.64s…: path of %d bytes: %w", rel, len(rel), unix.ENAMETOOLONG))
+		return nil
+	}
+	return rs.entry(ctx, rs.path.String(), n)
 }
 
 // entry restores one item; it returns only errors that stop the restore.
@@ -219,12 +253,12 @@ func (rs *Restorer) entry(ctx context.Context, rel string, n *tree.Node) error {
 	}
 	if n.Type == tree.Dir {
 		if err := rs.root.Mkdir(rel, rs.opts.Overwrite); err != nil {
-			rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(rel), err))
+			rs.addErr(fmt.Errorf("%s: %w", rel, err))
 			return nil
 		}
 		rs.dirs = append(rs.dirs, dirMeta{rel, n})
 		rs.Stats.Dirs.Add(1)
-		return rs.walk(ctx, rel, n.Subtrees...)
+		return rs.walk(ctx, n.Subtrees...)
 	}
 	if !self {
 		return nil
@@ -256,7 +290,7 @@ func (rs *Restorer) entry(ctx context.Context, rel string, n *tree.Node) error {
 // outcome).
 func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	if err != nil {
-		rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(rel), err))
+		rs.addErr(fmt.Errorf("%s: %w", rel, err))
 		return
 	}
 	if n.Type != tree.File && n.Type != tree.Dir {
@@ -265,7 +299,7 @@ func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	ws, err := rs.root.Apply(rel, n, fsmeta.ApplyOptions{})
 	rs.addWarnings(ws)
 	if err != nil {
-		rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(rel), err))
+		rs.addErr(fmt.Errorf("%s: %w", rel, err))
 	}
 }
 
@@ -283,7 +317,7 @@ func (rs *Restorer) finish(ctx context.Context) {
 			continue
 		}
 		if err := rs.root.Link(l.target, l.rel, rs.opts.Overwrite); err != nil {
-			rs.addErr(fmt.Errorf("%s: %w", termsafe.Name(l.rel), err))
+			rs.addErr(fmt.Errorf("%s: %w", l.rel, err))
 			continue
 		}
 		rs.Stats.Files.Add(1)
@@ -294,4 +328,4 @@ func (rs *Restorer) finish(ctx context.Context) {
 }
 
 // ErrNotInSnapshot is wrapped when an Include path names nothing.
-var ErrNotInSnapshot = errors.New("no such path in the snapshot")
+var ErrNotInSnapshot = treewalk.ErrNotFound

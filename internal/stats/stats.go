@@ -5,11 +5,11 @@ package stats
 
 import (
 	"context"
+	"math"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
-	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
 )
 
@@ -36,17 +36,13 @@ func Compute(ctx context.Context, r *repo.Repo) (*Stats, error) {
 		return nil, err
 	}
 	if len(snaps) > 0 {
-		latest := snaps[len(snaps)-1]
-		err := treewalk.Walk(ctx, r, latest.Tree, func(_ string, n *tree.Node) error {
-			if n.Type == tree.File {
-				s.LatestFiles++
-				s.LatestBytes += int64(n.Size)
-			}
-			return nil
-		})
+		// Measuring counts every file as a walk would, loading each
+		// distinct tree once, within the snapshot's limits.
+		sz, err := treewalk.Measure(ctx, r, treewalk.RootOf(snaps[len(snaps)-1]))
 		if err != nil {
 			return nil, err
 		}
+		s.LatestFiles, s.LatestBytes = clampInt64(sz.Files), clampInt64(sz.FileBytes)
 	}
 	sizes, err := r.PackSizes(ctx)
 	if err != nil {
@@ -58,6 +54,9 @@ func Compute(ctx context.Context, r *repo.Repo) (*Stats, error) {
 	}
 	return &s, countBlobs(ctx, r, sizes, &s)
 }
+
+// clampInt64 converts v, saturating at the largest int64.
+func clampInt64(v uint64) int64 { return int64(min(v, math.MaxInt64)) }
 
 // countBlobs adds up the unique blobs of the packs that exist.
 func countBlobs(ctx context.Context, r *repo.Repo, sizes map[blob.ID]int64, s *Stats) error {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/coffer-backup/coffer/internal/blob"
 )
 
 // Tree blob plaintext (docs/format.md §5):
@@ -18,10 +20,13 @@ import (
 // minimal. Nodes are sorted by Name, byte-wise, without duplicates.
 const magic = "CTR1"
 
-// Limits that bound what a decoder will allocate (docs/format.md §5).
+// Limits that bound what a decoder will allocate (docs/format.md §5.2).
 const (
-	MaxTreeSize  = 32 << 20 // largest tree blob plaintext
-	MaxNameLen   = 4096
+	MaxTreeSize = 32 << 20 // largest tree blob plaintext
+	// MaxNameLen is the longest entry name: Linux's NAME_MAX, the most any
+	// of its file systems stores, so no honest backup holds a longer one.
+	MaxNameLen   = 255
+	MaxFieldLen  = 4096 // longest user, group, link target and xattr name
 	MaxXattrs    = 4096
 	MaxXattrSize = 64 << 10
 )
@@ -73,8 +78,9 @@ func (t *Tree) Sort() {
 	slices.SortFunc(t.Nodes, func(a, b *Node) int { return bytes.Compare(a.Name, b.Name) })
 }
 
-// ValidName reports whether name may name a directory entry: not empty,
-// not "." or "..", without '/' or NUL.
+// ValidName reports whether name may name a directory entry: 1 to
+// MaxNameLen bytes, not "." or "..", without '/' or NUL (docs/format.md
+// §5.2).
 func ValidName(name []byte) bool {
 	if len(name) == 0 || len(name) > MaxNameLen || string(name) == "." || string(name) == ".." {
 		return false
@@ -82,8 +88,9 @@ func ValidName(name []byte) bool {
 	return bytes.IndexByte(name, '/') < 0 && bytes.IndexByte(name, 0) < 0
 }
 
-// Validate checks the invariants every stored node satisfies, so that
-// nothing decoded from a repository can steer a restore outside its target.
+// Validate checks the invariants every stored node satisfies
+// (docs/format.md §5.2), so that nothing decoded from a repository can steer
+// a restore outside its target or list one subtree twice in a directory.
 func (n *Node) Validate() error {
 	if !ValidName(n.Name) {
 		return fmt.Errorf("invalid entry name %q: %w", n.Name, ErrCorrupt)
@@ -100,6 +107,9 @@ func (n *Node) Validate() error {
 	if n.Type != Dir && len(n.Subtrees) > 0 {
 		return fmt.Errorf("entry %q: only directories have subtrees: %w", n.Name, ErrCorrupt)
 	}
+	if !distinct(n.Subtrees) {
+		return fmt.Errorf("entry %q: lists a subtree twice: %w", n.Name, ErrCorrupt)
+	}
 	if n.Type != Symlink && len(n.LinkTarget) > 0 {
 		return fmt.Errorf("entry %q: only symlinks have a target: %w", n.Name, ErrCorrupt)
 	}
@@ -113,15 +123,32 @@ func (n *Node) Validate() error {
 	if total != n.Size {
 		return fmt.Errorf("entry %q: extents add up to %d bytes, size is %d: %w", n.Name, total, n.Size, ErrCorrupt)
 	}
-	if len(n.LinkTarget) > MaxNameLen || len(n.User) > MaxNameLen || len(n.Group) > MaxNameLen || len(n.Xattrs) > MaxXattrs {
+	if len(n.LinkTarget) > MaxFieldLen || len(n.User) > MaxFieldLen || len(n.Group) > MaxFieldLen || len(n.Xattrs) > MaxXattrs {
 		return fmt.Errorf("entry %q: a link target, owner name or xattr list exceeds its limit: %w", n.Name, ErrCorrupt)
 	}
 	for i, x := range n.Xattrs {
-		if x.Name == "" || len(x.Name) > MaxNameLen || len(x.Value) > MaxXattrSize || (i > 0 && n.Xattrs[i-1].Name >= x.Name) {
+		if x.Name == "" || len(x.Name) > MaxFieldLen || len(x.Value) > MaxXattrSize || (i > 0 && n.Xattrs[i-1].Name >= x.Name) {
 			return fmt.Errorf("entry %q: xattrs not valid and sorted: %w", n.Name, ErrCorrupt)
 		}
 	}
 	return nil
+}
+
+// distinct reports whether no ID repeats in ids. A directory's tree blobs
+// hold disjoint runs of its entries (docs/format.md §5.2, §5.4), so an honest
+// writer never lists one twice; a repeated one would double the listing.
+func distinct(ids []blob.ID) bool {
+	if len(ids) < 2 {
+		return true
+	}
+	sorted := slices.Clone(ids)
+	slices.SortFunc(sorted, func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) })
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 func appendBytes(b, s []byte) []byte {

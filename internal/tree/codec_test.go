@@ -137,6 +137,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"name /", with(func(r *rawNode) { r.name = str("/") })},
 		{"name with NUL", with(func(r *rawNode) { r.name = str("a\x00") })},
 		{"name too long", with(func(r *rawNode) { r.name = str(strings.Repeat("n", MaxNameLen+1)) })},
+		{"name of 4096 bytes", with(func(r *rawNode) { r.name = str(strings.Repeat("n", 4096)) })},
 		{"name length beyond input", with(func(r *rawNode) { r.name = uv(1000) })},
 		{"type 0", with(func(r *rawNode) { r.typ = []byte{0} })},
 		{"type 8", with(func(r *rawNode) { r.typ = []byte{8} })},
@@ -145,7 +146,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"mode beyond 32 bits", with(func(r *rawNode) { r.mode = uv(1 << 32) })},
 		{"uid beyond 32 bits", with(func(r *rawNode) { r.uid = uv(1 << 32) })},
 		{"gid beyond 32 bits", with(func(r *rawNode) { r.gid = uv(math.MaxUint64) })},
-		{"user name too long", with(func(r *rawNode) { r.user = str(strings.Repeat("u", MaxNameLen+1)) })},
+		{"user name too long", with(func(r *rawNode) { r.user = str(strings.Repeat("u", MaxFieldLen+1)) })},
 		{"extents short of size", with(func(r *rawNode) { r.size = uv(4) })},
 		{"extents beyond size", with(func(r *rawNode) { r.size = uv(2) })},
 		{"no extents, non-zero size", with(func(r *rawNode) { r.content = uv(0) })},
@@ -163,7 +164,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"truncated extent ID", with(func(r *rawNode) { r.content = cat(uv(1), idb(1)[:20]) })},
 		{"subtrees on a file", with(func(r *rawNode) { r.subs = cat(uv(1), idb(5)[:]) })},
 		{"link target on a file", with(func(r *rawNode) { r.target = str("x") })},
-		{"link target too long", with(func(r *rawNode) { r.target = str(strings.Repeat("t", MaxNameLen+1)) })},
+		{"link target too long", with(func(r *rawNode) { r.target = str(strings.Repeat("t", MaxFieldLen+1)) })},
 		{"content on a dir", withDir(func(r *rawNode) {
 			r.size = uv(3)
 			r.content = extents(idb(1)[:], uv(3))
@@ -189,6 +190,8 @@ func TestDecodeRejects(t *testing.T) {
 		})},
 		{"xattr count beyond input", with(func(r *rawNode) { r.xattrs = uv(1 << 40) })},
 		{"subtree count beyond input", withDir(func(r *rawNode) { r.subs = uv(1 << 20) })},
+		{"subtree listed twice", withDir(func(r *rawNode) { r.subs = cat(uv(2), idb(5), idb(5)) })},
+		{"subtree listed twice, apart", withDir(func(r *rawNode) { r.subs = cat(uv(3), idb(5), idb(6), idb(5)) })},
 		{"larger than MaxTreeSize", append(bytes.Clone(valid), make([]byte, MaxTreeSize)...)},
 	}
 	for _, c := range append(cases, misordered...) {
@@ -254,6 +257,8 @@ func TestEncodeRefuses(t *testing.T) {
 		{"size mismatch", withNode(func(n *Node) { n.Size = 4 })},
 		{"dir with content", withNode(func(n *Node) { n.Type = Dir })},
 		{"file with subtrees", withNode(func(n *Node) { n.Subtrees = []blob.ID{id(1)} })},
+		{"name too long", withNode(func(n *Node) { n.Name = bytes.Repeat([]byte{'n'}, MaxNameLen+1) })},
+		{"subtree twice", withNode(func(n *Node) { *n = Node{Name: n.Name, Type: Dir, Subtrees: []blob.ID{id(1), id(2), id(1)}} })},
 		{"xattr value too long", withNode(func(n *Node) {
 			n.Xattrs = []Xattr{{Name: "user.a", Value: make([]byte, MaxXattrSize+1)}}
 		})},
@@ -277,7 +282,7 @@ func TestEncodeRefuses(t *testing.T) {
 // Decode would refuse for exceeding a limit, so that no tree is written
 // that cannot be read back.
 func TestEncodeWithinDecodeLimits(t *testing.T) {
-	long := strings.Repeat("x", MaxNameLen+1)
+	long := strings.Repeat("x", MaxFieldLen+1)
 	many := make([]Xattr, MaxXattrs+1)
 	for i := range many {
 		many[i].Name = fmt.Sprintf("user.%05d", i)
@@ -316,6 +321,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(specTree(specNode(&Node{Name: []byte("d"), Type: Dir, Subtrees: []blob.ID{id(1), id(2)}}).bytes()))
 	f.Add(specTree(specNode(&Node{Name: []byte("x"), Type: File, Xattrs: []Xattr{{Name: "user.a", Value: []byte("v")}}}).bytes()))
 	f.Add([]byte("CTR1\x01\x01a\x01\x80\x00"))
+	// §5.2 limits: a name at and over MaxNameLen, a subtree listed twice.
+	f.Add(mustEncode(f, &Tree{Nodes: []*Node{fileNode(strings.Repeat("n", MaxNameLen))}}))
+	f.Add(specTree(specNode(fileNode(strings.Repeat("n", MaxNameLen+1))).bytes()))
+	f.Add(specTree(specNode(&Node{Name: []byte("d"), Type: Dir, Subtrees: []blob.ID{id(1), id(1)}}).bytes()))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tr, err := Decode(b)
 		if err != nil {

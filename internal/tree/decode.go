@@ -91,10 +91,14 @@ func (d *decoder) count(min int) int {
 	return int(v)
 }
 
-func (d *decoder) bytes(limit int) []byte {
+// bytes reads a byte string of at most limit bytes, the field what.
+func (d *decoder) bytes(what string, limit int) []byte {
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) || n > uint64(limit) {
-		d.fail("byte string")
+	if d.err == nil && n > uint64(limit) {
+		d.err = fmt.Errorf("%s of %d bytes exceeds the limit of %d (docs/format.md §5.2): %w", what, n, limit, ErrCorrupt)
+	}
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail(what)
 		return nil
 	}
 	s := d.b[:n:n]
@@ -117,7 +121,7 @@ func (d *decoder) id() blob.ID {
 }
 
 func (d *decoder) node() *Node {
-	n := &Node{Name: d.bytes(MaxNameLen)}
+	n := &Node{Name: d.bytes("entry name", MaxNameLen)}
 	if d.err != nil || len(d.b) < 1 {
 		d.fail("node")
 		return n
@@ -125,10 +129,10 @@ func (d *decoder) node() *Node {
 	n.Type = NodeType(d.b[0])
 	d.b = d.b[1:]
 	n.Mode, n.UID, n.GID = d.u32(), d.u32(), d.u32()
-	n.User, n.Group = string(d.bytes(MaxNameLen)), string(d.bytes(MaxNameLen))
+	n.User, n.Group = string(d.bytes("user name", MaxFieldLen)), string(d.bytes("group name", MaxFieldLen))
 	n.MTime, n.CTime = d.varint(), d.varint()
 	n.Size, n.Inode, n.Device, n.Links, n.Rdev = d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
-	n.LinkTarget = d.bytes(MaxNameLen)
+	n.LinkTarget = d.bytes("link target", MaxFieldLen)
 	if nx := d.count(2); nx > 0 {
 		if nx > MaxXattrs {
 			d.fail("xattr list")
@@ -136,7 +140,7 @@ func (d *decoder) node() *Node {
 		}
 		n.Xattrs = make([]Xattr, nx)
 		for i := range n.Xattrs {
-			n.Xattrs[i] = Xattr{Name: string(d.bytes(MaxNameLen)), Value: d.bytes(MaxXattrSize)}
+			n.Xattrs[i] = Xattr{Name: string(d.bytes("xattr name", MaxFieldLen)), Value: d.bytes("xattr value", MaxXattrSize)}
 		}
 	}
 	if ne := d.count(blob.IDSize + 1); ne > 0 {

@@ -16,7 +16,7 @@ import (
 func diff(t *testing.T, r *repo.Repo, a, b blob.ID) []string {
 	t.Helper()
 	var got []string
-	err := treewalk.Diff(ctx, r, a, b, func(c treewalk.Change) error {
+	err := treewalk.Diff(ctx, r, treewalk.Root{Tree: a}, treewalk.Root{Tree: b}, func(c treewalk.Change) error {
 		got = append(got, c.Kind+" "+c.Path)
 		return nil
 	})
@@ -120,7 +120,7 @@ func TestDiffUnchangedTreeIsNotRead(t *testing.T) {
 	if got := diff(t, r, missing, missing); len(got) != 0 {
 		t.Fatalf("changes %q", got)
 	}
-	if err := treewalk.Diff(ctx, r, a, missing, func(treewalk.Change) error { return nil }); err == nil {
+	if err := treewalk.Diff(ctx, r, treewalk.Root{Tree: a}, treewalk.Root{Tree: missing}, func(treewalk.Change) error { return nil }); err == nil {
 		t.Fatal("diff against a tree that is not stored succeeded")
 	}
 }
@@ -130,7 +130,7 @@ func TestDiffStopsOnError(t *testing.T) {
 	a, b := twoSnapshots(t, r)
 	stop := errors.New("stop")
 	n := 0
-	err := treewalk.Diff(ctx, r, a, b, func(treewalk.Change) error {
+	err := treewalk.Diff(ctx, r, treewalk.Root{Tree: a}, treewalk.Root{Tree: b}, func(treewalk.Change) error {
 		n++
 		if n == 3 {
 			return stop

@@ -1,17 +1,17 @@
 // Package treewalk visits the items of a snapshot in path order, and
-// compares two snapshots item by item.
+// compares two snapshots item by item. Every walk keeps to the limits of
+// its snapshot (Limits): it measures what it will visit first and refuses
+// a snapshot whose shared trees would make it huge (docs/format.md §5.6).
 package treewalk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"path"
-	"slices"
+	"strings"
 
 	"github.com/coffer-backup/coffer/internal/blob"
-	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
@@ -23,45 +23,118 @@ type Loader interface {
 // SkipDir, returned by a walk function for a directory, skips its contents.
 var SkipDir = errors.New("skip this directory") //nolint:staticcheck // named after filepath.SkipDir, which it mirrors
 
+// ErrNotFound is wrapped when a path names nothing in a snapshot.
+var ErrNotFound = errors.New("no such path in the snapshot")
+
 // Entries returns the entries listed by a directory's tree blobs.
 func Entries(ctx context.Context, l Loader, ids []blob.ID) ([]*tree.Node, error) {
 	var out []*tree.Node
 	for _, id := range ids {
-		b, err := l.LoadBlob(ctx, blob.Tree, id, nil)
+		nodes, _, err := load(ctx, l, id)
 		if err != nil {
 			return nil, err
 		}
-		t, err := tree.Decode(b)
-		if err != nil {
-			return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
-		}
-		out = append(out, t.Nodes...)
+		out = append(out, nodes...)
 	}
 	return out, nil
 }
 
-// Walk calls fn for every item below the root tree, parents before
-// children, with '/'-separated paths starting with '/'.
-func Walk(ctx context.Context, l Loader, root blob.ID, fn func(p string, n *tree.Node) error) error {
-	return walk(ctx, l, "/", []blob.ID{root}, fn)
+// load returns the entries of one tree blob and the blob's size.
+func load(ctx context.Context, l Loader, id blob.ID) ([]*tree.Node, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	b, err := l.LoadBlob(ctx, blob.Tree, id, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	t, err := tree.Decode(b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("tree %s: %w", id.Short(), err)
+	}
+	return t.Nodes, len(b), nil
 }
 
-func walk(ctx context.Context, l Loader, dir string, ids []blob.ID, fn func(string, *tree.Node) error) error {
-	nodes, err := Entries(ctx, l, ids)
+// Walk calls fn for every item below the root tree, parents before
+// children, with '/'-separated paths starting with '/'. It first measures
+// the walk and fails, before calling fn, with an error wrapping ErrBudget
+// if the walk would exceed r's limits.
+func Walk(ctx context.Context, l Loader, r Root, fn func(p string, n *tree.Node) error) error {
+	return WalkAt(ctx, l, r, "/", fn)
+}
+
+// WalkAt is Walk for the item at path at ("/" for everything) and the
+// items below it: fn is called for that item first, unless at is "/". It
+// fails with an error wrapping ErrNotFound if at names nothing, and
+// measures only what lies below at.
+func WalkAt(ctx context.Context, l Loader, r Root, at string, fn func(p string, n *tree.Node) error) error {
+	at = path.Clean("/" + at)
+	n, err := Lookup(ctx, l, r.Tree, at)
 	if err != nil {
-		return fmt.Errorf("%s: %w", termsafe.Name(dir), err)
+		return err
 	}
-	for _, n := range nodes {
-		p := path.Join(dir, string(n.Name))
-		err := fn(p, n)
-		if errors.Is(err, SkipDir) {
-			continue
+	if _, err := r.Limits.Measure(ctx, NewSizes(l), at, n.Subtrees...); err != nil {
+		return err
+	}
+	w := walker{l: l, fn: fn, p: tree.NewPath(at)}
+	if at == "/" {
+		return w.dir(ctx, n.Subtrees)
+	}
+	return w.visit(ctx, at, n)
+}
+
+// Lookup returns the item at the '/'-separated path p below the root tree;
+// for "/", a directory node listing the root tree.
+func Lookup(ctx context.Context, l Loader, root blob.ID, p string) (*tree.Node, error) {
+	n := &tree.Node{Type: tree.Dir, Subtrees: []blob.ID{root}}
+	names := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	if len(names) > MaxDepth {
+		return nil, fmt.Errorf("%s: %w", p, ErrNotFound)
+	}
+	for i, name := range names {
+		if name == "" {
+			break
 		}
+		nodes, err := Entries(ctx, l, n.Subtrees)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("/%s: %w", strings.Join(names[:i], "/"), err)
 		}
-		if n.Type == tree.Dir {
-			if err := walk(ctx, l, p, n.Subtrees, fn); err != nil {
+		if n = find(nodes, name); n == nil {
+			return nil, fmt.Errorf("%s: %w", p, ErrNotFound)
+		}
+	}
+	return n, nil
+}
+
+// find returns the entry called name, or nil.
+func find(nodes []*tree.Node, name string) *tree.Node {
+	for _, n := range nodes {
+		if string(n.Name) == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// walker calls fn for items, building their paths in one buffer.
+type walker struct {
+	l  Loader
+	fn func(string, *tree.Node) error
+	p  *tree.Path
+}
+
+// dir visits the entries of the directory listed by ids, at w.p.
+func (w *walker) dir(ctx context.Context, ids []blob.ID) error {
+	for _, id := range ids {
+		nodes, _, err := load(ctx, w.l, id)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.p, err)
+		}
+		for _, n := range nodes {
+			w.p.Push(n.Name)
+			err := w.visit(ctx, w.p.String(), n)
+			w.p.Pop()
+			if err != nil {
 				return err
 			}
 		}
@@ -69,95 +142,14 @@ func walk(ctx context.Context, l Loader, dir string, ids []blob.ID, fn func(stri
 	return nil
 }
 
-// Change is one difference between two snapshots.
-type Change struct {
-	Path string `json:"path"`
-	Kind string `json:"change"` // "added", "removed", "modified"
-}
-
-// Diff calls fn for every item added, removed or modified between the trees
-// a and b, in path order. A directory whose listing is unchanged is not
-// descended into.
-func Diff(ctx context.Context, l Loader, a, b blob.ID, fn func(Change) error) error {
-	return diffDir(ctx, l, "/", []blob.ID{a}, []blob.ID{b}, fn)
-}
-
-func diffDir(ctx context.Context, l Loader, dir string, a, b []blob.ID, fn func(Change) error) error {
-	if slices.Equal(a, b) {
+// visit calls fn for n, found at p (w.p's value), then walks its entries.
+func (w *walker) visit(ctx context.Context, p string, n *tree.Node) error {
+	err := w.fn(p, n)
+	if errors.Is(err, SkipDir) {
 		return nil
 	}
-	na, err := Entries(ctx, l, a)
-	if err != nil {
+	if err != nil || n.Type != tree.Dir {
 		return err
 	}
-	nb, err := Entries(ctx, l, b)
-	if err != nil {
-		return err
-	}
-	for i, j := 0, 0; i < len(na) || j < len(nb); {
-		var c int
-		switch {
-		case i == len(na):
-			c = 1
-		case j == len(nb):
-			c = -1
-		default:
-			c = bytes.Compare(na[i].Name, nb[j].Name)
-		}
-		var err error
-		switch {
-		case c < 0:
-			err = report(ctx, l, dir, na[i], "removed", fn)
-			i++
-		case c > 0:
-			err = report(ctx, l, dir, nb[j], "added", fn)
-			j++
-		default:
-			err = diffNode(ctx, l, path.Join(dir, string(na[i].Name)), na[i], nb[j], fn)
-			i, j = i+1, j+1
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func diffNode(ctx context.Context, l Loader, p string, x, y *tree.Node, fn func(Change) error) error {
-	if x.Type != y.Type {
-		if err := report(ctx, l, path.Dir(p), x, "removed", fn); err != nil {
-			return err
-		}
-		return report(ctx, l, path.Dir(p), y, "added", fn)
-	}
-	if modified(x, y) {
-		if err := fn(Change{p, "modified"}); err != nil {
-			return err
-		}
-	}
-	if x.Type == tree.Dir {
-		return diffDir(ctx, l, p, x.Subtrees, y.Subtrees, fn)
-	}
-	return nil
-}
-
-// modified reports whether an item's restorable metadata or content
-// differs; a directory's entries are compared separately.
-func modified(x, y *tree.Node) bool {
-	return x.Size != y.Size || x.Mode != y.Mode || x.MTime != y.MTime || !bytes.Equal(x.LinkTarget, y.LinkTarget) ||
-		x.UID != y.UID || x.GID != y.GID || x.User != y.User || x.Group != y.Group || x.Rdev != y.Rdev ||
-		!slices.Equal(x.Content, y.Content) ||
-		!slices.EqualFunc(x.Xattrs, y.Xattrs, func(a, b tree.Xattr) bool { return a.Name == b.Name && bytes.Equal(a.Value, b.Value) })
-}
-
-// report emits a change for n and, for a directory, everything below it.
-func report(ctx context.Context, l Loader, dir string, n *tree.Node, kind string, fn func(Change) error) error {
-	p := path.Join(dir, string(n.Name))
-	if err := fn(Change{p, kind}); err != nil {
-		return err
-	}
-	if n.Type != tree.Dir {
-		return nil
-	}
-	return walk(ctx, l, p, n.Subtrees, func(q string, _ *tree.Node) error { return fn(Change{q, kind}) })
+	return w.dir(ctx, n.Subtrees)
 }

@@ -77,7 +77,7 @@ func build(t *testing.T, root string, entries ...entry) {
 func walkPaths(t *testing.T, r *repo.Repo, root blob.ID, fn func(string, *tree.Node) error) []string {
 	t.Helper()
 	var got []string
-	err := treewalk.Walk(ctx, r, root, func(p string, n *tree.Node) error {
+	err := treewalk.Walk(ctx, r, treewalk.Root{Tree: root}, func(p string, n *tree.Node) error {
 		got = append(got, p)
 		if fn != nil {
 			return fn(p, n)
@@ -138,7 +138,7 @@ func TestWalkStopsOnError(t *testing.T) {
 	root := backup(t, r, src)
 	stop := errors.New("stop")
 	var seen []string
-	err := treewalk.Walk(ctx, r, root, func(p string, _ *tree.Node) error {
+	err := treewalk.Walk(ctx, r, treewalk.Root{Tree: root}, func(p string, _ *tree.Node) error {
 		seen = append(seen, p)
 		if p == "/src/a/b" {
 			return stop
@@ -148,7 +148,7 @@ func TestWalkStopsOnError(t *testing.T) {
 	if !errors.Is(err, stop) || !reflect.DeepEqual(seen, []string{"/src", "/src/a", "/src/a/b"}) {
 		t.Fatalf("err %v after %q", err, seen)
 	}
-	if err := treewalk.Walk(ctx, r, blob.ID{1}, func(string, *tree.Node) error { return nil }); err == nil {
+	if err := treewalk.Walk(ctx, r, treewalk.Root{Tree: blob.ID{1}}, func(string, *tree.Node) error { return nil }); err == nil {
 		t.Fatal("walking a tree that is not stored succeeded")
 	}
 }
