@@ -159,12 +159,13 @@ type joinResult struct {
 	Device      string `json:"device"`
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint"`
+	Rights      string `json:"rights"` // as the chain entry that added this device says
 }
 
 func (e *env) emitJoined(res joinResult, verb string) error {
 	return e.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "%s account %s in %s\n", verb, termsafe.Name(res.Account), termsafe.Name(res.Store))
-		fmt.Fprintf(w, "this device: %s %q (fingerprint %s)\n", res.Device, res.Name, res.Fingerprint)
+		fmt.Fprintf(w, "this device: %s %q (fingerprint %s), %s rights\n", res.Device, res.Name, res.Fingerprint, res.Rights)
 	})
 }
 
@@ -238,7 +239,8 @@ func (n *newcomer) finish(ctx context.Context, e *env, c *account.Chain) (joinRe
 		return joinResult{}, err
 	}
 	pub := n.dev.Public()
-	return joinResult{Account: c.Account(), Store: n.loc, Device: n.dev.ID, Name: pub.Name, Fingerprint: pub.Fingerprint()}, nil
+	m, _ := c.Device(n.dev.ID)
+	return joinResult{Account: c.Account(), Store: n.loc, Device: n.dev.ID, Name: pub.Name, Fingerprint: pub.Fingerprint(), Rights: m.Rights.String()}, nil
 }
 
 func runJoin(ctx context.Context, e *env, args []string) error {

@@ -69,17 +69,17 @@ func TestChainAttacks(t *testing.T) {
 		fresh string // what a device seeing it first says
 	}{
 		{"inject", func(t *testing.T, db *sql.DB, acct string) {
-			last := chainEntry(t, db, acct, 3)
-			sqlExec(t, db, `INSERT INTO chain (account, seq, entry) VALUES (?, 4, ?)`, acct, forgeNext(chainEntry(t, db, acct, 1), last, 4))
-		}, "device chain entry 4: .*signature", "device chain entry 4"},
+			last := chainEntry(t, db, acct, 4)
+			sqlExec(t, db, `INSERT INTO chain (account, seq, entry) VALUES (?, 5, ?)`, acct, forgeNext(chainEntry(t, db, acct, 2), last, 5))
+		}, "device chain entry 5: .*signature", "device chain entry 5"},
 		{"drop", func(t *testing.T, db *sql.DB, acct string) {
-			sqlExec(t, db, `DELETE FROM chain WHERE account = ? AND seq = 3`, acct)
+			sqlExec(t, db, `DELETE FROM chain WHERE account = ? AND seq = 4`, acct)
 		}, "shorter than the one this device verified", ""},
 		{"reorder", func(t *testing.T, db *sql.DB, acct string) {
-			e2, e3 := chainEntry(t, db, acct, 2), chainEntry(t, db, acct, 3)
-			sqlExec(t, db, `UPDATE chain SET entry = ? WHERE account = ? AND seq = 2`, e3, acct)
-			sqlExec(t, db, `UPDATE chain SET entry = ? WHERE account = ? AND seq = 3`, e2, acct)
-		}, "device chain entry 3: .*(fork|differs)", "sequence number 3 where 2 was expected"},
+			e3, e4 := chainEntry(t, db, acct, 3), chainEntry(t, db, acct, 4)
+			sqlExec(t, db, `UPDATE chain SET entry = ? WHERE account = ? AND seq = 3`, e4, acct)
+			sqlExec(t, db, `UPDATE chain SET entry = ? WHERE account = ? AND seq = 4`, e3, acct)
+		}, "device chain entry 4: .*(fork|differs)", "sequence number 4 where 3 was expected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServer(t, t.TempDir(), "127.0.0.1:0", "--insecure-http")
@@ -93,8 +93,8 @@ func TestChainAttacks(t *testing.T) {
 			var rot struct {
 				RecoveryKey string `json:"recovery_key"`
 			}
-			a.runJSON(t, &rot, "recovery-key", "rotate") // entries 2 and 3
-			b.run(t, "snapshots")                        // B verifies all four entries
+			a.runJSON(t, &rot, "recovery-key", "rotate") // entries 3 and 4 (1 records the backup)
+			b.run(t, "snapshots")                        // B verifies all five entries
 
 			srv = operator(t, srv, func(db *sql.DB) { tc.edit(t, db, ia.Account) })
 			for _, u := range []*user{a, b} {
@@ -105,7 +105,7 @@ func TestChainAttacks(t *testing.T) {
 				if err != nil {
 					t.Fatalf("a device that verified the chain stopped working: %v: %s", err, stderr.String())
 				}
-				if !matches(stderr.String(), "coffer: warning: refusing the store's device chain, keeping the 4 entries verified before: .*"+tc.warn) {
+				if !matches(stderr.String(), "coffer: warning: refusing the store's device chain, keeping the 5 entries verified before: .*"+tc.warn) {
 					t.Errorf("stderr %q does not report %q", stderr.String(), tc.warn)
 				}
 				if n := strings.Count(string(out), `"id"`); n != 2 {

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +12,10 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/home"
+	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
@@ -225,3 +230,73 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
+// TestAppendOnlyRightsInChain plays issue 11's attack 6: an operator
+// working with malware on an append-only device puts into the account's
+// chain an entry the append-only device signed that only a full device may
+// sign (here, removing the full device). The server never accepts it
+// through the API; written straight into its database, every device that
+// verifies the chain refuses it, naming the missing right.
+func TestAppendOnlyRightsInChain(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "--insecure-http")
+	a, b := newUser(t, "laptop"), newUser(t, "nas")
+	var ia initFull
+	a.runJSON(t, &ia, "init", "--store", srv.URL)
+	pair(t, a, b, srv.URL, "--append-only")
+	var devs []struct{ ID, Name, Rights string }
+	a.runJSON(t, &devs, "device", "list")
+	if len(devs) != 2 || rightsOf(devs, "nas") != "append-only" || rightsOf(devs, "laptop") != "full" {
+		t.Fatalf("device list: %+v", devs)
+	}
+	m := openMalware(t, b, srv.URL, ia.Account)
+	dev := b.device(t)
+	defer dev.Zero()
+	forged := signedBy(m.chain.Chain, &devices.Entry{Type: devices.TypeRemoveDevice, Remove: ia.Device, Epoch: 1, Commit: [32]byte{1}}, dev)
+	if err := m.repo.Store().(interface {
+		AppendChain(context.Context, uint64, []byte) error
+	}).AppendChain(context.Background(), m.chain.Len(), forged); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("the server accepted an append-only device's removal of a full device: %v", err)
+	}
+	srv = operator(t, srv, func(db *sql.DB) {
+		sqlExec(t, db, `INSERT INTO chain (account, seq, entry) VALUES (?, ?, ?)`, ia.Account, m.chain.Len(), forged)
+	})
+	_, stderr := a.runStderr(t, "device", "list")
+	if !strings.Contains(stderr, "does not have the right to sign this entry") {
+		t.Errorf("the full device did not refuse the entry: %q", stderr)
+	}
+	c := newUser(t, "desktop")
+	if _, err := c.try([]string{"COFFER_RECOVERY_KEY=" + ia.RecoveryKey}, "recover", "--store", srv.URL, "--account", ia.Account); err == nil ||
+		!strings.Contains(err.Error(), "does not have the right") {
+		t.Errorf("a new device trusting the chain: %v", err)
+	}
+}
+
+func rightsOf(devs []struct{ ID, Name, Rights string }, name string) string {
+	for _, d := range devs {
+		if d.Name == name {
+			return d.Rights
+		}
+	}
+	return ""
+}
+
+// signedBy returns e as the next entry of c, signed by dev without the
+// builders' checks: what a hostile device can make.
+func signedBy(c *devices.Chain, e *devices.Entry, dev *keys.Device) []byte {
+	e.Account, e.Seq, e.Prev, e.Signer = c.Account(), c.Len(), c.Head(), dev.ID
+	e.Time = time.Now().Truncate(time.Second).UTC()
+	e.Sig = ed25519.Sign(dev.Sign, crypt.AD("coffer v1 device chain", e.Marshal()))
+	return e.Marshal()
+}
+
+// runStderr runs coffer, which must succeed, and returns both outputs.
+func (u *user) runStderr(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	cmd := u.command(t.Context(), nil, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("coffer %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), stderr.String()
+}
