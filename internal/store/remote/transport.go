@@ -92,7 +92,9 @@ func (e *PinError) Error() string {
 // TLS, a connection pool big enough for parallel uploads, no redirects,
 // for http:// a dialer that refuses any address but a loopback one, and
 // every exchange bounded by lim (internal/deadline), which also bounds the
-// wait for response headers.
+// wait for response headers. An HTTP/2 connection silent for lim.Idle is
+// pinged and closed if the ping goes unanswered for 15 s, so that a retry
+// after a stall does not queue on a dead connection.
 func newClient(ep endpoint, lim deadline.Limits) *http.Client {
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	if ep.insecure() {
@@ -107,6 +109,7 @@ func newClient(ep endpoint, lim deadline.Limits) *http.Client {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 15 * time.Second,
+		HTTP2:               &http.HTTP2Config{SendPingTimeout: lim.OrDefaults().Idle},
 	}
 	return &http.Client{
 		Transport:     &deadline.Transport{Base: t, Limits: lim},
