@@ -247,9 +247,10 @@ func TestLongPollWithin(t *testing.T) {
 	}
 }
 
-// TestSlowUploadWithinBudget: a Put whose body takes longer than Retry to
-// send is still retried, as its budget grows with its size.
-func TestSlowUploadWithinBudget(t *testing.T) {
+// TestBudgetGrowsWithBody: a call's retry budget is Retry plus its body at
+// the floor rate, so that a Put whose body takes longer than Retry to send
+// may still be retried.
+func TestBudgetGrowsWithBody(t *testing.T) {
 	to := shortTimeouts
 	to.Rate = 10
 	s := &Store{timeouts: to}
