@@ -265,7 +265,7 @@ func runJoin(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer n.dev.Zero()
-	relay, err := remote.OpenAnonymous(n.loc)
+	relay, err := remote.OpenAnonymous(n.loc, remote.Timeouts{})
 	if err != nil {
 		return err
 	}

@@ -28,13 +28,15 @@ import (
 const testOrigin = "log.coffer.test/v1"
 
 // testWitness is a real witness (internal/witness) served over HTTP,
-// which answers 503 while down is set and cosigns at the time in now
-// (POSIX seconds) once it is set.
+// which answers 503 while down is set, sends one byte and stalls while
+// stalled is set, and cosigns at the time in now (POSIX seconds) once it
+// is set.
 type testWitness struct {
 	srv      *httptest.Server
 	vkey     string
 	verifier note.Verifier
 	down     atomic.Bool
+	stalled  atomic.Bool
 	now      atomic.Int64
 }
 
@@ -60,14 +62,25 @@ func newWitness(t *testing.T, name, logVKey string) *testWitness {
 	must(t, err)
 	tw.verifier, err = tlog.NewCosignatureVerifier(vkey)
 	must(t, err)
+	quit := make(chan struct{})
 	tw.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if tw.down.Load() {
+		switch {
+		case tw.down.Load():
 			http.Error(rw, "down", http.StatusServiceUnavailable)
-			return
+		case tw.stalled.Load():
+			rw.Header().Set("Content-Length", "100")
+			rw.Write([]byte("—"))
+			rw.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-quit:
+			}
+		default:
+			w.ServeHTTP(rw, r)
 		}
-		w.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(tw.srv.Close)
+	t.Cleanup(func() { close(quit) }) // first: the server waits for its handlers
 	return tw
 }
 
@@ -262,6 +275,31 @@ func TestLogFullTiles(t *testing.T) {
 		if r.status != 200 || r.header.Get("Cache-Control") != cache {
 			t.Errorf("%s: %d %q, want %q", path, r.status, r.header.Get("Cache-Control"), cache)
 		}
+	}
+}
+
+// TestWitnessStalled checks that a witness that answers one byte and then
+// stalls holds up publishing for witnessTimeout only: the append is
+// answered, with a checkpoint that lacks that witness's cosignature, and
+// the log names the witness.
+func TestWitnessStalled(t *testing.T) {
+	le := newLogEnv(t, "", 2)
+	a := le.newAccount(1)
+	le.witnesses[1].stalled.Store(true)
+	start := time.Now()
+	le.appendEntry(a, a.token, a.addDevice(t, newDevice(50)), "").want(t, "append with a witness stalled", 201, "")
+	if took := time.Since(start); took > witnessTimeout+3*time.Second {
+		t.Errorf("the append took %v", took)
+	}
+	one := le.policy
+	one.Threshold = 1
+	if _, signed, _ := le.checkpoint(t); signed == nil {
+		t.Fatal("no checkpoint")
+	} else if c, names, err := one.Verify(signed); err != nil || len(names) != 1 || names[0] != "witness.test/w0" {
+		t.Errorf("checkpoint with a witness stalled: %v %v %v", c, names, err)
+	}
+	if l := le.log.String(); !strings.Contains(l, "witness did not cosign") || !strings.Contains(l, le.witnesses[1].srv.URL) {
+		t.Error("the stalled witness was not logged by its URL")
 	}
 }
 

@@ -12,12 +12,14 @@ package transparency
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/coffer-backup/coffer/internal/deadline"
 	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
@@ -30,14 +32,19 @@ const maxVerifierKeySize = 1 << 10
 // tlog.TileFetcher. It never reads more than the largest valid response:
 // tlog.MaxNoteSize for the checkpoint, tlog.MaxTileSize for a hash tile,
 // tlog.MaxBundleSize for an entry bundle. Nothing it returns is trusted:
-// the caller checks it (Check does).
+// the caller checks it (Check does). No server can hold it for ever: every
+// request is bounded by internal/deadline (by default it fails after 30 s
+// without a byte, or past 2 min plus a second per 32 KiB), and its error
+// names the URL it was reading.
 type Fetcher struct {
 	client *http.Client
 	base   string // ends in "/log/"
 }
 
 // NewFetcher returns a Fetcher of the log under baseURL + "/log/", using
-// client, which carries the caller's TLS settings (a pinned certificate).
+// client, which carries the caller's TLS settings (a pinned certificate)
+// and, if its transport is a *deadline.Transport, the limits of its
+// requests; any other transport is wrapped in one with default limits.
 // baseURL is http or https with a host and an optional path; a fragment,
 // such as a store location's "#sha256=PIN", is dropped: pinning is the
 // client's job.
@@ -50,7 +57,7 @@ func NewFetcher(client *http.Client, baseURL string) (*Fetcher, error) {
 		return nil, fmt.Errorf("log fetcher for %s needs an HTTP client", u.Host)
 	}
 	u.Fragment, u.RawFragment = "", ""
-	return &Fetcher{client: client, base: strings.TrimSuffix(u.String(), "/") + "/log/"}, nil
+	return &Fetcher{client: deadline.Client(client), base: strings.TrimSuffix(u.String(), "/") + "/log/"}, nil
 }
 
 // String returns the URL prefix the Fetcher reads from.
@@ -99,6 +106,10 @@ func (f *Fetcher) get(ctx context.Context, path string, limit int) ([]byte, erro
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	resp, err := f.client.Do(req)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the URL is named below
+	}
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}

@@ -8,8 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	neturl "net/url"
 	"strings"
 
+	"github.com/coffer-backup/coffer/internal/deadline"
 	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
@@ -41,7 +43,11 @@ func (e *StatusError) Error() string {
 // the cosignature lines, to be appended to the signed checkpoint and
 // checked by a tlog.Policy; or, on 409 with the witness's size, that size
 // and an error wrapping ErrOldSize; or a *StatusError for another refusal.
+// A witness cannot hold it for ever: unless client's transport is a
+// *deadline.Transport with limits of its own, the default limits apply
+// (internal/deadline), and ctx or client's Timeout may bound it further.
 func Submit(ctx context.Context, client *http.Client, url string, oldSize uint64, proof []tlog.Hash, signedCheckpoint []byte) (cosigLines []byte, witnessSize uint64, err error) {
+	client = deadline.Client(client)
 	url = strings.TrimSuffix(url, "/") + "/add-checkpoint"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(FormatRequest(oldSize, proof, signedCheckpoint)))
 	if err != nil {
@@ -49,12 +55,15 @@ func Submit(ctx context.Context, client *http.Client, url string, oldSize uint64
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("witness %s: %w", url, err)
+		return nil, 0, fmt.Errorf("witness %s: %w", url, unwrapURL(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
-	if err != nil || len(b) > maxResponseSize {
-		return nil, 0, fmt.Errorf("witness %s: reading a response of at most %d bytes: %v", url, maxResponseSize, err)
+	switch {
+	case err != nil:
+		return nil, 0, fmt.Errorf("witness %s: reading its response: %w", url, err)
+	case len(b) > maxResponseSize:
+		return nil, 0, fmt.Errorf("witness %s: a response over %d bytes: %w", url, maxResponseSize, tlog.ErrMalformed)
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
@@ -71,6 +80,14 @@ func Submit(ctx context.Context, client *http.Client, url string, oldSize uint64
 		return nil, n, fmt.Errorf("witness %s has cosigned size %d, not %d: %w", url, n, oldSize, ErrOldSize)
 	}
 	return nil, 0, &StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(b[:min(len(b), 200)]))}
+}
+
+// unwrapURL drops the *url.Error around err: the caller names the URL.
+func unwrapURL(err error) error {
+	if ue, ok := err.(*neturl.Error); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // checkCosigLines checks that b is 1 to maxCosigLines note signature

@@ -17,8 +17,9 @@ const maxTokenLen = 256
 
 // bearer returns a valid token, fetching a new one when the cached token is
 // missing or three quarters through its life; "" if anon. Concurrent
-// callers wait for one login rather than each logging in.
-func (s *Store) bearer(ctx context.Context, anon bool) (string, error) {
+// callers wait for one login rather than each logging in. Logging in is
+// retried within the calling request's budget b.
+func (s *Store) bearer(ctx context.Context, anon bool, b budget) (string, error) {
 	if anon {
 		return "", nil
 	}
@@ -35,7 +36,7 @@ func (s *Store) bearer(ctx context.Context, anon bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: this store has no credentials: %w", s.ep, err)
 	}
-	err = s.retry(ctx, func(int) error {
+	err = s.retry(ctx, b, func(int) error {
 		var err error
 		tok, reauth, err = s.login(ctx, s.opts.Account, id, key)
 		return err

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/coffer-backup/coffer/internal/deadline"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -32,9 +33,11 @@ type request struct {
 	path   string // below the endpoint, starting with "/v1/"
 	what   string // the call as errors name it, e.g. "PUT packs/0123…"
 	header map[string]string
-	anon   bool  // sent without a token
-	step   bool  // one step of a sequence that is retried as a whole: sent once
-	limit  int64 // the largest JSON answer accepted; maxJSONBody if 0
+	anon   bool          // sent without a token
+	step   bool          // one step of a sequence that is retried as a whole: sent once
+	limit  int64         // the largest JSON answer accepted; maxJSONBody if 0
+	size   int64         // the body's length, which extends the retry budget
+	wait   time.Duration // how long the server is asked to hold its answer
 
 	// body returns the body for a try, with its length; nil means none.
 	// try counts from 1. It fails if the body cannot be sent again.
@@ -66,6 +69,7 @@ func (rq *request) jsonBody(v any) error {
 // store.ErrExists for 409 "exists", so callers treat it like any backend's.
 type Error struct {
 	Op      string // the call refused, naming its object
+	Server  string // the server that refused it
 	Status  int    // the HTTP status
 	Code    string // the API's error code, if the server gave one
 	Message string // the server's message, reduced to one printable line
@@ -76,7 +80,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return strings.TrimSuffix(fmt.Sprintf("%s: %s (HTTP %d %s", e.Op, e.Message, e.Status, e.Code), " ") + ")"
+	op := e.Op
+	if e.Server != "" {
+		op += " on " + e.Server
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%s: %s (HTTP %d %s", op, e.Message, e.Status, e.Code), " ") + ")"
 }
 
 // Is makes errors.Is match store.ErrNotFound for 404, store.ErrExists for
@@ -108,16 +116,18 @@ func (e *Error) temporary() bool {
 }
 
 // do sends rq, authenticating unless rq.anon, until it succeeds, fails for
-// good, or runs out of tries. A 401 makes it fetch a new token and try once
-// more. It returns only 2xx responses; the caller closes their bodies.
+// good, or runs out of tries or of time (Timeouts.Retry). A 401 makes it
+// fetch a new token and try once more. It returns only 2xx responses; the
+// caller closes their bodies.
 func (s *Store) do(ctx context.Context, rq *request) (*http.Response, error) {
 	if rq.step {
 		return s.exchange(ctx, rq, "", 1)
 	}
 	var resp *http.Response
 	reauthed := false
-	err := s.retry(ctx, func(try int) error {
-		tok, err := s.bearer(ctx, rq.anon)
+	b := s.budget(rq.size)
+	err := s.retry(ctx, b, func(try int) error {
+		tok, err := s.bearer(ctx, rq.anon, b)
 		if err != nil {
 			return err
 		}
@@ -153,31 +163,67 @@ type retryable struct {
 func (r *retryable) Error() string { return r.err.Error() }
 func (r *retryable) Unwrap() error { return r.err }
 
+// budget is the time a call's tries may take: from start, none begins
+// after end.
+type budget struct{ start, end time.Time }
+
+// budget is that of a call whose request body has size bytes: Retry plus
+// the time size bytes take at the floor rate.
+func (s *Store) budget(size int64) budget {
+	now := time.Now()
+	return budget{start: now, end: now.Add(s.timeouts.Retry + s.timeouts.Transfer(size))}
+}
+
 // retry calls op until it returns nil or an error not marked retryable, at
-// most s.policy.attempts times, pausing between tries.
-func (s *Store) retry(ctx context.Context, op func(try int) error) error {
+// most s.policy.attempts times, pausing between tries. It gives up early
+// rather than pause past b's end, so a server that keeps answering 429
+// with a long Retry-After, or keeps stalling, holds it at most until then.
+func (s *Store) retry(ctx context.Context, b budget, op func(try int) error) error {
 	for try := 1; ; try++ {
 		err := op(try)
 		var r *retryable
 		if !errors.As(err, &r) {
 			return err
 		}
-		if try >= s.policy.attempts {
-			return fmt.Errorf("%w (gave up after %d tries)", r.err, try)
+		spent, pause := time.Since(b.start).Round(time.Millisecond), s.policy.delay(try, r.after)
+		switch {
+		case try >= s.policy.attempts:
+			return fmt.Errorf("%w (gave up after %s in %v)", r.err, tries(try), spent)
+		case time.Now().Add(pause).After(b.end):
+			return fmt.Errorf("%w (gave up after %s in %v: no time left to retry in %v)", r.err, tries(try), spent, pause.Round(time.Millisecond))
 		}
-		t := time.NewTimer(s.policy.delay(try, r.after))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (while waiting to retry after: %v)", ctx.Err(), r.err)
-		case <-t.C:
+		if err := sleep(ctx, pause); err != nil {
+			return fmt.Errorf("%w (while waiting to retry after: %v)", err, r.err)
 		}
+	}
+}
+
+// tries is "1 try" or "n tries".
+func tries(n int) string {
+	if n == 1 {
+		return "1 try"
+	}
+	return strconv.Itoa(n) + " tries"
+}
+
+// sleep pauses for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
 // exchange sends one try of rq and turns a non-2xx answer into an *Error.
 // Failures worth retrying come back marked retryable.
 func (s *Store) exchange(ctx context.Context, rq *request, tok string, try int) (*http.Response, error) {
+	if rq.wait > 0 {
+		ctx = deadline.WithWait(ctx, rq.wait)
+	}
 	req, err := s.newRequest(ctx, rq, tok, try)
 	if err != nil {
 		return nil, err
@@ -197,7 +243,7 @@ func (s *Store) exchange(ctx context.Context, rq *request, tok string, try int) 
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
-	se := readError(rq.what, resp)
+	se := readError(rq.what, s.ep.String(), resp)
 	if se.temporary() {
 		return nil, &retryable{err: se, after: se.after}
 	}
@@ -250,10 +296,11 @@ func (s *Store) transportError(ctx context.Context, rq *request, err error) erro
 	return &retryable{err: err}
 }
 
-// readError reads a non-2xx response into an *Error and closes it.
-func readError(what string, resp *http.Response) *Error {
+// readError reads a non-2xx response of server into an *Error and closes
+// it.
+func readError(what, server string, resp *http.Response) *Error {
 	defer resp.Body.Close()
-	e := &Error{Op: what, Status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After"))}
+	e := &Error{Op: what, Server: server, Status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After"))}
 	var body wire.Error
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if json.Unmarshal(b, &body) == nil {
@@ -314,7 +361,20 @@ func (s *Store) callJSON(ctx context.Context, rq *request, out any) (http.Header
 		limit = maxJSONBody
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
-		return nil, fmt.Errorf("%s: malformed answer from %s: %w", rq.what, s.ep, err)
+		return nil, s.answerError(rq, err)
 	}
 	return resp.Header, nil
+}
+
+// answerError explains why the answer to rq could not be read: the server
+// stopped sending it (a timeout, a broken connection), or it is malformed.
+func (s *Store) answerError(rq *request, err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: malformed answer from %s: %w", rq.what, s.ep, err)
+	}
+	return fmt.Errorf("%s on %s: %w", rq.what, s.ep, err)
 }

@@ -37,6 +37,9 @@ type fault struct {
 	status     int    // the answer; 0 drops the connection instead
 	retryAfter string // Retry-After of the answer
 	swallow    bool   // let the server carry the request out first
+	// hostile, if set, answers instead: an attacker's behaviour
+	// (hostile_test.go).
+	hostile http.HandlerFunc
 }
 
 // faults stands in front of the real server and spoils requests as a
@@ -111,6 +114,10 @@ func (fs *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if !spoil {
 		fs.next.ServeHTTP(sw, r)
+		return
+	}
+	if f.hostile != nil {
+		f.hostile(w, r)
 		return
 	}
 	if f.swallow {

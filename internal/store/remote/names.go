@@ -67,7 +67,9 @@ func (s *Store) LookupName(ctx context.Context, name string) (string, uint64, er
 func (s *Store) BaseURL() string { return s.ep.base }
 
 // HTTPClient returns the HTTP client of this Store, whose TLS is pinned to
-// the server's certificate (or CA-validated) and whose plain HTTP reaches
-// only loopback addresses, so that the log can be read over the same
-// checked connection. It carries no credentials: the log needs none.
+// the server's certificate (or CA-validated), whose plain HTTP reaches
+// only loopback addresses and whose every exchange is bounded by the
+// Store's Timeouts (internal/deadline), so that the log can be read over
+// the same checked connection, within the same limits. It carries no
+// credentials: the log needs none.
 func (s *Store) HTTPClient() *http.Client { return s.client }

@@ -53,7 +53,7 @@ func TestNames(t *testing.T) {
 func TestLogAccess(t *testing.T) {
 	ts := newTestServer(t, nil)
 	o := ts.newOwner(t)
-	anon, err := OpenAnonymous(ts.URL + "/")
+	anon, err := OpenAnonymous(ts.URL+"/", Timeouts{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Read
 	rq := &request{
 		method: http.MethodPut, path: objectPath(kind, name), what: what,
 		header: map[string]string{"Content-Type": "application/octet-stream"},
-		body:   u.open, sent: u.failure, noReplay: u.seeker == nil,
+		body:   u.open, sent: u.failure, noReplay: u.seeker == nil, size: size,
 	}
 	resp, err := s.do(ctx, rq)
 	if err == nil {
@@ -163,7 +163,7 @@ func (s *Store) get(ctx context.Context, what, path, rng string, length int64) (
 		discard(resp)
 		return nil, fmt.Errorf("%s: %w", rq.what, err)
 	}
-	return &exactBody{ctx: ctx, rc: resp.Body, left: n, what: rq.what}, nil
+	return &exactBody{ctx: ctx, rc: resp.Body, left: n, what: rq.what + " on " + s.ep.String()}, nil
 }
 
 // servedLength checks that resp serves what was asked and returns how many
@@ -199,7 +199,7 @@ type exactBody struct {
 	ctx  context.Context
 	rc   io.ReadCloser
 	left int64
-	what string
+	what string // the request and the server, as errors name them
 }
 
 func (e *exactBody) Read(p []byte) (int, error) {

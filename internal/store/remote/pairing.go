@@ -90,7 +90,8 @@ func (s *Store) GetPairing(ctx context.Context, id string, slot int, wait time.D
 		return nil, false, err
 	}
 	secs := min(max(int(wait/time.Second), 0), wire.MaxPairingWait)
-	rq := &request{method: http.MethodGet, path: fmt.Sprintf("%s?wait=%d", path, secs), what: fmt.Sprintf("reading slot %d of pairing %s", slot, id), anon: true}
+	rq := &request{method: http.MethodGet, path: fmt.Sprintf("%s?wait=%d", path, secs), what: fmt.Sprintf("reading slot %d of pairing %s", slot, id),
+		anon: true, wait: time.Duration(secs) * time.Second}
 	b, status, err := s.getBytes(ctx, rq, wire.MaxPairingBody)
 	if err != nil || status == http.StatusNoContent {
 		return nil, false, err
@@ -109,7 +110,7 @@ func (s *Store) getBytes(ctx context.Context, rq *request, limit int) ([]byte, i
 	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	switch {
 	case err != nil:
-		return nil, 0, fmt.Errorf("%s: %w", rq.what, err)
+		return nil, 0, fmt.Errorf("%s on %s: %w", rq.what, s.ep, err)
 	case len(b) > limit:
 		return nil, 0, fmt.Errorf("%s: malformed answer from %s: more than %d bytes", rq.what, s.ep, limit)
 	}

@@ -15,7 +15,7 @@ func TestPairing(t *testing.T) {
 	ctx := context.Background()
 	ts := newTestServer(t, nil)
 	o := ts.newOwner(t)
-	joiner, err := OpenAnonymous(ts.URL)
+	joiner, err := OpenAnonymous(ts.URL, Timeouts{})
 	if err != nil {
 		t.Fatal(err)
 	}

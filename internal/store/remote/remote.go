@@ -10,7 +10,9 @@
 // with a short-lived bearer token obtained by signing a server challenge
 // with the device's Ed25519 key; the token never appears in an error.
 // Idempotent requests are retried with exponential backoff and jitter on
-// network errors, 5xx and 429 answers.
+// network errors, 5xx and 429 answers. No server can hold a call for ever
+// (Timeouts): every exchange is bounded by internal/deadline, and a call's
+// retries by a time budget.
 package remote
 
 import (
@@ -24,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/deadline"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -48,6 +51,38 @@ type Options struct {
 	// RegistrationToken is sent as Coffer-Registration when registering an
 	// account on a server that demands one.
 	RegistrationToken string
+	// Timeouts bound how long the server can hold a call; zero fields
+	// take their defaults.
+	Timeouts Timeouts
+}
+
+// Timeouts bound how long a server can hold a call (docs/api.md, Client
+// deadlines). A zero field takes its default.
+type Timeouts struct {
+	// Limits bound each exchange with the server, a try of a call or the
+	// reading of its answer (internal/deadline): it fails after Idle
+	// without progress (default 30 s; plus the wait asked of the server,
+	// for a pairing poll), or once the time spent waiting on the server
+	// passes Min plus one second per Rate bytes sent and received
+	// (defaults 2 min and 32 KiB/s).
+	deadline.Limits
+	// Retry bounds a call's retries: no try starts, and no pause before
+	// one ends, later than Retry plus the request body's size at Rate
+	// after the call started (default 2 min). A call thus fails within
+	// about Retry plus the limit of its last exchange.
+	Retry time.Duration
+}
+
+// DefaultRetry is the default of Timeouts.Retry.
+const DefaultRetry = 2 * time.Minute
+
+// orDefaults returns t with each zero field set to its default.
+func (t Timeouts) orDefaults() Timeouts {
+	t.Limits = t.Limits.OrDefaults()
+	if t.Retry <= 0 {
+		t.Retry = DefaultRetry
+	}
+	return t
 }
 
 // Store is a store.Store kept by a Coffer server. It is safe for concurrent
@@ -56,6 +91,7 @@ type Store struct {
 	ep       endpoint
 	opts     Options
 	client   *http.Client
+	timeouts Timeouts
 	policy   policy
 	now      func() time.Time // the clock tokens expire by
 	pageSize int              // names asked for per list page
@@ -78,19 +114,25 @@ func Open(location string, o Options) (*Store, error) {
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("store %s: %w", ep, err)
 	}
-	return &Store{ep: ep, opts: o, client: newClient(ep), policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit}, nil
+	return newStore(ep, o), nil
 }
 
 // OpenAnonymous returns a Store for the server at location that has no
 // credentials: only the calls that need none work (the pairing slots a
 // joining device uses, and the log through BaseURL and HTTPClient); the
-// others fail.
-func OpenAnonymous(location string) (*Store, error) {
+// others fail. t bounds its calls; zero fields take their defaults.
+func OpenAnonymous(location string, t Timeouts) (*Store, error) {
 	ep, err := parseLocation(location)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{ep: ep, client: newClient(ep), policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit}, nil
+	return newStore(ep, Options{Timeouts: t}), nil
+}
+
+// newStore returns the Store of an endpoint.
+func newStore(ep endpoint, o Options) *Store {
+	t := o.Timeouts.orDefaults()
+	return &Store{ep: ep, opts: o, client: newClient(ep, t.Limits), timeouts: t, policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit}
 }
 
 // Create opens the server at location and registers o.Account there by its
@@ -153,7 +195,7 @@ func (s *Store) Close() error {
 // String names the server, without its pin.
 func (s *Store) String() string { return s.ep.String() }
 
-// policy is how requests are retried.
+// policy is how requests are retried, within the budget of Timeouts.Retry.
 type policy struct {
 	attempts      int           // tries in all, the first included
 	base, max     time.Duration // backoff before the second try, and its cap

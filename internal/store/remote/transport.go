@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/deadline"
 )
 
 // endpoint is a parsed store location.
@@ -87,26 +89,30 @@ func (e *PinError) Error() string {
 }
 
 // newClient returns an HTTP client for the endpoint: pinned or CA-validated
-// TLS, a connection pool big enough for parallel uploads, no redirects, and
-// for http:// a dialer that refuses any address but a loopback one.
-func newClient(ep endpoint) *http.Client {
+// TLS, a connection pool big enough for parallel uploads, no redirects,
+// for http:// a dialer that refuses any address but a loopback one, and
+// every exchange bounded by lim (internal/deadline), which also bounds the
+// wait for response headers. An HTTP/2 connection silent for lim.Idle is
+// pinged and closed if the ping goes unanswered for 15 s, so that a retry
+// after a stall does not queue on a dead connection.
+func newClient(ep endpoint, lim deadline.Limits) *http.Client {
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	if ep.insecure() {
 		d.Control = loopbackOnly
 	}
 	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
-		TLSClientConfig:       tlsConfig(ep.pin),
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          128,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         d.DialContext,
+		TLSClientConfig:     tlsConfig(ep.pin),
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 15 * time.Second,
+		HTTP2:               &http.HTTP2Config{SendPingTimeout: lim.OrDefaults().Idle},
 	}
 	return &http.Client{
-		Transport:     t,
+		Transport:     &deadline.Transport{Base: t, Limits: lim},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
