@@ -287,7 +287,7 @@ func TestWitnessStalled(t *testing.T) {
 	a := le.newAccount(1)
 	le.witnesses[1].stalled.Store(true)
 	start := time.Now()
-	le.appendEntry(a, a.token, a.addDevice(t, newDevice(50)), "").want(t, "append with a witness stalled", 201, "")
+	le.appendEntry(a, a.token, a.addDevice(t, newDevice(50))).want(t, "append with a witness stalled", 201, "")
 	if took := time.Since(start); took > witnessTimeout+3*time.Second {
 		t.Errorf("the append took %v", took)
 	}
