@@ -25,14 +25,15 @@ type Chain struct {
 // already verified: it withholds or has rolled back entries.
 var ErrRollback = errors.New("the store's device chain is shorter than the one this device verified (rolled back or withheld)")
 
-// Verified returns the chain of account this device saved, verified again,
-// or nil if it has none.
+// Verified returns the chain of account this device saved, replayed
+// (devices.Replay: its signatures were checked before it was saved), or
+// nil if it has none.
 func Verified(h *home.Home, account string) (*Chain, error) {
 	entries, err := h.Chain(account)
 	if err != nil || entries == nil {
 		return nil, err
 	}
-	c, err := devices.Verify(account, entries)
+	c, err := devices.Replay(account, entries)
 	if err != nil {
 		return nil, fmt.Errorf("the device chain saved in %s does not verify: %w", h.Dir, err)
 	}

@@ -56,6 +56,7 @@ type Chain struct {
 	contactsAt uint64              // sequence number of the entry that set the contacts
 	commits    [][sha256.Size]byte // commits[epoch] = root-key commitment
 	history
+	replaying bool // Replay: signatures were checked when the entries were first accepted
 }
 
 // Verify verifies a whole chain from its genesis entry and returns its
@@ -69,6 +70,26 @@ func Verify(account string, entries [][]byte) (*Chain, error) {
 	}
 	c := &Chain{account: account}
 	return c.Extend(entries)
+}
+
+// Replay rebuilds the state of a chain this device verified before and
+// kept in its own home directory: every check of Verify but the Ed25519
+// signatures, which were checked when the entries were first accepted and
+// cost most of the time of a long chain. Never use it for entries from a
+// store.
+func Replay(account string, entries [][]byte) (*Chain, error) {
+	if err := checkAccount(account); err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, &EntryError{0, fmt.Errorf("chain has no genesis entry: %w", ErrMalformed)}
+	}
+	c, err := (&Chain{account: account, replaying: true}).Extend(entries)
+	if err != nil {
+		return nil, err
+	}
+	c.replaying = false
+	return c, nil
 }
 
 // Extend verifies entries on top of c and returns the extended state; c is
@@ -157,7 +178,7 @@ func (c *Chain) add(e *Entry, h [sha256.Size]byte, next, trusted uint64) error {
 // checkSignatures verifies the signer's standing and both signatures.
 func (c *Chain) checkSignatures(e *Entry) error {
 	key, err := c.signerKey(e)
-	if err != nil {
+	if err != nil || c.replaying {
 		return err
 	}
 	if !ed25519.Verify(key, e.message(labelSign), e.Sig) {

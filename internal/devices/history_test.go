@@ -2,6 +2,7 @@ package devices
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -95,5 +96,27 @@ func TestForgetLimits(t *testing.T) {
 		if _, err := Parse(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%d IDs: %v", len(ids), err)
 		}
+	}
+}
+
+// TestReplay checks that Replay rebuilds the state Verify does, and still
+// refuses entries out of order or unlinked, though it skips signatures.
+func TestReplay(t *testing.T) {
+	entries, states := standardChain(t)
+	c, err := Replay(account, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := states[len(states)-1]
+	if c.Head() != want.Head() || len(c.Devices()) != len(want.Devices()) || len(c.Snapshots()) != 1 || c.Epoch() != want.Epoch() {
+		t.Errorf("replayed state differs: head %x, %d devices", c.Head(), len(c.Devices()))
+	}
+	bad := append(slices.Clone(entries[:3]), entries[4])
+	if _, err := Replay(account, bad); !errors.Is(err, ErrOutOfOrder) {
+		t.Errorf("a gap: %v", err)
+	}
+	n, err := c.Extend([][]byte{flip(forge(t, c, &Entry{Type: TypeSnapshot, Object: object(0x60)}, dev(t, "laptop").ID, dev(t, "laptop").Sign, nil), -1)})
+	if !errors.Is(err, ErrBadSignature) || n != nil {
+		t.Errorf("a replayed chain extended by a bad signature: %v", err)
 	}
 }
