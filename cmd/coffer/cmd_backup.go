@@ -123,8 +123,7 @@ func (s *session) record(ctx context.Context, id blob.ID) error {
 	if err != nil {
 		return err
 	}
-	s.chain = c
-	return c.Save(s.home)
+	return s.setChain(c)
 }
 
 // findParent returns the snapshot to compare with: --parent, else the

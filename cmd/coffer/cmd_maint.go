@@ -192,8 +192,7 @@ func (s *session) forget(ctx context.Context, h *account.History, ids []blob.ID)
 		if err != nil {
 			return err
 		}
-		s.chain = c
-		if err := c.Save(s.home); err != nil {
+		if err := s.setChain(c); err != nil {
 			return err
 		}
 	}

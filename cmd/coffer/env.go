@@ -145,7 +145,15 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 	if storeopen.IsRemote(loc) {
 		r.SetUploads(remoteUploads)
 	}
-	return &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc, log: rep}, nil
+	s := &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc, log: rep}
+	r.SetPlanAuthority(account.NewPlans(func() *account.Chain { return s.chain }, s.setChain, st, dev))
+	return s, nil
+}
+
+// setChain makes c the session's chain and saves it.
+func (s *session) setChain(c *account.Chain) error {
+	s.chain = c
+	return c.Save(s.home)
 }
 
 // remoteUploads is how many packs go to a server at once: network latency

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -191,4 +192,62 @@ func (h *History) MissingError(c *Chain) error {
 	}
 	return fmt.Errorf("snapshot %s%s, recorded by device %s in device chain entry %d, %w",
 		blob.ID(rec.ID).Short(), more, who, rec.Seq, ErrMissing)
+}
+
+// Plans is the repo.PlanAuthority of this device (docs/format.md §8.4): it
+// records the prune plans this device writes in the device chain, and
+// reads a plan only if the chain records it, syncing the chain (at most
+// maxPlanSyncs times) when a plan object appears that it does not know
+// yet, since a prune records a plan before it stores it. get and set read
+// and replace the caller's current chain; set also saves it.
+type Plans struct {
+	mu       sync.Mutex
+	get      func() *Chain
+	set      func(*Chain) error
+	cs       store.Chain
+	me       *keys.Device
+	syncsMax int
+}
+
+// maxPlanSyncs bounds the chain reads unknown plan objects cause in one
+// process, so that a store cannot make them without end.
+const maxPlanSyncs = 3
+
+// NewPlans returns the plan authority of device me for the chain that get
+// returns, kept in st.
+func NewPlans(get func() *Chain, set func(*Chain) error, st store.Store, me *keys.Device) *Plans {
+	return &Plans{get: get, set: set, cs: store.ChainOf(st), me: me, syncsMax: maxPlanSyncs}
+}
+
+// Record appends the entry recording plan id, signed by this device.
+func (p *Plans) Record(ctx context.Context, id blob.ID) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, err := p.get().AppendBuilt(ctx, p.cs, func(c *Chain) ([]byte, error) {
+		return c.RecordPlan(devices.ByDevice(p.me), devices.ObjectID(id), time.Now())
+	})
+	if err != nil {
+		return fmt.Errorf("recording prune plan %s in the device chain: %w", id.Short(), err)
+	}
+	return p.set(n)
+}
+
+// Recorded reports whether the chain records plan id, syncing it first if
+// it does not and syncs are left.
+func (p *Plans) Recorded(ctx context.Context, id blob.ID) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.get().Plan(devices.ObjectID(id)); ok || p.syncsMax == 0 {
+		return ok, nil
+	}
+	p.syncsMax--
+	n, err := p.get().Sync(ctx, p.cs)
+	if err != nil {
+		return false, err
+	}
+	if err := p.set(n); err != nil {
+		return false, err
+	}
+	_, ok := n.Plan(devices.ObjectID(id))
+	return ok, nil
 }

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,4 +301,65 @@ func (u *user) runStderr(t *testing.T, args ...string) (string, string) {
 		t.Fatalf("coffer %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out), stderr.String()
+}
+
+// TestForgedPrunePlan: malware on an append-only device seals a prune plan
+// that schedules every pack for deletion (it holds the data keys), and the
+// operator puts it into the store (the server refuses prune objects from
+// an append-only device). Honoured, it would make every backup treat the
+// account's packs as gone and upload everything again, and a prune delete
+// whatever the plan names that it does not see referenced. No chain entry
+// records it, so the full device ignores it: an unchanged backup adds no
+// pack, and after a prune every snapshot still restores.
+func TestForgedPrunePlan(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, "127.0.0.1:0", "--insecure-http")
+	a, b := newUser(t, "laptop"), newUser(t, "nas")
+	src := filepath.Join(t.TempDir(), "src")
+	writeTree(t, src, 5, 200<<10, 30<<10)
+	var ia initFull
+	a.runJSON(t, &ia, "init", "--store", srv.URL)
+	a.run(t, "backup", src)
+	pair(t, a, b, srv.URL, "--append-only")
+	m := openMalware(t, b, srv.URL, ia.Account)
+	sizes, err := m.repo.PackSizes(context.Background())
+	if err != nil || len(sizes) == 0 {
+		t.Fatalf("packs: %v %v", sizes, err)
+	}
+	plan := repo.PrunePlan{Created: time.Now().Add(-48 * time.Hour)}
+	for id := range sizes {
+		plan.Packs = append(plan.Packs, id)
+	}
+	pt, _ := json.Marshal(plan)
+	id, env, err := m.repo.SealObject(crypt.ADPrune, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.repo.Store().Put(context.Background(), "prune", id.String(), bytes.NewReader(env), int64(len(env))); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("the server took a prune plan from an append-only device: %v", err)
+	}
+	dir := filepath.Join(data, "accounts", ia.Account, "prune")
+	if err := os.WriteFile(filepath.Join(dir, id.String()), env, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	packs := func() int {
+		n := 0
+		filepath.WalkDir(filepath.Join(data, "accounts", ia.Account, "packs"), func(_ string, d os.DirEntry, _ error) error {
+			if d != nil && d.Type().IsRegular() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	before := packs()
+	a.run(t, "backup", src)
+	if after := packs(); after != before {
+		t.Errorf("an unchanged backup went from %d to %d packs: it honoured the forged plan", before, after)
+	}
+	a.run(t, "prune")
+	out := filepath.Join(t.TempDir(), "out")
+	a.run(t, "restore", "latest", "--target", out)
+	sameTree(t, filepath.Join(out, "src"), src)
+	a.run(t, "check", "--read-data")
 }

@@ -28,9 +28,25 @@ type PrunePlan struct {
 
 const maxPlanSize = 256 << 20
 
-// PrunePlans reads every pending prune plan, keyed by object name.
+// PlanAuthority says which prune plans a full device of the account wrote
+// (docs/format.md §8.4): a plan is recorded in the device chain before its
+// object is stored, and plans it does not record are ignored, so a device
+// that holds the data keys but not the right (an append-only one) cannot
+// make a prune delete packs or readers hide them.
+type PlanAuthority interface {
+	// Record records plan id, before its object is stored.
+	Record(ctx context.Context, id blob.ID) error
+	// Recorded reports whether plan id is recorded.
+	Recorded(ctx context.Context, id blob.ID) (bool, error)
+}
+
+// SetPlanAuthority makes r read and write prune plans through a.
+func (r *Repo) SetPlanAuthority(a PlanAuthority) { r.plans = a }
+
+// PrunePlans reads every pending prune plan that the plan authority (if
+// any) says was recorded, keyed by object name.
 func (r *Repo) PrunePlans(ctx context.Context) (map[string]*PrunePlan, error) {
-	names, err := r.Names(ctx, store.Prune)
+	names, err := r.recordedPlans(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -52,14 +68,46 @@ func (r *Repo) PrunePlans(ctx context.Context) (map[string]*PrunePlan, error) {
 	return plans, nil
 }
 
-// SavePrunePlan stores a plan and returns its name.
+// recordedPlans lists the names of the plan objects the authority records.
+func (r *Repo) recordedPlans(ctx context.Context) ([]string, error) {
+	names, err := r.Names(ctx, store.Prune)
+	if err != nil || r.plans == nil {
+		return names, err
+	}
+	var out []string
+	for _, n := range names {
+		id, err := blob.ParseID(n)
+		if err != nil {
+			continue // no plan has that name
+		}
+		ok, err := r.plans.Recorded(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("prune/%s: %w", n, err)
+		}
+		if ok {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// SavePrunePlan stores a plan, recorded first by the plan authority if
+// any, and returns its name.
 func (r *Repo) SavePrunePlan(ctx context.Context, p *PrunePlan) (string, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return "", err
 	}
-	id, err := r.SaveObject(ctx, store.Prune, crypt.ADPrune, b)
-	return id.String(), err
+	id, env, err := r.SealObject(crypt.ADPrune, b)
+	if err != nil {
+		return "", err
+	}
+	if r.plans != nil {
+		if err := r.plans.Record(ctx, id); err != nil {
+			return "", err
+		}
+	}
+	return id.String(), putBytes(ctx, r.st, store.Prune, id.String(), env)
 }
 
 // PackSizes lists every pack in the store with its size.

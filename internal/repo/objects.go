@@ -18,12 +18,21 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 // stores it under the SHA-256 of the sealed bytes (docs/format.md §4). It
 // returns that name.
 func (r *Repo) SaveObject(ctx context.Context, kind store.Kind, adLabel string, plaintext []byte) (blob.ID, error) {
-	env, err := r.sealer.Seal(nil, plaintext, crypt.AD(adLabel, nil))
+	id, env, err := r.SealObject(adLabel, plaintext)
 	if err != nil {
 		return blob.ID{}, err
 	}
-	id := crypt.ContentID(env)
 	return id, putBytes(ctx, r.st, kind, id.String(), env)
+}
+
+// SealObject seals plaintext as SaveObject does and returns its name and
+// bytes without storing them.
+func (r *Repo) SealObject(adLabel string, plaintext []byte) (blob.ID, []byte, error) {
+	env, err := r.sealer.Seal(nil, plaintext, crypt.AD(adLabel, nil))
+	if err != nil {
+		return blob.ID{}, nil, err
+	}
+	return crypt.ContentID(env), env, nil
 }
 
 // LoadObject reads kind/name, checks that its bytes hash to its name, and

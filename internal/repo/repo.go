@@ -69,6 +69,7 @@ type Repo struct {
 	// writing is set once a backup session starts: from then on, packs that
 	// a prune plan will delete are treated as absent (docs/format.md §8.3).
 	writing atomic.Bool
+	plans   PlanAuthority // nil: every plan is trusted (a repository opened without its chain)
 }
 
 // Errors callers distinguish.
