@@ -141,11 +141,11 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	a, err := snapshot.Find(snaps, args[0])
+	a, err := e.find(snaps, args[0])
 	if err != nil {
 		return err
 	}
-	b, err := snapshot.Find(snaps, args[1])
+	b, err := e.find(snaps, args[1])
 	if err != nil {
 		return err
 	}

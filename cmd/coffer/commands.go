@@ -9,16 +9,15 @@ func commands() map[string]*command {
 	list := []*command{
 		{name: "init", args: "--store DIR|URL [--account-name NAME] [--witness VKEY]...", summary: "create an account and its encrypted repository in a store", setup: initFlags, run: runInit},
 		{name: "backup", args: "PATH... [--exclude GLOB] [--tag T]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
-		{name: "snapshots", summary: "list snapshots", setup: storeFlag, run: runSnapshots},
-		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: storeFlag, run: runLs},
+		{name: "snapshots", args: "[--device NAME|ID]", summary: "list snapshots", setup: snapFlags, run: runSnapshots},
+		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: snapFlags, run: runLs},
 		{name: "restore", args: "SNAP --target DIR [--include PATH]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
-		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: storeFlag, run: runDiff},
+		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: snapFlags, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
 		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
-		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
 		{name: "device", args: "add [--append-only] | list | remove ID", summary: "add a device by pairing code, list or remove devices", setup: deviceFlags, run: runDevice},
 		{name: "join", args: "--store URL --code CODE [--name NAME]", summary: "make this machine a device of an account (with a code from 'device add')", setup: joinFlags, run: runJoin},
 		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},
@@ -36,6 +35,12 @@ func commands() map[string]*command {
 
 func storeFlag(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.store, "store", "", "the store: a directory, or a server URL https://host:port#sha256=PIN (default $COFFER_STORE, else the store of the last init)")
+}
+
+// snapFlags are the flags of commands that name snapshots.
+func snapFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.StringVar(&o.device, "device", "", "only snapshots written by this device (name or ID prefix, as 'device list' shows); 'latest' is then its newest, even for an append-only device")
 }
 
 func timeoutFlag(fs *flag.FlagSet, o *opts) {
@@ -93,7 +98,7 @@ func backupFlags(fs *flag.FlagSet, o *opts) {
 }
 
 func restoreFlags(fs *flag.FlagSet, o *opts) {
-	storeFlag(fs, o)
+	snapFlags(fs, o)
 	fs.StringVar(&o.target, "target", "", "directory to restore into (required)")
 	fs.Var(&o.includes, "include", "restore only this path of the snapshot (repeatable)")
 	fs.BoolVar(&o.overwrite, "overwrite", false, "replace existing files in the target")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/devices"
@@ -187,7 +188,33 @@ func (e *env) snapshots(ctx context.Context, s *session) ([]snapshot.Stored, err
 	if err != nil {
 		return nil, err
 	}
-	return h.Snapshots, h.MissingError(s.chain)
+	if err := h.MissingError(s.chain); err != nil {
+		return nil, err
+	}
+	return e.byDevice(s, h.Snapshots)
+}
+
+// byDevice keeps, with --device, the snapshots written by the device of
+// that name or ID prefix.
+func (e *env) byDevice(s *session, snaps []snapshot.Stored) ([]snapshot.Stored, error) {
+	if e.o.device == "" {
+		return snaps, nil
+	}
+	id, err := s.chain.Find(e.o.device)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--device %s: %v", termsafe.Name(e.o.device), err)}
+	}
+	return slices.DeleteFunc(snaps, func(sn snapshot.Stored) bool { return sn.Author.Device != id }), nil
+}
+
+// find resolves a snapshot reference: with --device, "latest" is that
+// device's newest snapshot whatever its rights; without, never one an
+// append-only device wrote (snapshot.Find).
+func (e *env) find(snaps []snapshot.Stored, ref string) (snapshot.Stored, error) {
+	if e.o.device != "" {
+		return snapshot.FindOf(snaps, ref)
+	}
+	return snapshot.Find(snaps, ref)
 }
 
 // history reads the account's recorded snapshots, warning about damaged
@@ -235,7 +262,7 @@ func (e *env) openSnapshot(ctx context.Context, ref string) (*session, snapshot.
 	if err != nil {
 		return nil, snapshot.Stored{}, err
 	}
-	sn, err := snapshot.Find(snaps, ref)
+	sn, err := e.find(snaps, ref)
 	if err == nil {
 		err = s.repo.LoadIndex(ctx)
 	}

@@ -69,7 +69,7 @@ type opts struct {
 	readData, overwrite, prune, dryRun, force bool
 	keep                                      snapshot.Policy
 	timeout                                   time.Duration
-	name, code, account                       string
+	name, code, account, device               string
 	contact, appendOnly                       bool
 	threshold                                 int
 	logKey, accountName                       string

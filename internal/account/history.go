@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,4 +251,23 @@ func (p *Plans) Recorded(ctx context.Context, id blob.ID) (bool, error) {
 	}
 	_, ok := n.Plan(devices.ObjectID(id))
 	return ok, nil
+}
+
+// Find returns the ID of the current device whose name is name or whose
+// ID begins with it (at least 4 hex digits), refusing a name or prefix
+// that fits none or several.
+func (c *Chain) Find(name string) (string, error) {
+	var found []string
+	for _, m := range c.Devices() {
+		if m.Public.Name == name || (len(name) >= 4 && strings.HasPrefix(m.Public.ID, strings.ToLower(name))) {
+			found = append(found, m.Public.ID)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", errors.New("no device of the account has that name or ID")
+	}
+	return "", fmt.Errorf("%d devices have that name or ID prefix; give more of the ID", len(found))
 }

@@ -48,6 +48,24 @@ func Find(snaps []Stored, ref string) (Stored, error) {
 	if ref == Latest {
 		return latest(snaps)
 	}
+	return findPrefix(snaps, ref)
+}
+
+// FindOf is Find among snapshots the user chose by their author device:
+// "latest" is the newest of them, whatever its author's rights, since the
+// user named that device.
+func FindOf(snaps []Stored, ref string) (Stored, error) {
+	if ref == Latest {
+		if len(snaps) == 0 {
+			return Stored{}, fmt.Errorf("%s: the device has no snapshots: %w", Latest, ErrNotFound)
+		}
+		return slices.MaxFunc(snaps, compare), nil
+	}
+	return findPrefix(snaps, ref)
+}
+
+// findPrefix resolves an ID prefix.
+func findPrefix(snaps []Stored, ref string) (Stored, error) {
 	prefix := strings.ToLower(ref)
 	if len(prefix) == 0 || len(prefix) > 2*blob.IDSize || strings.Trim(prefix, "0123456789abcdef") != "" {
 		return Stored{}, fmt.Errorf("%q is neither %q nor a hexadecimal snapshot ID prefix: %w", ref, Latest, ErrNotFound)
