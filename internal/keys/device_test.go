@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // testDevice is generated once: key generation is cheap, but tests read
@@ -90,6 +91,29 @@ func TestNames(t *testing.T) {
 		}
 		if _, err := NewDevice(tc.name); (err == nil) != tc.ok {
 			t.Errorf("NewDevice(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// TestNamesUnicodeVersion pins the Unicode version of the name rule
+// (docs/format.md §2.4.1): names sit in signed chain entries, so every
+// reader must judge them by the same tables. A Go release with newer
+// tables fails here rather than silently accepting names that readers
+// of Unicode 15.0.0 refuse.
+func TestNamesUnicodeVersion(t *testing.T) {
+	if unicode.Version != "15.0.0" {
+		t.Fatalf("unicode.Version = %s: device names are judged by Unicode 15.0.0 (format §2.4.1); use its tables", unicode.Version)
+	}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"shaking \U0001FAE8", true}, // assigned in Unicode 15.0
+		{"stroke \u31ef", false},     // assigned in Unicode 15.1
+		{"tje \u1c89", false},        // assigned in Unicode 16.0
+	} {
+		if err := checkName(tc.name); (err == nil) != tc.ok {
+			t.Errorf("checkName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
 }

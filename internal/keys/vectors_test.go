@@ -98,13 +98,18 @@ type keystoreVector struct {
 }
 
 // wrapVectors: objects wrapping Root, which must open with the keystore's
-// device and with the recovery key's identity.
+// device and with the recovery key's identity. Account is an account ID as
+// a repository has one (32 lower-case hex digits), and DeviceInfo and
+// RecoveryInfo the context W(A, r) of each object (docs/format.md §2.6),
+// in hex, which show that A enters as those 32 ASCII characters.
 type wrapVectors struct {
 	Account      string `json:"account_id"`
 	Root         string `json:"root_key"`
 	DeviceFile   string `json:"device_object_file"`
 	Recovery     string `json:"recovery_key_text"`
 	RecoveryFile string `json:"recovery_object_file"`
+	DeviceInfo   string `json:"device_wrap_info"`
+	RecoveryInfo string `json:"recovery_wrap_info"`
 }
 
 const vectorsFile = "testdata/vectors.json"
@@ -190,12 +195,14 @@ func TestGenerateVectors(t *testing.T) {
 	}
 	root := crypt.Key(seq(32, 0x40))
 	rk := &RecoveryKey{key: [32]byte(seq(32, 0xa0))}
-	v.Wraps = wrapVectors{"0123456789abcdef0123456789abcdef", hex.EncodeToString(root[:]), "device-v1.bin", rk.String(), "recovery-wrap-v1.bin"}
-	dw, err := WrapToDevice(&root, v.Wraps.Account, d.Public())
+	rd, err := rk.Device()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := rk.Device()
+	const account = "0123456789abcdef0123456789abcdef"
+	v.Wraps = wrapVectors{account, hex.EncodeToString(root[:]), "device-v1.bin", rk.String(), "recovery-wrap-v1.bin",
+		hex.EncodeToString(wrapContext(account, d.ID)), hex.EncodeToString(wrapContext(account, rd.ID))}
+	dw, err := WrapToDevice(&root, v.Wraps.Account, d.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

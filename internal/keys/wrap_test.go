@@ -149,9 +149,16 @@ func TestWrapVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err = UnwrapDevice(readTestdata(t, w.RecoveryFile), w.Account, recoveryDevice(t, rk))
+	rd := recoveryDevice(t, rk)
+	root, err = UnwrapDevice(readTestdata(t, w.RecoveryFile), w.Account, rd)
 	if err != nil || hex.EncodeToString(root[:]) != w.Root {
 		t.Fatalf("recovery object: %x, %v; want %s", root, err, w.Root)
+	}
+	if got := hex.EncodeToString(wrapContext(w.Account, d.ID)); got != w.DeviceInfo {
+		t.Errorf("W(A, device) = %s, want %s", got, w.DeviceInfo)
+	}
+	if got := hex.EncodeToString(wrapContext(w.Account, rd.ID)); got != w.RecoveryInfo {
+		t.Errorf("W(A, recovery) = %s, want %s", got, w.RecoveryInfo)
 	}
 }
 

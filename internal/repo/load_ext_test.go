@@ -258,6 +258,8 @@ func TestOpen(t *testing.T) {
 		{"version 2", configJSON(t, repo.Config{Version: 2, Account: cfg.Account, Created: cfg.Created}), repo.ErrVersion},
 		{"version 0", configJSON(t, repo.Config{Account: cfg.Account, Created: cfg.Created}), repo.ErrVersion},
 		{"short account", configJSON(t, repo.Config{Version: repo.Version, Account: "abc"}), repo.ErrNotRepo},
+		{"upper-case account", configJSON(t, repo.Config{Version: repo.Version, Account: strings.ToUpper(cfg.Account), Created: cfg.Created}), repo.ErrNotRepo},
+		{"account not hex", configJSON(t, repo.Config{Version: repo.Version, Account: "0123456789abcdef0123456789abcdeg", Created: cfg.Created}), repo.ErrNotRepo},
 	} {
 		st, err := local.Create(t.TempDir() + "/s")
 		if err != nil {

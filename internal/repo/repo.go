@@ -229,7 +229,11 @@ func appendGenesis(ctx context.Context, c store.Chain, genesis []byte) error {
 	return nil
 }
 
-// ReadConfig reads and checks the repository configuration.
+// ReadConfig reads and checks the repository configuration: its canonical
+// form, then its version, then the account ID (docs/format.md §9). The MAC
+// can be checked only once the root key is unwrapped, so a store that
+// alters the version makes this fail before anything authenticates it:
+// denial of service, which the store can cause anyway by deleting it.
 func ReadConfig(ctx context.Context, st store.Store) (Config, error) {
 	var cfg Config
 	b, err := store.ReadAll(ctx, st, store.Config, "config", maxConfigSize)
@@ -250,8 +254,8 @@ func ReadConfig(ctx context.Context, st store.Store) (Config, error) {
 	if cfg.Version != Version {
 		return cfg, fmt.Errorf("%w: version %d (this program reads version %d)", ErrVersion, cfg.Version, Version)
 	}
-	if len(cfg.Account) != 32 {
-		return cfg, fmt.Errorf("%w: malformed account ID", ErrNotRepo)
+	if a, err := hex.DecodeString(cfg.Account); err != nil || len(a) != 16 || hex.EncodeToString(a) != cfg.Account {
+		return cfg, fmt.Errorf("%w: malformed account ID (not 32 lower-case hex digits)", ErrNotRepo)
 	}
 	return cfg, nil
 }
