@@ -69,6 +69,8 @@ type Repo struct {
 	// writing is set once a backup session starts: from then on, packs that
 	// a prune plan will delete are treated as absent (docs/format.md §8.3).
 	writing atomic.Bool
+	// health orders the copies readers try (copies.go).
+	health packHealth
 }
 
 // Errors callers distinguish.
