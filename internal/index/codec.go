@@ -332,3 +332,25 @@ func (d *decoder) blob() (Blob, error) {
 	}
 	return bl, nil
 }
+
+// Disjoint splits a pack's listing into as few listings as it can, each
+// in ascending order of offset without overlaps (rule 4 of docs/format.md
+// §7.1), so that a writer can record copies that overlap in separate index
+// objects. It takes the blobs greedily in order of offset.
+func Disjoint(blobs []Blob) [][]Blob {
+	sorted := slices.Clone(blobs)
+	slices.SortStableFunc(sorted, func(x, y Blob) int { return cmp.Compare(x.Offset, y.Offset) })
+	var out [][]Blob
+	for _, b := range sorted {
+		i := slices.IndexFunc(out, func(l []Blob) bool {
+			last := l[len(l)-1]
+			return uint64(last.Offset)+uint64(last.Length) <= uint64(b.Offset)
+		})
+		if i < 0 {
+			out = append(out, nil)
+			i = len(out) - 1
+		}
+		out[i] = append(out[i], b)
+	}
+	return out
+}
