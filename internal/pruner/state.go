@@ -2,6 +2,7 @@ package pruner
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,7 +36,20 @@ type state struct {
 // indexObject is what the rewrite of §8.3 needs of an index object.
 type indexObject struct {
 	packs      []blob.ID
+	listings   []listing // of each pack, in the order of packs
 	supersedes []blob.ID
+}
+
+// listing names what an index object says of one pack: the pack and the
+// SHA-256 of its canonical encoding. Two objects agree on a pack when
+// they have the same listing of it.
+type listing struct {
+	pack   blob.ID
+	digest [32]byte
+}
+
+func listingOf(p index.Pack) listing {
+	return listing{p.ID, sha256.Sum256((&index.File{Packs: []index.Pack{p}}).Encode())}
 }
 
 // workers bounds concurrent reads from the store.
@@ -118,6 +132,7 @@ func (p *pruner) loadIndex(ctx context.Context, st *state) error {
 		present := f.Packs[:0]
 		for _, pk := range f.Packs {
 			obj.packs = append(obj.packs, pk.ID)
+			obj.listings = append(obj.listings, listingOf(pk))
 			if _, ok := st.sizes[pk.ID]; ok {
 				present = append(present, pk)
 			}

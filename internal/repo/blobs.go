@@ -35,6 +35,21 @@ func (r *Repo) SaveBlob(ctx context.Context, t blob.Type, plaintext []byte) (blo
 	return id, true, nil
 }
 
+// SaveBlobCopy stores a new copy of the blob even if the index lists one,
+// and returns its ID. Prune uses it for a blob it must keep whose listed
+// copies outside the packs it deletes it has not authenticated
+// (docs/format.md §8.3). The copy is durable only after Flush.
+func (r *Repo) SaveBlobCopy(ctx context.Context, t blob.Type, plaintext []byte) (blob.ID, error) {
+	if len(plaintext) > compress.MaxRaw {
+		return blob.ID{}, fmt.Errorf("blob of %d bytes exceeds the %d-byte limit", len(plaintext), compress.MaxRaw)
+	}
+	id := r.hasher.Sum(t, plaintext)
+	_, err := r.SealBlob(t, id, plaintext, func(env []byte) error {
+		return r.packer.add(ctx, t, id, env, uint32(len(plaintext)))
+	})
+	return id, err
+}
+
 // SealBlob compresses and seals a blob and passes the envelope, valid only
 // during the call, to use. It returns the envelope's length.
 func (r *Repo) SealBlob(t blob.Type, id blob.ID, plaintext []byte, use func([]byte) error) (int, error) {

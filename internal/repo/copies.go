@@ -30,6 +30,18 @@ func (e badCopyError) Unwrap() []error { return []error{e.err, ErrBadCopy} }
 // hand (tests playing a hostile device that holds the keys).
 func (r *Repo) Sealer() *crypt.Sealer { return r.sealer }
 
+// OnUpload makes the Repo call fn with the listing of every pack it
+// uploads from now on, once the pack is stored: prune trusts, without
+// reading them back, the copies it sealed itself (docs/format.md §8.3).
+// fn must be safe for concurrent use; nil stops the calls.
+func (r *Repo) OnUpload(fn func(index.Pack)) {
+	if fn == nil {
+		r.onUpload.Store(nil)
+		return
+	}
+	r.onUpload.Store(&fn)
+}
+
 // LoadCopy reads the one copy of a blob at loc and appends its plaintext
 // to dst. It succeeds only if the bytes authenticate as the blob of type t
 // and ID id (docs/format.md §3.0): a copy that does not, however validly

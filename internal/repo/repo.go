@@ -71,6 +71,8 @@ type Repo struct {
 	writing atomic.Bool
 	// health orders the copies readers try (copies.go).
 	health packHealth
+	// onUpload, if set, learns every pack this Repo uploads (OnUpload).
+	onUpload atomic.Pointer[func(index.Pack)]
 }
 
 // Errors callers distinguish.
