@@ -321,3 +321,42 @@ func TestDisjoint(t *testing.T) {
 		})
 	}
 }
+
+// TestSplit: a second listing of a pack goes to another File, only the
+// last File supersedes, and every File decodes.
+func TestSplit(t *testing.T) {
+	p := func(name string, off uint32) Pack {
+		return Pack{ID: testID(name), Blobs: []Blob{{Type: blob.Data, ID: testID(name + "blob"), Offset: off, Length: 100}}}
+	}
+	sup := []blob.ID{testID("old")}
+	for _, tc := range []struct {
+		name  string
+		packs []Pack
+		files int
+	}{
+		{"nothing", nil, 0},
+		{"distinct packs", []Pack{p("a", 0), p("b", 0)}, 1},
+		{"two listings of one pack", []Pack{p("a", 0), p("b", 0), p("a", 100)}, 2},
+		{"three listings", []Pack{p("a", 0), p("a", 100), p("a", 200)}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := Split(tc.packs, sup)
+			if len(files) != tc.files {
+				t.Fatalf("%d files, want %d", len(files), tc.files)
+			}
+			n := 0
+			for i, f := range files {
+				n += len(f.Packs)
+				if (len(f.Supersedes) > 0) != (i == len(files)-1) {
+					t.Errorf("file %d supersedes %v", i, f.Supersedes)
+				}
+				if _, err := Decode(f.Encode()); err != nil {
+					t.Errorf("file %d: %v", i, err)
+				}
+			}
+			if n != len(tc.packs) {
+				t.Errorf("%d listings in the files, want %d", n, len(tc.packs))
+			}
+		})
+	}
+}

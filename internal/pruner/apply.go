@@ -176,7 +176,7 @@ func (p *pruner) rewriteIndex(ctx context.Context, st *state, del map[blob.ID]bo
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range splitIndex(keep, rewrite) {
+	for _, f := range index.Split(keep, rewrite) {
 		b := f.Encode()
 		if _, err := index.Decode(b); err != nil {
 			return nil, fmt.Errorf("refusing to write an invalid index object: %w", err)
@@ -281,61 +281,4 @@ func (p *pruner) trueListing(ctx context.Context, st *state, pk index.Pack, disp
 		header[index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}] = true
 	}
 	return !slices.ContainsFunc(pk.Blobs, func(b index.Blob) bool { return !header[b] }), nil
-}
-
-// splitIndex spreads packs over as few index objects as the size limit of
-// §7 allows, and as one object may list a pack only once. Only the last
-// names the superseded objects, so that they are superseded only once
-// everything that replaces them is written. No pack, no object: what stays
-// of the superseded objects is named elsewhere.
-func splitIndex(packs []index.Pack, supersedes []blob.ID) []*index.File {
-	if len(packs) == 0 {
-		return nil
-	}
-	var files []*index.File
-	for _, layer := range layers(packs) {
-		files = append(files, fill(layer)...)
-	}
-	cur := files[len(files)-1]
-	if cur.EncodedSize()+len(supersedes)*blob.IDSize > index.MaxEncodedSize {
-		cur = &index.File{}
-		files = append(files, cur)
-	}
-	cur.Supersedes = supersedes
-	return files
-}
-
-// layers puts the first listing of each pack in the first layer, a second
-// listing of the same pack in the second, and so on.
-func layers(packs []index.Pack) [][]index.Pack {
-	count := make(map[blob.ID]int)
-	var out [][]index.Pack
-	for _, pk := range packs {
-		i := count[pk.ID]
-		count[pk.ID]++
-		if i == len(out) {
-			out = append(out, nil)
-		}
-		out[i] = append(out[i], pk)
-	}
-	return out
-}
-
-// fill spreads packs, each listed once, over as few index objects as the
-// size limit allows.
-func fill(packs []index.Pack) []*index.File {
-	empty := (&index.File{}).EncodedSize()
-	files := []*index.File{{}}
-	size := empty
-	for _, pk := range packs {
-		n := (&index.File{Packs: []index.Pack{pk}}).EncodedSize() - empty
-		cur := files[len(files)-1]
-		if len(cur.Packs) > 0 && size+n > index.MaxEncodedSize {
-			files = append(files, &index.File{})
-			size = empty
-		}
-		files[len(files)-1].Packs = append(files[len(files)-1].Packs, pk)
-		size += n
-	}
-	return files
 }

@@ -45,6 +45,10 @@ type PackVerdict struct {
 	// Problems are about the pack as a whole: bytes that do not hash to
 	// its name, a header that cannot be read.
 	Problems []string
+	// HeaderLies is set when the header cannot be read or lists a copy
+	// that does not authenticate: the pack itself is false, not merely
+	// an index entry about it.
+	HeaderLies bool
 }
 
 // VerifyPack reads the pack of size bytes whole and opens every copy that
@@ -63,10 +67,16 @@ func (r *Repo) VerifyPack(ctx context.Context, id blob.ID, size int64, listed []
 	entries, err := pack.ReadHeader(bytes.NewReader(data), size, r.opener)
 	if err != nil {
 		v.Problems = append(v.Problems, fmt.Sprintf("header: %v", err))
+		v.HeaderLies = true
+	}
+	header := make(map[index.Blob]bool, len(entries))
+	for _, b := range candidates(entries, nil) {
+		header[b] = true
 	}
 	for _, b := range candidates(entries, listed) {
 		if err := r.verifyCopy(data, b); err != nil {
 			v.Bad = append(v.Bad, NewBadCopy(id, b, err))
+			v.HeaderLies = v.HeaderLies || header[b]
 		} else {
 			v.Good = append(v.Good, b)
 		}
