@@ -60,6 +60,7 @@ func (rp *repairer) readPacks(ctx context.Context) error {
 				rp.res.Problems = append(rp.res.Problems, fmt.Sprintf("pack %s: %s", id, p))
 			}
 			rp.res.BadCopies = append(rp.res.BadCopies, v.Bad...)
+			rp.res.Copies += len(v.Good)
 			rp.good[id] = v.Good
 			rp.headers[id] = v.HeaderLies
 		}

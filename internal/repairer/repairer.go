@@ -34,7 +34,7 @@ type Options struct {
 type Result struct {
 	DryRun       bool           `json:"dry_run"`
 	Packs        int            `json:"packs"`         // packs read
-	Copies       int            `json:"copies"`        // authentic copies the new index lists
+	Copies       int            `json:"copies"`        // copies that authenticate
 	BadCopies    []repo.BadCopy `json:"bad_copies"`    // copies that do not authenticate
 	Problems     []string       `json:"problems"`      // packs that cannot be read or are not what they are named, damaged snapshots
 	DamagedIndex []string       `json:"damaged_index"` // index objects that cannot be read

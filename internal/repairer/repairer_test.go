@@ -208,7 +208,7 @@ func TestRepairCleanRepository(t *testing.T) {
 	f := newFixture(t)
 	before := f.names()
 	res := f.repair(repairer.Options{}, plain)
-	if !res.Clean() || res.WrittenIndex != 0 || res.Packs == 0 || res.Copies != 0 {
+	if !res.Clean() || res.WrittenIndex != 0 || res.Packs == 0 || res.Copies == 0 {
 		t.Errorf("repair of a clean repository: %+v", res)
 	}
 	if !equalNames(before, f.names()) {

@@ -93,7 +93,6 @@ func (rp *repairer) newIndex(names []string) ([]*index.File, error) {
 		if slices.Contains(rp.res.BadPacks, id) {
 			continue
 		}
-		rp.res.Copies += len(rp.good[id])
 		for _, l := range index.Disjoint(rp.good[id]) {
 			packs = append(packs, index.Pack{ID: id, Blobs: l})
 		}
