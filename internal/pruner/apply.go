@@ -92,17 +92,22 @@ func (p *pruner) runnable(st *state) (run []string, doomed map[blob.ID]bool) {
 // resurrect takes out of del every pack that holds the last authentic
 // copy of a referenced blob (docs/format.md §8.3). For every referenced
 // blob with a copy in del it authenticates a copy in a pack that stays
-// (one in no plan), else one in del, whose pack it then keeps; if no copy
-// authenticates, it keeps every pack of del that holds one: it deletes
-// nothing it has not proven redundant.
+// (one in no plan, or one already taken out of del), else one in del,
+// whose pack it then keeps; if no copy authenticates, it keeps every pack
+// of del that holds one: it deletes nothing it has not proven redundant.
 func (p *pruner) resurrect(ctx context.Context, st *state, doomed, del map[blob.ID]bool) error {
+	rs := &resurrection{del: del, doomed: doomed, kept: make(map[blob.ID]bool), res: &p.res}
 	var claims []*claim
 	eachReferenced(st.master, p.refs, func(pr index.Prefix, locs []index.Location) {
+		if !slices.ContainsFunc(locs, func(l index.Location) bool { return del[l.Pack] }) {
+			return // nothing of it is deleted now
+		}
 		inDel := newClaim(pr, locs, func(id blob.ID) bool { return !del[id] })
-		if len(inDel.cands) == 0 {
+		c := newClaim(pr, locs, func(id blob.ID) bool { return !rs.stays(id) })
+		if len(c.cands) == 0 && len(inDel.cands) == 1 {
+			rs.keep(inDel.cands[0].pack) // kept whatever a read would show
 			return
 		}
-		c := newClaim(pr, locs, func(id blob.ID) bool { return doomed[id] })
 		c.cands = append(p.verify.sealedFirst(pr, c.cands), sortCands(inDel.cands)...)
 		claims = append(claims, c)
 	})
@@ -111,23 +116,34 @@ func (p *pruner) resurrect(ctx context.Context, st *state, doomed, del map[blob.
 	}
 	for _, c := range claims {
 		if k, ok := c.keeper(); ok {
-			p.keep(del, k.pack)
+			rs.keep(k.pack)
 			continue
 		}
 		for _, k := range c.cands {
-			p.keep(del, k.pack)
+			rs.keep(k.pack)
 		}
 	}
 	return nil
 }
 
+// resurrection is the state of resurrect: what is deleted, what is kept.
+type resurrection struct {
+	del, doomed, kept map[blob.ID]bool
+	res               *Result
+}
+
 // keep takes a pack out of del, if it is there.
-func (p *pruner) keep(del map[blob.ID]bool, id blob.ID) {
-	if del[id] {
-		delete(del, id)
-		p.res.ResurrectedPacks++
+func (rs *resurrection) keep(id blob.ID) {
+	if rs.del[id] {
+		delete(rs.del, id)
+		rs.kept[id] = true
+		rs.res.ResurrectedPacks++
 	}
 }
+
+// stays reports whether a pack outlives this prune: it is in no plan, or
+// was taken out of del.
+func (rs *resurrection) stays(id blob.ID) bool { return !rs.doomed[id] || rs.kept[id] }
 
 // sortCands orders candidates by pack ID, so that blobs with copies in the
 // same packs choose the same one.

@@ -133,25 +133,43 @@ type packUse struct{ total, used int64 }
 // records the keepers in p.keepers.
 func (p *pruner) usage(ctx context.Context, st *state, planned map[blob.ID]bool) (map[blob.ID]*packUse, error) {
 	use, refBytes := totals(st, p.refs)
-	better := func(a, b cand) int {
-		// refBytes[a]/total[a] > refBytes[b]/total[b], in integers (both
-		// products stay far below 2^63).
-		x, y := refBytes[a.pack]*use[b.pack].total, refBytes[b.pack]*use[a.pack].total
-		return cmp.Or(cmp.Compare(y, x), bytes.Compare(a.pack[:], b.pack[:]))
-	}
 	var claims []*claim
 	eachReferenced(st.master, p.refs, func(pr index.Prefix, locs []index.Location) {
+		if len(locs) == 1 { // the common case, without allocating
+			if !planned[locs[0].Pack] {
+				use[locs[0].Pack].used += int64(locs[0].Length)
+			}
+			return
+		}
 		c := newClaim(pr, locs, func(id blob.ID) bool { return planned[id] })
 		if len(c.cands) == 1 {
 			use[c.cands[0].pack].used += c.cands[0].length
 		} else if len(c.cands) > 1 {
-			slices.SortFunc(c.cands, better)
+			slices.SortFunc(c.cands, byShare(use, refBytes))
 			claims = append(claims, c)
 		}
 	})
 	if err := p.verify.resolve(ctx, st.sizes, claims); err != nil {
 		return nil, err
 	}
+	p.credit(use, claims)
+	return use, nil
+}
+
+// byShare orders candidates by highest share of referenced bytes, ties to
+// the lower pack ID.
+func byShare(use map[blob.ID]*packUse, refBytes map[blob.ID]int64) func(a, b cand) int {
+	return func(a, b cand) int {
+		// refBytes[a]/total[a] > refBytes[b]/total[b], in integers (both
+		// products stay far below 2^63).
+		x, y := refBytes[a.pack]*use[b.pack].total, refBytes[b.pack]*use[a.pack].total
+		return cmp.Or(cmp.Compare(y, x), bytes.Compare(a.pack[:], b.pack[:]))
+	}
+}
+
+// credit counts each resolved claim's blob as used in its keeper, which it
+// records in p.keepers, and each unresolved one in all its candidates.
+func (p *pruner) credit(use map[blob.ID]*packUse, claims []*claim) {
 	p.keepers = make(map[index.Prefix]blob.ID)
 	for _, c := range claims {
 		if k, ok := c.keeper(); ok {
@@ -163,7 +181,6 @@ func (p *pruner) usage(ctx context.Context, st *state, planned map[blob.ID]bool)
 			use[k.pack].used += k.length
 		}
 	}
-	return use, nil
 }
 
 // totals sums, per pack, the length of its blobs and of its referenced
