@@ -30,10 +30,15 @@ import (
 // copies this prune sealed itself are trusted without reading. Reads go by
 // pack: a pack whose claimed copies make up half its size or more is read
 // whole, once; otherwise each copy is read on its own. A lying pack costs
-// one header and one blob read before it is untrusted, however many blobs
-// it names. So the extra reading is at most the stored size of the
-// duplicated referenced blobs, plus one header per pack holding them: in
-// practice the packs written by an interrupted repack, read once.
+// a header read and one read of a blob (or of itself whole) before it is
+// untrusted, however many blobs it names. So the extra reading is at most
+// twice the stored size of the copies asked about (those of duplicated
+// referenced blobs), plus one header per pack and round: in practice the
+// packs written by an interrupted repack, read once.
+
+// verifyWorkers bounds the packs verified at once; each may hold a whole
+// pack in memory.
+const verifyWorkers = 2
 
 // cand is a pack that holds a copy of a blob, and the copy's length.
 type cand struct {
@@ -118,7 +123,7 @@ func (v *verifier) resolve(ctx context.Context, sizes map[blob.ID]int64, claims 
 			return nil
 		}
 		packs := slices.Collect(maps.Keys(byPack))
-		err := parallel(ctx, len(packs), func(i int) error {
+		err := parallelN(ctx, len(packs), verifyWorkers, func(i int) error {
 			return v.verifyPack(ctx, packs[i], sizes[packs[i]], byPack[packs[i]])
 		})
 		if err != nil {

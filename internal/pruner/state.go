@@ -184,13 +184,18 @@ func (p *pruner) loadOrphans(ctx context.Context, st *state) error {
 // parallel calls fn for every i in [0, n) on a few goroutines. It stops
 // handing out work after the first error, which it returns.
 func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	return parallelN(ctx, n, workers, fn)
+}
+
+// parallelN is parallel on w goroutines at most.
+func parallelN(ctx context.Context, n, w int, fn func(i int) error) error {
 	var (
 		wg    sync.WaitGroup
 		next  atomic.Int64
 		once  sync.Once
 		first error
 	)
-	for range min(workers, n) {
+	for range min(w, n) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
