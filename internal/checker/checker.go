@@ -241,7 +241,8 @@ func (c *checker) checkTree(ctx context.Context, where string, id blob.ID, seen 
 }
 
 // readTree reads every copy of a tree the index lists, reports those that
-// do not authenticate, and returns the plaintext of one that does.
+// do not authenticate, and returns the plaintext of one that does
+// (docs/format.md §7.3).
 func (c *checker) readTree(ctx context.Context, id blob.ID) ([]byte, error) {
 	var (
 		plain []byte
@@ -298,7 +299,8 @@ func blobAt(id blob.ID, loc index.Location) index.Blob {
 }
 
 // readPacks downloads every pack, checks its hash and header, and opens
-// every copy that its header or an index object lists.
+// every copy that its header or an index object lists (docs/format.md
+// §7.3).
 func (c *checker) readPacks(ctx context.Context) {
 	c.good = index.NewMaster()
 	for _, id := range slices.SortedFunc(maps.Keys(c.sizes), func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) }) {

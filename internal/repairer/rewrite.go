@@ -57,8 +57,9 @@ func (rp *repairer) elsewhere(m *index.Master, id blob.ID, gone map[blob.ID]bool
 	return true
 }
 
-// rewrite stores index objects listing exactly the authentic copies of
-// the packs that stay, the last superseding every object read, then
+// rewrite stores index objects (docs/format.md §7.1, §7.3) listing
+// exactly the authentic copies of the packs that stay, the last
+// superseding every object read, then
 // deletes those objects and the bad packs. It writes nothing if no false
 // copy, damaged object or bad pack was found, nor anything in a dry run.
 func (rp *repairer) rewrite(ctx context.Context, names []string) error {
