@@ -16,6 +16,7 @@ func commands() map[string]*command {
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
+		{name: "repair", args: "[--dry-run]", summary: "rebuild the index from the copies that authenticate; delete false ones (full device)", setup: pruneFlags, run: runRepair},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
 		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
 		{name: "device", args: "add [--append-only] | list | remove ID", summary: "add a device by pairing code, list or remove devices", setup: deviceFlags, run: runDevice},

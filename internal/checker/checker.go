@@ -9,12 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
-	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/index"
-	"github.com/coffer-backup/coffer/internal/pack"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -25,14 +25,17 @@ import (
 // Report is the outcome of a check. The repository is sound when Errors is
 // empty; Notes describe harmless conditions (for example packs left by an
 // interrupted backup, which the next backup reuses and prune removes).
+// BadCopies lists every copy of a blob, listed by an index object or a pack
+// header, that the check found not to authenticate; each is an error too.
 type Report struct {
-	Snapshots int      `json:"snapshots"`
-	Trees     int      `json:"trees"`
-	Packs     int      `json:"packs"`
-	Blobs     int      `json:"blobs"`
-	ReadPacks int      `json:"read_packs"`
-	Errors    []string `json:"errors"`
-	Notes     []string `json:"notes"`
+	Snapshots int            `json:"snapshots"`
+	Trees     int            `json:"trees"`
+	Packs     int            `json:"packs"`
+	Blobs     int            `json:"blobs"`
+	ReadPacks int            `json:"read_packs"`
+	BadCopies []repo.BadCopy `json:"bad_copies"`
+	Errors    []string       `json:"errors"`
+	Notes     []string       `json:"notes"`
 }
 
 type checker struct {
@@ -41,8 +44,12 @@ type checker struct {
 	mu    sync.Mutex
 	sizes map[blob.ID]int64
 	// indexed holds, for every pack named by an index object, its blobs.
-	indexed map[blob.ID][]index.Blob
-	planned map[blob.ID]bool // packs a pending prune plan deletes
+	indexed  map[blob.ID][]index.Blob
+	planned  map[blob.ID]bool      // packs a pending prune plan deletes
+	reported map[repo.BadCopy]bool // bad copies reported, without reason
+	// good holds, after readPacks, every copy that authenticated; nil
+	// when the check reads no data.
+	good *index.Master
 }
 
 func (c *checker) errorf(format string, args ...any) {
@@ -57,12 +64,28 @@ func (c *checker) notef(format string, args ...any) {
 	c.rep.Notes = append(c.rep.Notes, fmt.Sprintf(format, args...))
 }
 
-// Check verifies the repository; with readData it also reads every pack.
-// It returns an error only when it cannot run at all; problems found are in
-// the report.
+// badCopy reports a copy that does not authenticate, once however often
+// it is found, as an error and in BadCopies.
+func (c *checker) badCopy(bc repo.BadCopy) {
+	key := bc
+	key.Reason = ""
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reported[key] {
+		return
+	}
+	c.reported[key] = true
+	c.rep.BadCopies = append(c.rep.BadCopies, bc)
+	c.rep.Errors = append(c.rep.Errors, "bad copy: "+bc.String())
+}
+
+// Check verifies the repository; with readData it also reads every pack
+// and opens every copy of every blob that an index object or a pack header
+// lists. It returns an error only when it cannot run at all; problems
+// found are in the report.
 func Check(ctx context.Context, r *repo.Repo, readData bool) (*Report, error) {
-	c := &checker{r: r, indexed: make(map[blob.ID][]index.Blob), planned: make(map[blob.ID]bool)}
-	c.rep.Errors, c.rep.Notes = []string{}, []string{} // JSON lists, never null
+	c := &checker{r: r, indexed: make(map[blob.ID][]index.Blob), planned: make(map[blob.ID]bool), reported: make(map[repo.BadCopy]bool)}
+	c.rep.BadCopies, c.rep.Errors, c.rep.Notes = []repo.BadCopy{}, []string{}, []string{} // JSON lists, never null
 	sizes, err := r.PackSizes(ctx)
 	if err != nil {
 		return nil, err
@@ -72,11 +95,11 @@ func Check(ctx context.Context, r *repo.Repo, readData bool) (*Report, error) {
 	if err := c.checkIndex(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.checkSnapshots(ctx); err != nil {
-		return nil, err
-	}
 	if readData {
 		c.readPacks(ctx)
+	}
+	if err := c.checkSnapshots(ctx); err != nil {
+		return nil, err
 	}
 	return &c.rep, nil
 }
@@ -104,12 +127,11 @@ func (c *checker) checkIndex(ctx context.Context) error {
 			superseded[id.String()] = true
 		}
 	}
+	// Readers load superseded objects too (docs/format.md §7.3): a device
+	// with the keys may supersede true objects, so their entries count.
 	for name, f := range files {
-		if superseded[name] {
-			continue // replaced by a prune that was interrupted before deleting it
-		}
 		for _, p := range f.Packs {
-			c.checkIndexedPack(name, p)
+			c.checkIndexedPack(name, p, superseded[name])
 		}
 	}
 	orphans := 0
@@ -146,9 +168,13 @@ func (c *checker) loadIndexFiles(ctx context.Context) (map[string]*index.File, e
 	return files, nil
 }
 
-func (c *checker) checkIndexedPack(indexName string, p index.Pack) {
+// checkIndexedPack records an index object's listing of a pack. A pack
+// that is gone is an error unless a prune plan deletes it or the object is
+// superseded (left by an interrupted prune); an entry beyond the pack's
+// end is a bad copy and is left out, the rest of the listing kept.
+func (c *checker) checkIndexedPack(indexName string, p index.Pack, superseded bool) {
 	size, ok := c.sizes[p.ID]
-	if !ok && c.planned[p.ID] {
+	if !ok && (c.planned[p.ID] || superseded) {
 		return // deleted by a prune that has not yet rewritten the index
 	}
 	if !ok {
@@ -157,11 +183,11 @@ func (c *checker) checkIndexedPack(indexName string, p index.Pack) {
 	}
 	for _, b := range p.Blobs {
 		if int64(b.Offset)+int64(b.Length) > size {
-			c.errorf("pack %s: index %s places blob %s beyond the pack's end", p.ID, indexName, b.ID.Short())
-			return
+			c.badCopy(repo.NewBadCopy(p.ID, b, fmt.Errorf("index %s places it beyond the pack's end (%d bytes)", indexName, size)))
+			continue
 		}
+		c.indexed[p.ID] = append(c.indexed[p.ID], b)
 	}
-	c.indexed[p.ID] = append(c.indexed[p.ID], p.Blobs...)
 }
 
 func (c *checker) checkSnapshots(ctx context.Context) error {
@@ -208,7 +234,7 @@ func (c *checker) checkTree(ctx context.Context, where string, id blob.ID, seen 
 		return
 	}
 	seen[id] = true
-	b, err := c.r.LoadBlob(ctx, blob.Tree, id, nil)
+	b, err := c.readTree(ctx, id)
 	if err != nil {
 		c.errorf("%s: tree %s: %v", where, id.Short(), err)
 		return
@@ -220,12 +246,8 @@ func (c *checker) checkTree(ctx context.Context, where string, id blob.ID, seen 
 	}
 	for _, n := range t.Nodes {
 		for _, e := range n.Content {
-			if e.IsHole() {
-				continue
-			}
-			loc, ok := c.r.Index.Lookup(e.ID)
-			if !ok || loc.Type != blob.Data {
-				c.errorf("%s: file %q: data blob %s is not stored", where, n.Name, e.ID.Short())
+			if !e.IsHole() {
+				c.checkData(where, string(n.Name), e.ID)
 			}
 		}
 		for _, sub := range n.Subtrees {
@@ -234,32 +256,85 @@ func (c *checker) checkTree(ctx context.Context, where string, id blob.ID, seen 
 	}
 }
 
-// readPacks downloads every pack and checks its hash, header and blobs.
+// readTree reads every copy of a tree the index lists, reports those that
+// do not authenticate, and returns the plaintext of one that does
+// (docs/format.md §7.3).
+func (c *checker) readTree(ctx context.Context, id blob.ID) ([]byte, error) {
+	var (
+		plain []byte
+		errs  []error
+	)
+	for _, loc := range c.r.Index.Copies(id) {
+		if loc.Type != blob.Tree {
+			continue
+		}
+		b, err := c.r.LoadCopy(ctx, blob.Tree, id, loc, nil)
+		if err == nil {
+			if plain == nil {
+				plain = b
+			}
+			continue
+		}
+		if errors.Is(err, repo.ErrBadCopy) {
+			c.badCopy(repo.NewBadCopy(loc.Pack, blobAt(id, loc), err))
+		}
+		errs = append(errs, err)
+	}
+	if plain != nil {
+		return plain, nil
+	}
+	if len(errs) == 0 {
+		// No copy of type tree: LoadBlob says so without reading.
+		return c.r.LoadBlob(ctx, blob.Tree, id, nil)
+	}
+	return nil, fmt.Errorf("no copy authenticates: %w", errors.Join(errs...))
+}
+
+// checkData verifies that a data blob a file refers to is stored: that the
+// index lists a copy or, once every pack was read, that a copy
+// authenticated.
+func (c *checker) checkData(where, file string, id blob.ID) {
+	if c.good != nil {
+		if !hasType(c.good.Copies(id), blob.Data) {
+			c.errorf("%s: file %q: data blob %s has no authentic copy", where, file, id.Short())
+		}
+		return
+	}
+	if !hasType(c.r.Index.Copies(id), blob.Data) {
+		c.errorf("%s: file %q: data blob %s is not stored", where, file, id.Short())
+	}
+}
+
+func hasType(locs []index.Location, t blob.Type) bool {
+	return slices.ContainsFunc(locs, func(l index.Location) bool { return l.Type == t })
+}
+
+// blobAt is the listing of blob id at loc.
+func blobAt(id blob.ID, loc index.Location) index.Blob {
+	return index.Blob{Type: loc.Type, ID: id, Offset: loc.Offset, Length: loc.Length, RawLength: loc.RawLength}
+}
+
+// readPacks downloads every pack, checks its hash and header, and opens
+// every copy that its header or an index object lists (docs/format.md
+// §7.3).
 func (c *checker) readPacks(ctx context.Context) {
-	for id, size := range c.sizes {
+	c.good = index.NewMaster()
+	for _, id := range slices.SortedFunc(maps.Keys(c.sizes), func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) }) {
 		if ctx.Err() != nil {
 			return
 		}
 		c.rep.ReadPacks++
-		data, err := c.r.ReadPackRange(ctx, id, 0, size)
+		v, err := c.r.VerifyPack(ctx, id, c.sizes[id], c.indexed[id])
 		if err != nil {
 			c.errorf("pack %s: %v", id, err)
 			continue
 		}
-		if crypt.ContentID(data) != id {
-			c.errorf("pack %s: content does not match its name", id)
-			continue
+		for _, p := range v.Problems {
+			c.errorf("pack %s: %s", id, p)
 		}
-		entries, err := pack.ReadHeader(bytes.NewReader(data), size, c.r.Opener())
-		if err != nil {
-			c.errorf("pack %s: %v", id, err)
-			continue
+		for _, bc := range v.Bad {
+			c.badCopy(bc)
 		}
-		for _, e := range entries {
-			env := data[e.Offset : e.Offset+e.Length]
-			if _, err := c.r.OpenBlob(nil, e.Type, e.ID, env, int(e.RawLength)); err != nil {
-				c.errorf("pack %s: %v", id, err)
-			}
-		}
+		c.good.AddPack(index.Pack{ID: id, Blobs: v.Good})
 	}
 }

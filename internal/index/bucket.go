@@ -75,7 +75,8 @@ func compareKey(x, y *key) int {
 	return cmp.Compare(binary.BigEndian.Uint64(x[len(x)-8:]), binary.BigEndian.Uint64(y[len(y)-8:]))
 }
 
-// compareEntry orders entries by prefix, then by pack.
+// compareEntry orders entries by prefix, then by location, so that equal
+// entries are adjacent.
 func compareEntry(x, y entry) int {
 	if c := cmp.Compare(x.bucket, y.bucket); c != 0 {
 		return c
@@ -83,12 +84,20 @@ func compareEntry(x, y entry) int {
 	if c := compareKey(&x.key, &y.key); c != 0 {
 		return c
 	}
-	return cmp.Compare(x.val.pack, y.val.pack)
+	return compareVal(x.val, y.val)
+}
+
+// compareVal orders locations by pack number (type bit included), offset,
+// length and raw length.
+func compareVal(x, y val) int {
+	return cmp.Or(cmp.Compare(x.pack, y.pack), cmp.Compare(x.offset, y.offset),
+		cmp.Compare(x.length, y.length), cmp.Compare(x.raw, y.raw))
 }
 
 // bucket holds entries sorted by key in two parallel slices, 30 bytes an
-// entry. Entries with equal keys (one blob stored in several packs) are
-// adjacent, in the order they were added.
+// entry. Entries with equal keys (copies of one blob: in several packs, or
+// listed at several places of one pack) are adjacent, in the order they
+// were added; a blob with one copy costs one entry and nothing more.
 type bucket struct {
 	keys []key
 	vals []val
@@ -111,10 +120,10 @@ func (b *bucket) search(k *key) int {
 	return i
 }
 
-// contains reports whether the bucket holds key k in the given pack.
-func (b *bucket) contains(k *key, pack uint32) bool {
+// contains reports whether the bucket holds key k at location v.
+func (b *bucket) contains(k *key, v val) bool {
 	for i := b.search(k); i < len(b.keys) && b.keys[i] == *k; i++ {
-		if b.vals[i].pack == pack {
+		if b.vals[i] == v {
 			return true
 		}
 	}
@@ -123,12 +132,14 @@ func (b *bucket) contains(k *key, pack uint32) bool {
 
 // merge adds the entries of run, which is sorted by compareEntry and
 // belongs to this bucket, except those the bucket (or run) already holds
-// for the same pack. It returns how many it added and may reorder run.
+// at the same location (pack, type, offset, length and raw length): an
+// entry that differs in any of them is another copy, kept so that a reader
+// can try it. It returns how many it added and may reorder run.
 func (b *bucket) merge(run []entry) int {
 	fresh := run[:0]
 	for _, e := range run {
 		last := len(fresh) - 1
-		if last >= 0 && fresh[last].key == e.key && fresh[last].val.pack == e.val.pack || b.contains(&e.key, e.val.pack) {
+		if last >= 0 && fresh[last].key == e.key && fresh[last].val == e.val || b.contains(&e.key, e.val) {
 			continue
 		}
 		fresh = append(fresh, e)

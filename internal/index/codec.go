@@ -332,3 +332,83 @@ func (d *decoder) blob() (Blob, error) {
 	}
 	return bl, nil
 }
+
+// Disjoint splits a pack's listing into as few listings as it can, each
+// in ascending order of offset without overlaps (rule 4 of docs/format.md
+// §7.1), so that a writer can record copies that overlap in separate index
+// objects. It takes the blobs greedily in order of offset.
+func Disjoint(blobs []Blob) [][]Blob {
+	sorted := slices.Clone(blobs)
+	slices.SortStableFunc(sorted, func(x, y Blob) int { return cmp.Compare(x.Offset, y.Offset) })
+	var out [][]Blob
+	for _, b := range sorted {
+		i := slices.IndexFunc(out, func(l []Blob) bool {
+			last := l[len(l)-1]
+			return uint64(last.Offset)+uint64(last.Length) <= uint64(b.Offset)
+		})
+		if i < 0 {
+			out = append(out, nil)
+			i = len(out) - 1
+		}
+		out[i] = append(out[i], b)
+	}
+	return out
+}
+
+// Split spreads pack listings over as few Files as the size limit
+// (MaxEncodedSize) allows, given that one File may list a pack only once:
+// a second listing of a pack goes to another File. Only the last File
+// names supersedes, so that a writer storing them in order supersedes the
+// old objects only once everything that replaces them is stored
+// (docs/format.md §7.3). No listing, no File.
+func Split(packs []Pack, supersedes []blob.ID) []*File {
+	if len(packs) == 0 {
+		return nil
+	}
+	var files []*File
+	for _, layer := range layers(packs) {
+		files = append(files, fill(layer)...)
+	}
+	cur := files[len(files)-1]
+	if cur.EncodedSize()+len(supersedes)*blob.IDSize > MaxEncodedSize {
+		cur = &File{}
+		files = append(files, cur)
+	}
+	cur.Supersedes = supersedes
+	return files
+}
+
+// layers puts the first listing of each pack in the first layer, a second
+// listing of the same pack in the second, and so on.
+func layers(packs []Pack) [][]Pack {
+	count := make(map[blob.ID]int)
+	var out [][]Pack
+	for _, p := range packs {
+		i := count[p.ID]
+		count[p.ID]++
+		if i == len(out) {
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], p)
+	}
+	return out
+}
+
+// fill spreads packs, each listed once, over as few Files as the size
+// limit allows.
+func fill(packs []Pack) []*File {
+	empty := (&File{}).EncodedSize()
+	files := []*File{{}}
+	size := empty
+	for _, p := range packs {
+		n := (&File{Packs: []Pack{p}}).EncodedSize() - empty
+		if cur := files[len(files)-1]; len(cur.Packs) > 0 && size+n > MaxEncodedSize {
+			files = append(files, &File{})
+			size = empty
+		}
+		cur := files[len(files)-1]
+		cur.Packs = append(cur.Packs, p)
+		size += n
+	}
+	return files
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -284,4 +285,78 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Encode(Decode(b)) differs from b:\n got %x\nwant %x", enc, b)
 		}
 	})
+}
+
+// TestDisjoint: overlapping copies go to separate listings, each valid.
+func TestDisjoint(t *testing.T) {
+	at := func(off, n uint32) Blob {
+		return Blob{Type: blob.Data, ID: testID(fmt.Sprint(off, n)), Offset: off, Length: n}
+	}
+	for _, tc := range []struct {
+		name  string
+		blobs []Blob
+		want  int
+	}{
+		{"none", nil, 0},
+		{"disjoint, out of order", []Blob{at(100, 50), at(0, 100)}, 1},
+		{"one overlap", []Blob{at(0, 100), at(50, 100), at(150, 50)}, 2},
+		{"nested three deep", []Blob{at(0, 300), at(10, 200), at(20, 100)}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Disjoint(tc.blobs)
+			if len(got) != tc.want {
+				t.Fatalf("%d listings, want %d: %+v", len(got), tc.want, got)
+			}
+			n := 0
+			for _, l := range got {
+				n += len(l)
+				f := &File{Packs: []Pack{{ID: testID("p"), Blobs: l}}}
+				if _, err := Decode(f.Encode()); err != nil {
+					t.Errorf("listing %+v: %v", l, err)
+				}
+			}
+			if n != len(tc.blobs) {
+				t.Errorf("%d blobs in the listings, want %d", n, len(tc.blobs))
+			}
+		})
+	}
+}
+
+// TestSplit: a second listing of a pack goes to another File, only the
+// last File supersedes, and every File decodes.
+func TestSplit(t *testing.T) {
+	p := func(name string, off uint32) Pack {
+		return Pack{ID: testID(name), Blobs: []Blob{{Type: blob.Data, ID: testID(name + "blob"), Offset: off, Length: 100}}}
+	}
+	sup := []blob.ID{testID("old")}
+	for _, tc := range []struct {
+		name  string
+		packs []Pack
+		files int
+	}{
+		{"nothing", nil, 0},
+		{"distinct packs", []Pack{p("a", 0), p("b", 0)}, 1},
+		{"two listings of one pack", []Pack{p("a", 0), p("b", 0), p("a", 100)}, 2},
+		{"three listings", []Pack{p("a", 0), p("a", 100), p("a", 200)}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := Split(tc.packs, sup)
+			if len(files) != tc.files {
+				t.Fatalf("%d files, want %d", len(files), tc.files)
+			}
+			n := 0
+			for i, f := range files {
+				n += len(f.Packs)
+				if (len(f.Supersedes) > 0) != (i == len(files)-1) {
+					t.Errorf("file %d supersedes %v", i, f.Supersedes)
+				}
+				if _, err := Decode(f.Encode()); err != nil {
+					t.Errorf("file %d: %v", i, err)
+				}
+			}
+			if n != len(tc.packs) {
+				t.Errorf("%d listings in the files, want %d", n, len(tc.packs))
+			}
+		})
+	}
 }

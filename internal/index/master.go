@@ -51,11 +51,16 @@ type Location struct {
 // restore return wrong data, because every blob's envelope binds its full ID
 // as associated data, so the mismatch fails authentication.
 //
-// Duplicates and exclusion. One blob may be stored in several packs (two
-// processes racing, or prune repacking it); Master keeps each (blob, pack)
-// pair once and Lookup returns the first added whose pack is not excluded.
-// Exclude hides the blobs of packs that a pending prune plan will delete,
-// so that a backup stores them afresh instead of referring to them.
+// Copies and exclusion. One blob may be stored in several packs (two
+// processes racing, or prune repacking it), and an index object may lie: a
+// device holding the keys can list a blob at bytes that do not hold it
+// (docs/format.md §7.3). Master therefore keeps every distinct location
+// listed for a blob (pack, type, offset, length and raw length; identical
+// entries once), as adjacent entries of its bucket, so that a blob with one
+// copy costs nothing more. Copies returns them all, for readers to try in
+// turn; Lookup returns the first added. Exclude hides the blobs of packs
+// that a pending prune plan will delete, so that a backup stores them
+// afresh instead of referring to them.
 //
 // Full IDs. Check and prune need, per pack, the full ID of each blob; they
 // read and Decode the index objects again, one at a time, instead of
@@ -64,7 +69,7 @@ type Location struct {
 type Master struct {
 	mu      sync.RWMutex
 	buckets [numBuckets]bucket
-	n       int // entries, counting each (blob, pack) pair once
+	n       int // entries, counting each distinct location of a blob once
 	packs   packTable
 
 	// resMu guards reserved and orders Reserve against AddPack; when both
@@ -119,8 +124,8 @@ func (m *Master) add(packs []Pack) {
 	}
 }
 
-// Lookup returns where the blob is stored, if it is in a pack that is not
-// excluded.
+// Lookup returns the first location added for the blob in a pack that is
+// not excluded. Readers use Copies instead: the first may be false.
 func (m *Master) Lookup(id blob.ID) (Location, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -129,6 +134,23 @@ func (m *Master) Lookup(id blob.ID) (Location, bool) {
 		return Location{}, false
 	}
 	return m.location(b.vals[i]), true
+}
+
+// Copies returns every location listed for the blob in a pack that is not
+// excluded, each once, in the order added (docs/format.md §7.4). Most blobs
+// have one; a reader tries them until one authenticates (§7.3).
+func (m *Master) Copies(id blob.ID) []Location {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	bi, k := split(&id)
+	b := &m.buckets[bi]
+	var out []Location
+	for i := b.search(&k); i < len(b.keys) && b.keys[i] == k; i++ {
+		if !m.excluded(b.vals[i]) {
+			out = append(out, m.location(b.vals[i]))
+		}
+	}
+	return out
 }
 
 // Has reports whether Lookup would find the blob. Unless packs are
@@ -146,11 +168,17 @@ func (m *Master) find(id *blob.ID) (*bucket, int, bool) {
 	bi, k := split(id)
 	b := &m.buckets[bi]
 	for i := b.search(&k); i < len(b.keys) && b.keys[i] == k; i++ {
-		if !m.packs.anyExcluded || !m.packs.excluded[b.vals[i].num()] {
+		if !m.excluded(b.vals[i]) {
 			return b, i, true
 		}
 	}
 	return nil, 0, false
+}
+
+// excluded reports whether v is in an excluded pack. The caller holds the
+// read lock.
+func (m *Master) excluded(v val) bool {
+	return m.packs.anyExcluded && m.packs.excluded[v.num()]
 }
 
 func (m *Master) location(v val) Location {
@@ -180,8 +208,8 @@ func (m *Master) Release(id blob.ID) {
 	delete(m.reserved, id)
 }
 
-// Len returns the number of entries added, counting a blob once per pack
-// that holds it, excluded packs included.
+// Len returns the number of entries added, counting a blob once per
+// distinct location listed for it, excluded packs included.
 func (m *Master) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -197,7 +225,7 @@ func (m *Master) Packs() []blob.ID {
 }
 
 // Each calls fn for every entry not in an excluded pack, in ascending order
-// of prefix (entries of one blob in the order added), until fn returns
+// of prefix (the copies of one blob in the order added), until fn returns
 // false. It holds the read lock throughout: fn must not add to m, exclude,
 // or reserve.
 func (m *Master) Each(fn func(Prefix, Location) bool) {
@@ -206,7 +234,7 @@ func (m *Master) Each(fn func(Prefix, Location) bool) {
 	for bi := range m.buckets {
 		b := &m.buckets[bi]
 		for i, v := range b.vals {
-			if !m.packs.excluded[v.num()] && !fn(prefix(uint16(bi), &b.keys[i]), m.location(v)) {
+			if !m.excluded(v) && !fn(prefix(uint16(bi), &b.keys[i]), m.location(v)) {
 				return
 			}
 		}

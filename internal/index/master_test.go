@@ -89,6 +89,47 @@ func TestMasterLookup(t *testing.T) {
 	}
 }
 
+// TestMasterCopies: every distinct location listed for a blob is kept, in
+// the order added, identical ones once; a lying entry never hides a true
+// one, whichever comes first.
+func TestMasterCopies(t *testing.T) {
+	ids := newIDSource(8)
+	p := makePack(ids, 2)
+	b := p.Blobs[0]
+	shifted, rawLie, other := b, b, Pack{ID: testID("other"), Blobs: []Blob{b}}
+	shifted.Offset += 7
+	rawLie.RawLength++
+	lying := Pack{ID: p.ID, Blobs: []Blob{shifted}}
+	for _, tc := range []struct {
+		name    string
+		add     []Pack
+		exclude []blob.ID
+		want    []Location
+	}{
+		{"one copy", []Pack{p}, nil, []Location{locOf(p, b)}},
+		{"identical entries once", []Pack{p, p, {ID: p.ID, Blobs: []Blob{b}}}, nil, []Location{locOf(p, b)}},
+		{"two packs, in the order added", []Pack{other, p}, nil, []Location{locOf(other, b), locOf(p, b)}},
+		{"lie about the offset in the same pack", []Pack{lying, p}, nil, []Location{locOf(p, shifted), locOf(p, b)}},
+		{"lie about the raw length", []Pack{p, {ID: p.ID, Blobs: []Blob{rawLie}}}, nil, []Location{locOf(p, b), locOf(p, rawLie)}},
+		{"excluded pack left out", []Pack{other, p}, []blob.ID{other.ID}, []Location{locOf(p, b)}},
+		{"absent", []Pack{other}, []blob.ID{other.ID}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMaster()
+			for _, pk := range tc.add {
+				m.AddPack(pk)
+			}
+			m.Exclude(tc.exclude)
+			if got := m.Copies(b.ID); !slices.Equal(got, tc.want) {
+				t.Errorf("Copies = %+v, want %+v", got, tc.want)
+			}
+			if m.Len() < len(tc.want) {
+				t.Errorf("Len = %d, fewer than the %d copies", m.Len(), len(tc.want))
+			}
+		})
+	}
+}
+
 func TestMasterCounts(t *testing.T) {
 	ids := newIDSource(2)
 	p1, p2 := makePack(ids, 4), makePack(ids, 5)
@@ -112,6 +153,12 @@ func TestMasterCounts(t *testing.T) {
 		{"blob listed twice in one pack", func(m *Master) { m.AddPack(dup) }, 1, []blob.ID{dup.ID}},
 		{"pack listed twice in one file", func(m *Master) { m.AddFile(&File{Packs: []Pack{p1, p1}}) }, 4, []blob.ID{p1.ID}},
 		{"one blob in two packs", func(m *Master) { m.AddPack(p1); m.AddPack(dup) }, 5, []blob.ID{p1.ID, dup.ID}},
+		{"one blob at two places of a pack", func(m *Master) {
+			moved := p1.Blobs[0]
+			moved.Offset += 1000
+			m.AddPack(p1)
+			m.AddFile(&File{Packs: []Pack{{ID: p1.ID, Blobs: []Blob{moved}}}})
+		}, 5, []blob.ID{p1.ID}},
 		{"excluded still counted", func(m *Master) { m.AddPack(p1); m.Exclude([]blob.ID{p1.ID}) }, 4, []blob.ID{p1.ID}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package pruner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/index"
+	"github.com/coffer-backup/coffer/internal/pack"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -27,7 +29,9 @@ func (p *pruner) apply(ctx context.Context, st *state) error {
 			}
 		}
 	}
-	p.resurrect(st, doomed, del)
+	if err := p.resurrect(ctx, st, doomed, del); err != nil {
+		return err
+	}
 	if p.opts.DryRun {
 		for id := range del {
 			p.res.DeletedPacks++
@@ -85,25 +89,67 @@ func (p *pruner) runnable(st *state) (run []string, doomed map[blob.ID]bool) {
 	return run, doomed
 }
 
-// resurrect takes out of del every pack that holds the last copy of a
-// referenced blob: one not in a doomed pack, or in one already kept.
-func (p *pruner) resurrect(st *state, doomed, del map[blob.ID]bool) {
-	kept := make(map[blob.ID]bool)
-	eachReferenced(st.master, p.refs, func(locs []index.Location) {
-		for _, l := range locs {
-			if !doomed[l.Pack] || kept[l.Pack] {
-				return
-			}
+// resurrect takes out of del every pack that holds the last authentic
+// copy of a referenced blob (docs/format.md §8.3). For every referenced
+// blob with a copy in del it authenticates a copy in a pack that stays
+// (one in no plan, or one already taken out of del), else one in del,
+// whose pack it then keeps; if no copy authenticates, it keeps every pack
+// of del that holds one: it deletes nothing it has not proven redundant.
+func (p *pruner) resurrect(ctx context.Context, st *state, doomed, del map[blob.ID]bool) error {
+	rs := &resurrection{del: del, doomed: doomed, kept: make(map[blob.ID]bool), res: &p.res}
+	var claims []*claim
+	eachReferenced(st.master, p.refs, func(pr index.Prefix, locs []index.Location) {
+		if !slices.ContainsFunc(locs, func(l index.Location) bool { return del[l.Pack] }) {
+			return // nothing of it is deleted now
 		}
-		for _, l := range locs {
-			if del[l.Pack] {
-				delete(del, l.Pack)
-				kept[l.Pack] = true
-				p.res.ResurrectedPacks++
-				return
-			}
+		inDel := newClaim(pr, locs, func(id blob.ID) bool { return !del[id] })
+		c := newClaim(pr, locs, func(id blob.ID) bool { return !rs.stays(id) })
+		if len(c.cands) == 0 && len(inDel.cands) == 1 {
+			rs.keep(inDel.cands[0].pack) // kept whatever a read would show
+			return
 		}
+		c.cands = append(p.verify.sealedFirst(pr, c.cands), sortCands(inDel.cands)...)
+		claims = append(claims, c)
 	})
+	if err := p.verify.resolve(ctx, st.sizes, claims); err != nil {
+		return err
+	}
+	for _, c := range claims {
+		if k, ok := c.keeper(); ok {
+			rs.keep(k.pack)
+			continue
+		}
+		for _, k := range c.cands {
+			rs.keep(k.pack)
+		}
+	}
+	return nil
+}
+
+// resurrection is the state of resurrect: what is deleted, what is kept.
+type resurrection struct {
+	del, doomed, kept map[blob.ID]bool
+	res               *Result
+}
+
+// keep takes a pack out of del, if it is there.
+func (rs *resurrection) keep(id blob.ID) {
+	if rs.del[id] {
+		delete(rs.del, id)
+		rs.kept[id] = true
+		rs.res.ResurrectedPacks++
+	}
+}
+
+// stays reports whether a pack outlives this prune: it is in no plan, or
+// was taken out of del.
+func (rs *resurrection) stays(id blob.ID) bool { return !rs.doomed[id] || rs.kept[id] }
+
+// sortCands orders candidates by pack ID, so that blobs with copies in the
+// same packs choose the same one.
+func sortCands(cs []cand) []cand {
+	slices.SortFunc(cs, func(a, b cand) int { return bytes.Compare(a.pack[:], b.pack[:]) })
+	return cs
 }
 
 func (p *pruner) deletePacks(ctx context.Context, st *state, del map[blob.ID]bool) error {
@@ -128,40 +174,25 @@ func (p *pruner) deletePacks(ctx context.Context, st *state, del map[blob.ID]boo
 // supersedes, and returns the names of those objects, which the caller
 // deletes once the packs are gone. The last object written names them all
 // in Supersedes (docs/format.md §7), so a prune interrupted before deleting
-// them still recognises them as redundant.
+// them still recognises them as redundant. A listing of a pack that stays
+// is dropped only if another object that stays holds the same listing, or
+// if objects disagree about the pack and this listing is not what the
+// pack's header says: a false listing (issue 11) never replaces a true one.
 func (p *pruner) rewriteIndex(ctx context.Context, st *state, del map[blob.ID]bool) ([]blob.ID, error) {
 	gone := func(id blob.ID) bool {
 		_, ok := st.sizes[id]
 		return !ok || del[id]
 	}
-	superseded := make(map[blob.ID]bool)
-	for _, o := range st.objects {
-		for _, s := range o.supersedes {
-			if st.objects[s] != nil {
-				superseded[s] = true
-			}
-		}
-	}
-	var rewrite []blob.ID
-	elsewhere := make(map[blob.ID]bool) // packs named by objects that stay
-	for name, o := range st.objects {
-		if superseded[name] || slices.ContainsFunc(o.packs, gone) {
-			rewrite = append(rewrite, name)
-			continue
-		}
-		for _, id := range o.packs {
-			elsewhere[id] = true
-		}
-	}
+	rewrite, elsewhere := toRewrite(st, gone)
 	if len(rewrite) == 0 {
 		return nil, p.step(stepIndexWritten)
 	}
-	sortIDs(rewrite)
-	keep, err := p.keptPacks(ctx, rewrite, func(id blob.ID) bool { return gone(id) || elsewhere[id] })
+	skip := func(l listing) bool { return gone(l.pack) || elsewhere[l] }
+	keep, err := p.keptPacks(ctx, st, rewrite, skip)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range splitIndex(keep, rewrite) {
+	for _, f := range index.Split(keep, rewrite) {
 		b := f.Encode()
 		if _, err := index.Decode(b); err != nil {
 			return nil, fmt.Errorf("refusing to write an invalid index object: %w", err)
@@ -174,11 +205,38 @@ func (p *pruner) rewriteIndex(ctx context.Context, st *state, del map[blob.ID]bo
 	return rewrite, p.step(stepIndexWritten)
 }
 
-// keptPacks reads the objects again and returns, once each, the packs they
-// name that skip does not reject.
-func (p *pruner) keptPacks(ctx context.Context, names []blob.ID, skip func(blob.ID) bool) ([]index.Pack, error) {
+// toRewrite returns, in ascending order, the objects that name a pack that
+// is gone or that another object supersedes, and the listings held by the
+// other objects, which stay.
+func toRewrite(st *state, gone func(blob.ID) bool) ([]blob.ID, map[listing]bool) {
+	superseded := make(map[blob.ID]bool)
+	for _, o := range st.objects {
+		for _, s := range o.supersedes {
+			if st.objects[s] != nil {
+				superseded[s] = true
+			}
+		}
+	}
+	var rewrite []blob.ID
+	elsewhere := make(map[listing]bool)
+	for name, o := range st.objects {
+		if superseded[name] || slices.ContainsFunc(o.packs, gone) {
+			rewrite = append(rewrite, name)
+			continue
+		}
+		for _, l := range o.listings {
+			elsewhere[l] = true
+		}
+	}
+	return sortIDs(rewrite), elsewhere
+}
+
+// keptPacks reads the objects again and returns, once each, the listings
+// they hold that skip does not reject and that are true (trueListing).
+func (p *pruner) keptPacks(ctx context.Context, st *state, names []blob.ID, skip func(listing) bool) ([]index.Pack, error) {
+	disputed := disputedPacks(st)
 	var keep []index.Pack
-	seen := make(map[blob.ID]bool)
+	seen := make(map[listing]bool)
 	for _, name := range names {
 		f, err := p.r.LoadIndexFile(ctx, name.String())
 		if errors.Is(err, store.ErrNotFound) {
@@ -188,8 +246,16 @@ func (p *pruner) keptPacks(ctx context.Context, names []blob.ID, skip func(blob.
 			return nil, err
 		}
 		for _, pk := range f.Packs {
-			if !skip(pk.ID) && !seen[pk.ID] {
-				seen[pk.ID] = true
+			l := listingOf(pk)
+			if skip(l) || seen[l] {
+				continue
+			}
+			seen[l] = true
+			ok, err := p.trueListing(ctx, st, pk, disputed[pk.ID])
+			if err != nil {
+				return nil, err
+			}
+			if ok {
 				keep = append(keep, pk)
 			}
 		}
@@ -197,30 +263,38 @@ func (p *pruner) keptPacks(ctx context.Context, names []blob.ID, skip func(blob.
 	return keep, nil
 }
 
-// splitIndex spreads packs over as few index objects as the size limit of
-// §7 allows. Only the last names the superseded objects, so that they are
-// superseded only once everything that replaces them is written. No pack,
-// no object: what stays of the superseded objects is named elsewhere.
-func splitIndex(packs []index.Pack, supersedes []blob.ID) []*index.File {
-	if len(packs) == 0 {
-		return nil
-	}
-	empty := (&index.File{}).EncodedSize()
-	var files []*index.File
-	cur, size := &index.File{}, empty
-	for _, pk := range packs {
-		n := (&index.File{Packs: []index.Pack{pk}}).EncodedSize() - empty
-		if len(cur.Packs) > 0 && size+n > index.MaxEncodedSize {
-			files = append(files, cur)
-			cur, size = &index.File{}, empty
+// disputedPacks returns the packs that index objects list differently.
+func disputedPacks(st *state) map[blob.ID]bool {
+	first := make(map[blob.ID][32]byte)
+	disputed := make(map[blob.ID]bool)
+	for _, o := range st.objects {
+		for _, l := range o.listings {
+			if d, ok := first[l.pack]; ok && d != l.digest {
+				disputed[l.pack] = true
+			}
+			first[l.pack] = l.digest
 		}
-		cur.Packs = append(cur.Packs, pk)
-		size += n
 	}
-	if size+len(supersedes)*blob.IDSize > index.MaxEncodedSize {
-		files = append(files, cur)
-		cur = &index.File{}
+	return disputed
+}
+
+// trueListing reports whether a listing of a disputed pack says only what
+// the pack's header says. An undisputed listing, and any listing of a pack
+// whose header does not open, count as true: nothing shows them false.
+func (p *pruner) trueListing(ctx context.Context, st *state, pk index.Pack, disputed bool) (bool, error) {
+	if !disputed {
+		return true, nil
 	}
-	cur.Supersedes = supersedes
-	return append(files, cur)
+	entries, err := p.r.PackHeader(ctx, pk.ID, st.sizes[pk.ID])
+	if errors.Is(err, crypt.ErrAuth) || errors.Is(err, pack.ErrInvalid) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	header := make(map[index.Blob]bool, len(entries))
+	for _, e := range entries {
+		header[index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}] = true
+	}
+	return !slices.ContainsFunc(pk.Blobs, func(b index.Blob) bool { return !header[b] }), nil
 }

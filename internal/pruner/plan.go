@@ -2,7 +2,9 @@ package pruner
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -23,7 +25,11 @@ const smallPack = pack.TargetSize / 8
 // It reports whether it wrote anything.
 func (p *pruner) plan(ctx context.Context, st *state) (bool, error) {
 	planned := plannedPacks(st.plans)
-	drop, repack := p.choose(st, usage(st, p.refs, planned), planned)
+	use, err := p.usage(ctx, st, planned)
+	if err != nil {
+		return false, err
+	}
+	drop, repack := p.choose(st, use, planned)
 	doomed := slices.Concat(drop, repack)
 	if len(doomed) == 0 {
 		return false, nil
@@ -37,9 +43,11 @@ func (p *pruner) plan(ctx context.Context, st *state) (bool, error) {
 		return false, nil
 	}
 	if len(repack) > 0 {
-		// Blobs must not be deduplicated against a pack that is going away.
-		p.r.Index.Exclude(slices.Concat(doomed, slices.Collect(maps.Keys(planned))))
-		if err := p.repack(ctx, st, repack); err != nil {
+		gone := maps.Clone(planned)
+		for _, id := range doomed {
+			gone[id] = true
+		}
+		if err := p.repack(ctx, st, repack, gone); err != nil {
 			return false, err
 		}
 	}
@@ -115,61 +123,115 @@ func plannedPacks(plans map[string]*repo.PrunePlan) map[blob.ID]bool {
 type packUse struct{ total, used int64 }
 
 // usage measures every known pack. A referenced blob stored in several
-// packs counts as used in only one: the pack not yet planned with the
-// highest share of referenced bytes (ties go to the lower pack ID), so that
-// duplicate copies left by racing writers or an interrupted prune are
-// freed in the end, from the emptier packs.
-func usage(st *state, rf *refs, planned map[blob.ID]bool) map[blob.ID]*packUse {
-	use := make(map[blob.ID]*packUse)
-	refBytes := make(map[blob.ID]int64)
-	st.master.Each(func(pr index.Prefix, l index.Location) bool {
-		u := use[l.Pack]
-		if u == nil {
-			u = &packUse{}
-			use[l.Pack] = u
+// packs not yet planned counts as used in only one, its keeper: the first
+// of those packs, by highest share of referenced bytes (ties to the lower
+// pack ID), whose copy authenticates (keepers.go), so that duplicate
+// copies left by racing writers or an interrupted prune are freed in the
+// end, from the emptier packs, and false copies (issue 11) from the packs
+// that hold them. If no copy authenticates, the blob counts as used in
+// every one of them: prune frees nothing it has not proven redundant. It
+// records the keepers in p.keepers.
+func (p *pruner) usage(ctx context.Context, st *state, planned map[blob.ID]bool) (map[blob.ID]*packUse, error) {
+	use, refBytes := totals(st, p.refs)
+	var claims []*claim
+	eachReferenced(st.master, p.refs, func(pr index.Prefix, locs []index.Location) {
+		if len(locs) == 1 { // the common case, without allocating
+			if !planned[locs[0].Pack] {
+				use[locs[0].Pack].used += int64(locs[0].Length)
+			}
+			return
 		}
-		u.total += int64(l.Length)
-		if rf.has(pr) {
-			refBytes[l.Pack] += int64(l.Length)
+		c := newClaim(pr, locs, func(id blob.ID) bool { return planned[id] })
+		if len(c.cands) == 1 {
+			use[c.cands[0].pack].used += c.cands[0].length
+		} else if len(c.cands) > 1 {
+			slices.SortFunc(c.cands, byShare(use, refBytes))
+			claims = append(claims, c)
 		}
-		return true
 	})
-	better := func(a, b blob.ID) bool {
+	if err := p.verify.resolve(ctx, st.sizes, claims); err != nil {
+		return nil, err
+	}
+	p.credit(use, claims)
+	return use, nil
+}
+
+// byShare orders candidates by highest share of referenced bytes, ties to
+// the lower pack ID.
+func byShare(use map[blob.ID]*packUse, refBytes map[blob.ID]int64) func(a, b cand) int {
+	return func(a, b cand) int {
 		// refBytes[a]/total[a] > refBytes[b]/total[b], in integers (both
 		// products stay far below 2^63).
-		x, y := refBytes[a]*use[b].total, refBytes[b]*use[a].total
-		if x != y {
-			return x > y
-		}
-		return bytes.Compare(a[:], b[:]) < 0
+		x, y := refBytes[a.pack]*use[b.pack].total, refBytes[b.pack]*use[a.pack].total
+		return cmp.Or(cmp.Compare(y, x), bytes.Compare(a.pack[:], b.pack[:]))
 	}
-	eachReferenced(st.master, rf, func(locs []index.Location) {
-		best := -1
-		for i, l := range locs {
-			if !planned[l.Pack] && (best < 0 || better(l.Pack, locs[best].Pack)) {
-				best = i
-			}
+}
+
+// credit counts each resolved claim's blob as used in its keeper, which it
+// records in p.keepers, and each unresolved one in all its candidates.
+func (p *pruner) credit(use map[blob.ID]*packUse, claims []*claim) {
+	p.keepers = make(map[index.Prefix]blob.ID)
+	for _, c := range claims {
+		if k, ok := c.keeper(); ok {
+			use[k.pack].used += k.length
+			p.keepers[c.prefix] = k.pack
+			continue
 		}
-		if best >= 0 {
-			use[locs[best].Pack].used += int64(locs[best].Length)
+		for _, k := range c.cands {
+			use[k.pack].used += k.length
+		}
+	}
+}
+
+// totals sums, per pack, the length of its blobs and of its referenced
+// blobs, each blob once per pack however many places the index objects
+// list it at: false entries (issue 11) must not make a pack look emptier
+// than it is.
+func totals(st *state, rf *refs) (map[blob.ID]*packUse, map[blob.ID]int64) {
+	use := make(map[blob.ID]*packUse)
+	refBytes := make(map[blob.ID]int64)
+	add := func(pr index.Prefix, pack blob.ID, length int64) {
+		u := use[pack]
+		if u == nil {
+			u = &packUse{}
+			use[pack] = u
+		}
+		u.total += length
+		if rf.has(pr) {
+			refBytes[pack] += length
+		}
+	}
+	eachBlob(st.master, func(index.Prefix) bool { return true }, func(pr index.Prefix, locs []index.Location) {
+		if len(locs) == 1 { // the common case, without allocating
+			add(pr, locs[0].Pack, int64(locs[0].Length))
+			return
+		}
+		for _, c := range newClaim(pr, locs, func(blob.ID) bool { return false }).cands {
+			add(pr, c.pack, c.length)
 		}
 	})
-	return use
+	return use, refBytes
 }
 
 // eachReferenced calls fn once for every referenced blob that m holds,
-// with every location of it. fn must not change m.
-func eachReferenced(m *index.Master, rf *refs, fn func([]index.Location)) {
+// with its prefix and every location of it. fn must not change m.
+func eachReferenced(m *index.Master, rf *refs, fn func(index.Prefix, []index.Location)) {
+	eachBlob(m, rf.has, fn)
+}
+
+// eachBlob calls fn once for every blob of m whose prefix keep accepts,
+// with its prefix and every location of it. fn must not change m.
+func eachBlob(m *index.Master, keep func(index.Prefix) bool, fn func(index.Prefix, []index.Location)) {
 	var (
 		cur  index.Prefix
 		locs []index.Location
 	)
 	m.Each(func(pr index.Prefix, l index.Location) bool {
-		if !rf.has(pr) {
+		if !keep(pr) {
 			return true
 		}
 		if len(locs) > 0 && pr != cur {
-			fn(locs)
+			fn(cur, locs)
 			locs = locs[:0]
 		}
 		cur = pr
@@ -177,7 +239,7 @@ func eachReferenced(m *index.Master, rf *refs, fn func([]index.Location)) {
 		return true
 	})
 	if len(locs) > 0 {
-		fn(locs)
+		fn(cur, locs)
 	}
 }
 
@@ -205,10 +267,13 @@ func (p *pruner) choose(st *state, use map[blob.ID]*packUse, planned map[blob.ID
 }
 
 // repack copies the referenced blobs of packs into new packs and indexes
-// them. A blob that another surviving pack holds is not copied again.
-func (p *pruner) repack(ctx context.Context, st *state, ids []blob.ID) error {
+// them. A blob whose keeper (usage) is a pack outside doomed is not copied
+// again; neither is a copy that does not authenticate, which is false and
+// so nothing to keep.
+func (p *pruner) repack(ctx context.Context, st *state, ids []blob.ID, doomed map[blob.ID]bool) error {
+	p.copied = make(map[index.Prefix]bool)
 	for _, id := range ids {
-		if err := p.repackOne(ctx, id, st.sizes[id]); err != nil {
+		if err := p.repackOne(ctx, id, st.sizes[id], doomed); err != nil {
 			return err
 		}
 	}
@@ -218,7 +283,7 @@ func (p *pruner) repack(ctx context.Context, st *state, ids []blob.ID) error {
 	return p.step(stepRepacked)
 }
 
-func (p *pruner) repackOne(ctx context.Context, id blob.ID, size int64) error {
+func (p *pruner) repackOne(ctx context.Context, id blob.ID, size int64, doomed map[blob.ID]bool) error {
 	entries, err := p.r.PackHeader(ctx, id, size)
 	if err != nil {
 		return err
@@ -228,25 +293,37 @@ func (p *pruner) repackOne(ctx context.Context, id blob.ID, size int64) error {
 		return err
 	}
 	for _, e := range entries {
-		if !p.refs.has(index.PrefixOf(e.ID)) {
-			continue
-		}
-		end := uint64(e.Offset) + uint64(e.Length)
-		if end > uint64(len(data)) {
-			return fmt.Errorf("pack %s: blob %s lies beyond the pack's end", id.Short(), e.ID.Short())
-		}
-		plain, err := p.r.OpenBlob(nil, e.Type, e.ID, data[e.Offset:end], int(e.RawLength))
-		if err != nil {
+		if err := p.repackBlob(ctx, e, data, doomed); err != nil {
 			return fmt.Errorf("pack %s: %w", id.Short(), err)
 		}
-		_, added, err := p.r.SaveBlob(ctx, e.Type, plain)
-		if err != nil {
-			return err
-		}
-		if added {
-			p.res.RepackedBlobs++
-		}
 	}
+	return nil
+}
+
+// repackBlob stores again the blob of entry e, whose envelope lies in
+// data, if it is referenced, authenticates and has no keeper that stays.
+func (p *pruner) repackBlob(ctx context.Context, e pack.Entry, data []byte, doomed map[blob.ID]bool) error {
+	pr := index.PrefixOf(e.ID)
+	if k, ok := p.keepers[pr]; !p.refs.has(pr) || p.copied[pr] || ok && !doomed[k] {
+		return nil
+	}
+	end := uint64(e.Offset) + uint64(e.Length)
+	if end > uint64(len(data)) {
+		return fmt.Errorf("blob %s lies beyond the pack's end", e.ID.Short())
+	}
+	plain, err := p.r.OpenBlob(nil, e.Type, e.ID, data[e.Offset:end], int(e.RawLength))
+	if errors.Is(err, repo.ErrBadCopy) {
+		p.res.BadCopies++
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := p.r.SaveBlobCopy(ctx, e.Type, plain); err != nil {
+		return err
+	}
+	p.copied[pr] = true
+	p.res.RepackedBlobs++
 	return nil
 }
 

@@ -20,9 +20,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/blob"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -78,6 +79,9 @@ type Result struct {
 	CompletedPlans   int      `json:"completed_plans"`   // plans carried out and deleted
 	Pending          []string `json:"pending,omitempty"` // plans still waiting for backups in progress
 	StaleSessions    int      `json:"stale_sessions"`    // markers of crashed backups deleted
+	VerifiedCopies   int      `json:"verified_copies"`   // copies read to authenticate them before relying on them
+	VerifiedBytes    int64    `json:"verified_bytes"`    // bytes read for that, pack headers aside
+	BadCopies        int      `json:"bad_copies"`        // copies found not to authenticate
 }
 
 // Prune carries out every pending plan whose sessions have ended, then plans
@@ -94,7 +98,8 @@ func Prune(ctx context.Context, r *repo.Repo, opts Options) (*Result, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	p := &pruner{r: r, opts: opts, refs: newRefs()}
+	p := &pruner{r: r, opts: opts, refs: newRefs(), verify: newVerifier(r)}
+	defer r.OnUpload(nil)
 	var err error
 	for range maxRuns {
 		// An object that vanishes under us was deleted by a concurrent
@@ -103,6 +108,9 @@ func Prune(ctx context.Context, r *repo.Repo, opts Options) (*Result, error) {
 			break
 		}
 	}
+	p.res.VerifiedCopies = int(p.verify.copies.Load())
+	p.res.VerifiedBytes = p.verify.bytes.Load()
+	p.res.BadCopies += int(p.verify.bad.Load())
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
@@ -114,10 +122,16 @@ func Prune(ctx context.Context, r *repo.Repo, opts Options) (*Result, error) {
 const maxRuns = 3
 
 type pruner struct {
-	r    *repo.Repo
-	opts Options
-	refs *refs
-	res  Result
+	r      *repo.Repo
+	opts   Options
+	refs   *refs
+	res    Result
+	verify *verifier
+	// keepers maps each referenced blob with copies in several packs not
+	// yet planned to the pack whose copy phase 1 authenticated.
+	keepers map[index.Prefix]blob.ID
+	// copied holds the blobs repack stored again in this prune.
+	copied map[index.Prefix]bool
 }
 
 func (p *pruner) run(ctx context.Context) error {

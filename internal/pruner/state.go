@@ -2,6 +2,7 @@ package pruner
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,7 +36,20 @@ type state struct {
 // indexObject is what the rewrite of §8.3 needs of an index object.
 type indexObject struct {
 	packs      []blob.ID
+	listings   []listing // of each pack, in the order of packs
 	supersedes []blob.ID
+}
+
+// listing names what an index object says of one pack: the pack and the
+// SHA-256 of its canonical encoding. Two objects agree on a pack when
+// they have the same listing of it.
+type listing struct {
+	pack   blob.ID
+	digest [32]byte
+}
+
+func listingOf(p index.Pack) listing {
+	return listing{p.ID, sha256.Sum256((&index.File{Packs: []index.Pack{p}}).Encode())}
 }
 
 // workers bounds concurrent reads from the store.
@@ -118,6 +132,7 @@ func (p *pruner) loadIndex(ctx context.Context, st *state) error {
 		present := f.Packs[:0]
 		for _, pk := range f.Packs {
 			obj.packs = append(obj.packs, pk.ID)
+			obj.listings = append(obj.listings, listingOf(pk))
 			if _, ok := st.sizes[pk.ID]; ok {
 				present = append(present, pk)
 			}
@@ -169,13 +184,18 @@ func (p *pruner) loadOrphans(ctx context.Context, st *state) error {
 // parallel calls fn for every i in [0, n) on a few goroutines. It stops
 // handing out work after the first error, which it returns.
 func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	return parallelN(ctx, n, workers, fn)
+}
+
+// parallelN is parallel on w goroutines at most.
+func parallelN(ctx context.Context, n, w int, fn func(i int) error) error {
 	var (
 		wg    sync.WaitGroup
 		next  atomic.Int64
 		once  sync.Once
 		first error
 	)
-	for range min(workers, n) {
+	for range min(w, n) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)

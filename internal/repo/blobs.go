@@ -35,6 +35,21 @@ func (r *Repo) SaveBlob(ctx context.Context, t blob.Type, plaintext []byte) (blo
 	return id, true, nil
 }
 
+// SaveBlobCopy stores a new copy of the blob even if the index lists one,
+// and returns its ID. Prune uses it for a blob it must keep whose listed
+// copies outside the packs it deletes it has not authenticated
+// (docs/format.md §8.3). The copy is durable only after Flush.
+func (r *Repo) SaveBlobCopy(ctx context.Context, t blob.Type, plaintext []byte) (blob.ID, error) {
+	if len(plaintext) > compress.MaxRaw {
+		return blob.ID{}, fmt.Errorf("blob of %d bytes exceeds the %d-byte limit", len(plaintext), compress.MaxRaw)
+	}
+	id := r.hasher.Sum(t, plaintext)
+	_, err := r.SealBlob(t, id, plaintext, func(env []byte) error {
+		return r.packer.add(ctx, t, id, env, uint32(len(plaintext)))
+	})
+	return id, err
+}
+
 // SealBlob compresses and seals a blob and passes the envelope, valid only
 // during the call, to use. It returns the envelope's length.
 func (r *Repo) SealBlob(t blob.Type, id blob.ID, plaintext []byte, use func([]byte) error) (int, error) {
@@ -55,40 +70,34 @@ func (r *Repo) SealBlob(t blob.Type, id blob.ID, plaintext []byte, use func([]by
 }
 
 // OpenBlob authenticates and decodes a blob envelope read from a pack,
-// appending its plaintext to dst. It checks the plaintext against the ID.
+// appending its plaintext to dst. It checks the plaintext against the ID
+// (docs/format.md §3.0), so a validly encrypted envelope of other content
+// sealed under this ID is refused too. Its errors wrap ErrBadCopy.
 func (r *Repo) OpenBlob(dst []byte, t blob.Type, id blob.ID, env []byte, rawLen int) ([]byte, error) {
 	fb := bufPool.Get().(*[]byte)
 	defer bufPool.Put(fb)
 	framed, err := r.opener.Open((*fb)[:0], env, pack.BlobAD(t, id))
 	if err != nil {
-		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), err)
+		return nil, badCopyError{fmt.Errorf("%s blob %s: %w", t, id.Short(), err)}
 	}
 	*fb = framed
 	n := len(dst)
 	out, err := compress.Decode(dst, framed, rawLen)
 	if err != nil {
-		return nil, fmt.Errorf("%s blob %s: %w", t, id.Short(), err)
+		return nil, badCopyError{fmt.Errorf("%s blob %s: %w", t, id.Short(), err)}
 	}
 	if r.hasher.Sum(t, out[n:]) != id {
-		return nil, fmt.Errorf("%s blob %s: plaintext does not match its ID", t, id.Short())
+		return nil, badCopyError{fmt.Errorf("%s blob %s: plaintext does not match its ID", t, id.Short())}
 	}
 	return out, nil
 }
 
-// LoadBlob reads one blob through the index, appending its plaintext to dst.
+// LoadBlob reads one blob through the index, appending its plaintext to
+// dst. It tries every copy the index lists, packs known to hold good
+// copies first and packs known to lie last, until one authenticates
+// (docs/format.md §7.3); it fails only if none does.
 func (r *Repo) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, dst []byte) ([]byte, error) {
-	loc, ok := r.Index.Lookup(id)
-	if !ok {
-		return nil, fmt.Errorf("%s blob %s is not in the index", t, id.Short())
-	}
-	if loc.Type != t {
-		return nil, fmt.Errorf("blob %s is indexed as %s, expected %s", id.Short(), loc.Type, t)
-	}
-	env, err := r.ReadPackRange(ctx, loc.Pack, int64(loc.Offset), int64(loc.Length))
-	if err != nil {
-		return nil, err
-	}
-	return r.OpenBlob(dst, t, id, env, int(loc.RawLength))
+	return r.loadCopies(ctx, t, id, dst, r.LoadCopy)
 }
 
 // maxEnvelope bounds one blob's stored size.

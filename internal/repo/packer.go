@@ -140,6 +140,9 @@ func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
 	}
 	p.r.Index.AddPack(ip)
 	p.addPending(ip)
+	if fn := p.r.onUpload.Load(); fn != nil {
+		(*fn)(ip)
+	}
 	p.pendMu.Lock()
 	n := len(p.pending)
 	p.pendMu.Unlock()

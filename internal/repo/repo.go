@@ -70,6 +70,10 @@ type Repo struct {
 	// a prune plan will delete are treated as absent (docs/format.md §8.3).
 	writing atomic.Bool
 	plans   PlanAuthority // nil: every plan is trusted (a repository opened without its chain)
+	// health orders the copies readers try (copies.go).
+	health packHealth
+	// onUpload, if set, learns every pack this Repo uploads (OnUpload).
+	onUpload atomic.Pointer[func(index.Pack)]
 }
 
 // Errors callers distinguish.

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/index"
 )
 
 // WindowReader reads blobs for a reader that needs many of them, such as a
@@ -49,16 +50,20 @@ func (r *Repo) NewWindowReader(ctx context.Context, window int64, windows int) (
 		lru: list.New(), entries: make(map[windowKey]*list.Element)}, nil
 }
 
-// LoadBlob reads one blob, appending its plaintext to dst.
+// LoadBlob reads one blob, appending its plaintext to dst. Like
+// Repo.LoadBlob it tries every copy the index lists until one
+// authenticates (docs/format.md §7.3).
 func (w *WindowReader) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, dst []byte) ([]byte, error) {
-	loc, ok := w.r.Index.Lookup(id)
-	if !ok || loc.Type != t {
-		return w.r.LoadBlob(ctx, t, id, dst) // let it report the problem
-	}
+	return w.r.loadCopies(ctx, t, id, dst, w.loadCopy)
+}
+
+// loadCopy reads one copy through its window, or on its own when it is
+// large, straddles windows or lies beyond the pack's listed size.
+func (w *WindowReader) loadCopy(ctx context.Context, t blob.Type, id blob.ID, loc index.Location, dst []byte) ([]byte, error) {
 	start, end := int64(loc.Offset), int64(loc.Offset)+int64(loc.Length)
 	size, known := w.sizes[loc.Pack]
-	if !known || end > size || int64(loc.Length) > w.window/2 || start/w.window != (end-1)/w.window {
-		return w.r.LoadBlob(ctx, t, id, dst)
+	if loc.Type != t || !known || end > size || int64(loc.Length) > w.window/2 || start/w.window != (end-1)/w.window {
+		return w.r.LoadCopy(ctx, t, id, loc, dst)
 	}
 	idx := start / w.window
 	data, err := w.get(ctx, windowKey{loc.Pack, idx}, min(w.window, size-idx*w.window))
