@@ -17,6 +17,8 @@ import (
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/home"
+	"github.com/coffer-backup/coffer/internal/hostile"
+	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
@@ -362,4 +364,43 @@ func TestForgedPrunePlan(t *testing.T) {
 	a.run(t, "restore", "latest", "--target", out)
 	sameTree(t, filepath.Join(out, "src"), src)
 	a.run(t, "check", "--read-data")
+}
+
+// TestPreemptiveFalseCopy: malware on an append-only device knows a file
+// the full device will back up later (both machines see it), computes its
+// blob's ID (it holds the ID key) and lists a false copy of it, in a pack
+// of random bytes and in index objects, one unsigned and one signed by
+// itself, before the full device ever stores it. The full device's backup
+// must not take the false copy for the blob: it stores the blob itself,
+// and the snapshot restores.
+func TestPreemptiveFalseCopy(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "--insecure-http")
+	a, b := newUser(t, "laptop"), newUser(t, "nas")
+	src := filepath.Join(t.TempDir(), "src")
+	writeTree(t, src, 12, 20<<10)
+	var ia initFull
+	a.runJSON(t, &ia, "init", "--store", srv.URL)
+	a.run(t, "backup", src)
+	pair(t, a, b, srv.URL, "--append-only")
+
+	future := bytes.Repeat([]byte("a file both machines can read\n"), 3000) // one chunk
+	m := openMalware(t, b, srv.URL, ia.Account)
+	ctx := context.Background()
+	id := m.repo.Hash(blob.Data, future)
+	fake := index.Blob{Type: blob.Data, ID: id, Length: 2000, RawLength: uint32(len(future))}
+	p, err := hostile.Pack(ctx, m.repo, []index.Blob{fake}, hostile.RandomBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.repo.SaveIndex(ctx, &index.File{Packs: []index.Pack{p}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.WriteFile(filepath.Join(src, "future.txt"), future, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.run(t, "backup", src)
+	out := filepath.Join(t.TempDir(), "out")
+	a.run(t, "restore", "latest", "--target", out)
+	sameTree(t, filepath.Join(out, "src"), src)
 }

@@ -33,7 +33,7 @@ func buildMaster(n, step int) (*Master, []blob.ID) {
 				added++
 			}
 		}
-		m.AddFile(f)
+		m.AddFile(f, true)
 	}
 	return m, sample
 }

@@ -15,6 +15,11 @@ const (
 	numBuckets  = 1 << (8 * bucketBytes)
 	// treeBit marks tree blobs in an entry's pack number.
 	treeBit = 1 << 31
+	// trustBit marks an entry a writer may rely on without reading it
+	// (Master.Has): listed by this process's own uploads or by an index
+	// object a trusted device signed (docs/format.md §7.4).
+	trustBit = 1 << 30
+	flagBits = treeBit | trustBit
 )
 
 // key is what a bucket stores of a Prefix: the bytes after the bucket
@@ -23,13 +28,23 @@ type key [len(Prefix{}) - bucketBytes]byte
 
 // val is the location half of an entry: 16 bytes.
 type val struct {
-	pack   uint32 // pack number in the pack table, with treeBit for tree blobs
+	pack   uint32 // pack number in the pack table, with treeBit for tree blobs and trustBit
 	offset uint32
 	length uint32
 	raw    uint32
 }
 
-func (v val) num() uint32 { return v.pack &^ treeBit }
+func (v val) num() uint32 { return v.pack &^ flagBits }
+
+func (v val) trusted() bool { return v.pack&trustBit != 0 }
+
+// sameLocation reports whether v and w locate the same bytes, whether or
+// not they are trusted.
+func sameLocation(v, w val) bool {
+	v.pack &^= trustBit
+	w.pack &^= trustBit
+	return v == w
+}
 
 func (v val) typ() blob.Type {
 	if v.pack&treeBit != 0 {
@@ -45,11 +60,14 @@ type entry struct {
 	val    val
 }
 
-func newEntry(b Blob, pack uint32) entry {
+func newEntry(b Blob, pack uint32, trusted bool) entry {
 	bi, k := split(&b.ID)
 	v := val{pack: pack, offset: b.Offset, length: b.Length, raw: b.RawLength}
 	if b.Type == blob.Tree {
 		v.pack |= treeBit
+	}
+	if trusted {
+		v.pack |= trustBit
 	}
 	return entry{bucket: bi, key: k, val: v}
 }
@@ -121,9 +139,12 @@ func (b *bucket) search(k *key) int {
 }
 
 // contains reports whether the bucket holds key k at location v.
+// contains reports whether the bucket holds v's location for k; if it
+// does and v is trusted, the entry it holds becomes trusted.
 func (b *bucket) contains(k *key, v val) bool {
 	for i := b.search(k); i < len(b.keys) && b.keys[i] == *k; i++ {
-		if b.vals[i] == v {
+		if sameLocation(b.vals[i], v) {
+			b.vals[i].pack |= v.pack & trustBit
 			return true
 		}
 	}
@@ -139,7 +160,11 @@ func (b *bucket) merge(run []entry) int {
 	fresh := run[:0]
 	for _, e := range run {
 		last := len(fresh) - 1
-		if last >= 0 && fresh[last].key == e.key && fresh[last].val == e.val || b.contains(&e.key, e.val) {
+		if last >= 0 && fresh[last].key == e.key && sameLocation(fresh[last].val, e.val) {
+			fresh[last].val.pack |= e.val.pack & trustBit
+			continue
+		}
+		if b.contains(&e.key, e.val) {
 			continue
 		}
 		fresh = append(fresh, e)

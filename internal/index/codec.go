@@ -19,7 +19,9 @@ package index
 import (
 	"bytes"
 	"cmp"
+	"crypto/ed25519"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -40,7 +42,8 @@ const (
 	// File.EncodedSize would exceed it.
 	MaxEncodedSize = MaxObjectSize - crypt.Overhead
 
-	version        = 1
+	version        = 1              // unsigned
+	versionSigned  = 2              // with a signature trailer (§7.2)
 	headerSize     = len(magic) + 1 // magic, version
 	countSize      = 4              // every count is a little-endian uint32
 	packHeaderSize = blob.IDSize + countSize
@@ -76,17 +79,23 @@ type File struct {
 	// Supersedes names index objects whose every entry this one repeats
 	// or deliberately drops (prune). Readers ignore a superseded object.
 	Supersedes []blob.ID
+	// Signer is the DeviceID (32 hex digits) of the device that signed
+	// the object, and Sig its Ed25519 signature (Sign, Verify); both are
+	// empty in an unsigned (version 1) object.
+	Signer string
+	Sig    []byte
 }
 
-// EncodedSize returns len(f.Encode()) without encoding: the unpadded size,
-// 13 + 32 per superseded object + Pack.EncodedSize of each pack, plus the
-// padding. Padding never takes an encoding past MaxEncodedSize that was not
+// EncodedSize returns len(f.Encode()) of f once signed, without encoding:
+// the unpadded size, 13 + 32 per superseded object + Pack.EncodedSize of
+// each pack + SignatureSize, plus the padding. An unsigned encoding is no
+// longer. Padding never takes an encoding past MaxEncodedSize that was not
 // past it before (MaxObjectSize is its own Padmé length), so a writer can
 // fill an object by adding up unpadded sizes.
 func (f *File) EncodedSize() int { return padded(f.unpaddedSize()) }
 
 func (f *File) unpaddedSize() int {
-	n := headerSize + countSize + len(f.Supersedes)*blob.IDSize + countSize
+	n := headerSize + countSize + len(f.Supersedes)*blob.IDSize + countSize + SignatureSize
 	for _, p := range f.Packs {
 		n += p.EncodedSize()
 	}
@@ -108,10 +117,24 @@ func padded(n int) int { return int(pack.Padme(uint64(n)+crypt.Overhead)) - cryp
 // that Decode refuses: a writer that did not build f from packs it wrote
 // itself should Decode the result before storing it.
 func (f *File) Encode() []byte {
+	v := byte(version)
+	if f.Signer != "" {
+		v = versionSigned
+	}
+	b := f.body(v)
+	if f.Signer != "" {
+		id, _ := hex.DecodeString(f.Signer) // checked by Sign and Decode
+		b = append(append(b, id...), f.Sig...)
+	}
+	return append(b, make([]byte, padded(len(b))-len(b))...)
+}
+
+// body returns the encoding up to the signature trailer, with version v.
+func (f *File) body(v byte) []byte {
 	le := binary.LittleEndian
 	b := make([]byte, 0, f.EncodedSize())
 	b = append(b, magic[:]...)
-	b = append(b, version)
+	b = append(b, v)
 	b = le.AppendUint32(b, uint32(len(f.Supersedes)))
 	for _, id := range sortedIDs(f.Supersedes) {
 		b = append(b, id[:]...)
@@ -132,7 +155,7 @@ func (f *File) Encode() []byte {
 			b = le.AppendUint32(b, bl.RawLength)
 		}
 	}
-	return append(b, make([]byte, padded(len(b))-len(b))...)
+	return b
 }
 
 func sortedIDs(ids []blob.ID) []blob.ID {
@@ -164,16 +187,23 @@ func Decode(b []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	f := &File{Packs: packs, Supersedes: sup}
+	if d.signed {
+		if err := d.signature(f); err != nil {
+			return nil, err
+		}
+	}
 	if err := d.padding(); err != nil {
 		return nil, err
 	}
-	return &File{Packs: packs, Supersedes: sup}, nil
+	return f, nil
 }
 
 // decoder reads the encoding of §7.1 from b, front to back.
 type decoder struct {
-	b   []byte
-	off int
+	b      []byte
+	off    int
+	signed bool // version 2: a signature trailer follows the packs
 }
 
 func (d *decoder) take(n int) ([]byte, error) {
@@ -227,9 +257,23 @@ func (d *decoder) header() error {
 	if !bytes.Equal(h[:len(magic)], magic[:]) {
 		return fmt.Errorf("bad magic %x: %w", h[:len(magic)], ErrFormat)
 	}
-	if h[len(magic)] != version {
+	switch h[len(magic)] {
+	case version:
+	case versionSigned:
+		d.signed = true
+	default:
 		return fmt.Errorf("unsupported version %d: %w", h[len(magic)], ErrFormat)
 	}
+	return nil
+}
+
+// signature reads the signer and signature of a version 2 object.
+func (d *decoder) signature(f *File) error {
+	s, err := d.take(SignatureSize)
+	if err != nil {
+		return err
+	}
+	f.Signer, f.Sig = hex.EncodeToString(s[:signerSize]), bytes.Clone(s[signerSize:])
 	return nil
 }
 
@@ -411,4 +455,35 @@ func fill(packs []Pack) []*File {
 		size += n
 	}
 	return files
+}
+
+// The signature trailer of a version 2 index object (docs/format.md §7.2).
+const (
+	signerSize = 16 // raw bytes of a DeviceID
+	// SignatureSize is the trailer's size: signer and Ed25519 signature.
+	SignatureSize  = signerSize + ed25519.SignatureSize
+	labelSignature = "coffer v1 index signature"
+)
+
+// signed returns what a signature covers: label || 0x00 || account ||
+// the version 2 encoding up to the trailer.
+func (f *File) signed(account string) []byte {
+	return crypt.AD(labelSignature, append([]byte(account), f.body(versionSigned)...))
+}
+
+// Sign signs f as device id (32 hex digits) of account with key, so that
+// readers can tell which device wrote it (docs/format.md §7.2).
+func (f *File) Sign(account, id string, key ed25519.PrivateKey) error {
+	if raw, err := hex.DecodeString(id); err != nil || len(raw) != signerSize {
+		return fmt.Errorf("signer %q is not a DeviceID", id)
+	}
+	f.Signer = id
+	f.Sig = ed25519.Sign(key, f.signed(account))
+	return nil
+}
+
+// Verify reports whether f carries a signature of account's index by the
+// holder of pub.
+func (f *File) Verify(account string, pub ed25519.PublicKey) bool {
+	return f.Signer != "" && len(f.Sig) == ed25519.SignatureSize && ed25519.Verify(pub, f.signed(account), f.Sig)
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -108,10 +110,64 @@ func TestEncodeCanonical(t *testing.T) {
 }
 
 func TestEncodedSize(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
 	for _, f := range []*File{{}, fixture(), {Supersedes: []blob.ID{testID("x")}}} {
-		if got, want := f.EncodedSize(), len(f.Encode()); got != want {
-			t.Errorf("EncodedSize() = %d, len(Encode()) = %d", got, want)
+		if unsigned := len(f.Encode()); unsigned > f.EncodedSize() {
+			t.Errorf("unsigned encoding of %d bytes, over EncodedSize() = %d", unsigned, f.EncodedSize())
 		}
+		if err := f.Sign("acct", strings.Repeat("ab", 16), key); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := f.EncodedSize(), len(f.Encode()); got != want {
+			t.Errorf("EncodedSize() = %d, len(Encode()) of the signed file = %d", got, want)
+		}
+	}
+}
+
+// TestSignature: a signed object decodes to the same signer and
+// signature, re-encodes to the same bytes, and verifies only under its
+// signer's key and account, and only as it was signed.
+func TestSignature(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))
+	f := fixture()
+	if f.Verify("acct", key.Public().(ed25519.PublicKey)) {
+		t.Fatal("an unsigned file verifies")
+	}
+	if err := f.Sign("acct", strings.Repeat("0a", 16), key); err != nil {
+		t.Fatal(err)
+	}
+	b := f.Encode()
+	g, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g.Encode(), b) || g.Signer != f.Signer {
+		t.Fatal("a signed object does not round-trip")
+	}
+	for _, tc := range []struct {
+		name    string
+		account string
+		pub     ed25519.PublicKey
+		edit    func(*File)
+		want    bool
+	}{
+		{"as signed", "acct", key.Public().(ed25519.PublicKey), func(*File) {}, true},
+		{"another key", "acct", other.Public().(ed25519.PublicKey), func(*File) {}, false},
+		{"another account", "acct2", key.Public().(ed25519.PublicKey), func(*File) {}, false},
+		{"a blob moved", "acct", key.Public().(ed25519.PublicKey), func(f *File) { f.Packs[0].Blobs[0].Offset++ }, false},
+		{"supersedes added", "acct", key.Public().(ed25519.PublicKey), func(f *File) { f.Supersedes = append(f.Supersedes, testID("y")) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(h)
+			if got := h.Verify(tc.account, tc.pub); got != tc.want {
+				t.Errorf("Verify = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -358,5 +414,25 @@ func TestSplit(t *testing.T) {
 				t.Errorf("%d listings in the files, want %d", n, len(tc.packs))
 			}
 		})
+	}
+}
+
+// TestSignedGolden: testdata/v2.index is the fixture signed (§7.2) by the
+// DeviceID 0x0a × 16 of account "0123456789abcdef0123456789abcdef" with
+// the Ed25519 key whose seed is 32 bytes 0x07.
+func TestSignedGolden(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	const account = "0123456789abcdef0123456789abcdef"
+	f := fixture()
+	if err := f.Sign(account, strings.Repeat("0a", 16), key); err != nil {
+		t.Fatal(err)
+	}
+	want := golden(t, "v2.index", f.Encode())
+	dec, err := Decode(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dec.Encode(), want) || !dec.Verify(account, key.Public().(ed25519.PublicKey)) {
+		t.Fatal("testdata/v2.index does not decode to a verifying signed fixture")
 	}
 }

@@ -86,12 +86,16 @@ func NewMaster() *Master {
 // AddFile merges the packs of a decoded index object. Its Supersedes is
 // not interpreted: the caller leaves out what a reader ignores
 // (docs/format.md §7.3).
-func (m *Master) AddFile(f *File) { m.add(f.Packs) }
+//
+// trusted says whether writers may rely on its entries without reading
+// them (Has): whether a device this process trusts signed the object
+// (docs/format.md §7.4).
+func (m *Master) AddFile(f *File, trusted bool) { m.add(f.Packs, trusted) }
 
 // AddPack adds the blobs of a pack this process has just stored, and ends
 // their reservations.
 func (m *Master) AddPack(p Pack) {
-	m.add([]Pack{p})
+	m.add([]Pack{p}, true)
 	m.resMu.Lock()
 	defer m.resMu.Unlock()
 	for _, b := range p.Blobs {
@@ -99,7 +103,7 @@ func (m *Master) AddPack(p Pack) {
 	}
 }
 
-func (m *Master) add(packs []Pack) {
+func (m *Master) add(packs []Pack, trusted bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	nums := m.packs.intern(packs)
@@ -110,7 +114,7 @@ func (m *Master) add(packs []Pack) {
 	run := make([]entry, 0, total)
 	for i, p := range packs {
 		for _, b := range p.Blobs {
-			run = append(run, newEntry(b, nums[i]))
+			run = append(run, newEntry(b, nums[i], trusted))
 		}
 	}
 	slices.SortFunc(run, compareEntry)
@@ -153,13 +157,23 @@ func (m *Master) Copies(id blob.ID) []Location {
 	return out
 }
 
-// Has reports whether Lookup would find the blob. Unless packs are
-// excluded it reads only the keys of one bucket.
+// Has reports whether a trusted copy of the blob is listed in a pack that
+// is not excluded: one a writer may deduplicate against without reading
+// it (docs/format.md §7.4). A blob listed only by untrusted index objects
+// (an append-only device's, an unsigned one, a pack's own header) is
+// stored again, so that a device with the data keys cannot make a backup
+// skip a blob by listing a false copy of it ahead of time.
 func (m *Master) Has(id blob.ID) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, _, ok := m.find(&id)
-	return ok
+	bi, k := split(&id)
+	b := &m.buckets[bi]
+	for i := b.search(&k); i < len(b.keys) && b.keys[i] == k; i++ {
+		if b.vals[i].trusted() && !m.excluded(b.vals[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // find returns the bucket and position of the first entry for id that is

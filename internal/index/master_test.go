@@ -73,7 +73,7 @@ func TestMasterLookup(t *testing.T) {
 			m := NewMaster()
 			m.Exclude(tc.exclude) // before adding: must hold for packs added later
 			for _, f := range tc.files {
-				m.AddFile(f)
+				m.AddFile(f, true)
 			}
 			for _, p := range tc.packs {
 				m.AddPack(p)
@@ -141,23 +141,23 @@ func TestMasterCounts(t *testing.T) {
 		packs []blob.ID
 	}{
 		{"empty", func(m *Master) {}, 0, []blob.ID{}},
-		{"one file", func(m *Master) { m.AddFile(&File{Packs: []Pack{p1, p2}}) }, 9, []blob.ID{p1.ID, p2.ID}},
+		{"one file", func(m *Master) { m.AddFile(&File{Packs: []Pack{p1, p2}}, true) }, 9, []blob.ID{p1.ID, p2.ID}},
 		{"same file twice", func(m *Master) {
-			m.AddFile(&File{Packs: []Pack{p1, p2}})
-			m.AddFile(&File{Packs: []Pack{p2, p1}})
+			m.AddFile(&File{Packs: []Pack{p1, p2}}, true)
+			m.AddFile(&File{Packs: []Pack{p2, p1}}, true)
 		}, 9, []blob.ID{p1.ID, p2.ID}},
 		{"pack then file repeating it", func(m *Master) {
 			m.AddPack(p1)
-			m.AddFile(&File{Packs: []Pack{p1, p2}})
+			m.AddFile(&File{Packs: []Pack{p1, p2}}, true)
 		}, 9, []blob.ID{p1.ID, p2.ID}},
 		{"blob listed twice in one pack", func(m *Master) { m.AddPack(dup) }, 1, []blob.ID{dup.ID}},
-		{"pack listed twice in one file", func(m *Master) { m.AddFile(&File{Packs: []Pack{p1, p1}}) }, 4, []blob.ID{p1.ID}},
+		{"pack listed twice in one file", func(m *Master) { m.AddFile(&File{Packs: []Pack{p1, p1}}, true) }, 4, []blob.ID{p1.ID}},
 		{"one blob in two packs", func(m *Master) { m.AddPack(p1); m.AddPack(dup) }, 5, []blob.ID{p1.ID, dup.ID}},
 		{"one blob at two places of a pack", func(m *Master) {
 			moved := p1.Blobs[0]
 			moved.Offset += 1000
 			m.AddPack(p1)
-			m.AddFile(&File{Packs: []Pack{{ID: p1.ID, Blobs: []Blob{moved}}}})
+			m.AddFile(&File{Packs: []Pack{{ID: p1.ID, Blobs: []Blob{moved}}}}, true)
 		}, 5, []blob.ID{p1.ID}},
 		{"excluded still counted", func(m *Master) { m.AddPack(p1); m.Exclude([]blob.ID{p1.ID}) }, 4, []blob.ID{p1.ID}},
 	} {
@@ -200,7 +200,7 @@ func TestMasterMatchesMap(t *testing.T) {
 			}
 		}
 		if batch%2 == 0 {
-			m.AddFile(&f)
+			m.AddFile(&f, true)
 		} else {
 			for _, p := range f.Packs {
 				m.AddPack(p)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -193,12 +192,8 @@ func (p *pruner) rewriteIndex(ctx context.Context, st *state, del map[blob.ID]bo
 		return nil, err
 	}
 	for _, f := range index.Split(keep, rewrite) {
-		b := f.Encode()
-		if _, err := index.Decode(b); err != nil {
-			return nil, fmt.Errorf("refusing to write an invalid index object: %w", err)
-		}
-		if _, err := p.r.SaveObject(ctx, store.Index, crypt.ADIndex, b); err != nil {
-			return nil, fmt.Errorf("writing index: %w", err)
+		if _, err := p.r.SaveIndex(ctx, f); err != nil {
+			return nil, err
 		}
 		p.res.WrittenIndex++
 	}

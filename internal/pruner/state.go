@@ -137,7 +137,7 @@ func (p *pruner) loadIndex(ctx context.Context, st *state) error {
 				present = append(present, pk)
 			}
 		}
-		st.master.AddFile(&index.File{Packs: present})
+		st.master.AddFile(&index.File{Packs: present}, true)
 		mu.Lock()
 		defer mu.Unlock()
 		st.objects[name] = obj

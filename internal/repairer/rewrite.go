@@ -10,7 +10,6 @@ import (
 	"slices"
 
 	"github.com/coffer-backup/coffer/internal/blob"
-	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -78,8 +77,8 @@ func (rp *repairer) rewrite(ctx context.Context, names []string) error {
 		return nil
 	}
 	for _, f := range files {
-		if _, err := rp.r.SaveObject(ctx, store.Index, crypt.ADIndex, f.Encode()); err != nil {
-			return fmt.Errorf("writing index: %w", err)
+		if _, err := rp.r.SaveIndex(ctx, f); err != nil {
+			return err
 		}
 	}
 	return rp.deleteReplaced(ctx, names)

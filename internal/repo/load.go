@@ -192,7 +192,7 @@ func (r *Repo) LoadIndex(ctx context.Context) error {
 			seen[p.ID] = true
 		}
 		mu.Unlock()
-		r.Index.AddFile(&index.File{Packs: keep})
+		r.Index.AddFile(&index.File{Packs: keep}, r.trusts(f))
 		return nil
 	})
 	if err != nil {
@@ -207,17 +207,18 @@ func (r *Repo) LoadIndex(ctx context.Context) error {
 	return r.recoverPacks(ctx, orphans, sizes)
 }
 
+// recoverPacks reads whole each pack no index object names (left by an
+// interrupted backup, or uploaded without an index by a device that may
+// lie) and indexes the copies in it that authenticate, to be listed in
+// this device's next index object (docs/format.md §7.3).
 func (r *Repo) recoverPacks(ctx context.Context, ids []blob.ID, sizes map[blob.ID]int64) error {
 	for _, id := range ids {
-		entries, err := r.PackHeader(ctx, id, sizes[id])
-		if err != nil {
+		v, err := r.VerifyPack(ctx, id, sizes[id], nil)
+		if err != nil || len(v.Good) == 0 {
 			// A pack we cannot read is reported by check; it is not used.
 			continue
 		}
-		ip := index.Pack{ID: id, Blobs: make([]index.Blob, len(entries))}
-		for i, e := range entries {
-			ip.Blobs[i] = index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
-		}
+		ip := index.Pack{ID: id, Blobs: v.Good}
 		r.Index.AddPack(ip)
 		r.packer.addPending(ip)
 	}

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
-	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/pack"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -177,10 +176,9 @@ func (p *packer) writeIndex(ctx context.Context) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	f := index.File{Packs: ps}
-	if _, err := p.r.SaveObject(ctx, store.Index, crypt.ADIndex, f.Encode()); err != nil {
+	if _, err := p.r.SaveIndex(ctx, &index.File{Packs: ps}); err != nil {
 		p.addPending(ps...)
-		return fmt.Errorf("writing index: %w", err)
+		return err
 	}
 	return nil
 }

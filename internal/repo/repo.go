@@ -70,6 +70,9 @@ type Repo struct {
 	// a prune plan will delete are treated as absent (docs/format.md §8.3).
 	writing atomic.Bool
 	plans   PlanAuthority // nil: every plan is trusted (a repository opened without its chain)
+	// device signs the index objects this Repo writes and is trusted for
+	// those it reads (index.go); nil for a Repo opened by the recovery key.
+	device *keys.Device
 	// health orders the copies readers try (copies.go).
 	health packHealth
 	// onUpload, if set, learns every pack this Repo uploads (OnUpload).
@@ -188,6 +191,7 @@ func CreateAccount(ctx context.Context, st store.Store, dev *keys.Device, nk *Ne
 	}
 	cfg.MAC = r.keys.ConfigMAC(cfg.macInput())
 	r.cfg = cfg
+	r.device = dev
 	if err := r.create(ctx, dev, nk); err != nil {
 		r.Close()
 		return nil, nil, err
@@ -305,7 +309,12 @@ func openDevice(ctx context.Context, st store.Store, cfg Config, dev *keys.Devic
 		}
 		return nil, fmt.Errorf("%w: device %s is not in the account's device chain", ErrNoDeviceKey, dev.ID)
 	}
-	return openEpochs(ctx, st, cfg, chain, dev, keys.DeviceObjectName)
+	r, err := openEpochs(ctx, st, cfg, chain, dev, keys.DeviceObjectName)
+	if err != nil {
+		return nil, err
+	}
+	r.device = dev
+	return r, nil
 }
 
 // OpenRecovery opens the repository in st with the root key of chain's
