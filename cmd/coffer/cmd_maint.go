@@ -51,7 +51,11 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		e.say("problem: %s", m)
 	}
 	if len(rep.Errors) > 0 {
-		return withHint(fmt.Errorf("check found %s", plural(len(rep.Errors), "problem")), "nothing was changed; restore what you can with 'coffer restore' and report the problems")
+		hint := "nothing was changed; restore what you can with 'coffer restore' and report the problems"
+		if len(rep.BadCopies) > 0 {
+			hint = "nothing was changed; 'coffer repair' on a full device rebuilds the index from the copies that authenticate"
+		}
+		return withHint(fmt.Errorf("check found %s", plural(len(rep.Errors), "problem")), hint)
 	}
 	return nil
 }
