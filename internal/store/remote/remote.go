@@ -78,7 +78,7 @@ const DefaultRetry = 2 * time.Minute
 
 // orDefaults returns t with each zero field set to its default.
 func (t Timeouts) orDefaults() Timeouts {
-	t.Limits = t.Limits.OrDefaults()
+	t.Limits = t.OrDefaults()
 	if t.Retry <= 0 {
 		t.Retry = DefaultRetry
 	}
