@@ -218,7 +218,7 @@ func (n *newcomer) finish(ctx context.Context, e *env, c *account.Chain) (joinRe
 	if err := c.Member(n.dev); err != nil {
 		return joinResult{}, err
 	}
-	st, err := storeopen.Open(n.loc, storeopen.Options{Account: c.Account(), Device: n.dev})
+	st, err := e.openStore(n.home, n.loc, storeopen.Options{Account: c.Account(), Device: n.dev})
 	if err != nil {
 		return joinResult{}, err
 	}
@@ -273,7 +273,7 @@ func runJoin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return e.pairingHint(err)
 	}
-	st, err := storeopen.Open(n.loc, storeopen.Options{Account: joined.Account, Device: n.dev})
+	st, err := e.openStore(n.home, n.loc, storeopen.Options{Account: joined.Account, Device: n.dev})
 	if err != nil {
 		return err
 	}

@@ -54,9 +54,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	case status(err) == 404:
 		return fmt.Errorf("bucket %s does not exist: create it first", s.loc.Bucket)
 	case status(err) == 403:
-		return fmt.Errorf("bucket %s: access denied; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's policy: %w", s.loc.Bucket, err)
+		return fmt.Errorf("bucket %s: access denied; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's policy: %w", s.loc.Bucket, short(err))
 	case err != nil:
-		return fmt.Errorf("bucket %s: %w", s.loc.Bucket, err)
+		return fmt.Errorf("bucket %s: %w", s.loc.Bucket, short(err))
 	}
 	return nil
 }
@@ -67,7 +67,7 @@ func (s *Store) checkEmpty(ctx context.Context) error {
 		Bucket: &s.loc.Bucket, Prefix: aws.String(s.loc.keyPrefix()), MaxKeys: aws.Int32(100),
 	})
 	if err != nil {
-		return fmt.Errorf("listing the prefix: %w", err)
+		return fmt.Errorf("listing the prefix: %w", short(err))
 	}
 	for _, o := range out.Contents {
 		if !strings.HasPrefix(aws.ToString(o.Key), s.probePrefix()) {

@@ -103,11 +103,11 @@ func putError(err error) error {
 	case status(err) == 412:
 		return store.ErrExists
 	case status(err) == 409:
-		return fmt.Errorf("another write of the same name was in progress; retry: %w", err)
+		return fmt.Errorf("another write of the same name was in progress; retry: %w", short(err))
 	case code(err) == "BadDigest" || code(err) == "XAmzContentChecksumMismatch":
-		return fmt.Errorf("the bytes do not hash to the object's name: %w", err)
+		return fmt.Errorf("the service found that the bytes it received do not have the SHA-256 sent with them: %w", short(err))
 	}
-	return err
+	return short(err)
 }
 
 // contentSum returns the base64 SHA-256 an object must have if its kind is

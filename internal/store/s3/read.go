@@ -168,7 +168,7 @@ func (s *Store) List(ctx context.Context, kind store.Kind, fn func(store.ObjectI
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", kind, err)
+			return fmt.Errorf("list %s: %w", kind, short(err))
 		}
 		if err := s.listPage(kind, page, fn); err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -98,5 +99,35 @@ func opError(op string, kind store.Kind, name string, err error) error {
 	if isNotFound(err) {
 		err = store.ErrNotFound
 	}
-	return fmt.Errorf("%s %s/%s: %w", op, kind, name, err)
+	return fmt.Errorf("%s %s/%s: %w", op, kind, name, short(err))
+}
+
+// sdkError is an SDK error told in one short line; it unwraps to the
+// original.
+type sdkError struct {
+	msg string
+	err error
+}
+
+func (e *sdkError) Error() string { return e.msg }
+func (e *sdkError) Unwrap() error { return e.err }
+
+// short tells an SDK error as the operation and either the service's
+// status, code and message, or why the request could not be sent, leaving
+// out request IDs and the SDK's framing. Other errors are returned as they
+// are.
+func short(err error) error {
+	var oe *smithy.OperationError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	var ae smithy.APIError
+	var se *smithyhttp.RequestSendError
+	switch {
+	case errors.As(err, &ae):
+		return &sdkError{fmt.Sprintf("S3 %s: HTTP %d %s: %s", oe.Operation(), status(err), ae.ErrorCode(), ae.ErrorMessage()), err}
+	case errors.As(err, &se):
+		return &sdkError{fmt.Sprintf("S3 %s: %v", oe.Operation(), se.Err), err}
+	}
+	return err
 }

@@ -179,6 +179,22 @@ func TestRefusesIgnoredIfNoneMatch(t *testing.T) {
 	}
 }
 
+// TestMissingBucket checks that a missing bucket is not taken for a missing
+// object, and that the error is one short line: operation, status, code
+// and message, without the SDK's request IDs.
+func TestMissingBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	st, err := s3.Open(context.Background(), s3.Location{Bucket: "no-such-bucket"}, srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Get(context.Background(), store.Config, "config", 0, -1)
+	const want = "get config/config: S3 GetObject: HTTP 404 NoSuchBucket: "
+	if errors.Is(err, store.ErrNotFound) || err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "RequestID") {
+		t.Errorf("Get in a missing bucket: %v", err)
+	}
+}
+
 // TestCreateRefuses checks that Create refuses a missing bucket and a
 // prefix that holds keys, but accepts one holding only a probe leftover.
 func TestCreateRefuses(t *testing.T) {
@@ -246,7 +262,7 @@ func TestChecksumRefused(t *testing.T) {
 	st := create(t, srv.Location(t, "p"), srv.Endpoint)
 	name := strings.Repeat("ab", 32)
 	err := store.PutBytes(context.Background(), st, store.Snapshots, name, []byte("not its hash"))
-	if err == nil || !strings.Contains(err.Error(), "do not hash") {
+	if err == nil || !strings.Contains(err.Error(), "do not have the SHA-256") {
 		t.Errorf("Put of bytes that do not hash to the name: %v", err)
 	}
 	if _, err := st.Stat(context.Background(), store.Snapshots, name); !errors.Is(err, store.ErrNotFound) {

@@ -186,13 +186,30 @@ func (s *Server) Client() *awss3.Client { return s.client }
 // Bucket creates a bucket with a new random name and returns the name.
 func (s *Server) Bucket(t testing.TB) string {
 	t.Helper()
+	name, err := s.NewBucket(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// NewBucket creates a bucket with a new random name and returns the name;
+// it serves callers that are not a test's goroutine.
+func (s *Server) NewBucket(ctx context.Context) (string, error) {
 	var id [6]byte
 	_, _ = rand.Read(id[:]) // never fails
 	name := "coffer-" + hex.EncodeToString(id[:])
-	if _, err := s.client.CreateBucket(context.Background(), &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatalf("creating bucket %s: %v", name, err)
+	if _, err := s.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		return "", fmt.Errorf("creating bucket %s: %w", name, err)
 	}
-	return name
+	return name, nil
+}
+
+// Env returns the AWS environment that reaches the server, as
+// NAME=VALUE, for a program started with its own environment.
+func Env() []string {
+	return []string{"AWS_ACCESS_KEY_ID=" + AccessKey, "AWS_SECRET_ACCESS_KEY=" + SecretKey, "AWS_REGION=" + Region,
+		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull, "AWS_EC2_METADATA_DISABLED=true"}
 }
 
 // Location returns a location in a new bucket under prefix ("" for none).
