@@ -173,7 +173,7 @@ var valueFlags = map[string]bool{
 	"timeout": true, "code": true, "name": true, "account": true, "threshold": true, "fingerprint": true,
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
-	"s3-endpoint": true,
+	"s3-endpoint": true, "objects": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as

@@ -41,17 +41,22 @@ func (s *Store) create(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}
-	if err := s.checkEmpty(ctx); err != nil {
+	if err := s.CheckEmpty(ctx); err != nil {
 		return err
 	}
 	return s.ProbeExclusive(ctx)
 }
 
-// Ping checks that the bucket exists and the credentials may reach it.
+// Ping checks that the bucket exists and the credentials may list the
+// prefix. It lists rather than sends HEAD to the bucket, which needs
+// s3:ListBucket without a prefix condition, so that credentials limited to
+// the prefix pass.
 func (s *Store) Ping(ctx context.Context) error {
-	_, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: &s.loc.Bucket})
+	_, err := s.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{
+		Bucket: &s.loc.Bucket, Prefix: aws.String(s.loc.keyPrefix()), MaxKeys: aws.Int32(1),
+	})
 	switch {
-	case status(err) == 404:
+	case code(err) == "NoSuchBucket":
 		return fmt.Errorf("bucket %s does not exist: create it first", s.loc.Bucket)
 	case status(err) == 403:
 		return fmt.Errorf("bucket %s: access denied; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's policy: %w", s.loc.Bucket, short(err))
@@ -61,8 +66,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// checkEmpty fails if any key but a probe's lies under the prefix.
-func (s *Store) checkEmpty(ctx context.Context) error {
+// ErrNotEmpty means a new store's prefix holds keys already.
+var ErrNotEmpty = errors.New("the prefix is not empty")
+
+// CheckEmpty fails, wrapping ErrNotEmpty, if any key but a probe's lies
+// under the prefix.
+func (s *Store) CheckEmpty(ctx context.Context) error {
 	out, err := s.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{
 		Bucket: &s.loc.Bucket, Prefix: aws.String(s.loc.keyPrefix()), MaxKeys: aws.Int32(100),
 	})
@@ -71,7 +80,7 @@ func (s *Store) checkEmpty(ctx context.Context) error {
 	}
 	for _, o := range out.Contents {
 		if !strings.HasPrefix(aws.ToString(o.Key), s.probePrefix()) {
-			return errors.New("the prefix is not empty (it holds " + aws.ToString(o.Key) + ")")
+			return fmt.Errorf("%w (it holds %s)", ErrNotEmpty, aws.ToString(o.Key))
 		}
 	}
 	return nil
