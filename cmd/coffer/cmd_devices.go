@@ -82,7 +82,7 @@ func (e *env) deviceList(ctx context.Context) error {
 func (s *session) relay() (*remote.Store, error) {
 	rs, ok := s.store.(*remote.Store)
 	if !ok {
-		return nil, withHint(errors.New("adding a device needs a Coffer server store"), "pairing is relayed by 'coffer serve'; a directory store has one device and its recovery key")
+		return nil, withHint(errors.New("adding a device needs a Coffer server store"), "pairing is relayed by 'coffer serve'; a directory or S3 store has one device and its recovery key")
 	}
 	return rs, nil
 }
