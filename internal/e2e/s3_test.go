@@ -40,7 +40,7 @@ func TestServeS3(t *testing.T) {
 	if err := backup.Wait(); err == nil {
 		t.Fatal("the backup ended before the server was killed; the test needs a longer backup")
 	}
-	srv = startServer(t, data, srv.listen, flags...)
+	startServer(t, data, srv.listen, flags...) // the same URL, closed at the end of the test
 	alice.run(t, "backup", src)
 
 	out := t.TempDir()

@@ -92,7 +92,7 @@ func setEnv() {
 			"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_S3": "",
 			"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
 		} {
-			os.Setenv(k, v)
+			_ = os.Setenv(k, v) // fails only on an invalid name
 		}
 	})
 }
@@ -130,9 +130,9 @@ func start(t testing.TB, bin, dir string) (*Server, error) {
 		return nil, fmt.Errorf("starting versitygw: %w", err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }() // its error is the kill's
 	if err := awaitListen(addr, done); err != nil {
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 		return nil, fmt.Errorf("%w; its output:\n%s", err, out.String())
 	}
@@ -173,7 +173,7 @@ func awaitListen(addr string, done <-chan struct{}) error {
 		default:
 		}
 		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
+			_ = c.Close()
 			return nil
 		}
 	}
