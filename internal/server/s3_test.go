@@ -43,11 +43,14 @@ func bucketKeys(t *testing.T, srv *s3test.Server, bucket string) []string {
 
 // TestObjectsS3 walks the life of objects on a server keeping them in S3,
 // and checks that exactly the objects it accepted are in the bucket, each
-// at PREFIX/accounts/<account>/ and its path in the local layout.
+// at PREFIX/accounts/<account>/ and its path in the local layout. Its data
+// directory does not exist beforehand: the server makes it, although no
+// object goes there.
 func TestObjectsS3(t *testing.T) {
 	srv := s3test.Start(t)
 	mod, loc := s3Objects(t, srv)
-	e := newEnv(t, mod)
+	data := filepath.Join(t.TempDir(), "new", "data")
+	e := newEnv(t, mod, func(c *Config) { c.Data = data })
 	a := e.newAccount(1)
 	walkObjects(t, e, a)
 	_, pack := content(1, 100_000)

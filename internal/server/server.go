@@ -156,6 +156,9 @@ func New(cfg Config) (*Server, error) {
 		pageLen:  wire.MaxChainPage,
 		progress: progressTimeout,
 	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
 	var err error
 	if s.objects, err = openObjects(cfg); err != nil {
 		return nil, err
