@@ -7,8 +7,10 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 GOLANGCI := $(GOBIN)/golangci-lint
 OMNIWITNESS_VERSION := v0.0.0-20260720115447-2e1c6971d19e
 OMNIWITNESS := $(GOBIN)/omniwitness
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW := $(GOBIN)/versitygw
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw
 
 build:
 	$(GO) build -o bin/coffer ./cmd/coffer
@@ -43,7 +45,16 @@ omniwitness:
 		GOFLAGS= $(GO) install github.com/transparency-dev/witness/cmd/omniwitness@$(OMNIWITNESS_VERSION); \
 	fi
 
-unit: omniwitness
+# versitygw (github.com/versity/versitygw), an S3-compatible gateway that
+# the S3 store's and the server's tests run for real (internal/store/s3/s3test),
+# is installed the same way, outside go.mod.
+versitygw:
+	@if ! [ -x $(VERSITYGW) ] || ! $(GO) version -m $(VERSITYGW) 2>/dev/null | grep -q "github.com/versity/versitygw[[:space:]]*$(VERSITYGW_VERSION)"; then \
+		echo "installing versitygw $(VERSITYGW_VERSION)"; \
+		GOFLAGS= $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
+	fi
+
+unit: omniwitness versitygw
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:

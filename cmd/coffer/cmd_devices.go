@@ -82,7 +82,7 @@ func (e *env) deviceList(ctx context.Context) error {
 func (s *session) relay() (*remote.Store, error) {
 	rs, ok := s.store.(*remote.Store)
 	if !ok {
-		return nil, withHint(errors.New("adding a device needs a Coffer server store"), "pairing is relayed by 'coffer serve'; a directory store has one device and its recovery key")
+		return nil, withHint(errors.New("adding a device needs a Coffer server store"), "pairing is relayed by 'coffer serve'; a directory or S3 store has one device and its recovery key")
 	}
 	return rs, nil
 }
@@ -219,7 +219,7 @@ func (n *newcomer) finish(ctx context.Context, e *env, c *account.Chain) (joinRe
 	if err := c.Member(n.dev); err != nil {
 		return joinResult{}, err
 	}
-	st, err := storeopen.Open(n.loc, storeopen.Options{Account: c.Account(), Device: n.dev})
+	st, err := e.openStore(n.home, n.loc, storeopen.Options{Account: c.Account(), Device: n.dev})
 	if err != nil {
 		return joinResult{}, err
 	}
@@ -275,7 +275,7 @@ func runJoin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return e.pairingHint(err)
 	}
-	st, err := storeopen.Open(n.loc, storeopen.Options{Account: joined.Account, Device: n.dev})
+	st, err := e.openStore(n.home, n.loc, storeopen.Options{Account: joined.Account, Device: n.dev})
 	if err != nil {
 		return err
 	}

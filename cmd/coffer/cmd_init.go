@@ -51,7 +51,11 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer nk.Zero()
-	opts := storeopen.Options{Account: acct, Device: dev, Genesis: nk.Genesis, RegistrationToken: os.Getenv("COFFER_REGISTRATION_TOKEN")}
+	endpoint, err := e.s3Endpoint(h, loc)
+	if err != nil {
+		return err
+	}
+	opts := storeopen.Options{Account: acct, Device: dev, Genesis: nk.Genesis, RegistrationToken: os.Getenv("COFFER_REGISTRATION_TOKEN"), S3Endpoint: endpoint}
 	st, err := storeopen.Create(ctx, loc, opts)
 	if err != nil {
 		return err
@@ -82,13 +86,19 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// remember makes loc this device's default store, used with account.
+// remember makes loc this device's default store, used with account, on
+// the S3 service --s3-endpoint names if it is an S3 store.
 func (e *env) remember(h *home.Home, loc, acct string) error {
+	endpoint, err := e.s3Endpoint(h, loc)
+	if err != nil {
+		return err
+	}
 	settings, err := h.Settings()
 	if err != nil {
 		return err
 	}
 	settings.Remember(loc, acct)
+	settings.RememberEndpoint(loc, endpoint)
 	return h.SaveSettings(settings)
 }
 

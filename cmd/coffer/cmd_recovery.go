@@ -54,7 +54,7 @@ func runRecover(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer rdev.Zero()
-	st, err := storeopen.Open(n.loc, storeopen.Options{Account: e.o.account, Device: rdev})
+	st, err := e.openStore(n.home, n.loc, storeopen.Options{Account: e.o.account, Device: rdev})
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (e *env) recoverWithContacts(ctx context.Context) error {
 		return err
 	}
 	defer n.dev.Zero()
-	st, err := storeopen.Open(n.loc, storeopen.Options{Account: acct, Device: dc})
+	st, err := e.openStore(n.home, n.loc, storeopen.Options{Account: acct, Device: dc})
 	if err != nil {
 		return err
 	}
@@ -312,7 +312,7 @@ func (e *env) contactHelp(ctx context.Context, owner string) error {
 		return err
 	}
 	defer dev.Zero()
-	st, err := storeopen.Open(loc, storeopen.Options{Account: owner, Device: dev})
+	st, err := e.openStore(h, loc, storeopen.Options{Account: owner, Device: dev})
 	if err != nil {
 		return err
 	}

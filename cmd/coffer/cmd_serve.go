@@ -20,10 +20,12 @@ func serveCommand() *command {
 	var tokenFile string
 	return &command{
 		name:    "serve",
-		args:    "--data DIR [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "--data DIR [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, account stores, TLS certificate (required)")
+			fs.StringVar(&cfg.Objects, "objects", "", "where accounts' objects are kept: s3://BUCKET/PREFIX, with credentials and region from the AWS_* environment (default: DIR/accounts)")
+			fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "with --objects: the URL of an S3-compatible service, such as http://127.0.0.1:7070 (default: AWS)")
 			fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "TCP address to listen on")
 			fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate to serve (default: a self-signed one made in DIR/tls, pinned by clients)")
 			fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")

@@ -54,7 +54,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	return e.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "account %s: %d chain entries, head %s, key epoch %d, %d devices\n", termsafe.Name(res.Account), res.Entries, res.Head[:16], res.Epoch, len(res.Devices))
 		if res.Log == nil {
-			fmt.Fprintln(w, "no transparency log: a directory store has none")
+			fmt.Fprintln(w, "no transparency log: a directory or S3 store has none")
 			return
 		}
 		l := res.Log

@@ -7,7 +7,7 @@ import (
 
 func commands() map[string]*command {
 	list := []*command{
-		{name: "init", args: "--store DIR|URL [--account-name NAME] [--witness VKEY]...", summary: "create an account and its encrypted repository in a store", setup: initFlags, run: runInit},
+		{name: "init", args: "--store DIR|s3://BUCKET/PREFIX|URL [--s3-endpoint URL] [--account-name NAME] [--witness VKEY]...", summary: "create an account and its encrypted repository in a store", setup: initFlags, run: runInit},
 		{name: "backup", args: "PATH... [--exclude GLOB] [--tag T]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
 		{name: "snapshots", args: "[--device NAME|ID]", summary: "list snapshots", setup: snapFlags, run: runSnapshots},
 		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: snapFlags, run: runLs},
@@ -35,7 +35,8 @@ func commands() map[string]*command {
 }
 
 func storeFlag(fs *flag.FlagSet, o *opts) {
-	fs.StringVar(&o.store, "store", "", "the store: a directory, or a server URL https://host:port#sha256=PIN (default $COFFER_STORE, else the store of the last init)")
+	fs.StringVar(&o.store, "store", "", "the store: a directory, s3://BUCKET/PREFIX, or a server URL https://host:port#sha256=PIN (default $COFFER_STORE, else the store of the last init)")
+	fs.StringVar(&o.s3Endpoint, "s3-endpoint", "", "with an s3:// store: the URL of an S3-compatible service, such as http://127.0.0.1:7070 (default: the one this device used the store with first, else AWS); credentials and region come from the AWS_* environment")
 }
 
 // snapFlags are the flags of commands that name snapshots.

@@ -121,7 +121,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := storeopen.Open(loc, storeopen.Options{Account: acct, Device: dev})
+	st, err := e.openStore(h, loc, storeopen.Options{Account: acct, Device: dev})
 	if errors.Is(err, storeopen.ErrNoAccount) {
 		err = withHint(err, "set COFFER_ACCOUNT to the account ID, or run 'coffer init --store URL' on this device")
 	}
@@ -143,7 +143,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, e.chainHint(err)
 	}
-	if storeopen.IsRemote(loc) {
+	if storeopen.IsRemote(loc) || storeopen.IsS3(loc) {
 		r.SetUploads(remoteUploads)
 	}
 	s := &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc, log: rep}
@@ -157,9 +157,43 @@ func (s *session) setChain(c *account.Chain) error {
 	return c.Save(s.home)
 }
 
-// remoteUploads is how many packs go to a server at once: network latency
-// leaves room to overlap them.
+// remoteUploads is how many packs go to a server or a bucket at once:
+// network latency leaves room to overlap them.
 const remoteUploads = 2
+
+// s3Endpoint returns the S3 service of the store at loc: --s3-endpoint,
+// else the one this device remembers for loc, else "" (AWS). It refuses
+// --s3-endpoint with a store that is not in S3.
+func (e *env) s3Endpoint(h *home.Home, loc string) (string, error) {
+	if !storeopen.IsS3(loc) {
+		if e.o.s3Endpoint != "" {
+			return "", usageError{"--s3-endpoint goes with an s3:// store only"}
+		}
+		return "", nil
+	}
+	if e.o.s3Endpoint != "" {
+		return storeopen.CanonicalS3Endpoint(e.o.s3Endpoint)
+	}
+	s, err := h.Settings()
+	if err != nil {
+		return "", err
+	}
+	if canon, err := storeopen.Canonical(loc); err == nil {
+		loc = canon
+	}
+	return s.S3Endpoints[loc], nil
+}
+
+// openStore opens the store at loc with o, on the S3 service s3Endpoint
+// finds for it.
+func (e *env) openStore(h *home.Home, loc string, o storeopen.Options) (store.Store, error) {
+	ep, err := e.s3Endpoint(h, loc)
+	if err != nil {
+		return nil, err
+	}
+	o.S3Endpoint = ep
+	return storeopen.Open(loc, o)
+}
 
 // account returns $COFFER_ACCOUNT, else the account this device remembers
 // for the store at loc ("" if none: a local store needs none).

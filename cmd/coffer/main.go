@@ -76,6 +76,7 @@ type opts struct {
 	witnesses, fingerprints                   multi
 	witnessThreshold                          int
 	data, listen                              string // coffer witness serve
+	s3Endpoint                                string
 	logKeys                                   multi
 }
 
@@ -172,6 +173,7 @@ var valueFlags = map[string]bool{
 	"timeout": true, "code": true, "name": true, "account": true, "threshold": true, "fingerprint": true,
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
+	"s3-endpoint": true, "objects": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as

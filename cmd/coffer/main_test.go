@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/store/s3/s3test"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -47,6 +49,35 @@ func TestScripts(t *testing.T) {
 			// A program built with the race detector sleeps a second
 			// before exiting unless told not to.
 			e.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+			return nil
+		},
+	})
+}
+
+// TestS3Scripts runs the scripts in testdata/s3 against stores in a real
+// S3 service, versitygw: each script gets a new bucket $BUCKET on the
+// service at $S3_ENDPOINT (its buckets are directories in $S3_DIR), the
+// AWS_* environment of its credentials, and $S3_NOINM_ENDPOINT, the same
+// service behind a proxy that drops If-None-Match.
+func TestS3Scripts(t *testing.T) {
+	srv := s3test.Start(t)
+	noINM := srv.IgnoringIfNoneMatch(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/s3",
+		WorkdirRoot:         t.TempDir(),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Cmds:                scriptCmds(),
+		Setup: func(e *testscript.Env) error {
+			bucket, err := srv.NewBucket(context.Background())
+			if err != nil {
+				return err
+			}
+			e.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+			for _, kv := range append(s3test.Env(), "BUCKET="+bucket, "S3_ENDPOINT="+srv.Endpoint, "S3_DIR="+srv.Dir, "S3_NOINM_ENDPOINT="+noINM) {
+				k, v, _ := strings.Cut(kv, "=")
+				e.Setenv(k, v)
+			}
 			return nil
 		},
 	})

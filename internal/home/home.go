@@ -29,6 +29,11 @@ type Settings struct {
 	// Logs maps a server store location to the transparency-log policy
 	// this device applies to it (docs/transparency.md).
 	Logs map[string]LogPolicy `json:"logs,omitempty"`
+	// S3Endpoints maps an s3:// store location to the URL of the
+	// S3-compatible service that holds it, as given when this device
+	// first used it (--s3-endpoint), so later commands need no flag. A
+	// store on AWS has none.
+	S3Endpoints map[string]string `json:"s3_endpoints,omitempty"`
 }
 
 // LogPolicy is what a device requires of a server's transparency log.
@@ -98,6 +103,18 @@ func (s *Settings) Remember(location, account string) {
 		s.Accounts = map[string]string{}
 	}
 	s.Accounts[location] = account
+}
+
+// RememberEndpoint records that the S3 store at location lives on the
+// service at endpoint; an empty endpoint records nothing.
+func (s *Settings) RememberEndpoint(location, endpoint string) {
+	if endpoint == "" {
+		return
+	}
+	if s.S3Endpoints == nil {
+		s.S3Endpoints = map[string]string{}
+	}
+	s.S3Endpoints[location] = endpoint
 }
 
 // Locate returns the home named by COFFER_HOME, else

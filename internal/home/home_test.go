@@ -34,3 +34,28 @@ func TestRemember(t *testing.T) {
 		}
 	}
 }
+
+// TestRememberEndpoint checks that an S3 store's endpoint is kept across
+// saving and reading, replaced by a new one, and never by none.
+func TestRememberEndpoint(t *testing.T) {
+	h := &Home{Dir: t.TempDir() + "/home"}
+	const loc = "s3://bucket/laptop"
+	for _, ep := range []string{"http://127.0.0.1:7070", "", "https://s3.example:9000"} {
+		s, err := h.Settings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.RememberEndpoint(loc, ep)
+		if err := h.SaveSettings(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := h.Settings()
+	if err != nil || !reflect.DeepEqual(s.S3Endpoints, map[string]string{loc: "https://s3.example:9000"}) {
+		t.Errorf("endpoints: %v, %v", s.S3Endpoints, err)
+	}
+	s.RememberEndpoint("s3://aws-bucket", "")
+	if len(s.S3Endpoints) != 1 {
+		t.Errorf("an empty endpoint was remembered: %v", s.S3Endpoints)
+	}
+}

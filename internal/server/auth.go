@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,12 +9,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"os"
 
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/wire"
-	"github.com/coffer-backup/coffer/internal/store/local"
 )
 
 // maxAuthBody bounds the JSON bodies of auth and pairing requests.
@@ -50,7 +49,7 @@ func (s *Server) register(c *call) error {
 	if err := s.accountFree(c, req.Account); err != nil {
 		return err
 	}
-	if err := s.createStore(req.Account); err != nil {
+	if err := s.createStore(c.ctx(), req.Account); err != nil {
 		return errors.Join(s.accountFree(c, req.Account), err) // a 409 if a racing registration won
 	}
 	index, err := s.db.CreateAccount(c.ctx(), req.Account, req.Genesis, changeOf(nil, e, s.cfg.Now().UTC()))
@@ -58,7 +57,7 @@ func (s *Server) register(c *call) error {
 		return errAccountExists()
 	}
 	if err != nil {
-		s.removeStore(req.Account)
+		s.removeStore(c.ctx(), req.Account)
 		return err
 	}
 	s.chains.put(req.Account, chain)
@@ -96,23 +95,18 @@ func (s *Server) checkRegistrationToken(r *http.Request) error {
 	return nil
 }
 
-// createStore makes the object store of a new account. It refuses a
-// directory that exists already: that would be another account's objects
+// createStore makes the object store of a new account. It refuses one
+// that holds objects already: that would be another account's objects
 // whose database record was lost, or a concurrent registration's.
-func (s *Server) createStore(account string) error {
-	st, err := local.Create(s.accountDir(account))
-	if err != nil {
-		return err
-	}
-	s.stores.Store(account, st)
-	return nil
+func (s *Server) createStore(ctx context.Context, account string) error {
+	_, err := s.objects.Create(ctx, account)
+	return err
 }
 
 // removeStore removes the new, empty object store of an account whose
 // registration failed.
-func (s *Server) removeStore(account string) {
-	s.stores.Delete(account)
-	if err := os.RemoveAll(s.accountDir(account)); err != nil {
+func (s *Server) removeStore(ctx context.Context, account string) {
+	if err := s.objects.Remove(context.WithoutCancel(ctx), account); err != nil {
 		s.log.Error("removing the store of a failed registration", "account", account, "error", err.Error())
 	}
 }

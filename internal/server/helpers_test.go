@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/server/objects"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 )
 
@@ -373,4 +374,10 @@ func signedBy(c *devices.Chain, e *devices.Entry, dev *keys.Device) []byte {
 	e.Sig, e.Countersig = nil, nil
 	e.Sig = ed25519.Sign(dev.Sign, crypt.AD("coffer v1 device chain", e.Marshal()))
 	return e.Marshal()
+}
+
+// accountDir is the directory of an account's objects, for a server on
+// the local object backend.
+func (s *Server) accountDir(account string) string {
+	return s.objects.(*objects.Local).Dir(account)
 }

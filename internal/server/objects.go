@@ -20,7 +20,6 @@ import (
 	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
-	"github.com/coffer-backup/coffer/internal/store/local"
 )
 
 // appendable reports whether an append-only device may create objects of
@@ -211,7 +210,7 @@ func mayRead(c *call) error {
 
 // stat returns the account's store and the size of the object named by c,
 // if the principal may read it.
-func (s *Server) stat(c *call) (*local.Store, store.ObjectInfo, error) {
+func (s *Server) stat(c *call) (store.Store, store.ObjectInfo, error) {
 	if err := mayRead(c); err != nil {
 		return nil, store.ObjectInfo{}, err
 	}

@@ -21,6 +21,16 @@ import (
 func TestObjects(t *testing.T) {
 	e := newEnv(t)
 	a := e.newAccount(1)
+	walkObjects(t, e, a)
+	if tmp, _ := os.ReadDir(filepath.Join(e.s.accountDir(a.id), "tmp")); len(tmp) != 0 {
+		t.Errorf("%d temp files left by refused uploads", len(tmp))
+	}
+}
+
+// walkObjects takes an account through the life of objects (TestObjects).
+// It leaves packs/<the 100,000-byte content(1)>, snapshots/<the empty
+// object>, config/config and keys/device-abc.
+func walkObjects(t *testing.T, e *env, a *account) {
 	data, name := content(1, 100_000)
 	other, otherName := content(2, 10)
 	empty, emptyName := content(0, 0)
@@ -64,9 +74,6 @@ func TestObjects(t *testing.T) {
 		if st.q.method == "HEAD" && r.status == 200 && r.header.Get("Content-Length") != fmt.Sprint(len(data)) {
 			t.Errorf("head: Content-Length %q", r.header.Get("Content-Length"))
 		}
-	}
-	if tmp, _ := os.ReadDir(filepath.Join(e.s.accountDir(a.id), "tmp")); len(tmp) != 0 {
-		t.Errorf("%d temp files left by refused uploads", len(tmp))
 	}
 }
 
@@ -359,7 +366,8 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Errorf("metrics Content-Type %q", ct)
 	}
 	// An unreachable accounts directory makes the server unhealthy.
-	if err := os.Rename(e.s.accounts, e.s.accounts+".moved"); err != nil {
+	accounts := filepath.Dir(e.s.accountDir(a.id))
+	if err := os.Rename(accounts, accounts+".moved"); err != nil {
 		t.Fatal(err)
 	}
 	e.do(req{method: "GET", path: "/healthz"}).want(t, "healthz without accounts", 503, "unavailable")

@@ -1,24 +1,19 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/coffer-backup/coffer/internal/server/metrics"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 )
 
-// health handles GET /healthz: 200 "ok" if the database answers and the
-// accounts directory is there.
+// health handles GET /healthz: 200 "ok" if the database and the object
+// backend (the accounts directory, or the bucket) answer.
 func (s *Server) health(c *call) error {
 	err := s.db.Ping(c.ctx())
 	if err == nil {
-		var fi os.FileInfo
-		if fi, err = os.Stat(s.accounts); err == nil && !fi.IsDir() {
-			err = errors.New("the accounts directory is not a directory")
-		}
+		err = s.objects.Ping(c.ctx())
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", newError(http.StatusServiceUnavailable, wire.CodeUnavailable, "unhealthy"), err)

@@ -4,10 +4,11 @@
 // one, and is trusted for availability only.
 //
 // All state lives in a metadata database (internal/server/meta; SQLite at
-// DATA/meta.db by default), in one local object store per account
-// (internal/store/local at DATA/accounts/<account>/) and in the
-// transparency log's key (DATA/log.key), so a server process holds nothing
-// a restart would lose: tokens, challenges, the log and its checkpoint are
+// DATA/meta.db by default), in an object backend holding one store per
+// account (internal/server/objects: DATA/accounts/<account>/ by default, or
+// PREFIX/accounts/<account>/ in an S3 bucket) and in the transparency
+// log's key (DATA/log.key), so a server process holds nothing a restart
+// would lose: tokens, challenges, the log and its checkpoint are
 // in the database. Every device-chain entry and account name the server
 // accepts is appended to the log in the transaction that stores it, and
 // the answer waits for a signed, witness-cosigned checkpoint covering it
@@ -31,8 +32,10 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/metrics"
+	"github.com/coffer-backup/coffer/internal/server/objects"
 	"github.com/coffer-backup/coffer/internal/server/wire"
-	"github.com/coffer-backup/coffer/internal/store/local"
+	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/s3"
 )
 
 // Server timing (docs/api.md, Operations).
@@ -52,6 +55,12 @@ const DefaultListen = "127.0.0.1:8443"
 type Config struct {
 	// Data is the data directory: meta.db, accounts/ and tls/ live there.
 	Data string
+	// Objects is where accounts' objects are kept: "" for DATA/accounts,
+	// or s3://BUCKET/PREFIX for a prefix of an S3 bucket, on the service
+	// at S3Endpoint ("" for AWS) with credentials from the AWS_*
+	// environment. The server refuses to start on a service that does not
+	// honour If-None-Match: *.
+	Objects, S3Endpoint string
 	// Listen is the TCP address Run listens on (DefaultListen if empty).
 	Listen string
 	// TLSCert and TLSKey name PEM files of the certificate to serve. If
@@ -106,8 +115,7 @@ type Server struct {
 	chains   chainCache
 	cert     *tls.Certificate // nil when serving plain HTTP
 	pin      string           // hex SHA-256 of a self-signed certificate, else empty
-	stores   sync.Map         // account ID → *local.Store, opened on first use
-	accounts string           // the directory of the account stores
+	objects  objects.Backend  // the accounts' object stores
 	maxRefs  int              // most refs per account: wire.MaxRefs, lowered by tests
 	pageLen  int              // most entries in a chain page: wire.MaxChainPage, lowered by tests
 	progress time.Duration    // progressTimeout, lowered by tests
@@ -144,13 +152,16 @@ func New(cfg Config) (*Server, error) {
 		byAddr:   newLimiter(cfg.Rate),
 		byAcct:   newLimiter(cfg.Rate),
 		misses:   newLimiter(min(cfg.Rate, missRate)),
-		accounts: filepath.Join(cfg.Data, "accounts"),
 		maxRefs:  wire.MaxRefs,
 		pageLen:  wire.MaxChainPage,
 		progress: progressTimeout,
 	}
-	if err := os.MkdirAll(s.accounts, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	var err error
+	if s.objects, err = openObjects(cfg); err != nil {
+		return nil, err
 	}
 	if err := s.loadCert(); err != nil {
 		return nil, err
@@ -204,7 +215,7 @@ func (s *Server) LogKey() string { return s.pub.key.vkey }
 func (s *Server) Close() error {
 	s.stop()
 	s.bg.Wait()
-	return s.db.Close()
+	return errors.Join(s.db.Close(), s.objects.Close())
 }
 
 // Handler returns the HTTP handler of the API. It serves plain requests; TLS
@@ -309,19 +320,23 @@ func Run(ctx context.Context, cfg Config) error {
 	return s.Serve(ctx, ln)
 }
 
-// store returns the object store of an account, opening it on first use.
-func (s *Server) store(account string) (*local.Store, error) {
-	if st, ok := s.stores.Load(account); ok {
-		return st.(*local.Store), nil
+// openObjects opens the object backend cfg names: a directory in the data
+// directory, or a prefix of an S3 bucket.
+func openObjects(cfg Config) (objects.Backend, error) {
+	if cfg.Objects == "" {
+		if cfg.S3Endpoint != "" {
+			return nil, errors.New("an S3 endpoint was given without S3 objects (s3://BUCKET/PREFIX)")
+		}
+		return objects.NewLocal(filepath.Join(cfg.Data, objects.AccountsDir))
 	}
-	st, err := local.Open(s.accountDir(account))
+	loc, err := s3.ParseLocation(cfg.Objects)
 	if err != nil {
 		return nil, err
 	}
-	v, _ := s.stores.LoadOrStore(account, st)
-	return v.(*local.Store), nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return objects.NewS3(ctx, loc, cfg.S3Endpoint)
 }
 
-// accountDir is the directory of an account's objects; account is 32 hex
-// digits, so it cannot leave s.accounts.
-func (s *Server) accountDir(account string) string { return filepath.Join(s.accounts, account) }
+// store returns the object store of an account.
+func (s *Server) store(account string) (store.Store, error) { return s.objects.Account(account) }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -21,7 +20,7 @@ import (
 
 // Layout constants (docs/format.md §4.3).
 const (
-	tmpDir     = "tmp"          // holds objects being written
+	tmpDir     = store.TempDir  // holds objects being written
 	dirPerm    = 0o700          // store directories: private to the owner
 	objectPerm = 0o444          // objects: read-only once published
 	tempMaxAge = 24 * time.Hour // Open removes temp files older than this
@@ -139,20 +138,9 @@ func (s *Store) cleanTemp(now time.Time) {
 // Close releases nothing: the Store holds no resources between calls.
 func (s *Store) Close() error { return nil }
 
-// objectDir returns the directory, relative to the store root and with
-// slashes, holding kind/name: packs are sharded by the first two characters
-// of their name (docs/format.md §4.3). kind and name must be valid.
-func objectDir(kind store.Kind, name string) string {
-	if kind == store.Packs {
-		return path.Join(string(kind), name[:min(2, len(name))])
-	}
-	return string(kind)
-}
-
-// objectPath returns the path of kind/name relative to the store root.
-func objectPath(kind store.Kind, name string) string {
-	return path.Join(objectDir(kind, name), name)
-}
+// objectDir and objectPath are the shared layout (docs/format.md §4.3).
+func objectDir(kind store.Kind, name string) string  { return store.ObjectDir(kind, name) }
+func objectPath(kind store.Kind, name string) string { return store.ObjectPath(kind, name) }
 
 // abs turns a relative slash path into an absolute path inside the store.
 func (s *Store) abs(rel string) string {
