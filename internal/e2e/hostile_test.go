@@ -224,4 +224,3 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
-
