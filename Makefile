@@ -7,8 +7,9 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 GOLANGCI := $(GOBIN)/golangci-lint
 OMNIWITNESS_VERSION := v0.0.0-20260720115447-2e1c6971d19e
 OMNIWITNESS := $(GOBIN)/omniwitness
+PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness postgres
 
 build:
 	$(GO) build -o bin/coffer ./cmd/coffer
@@ -43,7 +44,21 @@ omniwitness:
 		GOFLAGS= $(GO) install github.com/transparency-dev/witness/cmd/omniwitness@$(OMNIWITNESS_VERSION); \
 	fi
 
-unit: omniwitness
+# PostgreSQL 15, which the tests of the PostgreSQL metadata database run
+# for real (internal/server/meta/pgtest starts a throwaway cluster), is
+# installed with apt when missing, if running as root with apt-get;
+# otherwise those tests skip, and fail under CI (CI=true).
+postgres:
+	@if ! [ -x $(PG_BIN)/initdb ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing postgresql-15"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
+		else \
+			echo "PostgreSQL 15 is missing ($(PG_BIN)/initdb) and cannot be installed here (needs root and apt-get)"; \
+		fi; \
+	fi
+
+unit: omniwitness postgres
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:
