@@ -110,12 +110,6 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-// uniqueViolation reports whether err is a unique constraint's violation.
-func uniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
 // noRows turns pgx.ErrNoRows into ErrNotFound.
 func noRows(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {

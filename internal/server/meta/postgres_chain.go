@@ -51,7 +51,7 @@ func (p *Postgres) AppendChain(ctx context.Context, account string, seq uint64, 
 		}
 		var head Hash
 		var err error
-		if length, head, err = pgChainHead(ctx, tx, account); err != nil {
+		if length, head, err = pgLastEntry(ctx, tx, account); err != nil {
 			return err
 		}
 		if length != seq || head != prev {
@@ -166,6 +166,12 @@ func pgChainHead(ctx context.Context, q pgReader, account string) (uint64, Hash,
 	if err := pgAccountExists(ctx, q, account); err != nil {
 		return 0, Hash{}, err
 	}
+	return pgLastEntry(ctx, q, account)
+}
+
+// pgLastEntry returns the length of an account's chain and the SHA-256 of
+// its last entry, (0, zero) for none, whether or not the account exists.
+func pgLastEntry(ctx context.Context, q pgReader, account string) (uint64, Hash, error) {
 	var seq int64
 	var entry []byte
 	err := q.QueryRow(ctx, "SELECT seq, entry FROM chain WHERE account = $1 ORDER BY seq DESC LIMIT 1", account).Scan(&seq, &entry)

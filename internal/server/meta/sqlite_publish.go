@@ -65,8 +65,10 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	}
 }
 
-// Publish calls fn while this handle's right to publish is held, and
-// stores the publication it returns.
+// Publish calls fn holding the flock on the file beside the database,
+// which one handle at a time holds among the processes of this host, and
+// stores the publication it returns in one transaction. fn runs outside
+// any transaction, so other writers go on meanwhile.
 func (s *SQLite) Publish(ctx context.Context, fn func(context.Context, Publication) (*Publication, error)) error {
 	unlock, err := lockFile(ctx, s.path+publishLockSuffix)
 	if err != nil {

@@ -125,7 +125,7 @@ func Start() (*Cluster, error) {
 		return nil, err
 	}
 	if err := c.start(); err != nil {
-		os.RemoveAll(c.dir)
+		_ = os.RemoveAll(c.dir) // the start's error is the one to report
 		return nil, err
 	}
 	return c, nil
@@ -144,13 +144,13 @@ func (c *Cluster) makeDir() (string, error) {
 	}
 	u, err := user.Lookup(c.owner)
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir) // the lookup's error is the one to report
 		return "", fmt.Errorf("PostgreSQL must run as %s: %w", c.owner, err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	if err := os.Chown(dir, uid, gid); err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir) // the chown's error is the one to report
 		return "", err
 	}
 	return dir, nil
@@ -224,7 +224,7 @@ func (c *Cluster) exec(sql string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
+	defer conn.Close(ctx) //nolint:errcheck // the statement's outcome is what counts
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("%s: %w", sql, err)
 	}
