@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/coffer-backup/coffer/internal/server/meta/pgtest"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/tlog"
@@ -29,6 +31,16 @@ func pgConfig(t *testing.T) Config {
 	must(t, err)
 	must(t, os.WriteFile(key, []byte(skey), 0o600))
 	return Config{DB: pgtest.URL(t), LogKeyFile: key, Data: t.TempDir(), InsecureHTTP: true}
+}
+
+// withWitness adds a new witness of cfg's log to cfg and returns it.
+func withWitness(t *testing.T, cfg *Config) *testWitness {
+	t.Helper()
+	k, err := loadLogKeyFile(cfg.LogKeyFile, "")
+	must(t, err)
+	w := newWitness(t, "witness.test/w0", k.vkey)
+	cfg.Witnesses = append(cfg.Witnesses, Witness{VKey: w.vkey, URL: w.srv.URL})
+	return w
 }
 
 // startTogether starts n instances of cfg at once, as a cluster starting
@@ -141,5 +153,49 @@ func TestPostgresLogKey(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Data, "meta.db")); err == nil {
 		t.Error("an instance on PostgreSQL made a SQLite database")
+	}
+}
+
+// TestPostgresWitnessSizes registers accounts through two instances in
+// turn, each publishing its own checkpoints: as the witness's last
+// cosigned size is shared, no instance ever sends it an old size it does
+// not hold, and every checkpoint is cosigned.
+func TestPostgresWitnessSizes(t *testing.T) {
+	cfg := pgConfig(t)
+	w := withWitness(t, &cfg)
+	les := startTogether(t, cfg, 2)
+	for i := range 6 {
+		les[i%2].newAccount(400 + i)
+	}
+	c, body, err := les[1].checkpoint(t)
+	must(t, err)
+	one := les[1].policy
+	one.Witnesses, one.Threshold = []note.Verifier{w.verifier}, 1
+	if _, _, err := one.Verify(body); err != nil || c.Size != 12 {
+		t.Errorf("checkpoint of %d leaves: %v; want 12 cosigned", c.Size, err)
+	}
+	if n := w.oldSizes.Load(); n != 0 {
+		t.Errorf("the witness was sent %d checkpoints from a size it did not hold", n)
+	}
+}
+
+// TestPostgresRefreshOnce runs two instances refreshing the checkpoint
+// every interval: together they publish about once per interval, not
+// once each.
+func TestPostgresRefreshOnce(t *testing.T) {
+	cfg := pgConfig(t)
+	withWitness(t, &cfg)
+	const every, window = 400 * time.Millisecond, 2 * time.Second
+	cfg.LogRefresh = every
+	les := startTogether(t, cfg, 2)
+	published := func() int {
+		return strings.Count(les[0].log.String(), "log checkpoint published") + strings.Count(les[1].log.String(), "log checkpoint published")
+	}
+	start := published()
+	time.Sleep(window)
+	n := published() - start
+	t.Logf("%d publications in %v by two instances refreshing every %v", n, window, every)
+	if n < 1 || n > int(window/every)+2 {
+		t.Errorf("%d publications in %v, want about %d", n, window, window/every)
 	}
 }
