@@ -66,7 +66,9 @@ func Main(m *testing.M) int {
 func URL(t testing.TB) string {
 	t.Helper()
 	c := shared(t)
-	name := fmt.Sprintf("coffer_test_%d", c.dbs.Add(1))
+	// The process ID keeps apart the databases of test binaries sharing
+	// a server given by EnvURL.
+	name := fmt.Sprintf("coffer_test_%d_%d", os.Getpid(), c.dbs.Add(1))
 	if err := c.exec("CREATE DATABASE " + name); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
