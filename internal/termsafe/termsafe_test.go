@@ -99,7 +99,7 @@ func isUnsafe(r rune) bool {
 
 // clean reports whether s has nothing to escape.
 func clean(s string, backslash bool) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, isUnsafe) < 0 && !(backslash && strings.Contains(s, `\`))
+	return utf8.ValidString(s) && strings.IndexFunc(s, isUnsafe) < 0 && (!backslash || !strings.Contains(s, `\`))
 }
 
 // unescape reads an escaped name as the inside of a Go string literal.
