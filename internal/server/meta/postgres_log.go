@@ -25,14 +25,17 @@ func pgLogChainEntry(ctx context.Context, tx pgx.Tx, account string, seq uint64,
 
 // pgAppendLeaf appends a leaf and its stored hashes to the log and
 // returns its index. It locks the log head's row, the last lock its
-// transaction takes, so appends from every instance take their turns and
-// indexes follow the order of commits.
+// transaction takes, so appends from every instance take turns and
+// indexes follow the order of commits. The row holds the log's frontier,
+// the hashes the next append needs, so the lock is held for two round
+// trips and the commit.
 func pgAppendLeaf(ctx context.Context, tx pgx.Tx, leaf []byte) (uint64, error) {
 	var n int64
-	if err := tx.QueryRow(ctx, "SELECT size FROM log_head WHERE id = 0 FOR UPDATE").Scan(&n); err != nil {
+	var frontier [][]byte
+	if err := tx.QueryRow(ctx, "SELECT size, frontier FROM log_head WHERE id = 0 FOR UPDATE").Scan(&n, &frontier); err != nil {
 		return 0, fmt.Errorf("log head: %w", err)
 	}
-	hashes, err := xtlog.StoredHashes(n, leaf, pgHashes{ctx, tx})
+	hashes, err := xtlog.StoredHashes(n, leaf, frontierReader{n, frontier, pgHashes{ctx, tx}})
 	if err != nil {
 		return 0, fmt.Errorf("log leaf %d: %w", n, err)
 	}
@@ -45,11 +48,58 @@ func pgAppendLeaf(ctx context.Context, tx pgx.Tx, leaf []byte) (uint64, error) {
 	batch := &pgx.Batch{}
 	batch.Queue("INSERT INTO log_leaves(idx, leaf) VALUES ($1, $2)", n, leaf)
 	batch.Queue("INSERT INTO log_hashes(idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])", idx, hs)
-	batch.Queue("UPDATE log_head SET size = $1 WHERE id = 0", n+1)
+	batch.Queue("UPDATE log_head SET size = $1, frontier = $2 WHERE id = 0", n+1, nextFrontier(frontier, hashes))
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return 0, err
 	}
 	return uint64(n), nil
+}
+
+// frontierReader reads the stored hashes that appending to a log of n
+// leaves needs from the log's frontier: frontier[k], if not empty, is
+// the root of the complete subtree of 2^k leaves that bit k of n stands
+// for. Others come from the table.
+type frontierReader struct {
+	n        int64
+	frontier [][]byte
+	table    xtlog.HashReader
+}
+
+// ReadHashes returns the hashes at indexes.
+func (r frontierReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := r.at(x)
+		if !ok {
+			return r.table.ReadHashes(indexes)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// at returns the frontier's hash at storage index x, if it has it.
+func (r frontierReader) at(x int64) (tlog.Hash, bool) {
+	for k, h := range r.frontier {
+		if len(h) == len(tlog.Hash{}) && r.n>>k&1 == 1 && xtlog.StoredHashIndex(k, r.n>>k-1) == x {
+			return tlog.Hash(h), true
+		}
+	}
+	return tlog.Hash{}, false
+}
+
+// nextFrontier returns the frontier after an append whose stored hashes
+// were hashes: the subtrees of levels below len(hashes)-1 merged into the
+// one of that level, whose root is the last hash.
+func nextFrontier(frontier [][]byte, hashes []tlog.Hash) [][]byte {
+	top := len(hashes) - 1
+	next := make([][]byte, max(len(frontier), top+1))
+	copy(next[top+1:], frontier[min(top+1, len(frontier)):])
+	for k := range top {
+		next[k] = []byte{}
+	}
+	next[top] = hashes[top][:]
+	return next
 }
 
 // pgHashes reads stored hashes; it is an x/mod tlog.HashReader.

@@ -13,7 +13,8 @@ import (
 var pgSchemas = []string{pgSchemaV1}
 
 // pgSchemaV1 holds what SQLite's schema version 4 does, with a log head
-// row that serializes appends to the log, and an order for devices.
+// row that serializes appends to the log and holds its frontier, and an
+// order for devices.
 // Times are Unix nanoseconds (UTC); hashes are 32-byte BYTEA.
 const pgSchemaV1 = `
 CREATE TABLE coffer_schema (version INTEGER NOT NULL);
@@ -93,10 +94,11 @@ CREATE TABLE pairing_slots (
 	PRIMARY KEY (id, slot)
 );
 CREATE TABLE log_head (
-	id   INTEGER PRIMARY KEY CHECK (id = 0),
-	size BIGINT NOT NULL
+	id       INTEGER PRIMARY KEY CHECK (id = 0),
+	size     BIGINT NOT NULL,
+	frontier BYTEA[] NOT NULL
 );
-INSERT INTO log_head VALUES (0, 0);
+INSERT INTO log_head VALUES (0, 0, '{}');
 CREATE TABLE log_leaves (
 	idx  BIGINT PRIMARY KEY,
 	leaf BYTEA NOT NULL
