@@ -1,9 +1,14 @@
 package meta_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,10 +89,10 @@ func publishNote(db meta.DB, wait time.Duration, note string) error {
 	})
 }
 
-// TestPostgresKilledPublisher holds the right to publish in a session
-// whose connection then breaks, as a killed instance's does: the right
+// TestPostgresBrokenConnection holds the right to publish in a session
+// whose connection then breaks, as a dead machine's does: the right
 // passes to another instance.
-func TestPostgresKilledPublisher(t *testing.T) {
+func TestPostgresBrokenConnection(t *testing.T) {
 	url := pgtest.URL(t)
 	db, err := meta.OpenPostgres(ctx, url)
 	must(t, err)
@@ -135,4 +140,49 @@ func TestPostgresFrozenPublisher(t *testing.T) {
 	if _, note, err := other.Checkpoint(ctx); err != nil || string(note) != "fresh" {
 		t.Errorf("checkpoint %q, %v; want the live publisher's", note, err)
 	}
+}
+
+// envHoldURL, set for a child of TestPostgresKillPublisher, is the
+// database in which TestPostgresHoldPublish holds the right to publish.
+const envHoldURL = "COFFER_TEST_HOLD_PUBLISH"
+
+// TestPostgresHoldPublish is not a test of its own: in a child process it
+// takes the right to publish, says so on stdout, and waits to be killed.
+func TestPostgresHoldPublish(t *testing.T) {
+	url := os.Getenv(envHoldURL)
+	if url == "" {
+		t.Skip("run by TestPostgresKillPublisher")
+	}
+	db, err := meta.OpenPostgres(ctx, url)
+	must(t, err)
+	_ = db.Publish(ctx, func(context.Context, meta.Publication) (*meta.Publication, error) {
+		fmt.Println("holding")
+		select {}
+	})
+}
+
+// TestPostgresKillPublisher kills (SIGKILL) a process that holds the
+// right to publish: another instance gets it at once.
+func TestPostgresKillPublisher(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := meta.OpenPostgres(ctx, url)
+	must(t, err)
+	defer db.Close()
+	child := exec.Command(os.Args[0], "-test.run=^TestPostgresHoldPublish$")
+	child.Env = append(os.Environ(), envHoldURL+"="+url)
+	out, err := child.StdoutPipe()
+	must(t, err)
+	must(t, child.Start())
+	defer child.Process.Kill() //nolint:errcheck // killed below unless the test failed first
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "holding\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	if err := publishNote(db, 200*time.Millisecond, "while held"); err == nil {
+		t.Fatal("published while the child held the right")
+	}
+	must(t, child.Process.Signal(syscall.SIGKILL))
+	_ = child.Wait() // killed
+	start := time.Now()
+	must(t, publishNote(db, 10*time.Second, "after the kill"))
+	t.Logf("the right passed %v after the holder was killed", time.Since(start).Round(time.Millisecond))
 }
