@@ -90,7 +90,7 @@ func publishNote(db meta.DB, wait time.Duration, note string) error {
 }
 
 // TestPostgresBrokenConnection holds the right to publish in a session
-// whose connection then breaks, as a dead machine's does: the right
+// whose socket then closes under it, as when its process dies: the right
 // passes to another instance.
 func TestPostgresBrokenConnection(t *testing.T) {
 	url := pgtest.URL(t)
