@@ -2,7 +2,7 @@
 // per test binary, and makes an empty database in it for each test that
 // asks. Tests run against the real server, never a mock.
 //
-// When the binaries are missing (BinDir), a test that needs PostgreSQL is
+// When the binaries are missing (BinDir, or EnvBin), a test that needs PostgreSQL is
 // skipped with a message saying what to install, except under CI (CI=true),
 // where it fails. COFFER_TEST_POSTGRES, if set, is the URL of an existing
 // server to use instead (its user must be allowed to create databases).
@@ -27,8 +27,21 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// BinDir holds the PostgreSQL 15 server binaries (Debian's postgresql-15).
+// BinDir holds the PostgreSQL 15 server binaries (Debian's postgresql-15),
+// unless EnvBin names another directory.
 const BinDir = "/usr/lib/postgresql/15/bin"
+
+// EnvBin names the environment variable of another directory of
+// PostgreSQL's server binaries (initdb, pg_ctl).
+const EnvBin = "COFFER_TEST_POSTGRES_BIN"
+
+// binDir returns the directory of the server binaries.
+func binDir() string {
+	if d := os.Getenv(EnvBin); d != "" {
+		return d
+	}
+	return BinDir
+}
 
 // EnvURL names the environment variable of an existing server's URL.
 const EnvURL = "COFFER_TEST_POSTGRES"
@@ -87,7 +100,7 @@ func URL(t testing.TB) string {
 // shared returns the test binary's cluster, starting it on first use.
 func shared(t testing.TB) *Cluster {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(BinDir, "initdb")); err != nil && os.Getenv(EnvURL) == "" {
+	if _, err := os.Stat(filepath.Join(binDir(), "initdb")); err != nil && os.Getenv(EnvURL) == "" {
 		missing(t, err)
 	}
 	cluster.once.Do(func() {
@@ -194,7 +207,7 @@ func (c *Cluster) Stop() error {
 
 // run runs a PostgreSQL binary as the cluster's owner.
 func (c *Cluster) run(name string, args ...string) error {
-	path := filepath.Join(BinDir, name)
+	path := filepath.Join(binDir(), name)
 	if c.owner != "" {
 		args = append([]string{"-u", c.owner, "--", path}, args...)
 		path = "runuser"
