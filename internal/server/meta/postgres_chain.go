@@ -153,20 +153,24 @@ func nonNil(b []byte) []byte {
 }
 
 // ChainHead returns the number of entries of an account's chain and the
-// SHA-256 of the last one.
+// SHA-256 of the last one, read in one statement (one snapshot).
 func (p *Postgres) ChainHead(ctx context.Context, account string) (uint64, Hash, error) {
-	n, h, err := pgChainHead(ctx, p.pool, account)
-	if err != nil {
-		return 0, Hash{}, fmt.Errorf("chain of account %s: %w", account, err)
+	var exists bool
+	var seq *int64
+	var entry []byte
+	err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1), c.seq, c.entry
+		FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT seq, entry FROM chain WHERE account = $1 ORDER BY seq DESC LIMIT 1) c ON true`,
+		account).Scan(&exists, &seq, &entry)
+	switch {
+	case err != nil:
+	case !exists:
+		err = ErrNotFound
+	case seq == nil:
+		return 0, Hash{}, nil
+	default:
+		return uint64(*seq) + 1, sha256.Sum256(entry), nil
 	}
-	return n, h, nil
-}
-
-func pgChainHead(ctx context.Context, q pgReader, account string) (uint64, Hash, error) {
-	if err := pgAccountExists(ctx, q, account); err != nil {
-		return 0, Hash{}, err
-	}
-	return pgLastEntry(ctx, q, account)
+	return 0, Hash{}, fmt.Errorf("chain of account %s: %w", account, err)
 }
 
 // pgLastEntry returns the length of an account's chain and the SHA-256 of
