@@ -212,26 +212,9 @@ func pgRegisterName(ctx context.Context, tx pgx.Tx, account, name string, max in
 	if err != nil {
 		return 0, err
 	}
-	if err := lockAccount(ctx, tx, account); err != nil {
-		return 0, err
-	}
-	var genesis []byte
-	var owned int
-	err = tx.QueryRow(ctx, "SELECT entry, (SELECT COUNT(*) FROM names WHERE account = $1) FROM chain WHERE account = $1 AND seq = 0", account).Scan(&genesis, &owned)
-	if err != nil {
-		return 0, noRows(err)
-	}
-	if owned >= max {
-		return 0, ErrQuota
-	}
-	// Claimed before the log head is locked: a racer for the name waits
-	// here for the winner's commit, then finds the name taken.
-	tag, err := tx.Exec(ctx, "INSERT INTO names(name, account, idx, created) VALUES ($1, $2, -1, $3) ON CONFLICT (name) DO NOTHING", name, account, nanos(at))
+	genesis, err := pgClaimName(ctx, tx, account, name, max, at)
 	if err != nil {
 		return 0, err
-	}
-	if tag.RowsAffected() == 0 {
-		return 0, ErrExists
 	}
 	leaf := &tlog.NameLeaf{NameHash: tlog.NameHash(name), Account: id, GenesisHash: sha256.Sum256(genesis)}
 	index, err := pgAppendLeaf(ctx, tx, leaf.Marshal())
@@ -240,6 +223,31 @@ func pgRegisterName(ctx context.Context, tx pgx.Tx, account, name string, max in
 	}
 	_, err = tx.Exec(ctx, "UPDATE names SET idx = $1 WHERE name = $2", int64(index), name)
 	return index, err
+}
+
+// pgClaimName locks the account's row, checks that it has a chain and
+// fewer than max names, and inserts the name (its leaf index to be set),
+// returning the account's genesis entry. The name is claimed before the
+// log head is locked: a racer for it waits here for the winner's commit,
+// then finds it taken (ErrExists).
+func pgClaimName(ctx context.Context, tx pgx.Tx, account, name string, max int, at time.Time) ([]byte, error) {
+	if err := lockAccount(ctx, tx, account); err != nil {
+		return nil, err
+	}
+	var genesis []byte
+	var owned int
+	err := tx.QueryRow(ctx, "SELECT entry, (SELECT COUNT(*) FROM names WHERE account = $1) FROM chain WHERE account = $1 AND seq = 0", account).Scan(&genesis, &owned)
+	switch {
+	case err != nil:
+		return nil, noRows(err)
+	case owned >= max:
+		return nil, ErrQuota
+	}
+	tag, err := tx.Exec(ctx, "INSERT INTO names(name, account, idx, created) VALUES ($1, $2, -1, $3) ON CONFLICT (name) DO NOTHING", name, account, nanos(at))
+	if err == nil && tag.RowsAffected() == 0 {
+		err = ErrExists
+	}
+	return genesis, err
 }
 
 // Name returns the account a name maps to and its leaf's index.
