@@ -9,8 +9,9 @@ OMNIWITNESS_VERSION := v0.0.0-20260720115447-2e1c6971d19e
 OMNIWITNESS := $(GOBIN)/omniwitness
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(GOBIN)/versitygw
+PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres
 
 build:
 	$(GO) build -o bin/coffer ./cmd/coffer
@@ -54,7 +55,21 @@ versitygw:
 		GOFLAGS= $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
 	fi
 
-unit: omniwitness versitygw
+# PostgreSQL 15, which the tests of the PostgreSQL metadata database run
+# for real (internal/server/meta/pgtest starts a throwaway cluster), is
+# installed with apt when missing, if running as root with apt-get;
+# otherwise those tests skip, and fail under CI (CI=true).
+postgres:
+	@if ! [ -x $(PG_BIN)/initdb ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing postgresql-15"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
+		else \
+			echo "PostgreSQL 15 is missing ($(PG_BIN)/initdb) and cannot be installed here (needs root and apt-get)"; \
+		fi; \
+	fi
+
+unit: omniwitness versitygw postgres
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:

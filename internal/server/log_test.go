@@ -38,6 +38,20 @@ type testWitness struct {
 	down     atomic.Bool
 	stalled  atomic.Bool
 	now      atomic.Int64
+	// oldSizes counts the submissions it refused for an old size other
+	// than the one it holds (409).
+	oldSizes atomic.Int32
+}
+
+// statusWriter notes the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // newWitness starts a witness named name for the log of verifier key
@@ -76,7 +90,11 @@ func newWitness(t *testing.T, name, logVKey string) *testWitness {
 			case <-quit:
 			}
 		default:
-			w.ServeHTTP(rw, r)
+			sw := &statusWriter{ResponseWriter: rw}
+			w.ServeHTTP(sw, r)
+			if sw.status == http.StatusConflict {
+				tw.oldSizes.Add(1)
+			}
 		}
 	}))
 	t.Cleanup(tw.srv.Close)

@@ -46,10 +46,26 @@ func defaultOrigin() string {
 // it. An origin other than the key's is refused: a log's origin never
 // changes.
 func loadLogKey(dir, origin string) (*logKey, error) {
-	path := filepath.Join(dir, logKeyFile)
+	k, err := loadLogKeyFile(filepath.Join(dir, logKeyFile), origin)
+	if err != nil {
+		return nil, err
+	}
+	vpath := filepath.Join(dir, logVKeyFile)
+	if old, err := readSmall(vpath); err != nil || strings.TrimSpace(old) != k.vkey {
+		if err := atomicfile.Write(vpath, []byte(k.vkey+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("log verifier key %s: %w", vpath, err)
+		}
+	}
+	return k, nil
+}
+
+// loadLogKeyFile reads the log key file at path (the format of
+// DATA/log.key), or makes it with the given origin (a random one if
+// empty) if there is none. An origin other than the key's is refused.
+func loadLogKeyFile(path, origin string) (*logKey, error) {
 	skey, err := readSmall(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		skey, err = createLogKey(dir, origin)
+		skey, err = createLogKey(path, origin)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("log key %s: %w", path, err)
@@ -60,12 +76,6 @@ func loadLogKey(dir, origin string) (*logKey, error) {
 	}
 	if origin != "" && origin != k.signer.Name() {
 		return nil, fmt.Errorf("log key %s is for origin %q, not %q: a log's origin cannot change", path, k.signer.Name(), origin)
-	}
-	vpath := filepath.Join(dir, logVKeyFile)
-	if old, err := readSmall(vpath); err != nil || strings.TrimSpace(old) != k.vkey {
-		if err := atomicfile.Write(vpath, []byte(k.vkey+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("log verifier key %s: %w", vpath, err)
-		}
 	}
 	return k, nil
 }
@@ -87,9 +97,9 @@ func readSmall(path string) (string, error) {
 	return string(b), nil
 }
 
-// createLogKey makes a new log key and stores it as DATA/log.key, unless
-// another process got there first; it returns the key stored.
-func createLogKey(dir, origin string) (string, error) {
+// createLogKey makes a new log key and stores it at path, unless another
+// process got there first; it returns the key stored.
+func createLogKey(path, origin string) (string, error) {
 	if origin == "" {
 		origin = defaultOrigin()
 	}
@@ -97,9 +107,9 @@ func createLogKey(dir, origin string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = atomicfile.Create(filepath.Join(dir, logKeyFile), []byte(skey+"\n"), 0o600)
+	err = atomicfile.Create(path, []byte(skey+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return readSmall(filepath.Join(dir, logKeyFile))
+		return readSmall(path)
 	}
 	return skey, err
 }

@@ -45,19 +45,26 @@ type Witness struct {
 	URL string
 }
 
-// witnessState is a configured witness and the size of the last
-// checkpoint it cosigned, as far as this process knows (0 at start: a
-// witness that holds another size says so, and is asked again from there).
+// refreshChecks is how many times per refresh interval each instance
+// looks whether the stored checkpoint has grown as old as the interval.
+const refreshChecks = 10
+
+// witnessState is a configured witness. The size of the last checkpoint
+// it cosigned is in the database (meta.Publication), shared by every
+// instance; a witness that holds another size says so, and is asked again
+// from there.
 type witnessState struct {
 	Witness
 	verifier note.Verifier
-	size     uint64 // only touched by the holder of publisher.turn
 }
 
 // publisher signs checkpoints of the log in the database, has them
 // cosigned and stores them. One publishes at a time, in whichever request
 // needs a checkpoint: appends that arrive meanwhile are covered by the
-// next one, so concurrent appends share checkpoints.
+// next one, so concurrent appends share checkpoints. In this process the
+// turn queues the publishers; across the processes sharing the database,
+// meta.DB.Publish does, and each publisher decides under it, from the
+// stored publication, whether another already did its work.
 type publisher struct {
 	db        meta.DB
 	log       *slog.Logger
@@ -65,7 +72,8 @@ type publisher struct {
 	verifier  note.Verifier // of key
 	witnesses []*witnessState
 	client    *http.Client
-	turn      chan struct{} // holds one token: the right to publish
+	turn      chan struct{}    // holds one token: this process's right to ask the database for the right to publish
+	now       func() time.Time // the wall clock of publication times
 }
 
 // parseWitnesses checks the witnesses' keys and URLs.
@@ -95,7 +103,7 @@ func newPublisher(db meta.DB, log *slog.Logger, key *logKey, ws []*witnessState)
 	if err != nil {
 		return nil, err
 	}
-	p := &publisher{db: db, log: log, key: key, verifier: v, witnesses: ws, client: &http.Client{Timeout: witnessTimeout}, turn: make(chan struct{}, 1)}
+	p := &publisher{db: db, log: log, key: key, verifier: v, witnesses: ws, client: &http.Client{Timeout: witnessTimeout}, turn: make(chan struct{}, 1), now: time.Now}
 	p.turn <- struct{}{}
 	return p, nil
 }
@@ -118,111 +126,119 @@ func (p *publisher) await(ctx context.Context, n uint64) error {
 		if ok, err := p.covered(ctx, n); ok || err != nil {
 			return err
 		}
-		select {
-		case <-p.turn:
-		case <-ctx.Done():
-			return fmt.Errorf("no checkpoint covers the first %d log leaves: %w", n, ctx.Err())
+		// Once it has the right, the publication is not cut short by the
+		// client: the checkpoint serves everyone.
+		err := p.publishTurn(ctx, func(stored meta.Publication) bool { return stored.Note == nil || stored.Size < n })
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("no checkpoint covers the first %d log leaves: %w", n, err)
 		}
-		ok, err := p.covered(ctx, n)
-		if !ok && err == nil {
-			// Not cut short by the client: the checkpoint serves everyone.
-			err = p.publish(context.WithoutCancel(ctx))
-		}
-		p.turn <- struct{}{}
 		if err != nil {
 			return err
 		}
 	}
 }
 
-// refresh publishes the log's checkpoint every interval until ctx is
-// done, whether or not leaves were added, so that the witnesses cosign
-// the current tree again with a fresh timestamp.
+// refresh publishes the log's checkpoint whenever the stored one has
+// grown as old as every, until ctx is done, whether or not leaves were
+// added, so that the witnesses cosign the current tree again with a fresh
+// timestamp. Every instance checks refreshChecks times per interval; the
+// first to find the checkpoint old publishes, and the others then find it
+// fresh: the cluster publishes once per interval.
 func (p *publisher) refresh(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(max(every/refreshChecks, time.Millisecond))
 	defer tick.Stop()
+	old := func(stored meta.Publication) bool { return p.now().Sub(stored.At) >= every }
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if err := p.publishTurn(ctx); err != nil && ctx.Err() == nil {
+		if err := p.publishTurn(ctx, old); err != nil && ctx.Err() == nil {
 			p.log.Error("refreshing the log's checkpoint", "error", err.Error())
 		}
 	}
 }
 
-// publishTurn publishes once it has the turn.
-func (p *publisher) publishTurn(ctx context.Context) error {
+// publishTurn waits for this process's turn and then for the right to
+// publish (both bounded by ctx) and publishes if need says that the
+// publication stored by then calls for it.
+func (p *publisher) publishTurn(ctx context.Context, need func(meta.Publication) bool) error {
 	select {
 	case <-p.turn:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { p.turn <- struct{}{} }()
-	return p.publish(ctx)
+	return p.publishIf(ctx, need)
 }
 
-// publish signs a checkpoint of the whole log, has it cosigned by the
-// witnesses that answer, and stores it. A witness that does not answer
-// keeps its cosignature of the same tree in the stored checkpoint, if it
-// has one, until clients find it too old.
-func (p *publisher) publish(ctx context.Context) error {
+// publishIf publishes, once it has the right, if need says that the
+// stored publication calls for it.
+func (p *publisher) publishIf(ctx context.Context, need func(meta.Publication) bool) error {
+	var done *meta.Publication
+	err := p.db.Publish(ctx, func(ctx context.Context, stored meta.Publication) (*meta.Publication, error) {
+		if !need(stored) {
+			return nil, nil
+		}
+		var err error
+		done, err = p.publish(ctx, stored)
+		return done, err
+	})
+	if err == nil && done != nil {
+		p.log.Info("log checkpoint published", "size", done.Size, "signatures", bytes.Count(done.Note, []byte("\n— ")))
+	}
+	return err
+}
+
+// publish signs a checkpoint of the whole log and has it cosigned by the
+// witnesses that answer, and returns it to be stored with the witnesses'
+// new sizes. A witness that does not answer keeps its cosignature of the
+// same tree in the stored checkpoint, if it has one, until clients find it
+// too old.
+func (p *publisher) publish(ctx context.Context, stored meta.Publication) (*meta.Publication, error) {
 	size, err := p.db.LogSize(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	root, err := xtlog.TreeHash(int64(size), dbHashes{ctx, p.db})
 	if err != nil {
-		return fmt.Errorf("root of the log at size %d: %w", size, err)
+		return nil, fmt.Errorf("root of the log at size %d: %w", size, err)
 	}
 	signed, err := tlog.Sign(tlog.Checkpoint{Origin: p.key.signer.Name(), Size: size, Root: root}.Body(), p.key.signer)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	lines := p.cosign(ctx, size, signed)
-	if err := p.keepCosignatures(ctx, signed, lines); err != nil {
-		return err
-	}
+	lines, sizes := p.cosign(ctx, size, signed, stored.Witnesses)
+	p.keepCosignatures(signed, lines, stored.Note)
 	cosigned := append(signed, bytes.Join(lines, nil)...)
-	if err := p.db.PutCheckpoint(ctx, size, cosigned); err != nil {
-		return err
-	}
-	p.log.Info("log checkpoint published", "size", size, "signatures", bytes.Count(cosigned, []byte("\n— ")))
-	return nil
+	return &meta.Publication{Size: size, Note: cosigned, At: p.now(), Witnesses: sizes}, nil
 }
 
 // keepCosignatures fills in, for each witness without lines, the lines of
 // the stored checkpoint that are its valid cosignatures of signed: those
 // of the same tree, cosigned before.
-func (p *publisher) keepCosignatures(ctx context.Context, signed []byte, lines [][]byte) error {
-	_, stored, err := p.db.Checkpoint(ctx)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
+func (p *publisher) keepCosignatures(signed []byte, lines [][]byte, stored []byte) {
 	_, sigs, _ := bytes.Cut(stored, []byte("\n\n"))
 	for i, w := range p.witnesses {
 		if lines[i] == nil {
 			lines[i] = p.verifiedLines(w, signed, sigs)
 		}
 	}
-	return nil
 }
 
-// cosign asks every witness at once to cosign the signed checkpoint and
-// returns, per witness, the cosignature lines of those that did; the
-// others are logged.
-func (p *publisher) cosign(ctx context.Context, size uint64, signed []byte) [][]byte {
+// cosign asks every witness at once to cosign the signed checkpoint,
+// starting from the sizes they last cosigned (held), and returns, per
+// witness, the cosignature lines of those that did, and their new sizes;
+// the others are logged.
+func (p *publisher) cosign(ctx context.Context, size uint64, signed []byte, held map[string]uint64) ([][]byte, map[string]uint64) {
 	lines := make([][]byte, len(p.witnesses))
 	var wg sync.WaitGroup
 	for i, w := range p.witnesses {
 		wg.Go(func() {
 			wctx, cancel := context.WithTimeout(ctx, witnessTimeout)
 			defer cancel()
-			l, err := p.submit(wctx, w, size, signed)
+			l, err := p.submit(wctx, w, held[w.VKey], size, signed)
 			if err != nil {
 				p.log.Warn("witness did not cosign the log checkpoint", "witness", w.verifier.Name(), "url", w.URL, "size", size, "error", err.Error())
 				return
@@ -231,14 +247,19 @@ func (p *publisher) cosign(ctx context.Context, size uint64, signed []byte) [][]
 		})
 	}
 	wg.Wait()
-	return lines
+	sizes := map[string]uint64{}
+	for i, w := range p.witnesses {
+		if lines[i] != nil {
+			sizes[w.VKey] = size
+		}
+	}
+	return lines, sizes
 }
 
 // submit sends the checkpoint to one witness with a consistency proof from
-// the size it last cosigned, once more from the size it says it holds if
-// that differs, and returns its cosignature lines that verify.
-func (p *publisher) submit(ctx context.Context, w *witnessState, size uint64, signed []byte) ([]byte, error) {
-	old := w.size
+// old, the size it last cosigned, once more from the size it says it holds
+// if that differs, and returns its cosignature lines that verify.
+func (p *publisher) submit(ctx context.Context, w *witnessState, old, size uint64, signed []byte) ([]byte, error) {
 	for try := 0; ; try++ {
 		if old > size {
 			return nil, fmt.Errorf("the witness holds a tree of %d leaves, this checkpoint %d", old, size)
@@ -259,7 +280,6 @@ func (p *publisher) submit(ctx context.Context, w *witnessState, size uint64, si
 		if good == nil {
 			return nil, fmt.Errorf("no cosignature by %s+%08x in the answer", w.verifier.Name(), w.verifier.KeyHash())
 		}
-		w.size = size
 		return good, nil
 	}
 }

@@ -4,16 +4,19 @@
 // one, and is trusted for availability only.
 //
 // All state lives in a metadata database (internal/server/meta; SQLite at
-// DATA/meta.db by default), in an object backend holding one store per
-// account (internal/server/objects: DATA/accounts/<account>/ by default, or
+// DATA/meta.db by default, or PostgreSQL, which several instances may
+// share), in an object backend holding one store per account
+// (internal/server/objects: DATA/accounts/<account>/ by default, or
 // PREFIX/accounts/<account>/ in an S3 bucket) and in the transparency
-// log's key (DATA/log.key), so a server process holds nothing a restart
-// would lose: tokens, challenges, the log and its checkpoint are
+// log's key (DATA/log.key, or a file every instance is given), so a server
+// process holds nothing a restart, or another instance, would lose:
+// tokens, challenges, the log, its checkpoint and the witnesses' sizes are
 // in the database. Every device-chain entry and account name the server
 // accepts is appended to the log in the transaction that stores it, and
 // the answer waits for a signed, witness-cosigned checkpoint covering it
-// (docs/transparency.md §T.6). What a process does keep in memory — rate-limit buckets and
-// metrics counters — is per process.
+// (docs/transparency.md §T.6). What a process does keep in memory —
+// rate-limit buckets, metrics counters and a cache of verified chains
+// checked against the database — is per process.
 package server
 
 import (
@@ -27,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,7 +57,8 @@ const DefaultListen = "127.0.0.1:8443"
 
 // Config configures a Server.
 type Config struct {
-	// Data is the data directory: meta.db, accounts/ and tls/ live there.
+	// Data is the data directory: meta.db, accounts/ and tls/ live there
+	// (with DB, only accounts/ and tls/).
 	Data string
 	// Objects is where accounts' objects are kept: "" for DATA/accounts,
 	// or s3://BUCKET/PREFIX for a prefix of an S3 bucket, on the service
@@ -61,6 +66,16 @@ type Config struct {
 	// environment. The server refuses to start on a service that does not
 	// honour If-None-Match: *.
 	Objects, S3Endpoint string
+	// DB, if not empty, is the URL (postgres://…) of a PostgreSQL
+	// metadata database, which any number of instances may share, in
+	// place of SQLite in Data/meta.db. It needs LogKeyFile.
+	DB string
+	// LogKeyFile is the file of the transparency log's signing key, in
+	// the format of DATA/log.key, made with LogOrigin if missing; if
+	// empty, DATA/log.key is used. Every instance sharing a DB must be
+	// given the same key: the database records the first key's verifier
+	// key and refuses any other.
+	LogKeyFile string
 	// Listen is the TCP address Run listens on (DefaultListen if empty).
 	Listen string
 	// TLSCert and TLSKey name PEM files of the certificate to serve. If
@@ -127,14 +142,8 @@ type Server struct {
 // New opens (creating if needed) the data directory, the metadata database
 // and, unless InsecureHTTP, the TLS certificate.
 func New(cfg Config) (*Server, error) {
-	if cfg.Data == "" {
-		return nil, errors.New("no data directory given")
-	}
-	if cfg.InsecureHTTP && (cfg.TLSCert != "" || cfg.TLSKey != "") {
-		return nil, errors.New("a TLS certificate was given with --insecure-http")
-	}
-	if cfg.Quota < 0 || cfg.Rate < 0 || cfg.LogRefresh < 0 {
-		return nil, errors.New("quota, rate and log refresh interval must not be negative")
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.LogRefresh == 0 {
 		cfg.LogRefresh = DefaultLogRefresh
@@ -170,11 +179,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadLogKey(cfg.Data, cfg.LogOrigin)
+	key, err := s.loadKey()
 	if err != nil {
 		return nil, err
 	}
-	db, err := meta.OpenSQLite(filepath.Join(cfg.Data, "meta.db"))
+	db, err := openDB(cfg, key)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +199,60 @@ func New(cfg Config) (*Server, error) {
 		s.bg.Go(func() { s.pub.refresh(ctx, cfg.LogRefresh) })
 	}
 	return s, nil
+}
+
+// checkConfig refuses a configuration that New cannot serve.
+func checkConfig(cfg Config) error {
+	switch {
+	case cfg.Data == "":
+		// Objects are kept there until the server has another object
+		// backend.
+		return errors.New("no data directory given (it holds the objects, also with a metadata database)")
+	case cfg.DB != "" && !strings.HasPrefix(cfg.DB, "postgres://") && !strings.HasPrefix(cfg.DB, "postgresql://"):
+		return errors.New("the metadata database must be a postgres:// URL")
+	case cfg.DB != "" && cfg.LogKeyFile == "":
+		return errors.New("a metadata database needs a log key file: every instance must sign the log with the same key")
+	case cfg.InsecureHTTP && (cfg.TLSCert != "" || cfg.TLSKey != ""):
+		return errors.New("a TLS certificate was given with --insecure-http")
+	case cfg.Quota < 0 || cfg.Rate < 0 || cfg.LogRefresh < 0:
+		return errors.New("quota, rate and log refresh interval must not be negative")
+	}
+	return nil
+}
+
+// loadKey reads the log key from cfg.LogKeyFile, else DATA/log.key,
+// making it if missing.
+func (s *Server) loadKey() (*logKey, error) {
+	if s.cfg.LogKeyFile != "" {
+		return loadLogKeyFile(s.cfg.LogKeyFile, s.cfg.LogOrigin)
+	}
+	return loadLogKey(s.cfg.Data, s.cfg.LogOrigin)
+}
+
+// dbTimeout bounds connecting to the metadata database at start.
+const dbTimeout = time.Minute
+
+// openDB opens the metadata database, PostgreSQL at cfg.DB or SQLite in
+// the data directory, and checks that its log is signed by key (recording
+// key's verifier key in a database that has none).
+func openDB(cfg Config, key *logKey) (meta.DB, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	var db meta.DB
+	var err error
+	if cfg.DB != "" {
+		db, err = meta.OpenPostgres(ctx, cfg.DB)
+	} else {
+		db, err = meta.OpenSQLite(filepath.Join(cfg.Data, "meta.db"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.BindLogKey(ctx, key.vkey); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("refusing to start with this log key: %w", err)
+	}
+	return db, nil
 }
 
 // publishStored publishes, in the background, a checkpoint of the leaves

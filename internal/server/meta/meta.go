@@ -7,9 +7,10 @@
 // records. Object bytes are not kept here.
 //
 // The server reaches the store only through the DB interface, whose methods
-// are whole operations (each atomic on its own), so that another database
-// such as PostgreSQL can implement it and several server instances can share
-// one database. The embedded default is SQLite (OpenSQLite).
+// are whole operations (each atomic on its own), so that several server
+// instances can share one database. The embedded default is SQLite
+// (OpenSQLite); PostgreSQL (OpenPostgres) serves any number of instances.
+// Both pass the conformance suite in metatest.
 package meta
 
 import (
@@ -95,6 +96,19 @@ type Object struct {
 	Creator    string // device ID to remember as its creator, or empty
 }
 
+// Publication is the shared state of the log's checkpoint publication:
+// the stored checkpoint, when it was published, and how far each witness
+// has cosigned.
+type Publication struct {
+	Size uint64    // tree size of Note
+	Note []byte    // the signed, cosigned checkpoint; nil if none is stored
+	At   time.Time // when Note was published (the publisher's clock)
+	// Witnesses maps a witness's verifier key to the tree size of the
+	// last checkpoint it cosigned. Publish stores the entries of the map
+	// it is given and keeps those of other witnesses.
+	Witnesses map[string]uint64
+}
+
 // DB is the metadata store. Every method is atomic and safe for concurrent
 // use by goroutines and by several processes sharing the database. Times
 // are passed in by the caller, so that expiry is decided by one clock.
@@ -155,10 +169,20 @@ type DB interface {
 	// Checkpoint returns the last checkpoint stored and its tree size, or
 	// ErrNotFound if none has been.
 	Checkpoint(ctx context.Context) (size uint64, note []byte, err error)
-	// PutCheckpoint stores a signed checkpoint of a tree of the given size
-	// unless the one stored is of a larger tree, so that concurrent
-	// publishers never roll it back.
-	PutCheckpoint(ctx context.Context, size uint64, note []byte) error
+	// Publish calls fn with the stored Publication while the caller holds
+	// the right to publish, which one caller at a time holds among every
+	// process sharing the database, and then stores the publication fn
+	// returns, if any (nil stores nothing). A checkpoint of a smaller tree
+	// than the stored one is never stored, so the checkpoint never rolls
+	// back. ctx bounds the wait for the right; once it is held, fn and
+	// the storing run to their end whatever becomes of ctx. An error from
+	// fn is returned as it is, and nothing is stored.
+	Publish(ctx context.Context, fn func(ctx context.Context, stored Publication) (*Publication, error)) error
+
+	// BindLogKey records vkey as the verifier key of the log's signing key
+	// if none is recorded yet, and fails with ErrConflict if another one
+	// is: every process sharing the database signs with one key.
+	BindLogKey(ctx context.Context, vkey string) error
 
 	// CreatePairing opens the pairing mailbox id for an account until
 	// expires, after forgetting every expired pairing. It fails with

@@ -15,8 +15,9 @@ import (
 // newer schema is refused, and one of an older version is upgraded by
 // adding the tables it lacks: version 1 had no device chains (schemaV2),
 // version 2 no transparency log (schemaV3, whose upgrade logs the chain
-// entries already stored).
-const schemaVersion = 3
+// entries already stored), version 3 no shared publication state
+// (schemaV4).
+const schemaVersion = 4
 
 // deadReservation is the age after which an upload's quota reservation is
 // presumed abandoned by a crashed server (as local temp files are).
@@ -78,7 +79,7 @@ CREATE TABLE creators (
 	device  TEXT NOT NULL,
 	PRIMARY KEY (account, kind, name)
 );
-` + schemaV2 + schemaV3
+` + schemaV2 + schemaV3 + schemaV4
 
 // schemaV2 adds the device chain and the pairing mailbox. An account
 // registered under version 1 has no chain.
@@ -112,6 +113,9 @@ type SQLite struct {
 	// in at a time and makes the others sleep in growing steps, which under
 	// load cost far more than waiting in line.
 	writeMu sync.Mutex
+	// path is the database file; the right to publish is a lock on the
+	// file beside it (publishLockSuffix).
+	path string
 }
 
 var _ DB = (*SQLite)(nil)
@@ -130,7 +134,7 @@ func OpenSQLite(path string) (*SQLite, error) {
 	}
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
-	s := &SQLite{db: db}
+	s := &SQLite{db: db, path: path}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening metadata database %s: %w", path, err)
@@ -149,18 +153,26 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		switch v {
 		case schemaVersion:
 			return nil
-		case 0, 1, 2:
-			if _, err := tx.ExecContext(ctx, [...]string{schema, schemaV2 + schemaV3, schemaV3}[v]); err != nil {
-				return err
-			}
-			if err := logStoredChains(ctx, tx); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
-			return err
+		case 0, 1, 2, 3:
+			return upgrade(ctx, tx, v)
 		}
 		return fmt.Errorf("schema version %d, this coffer knows only %d", v, schemaVersion)
 	})
+}
+
+// upgrade brings a database of schema version v (0: empty) to
+// schemaVersion; upgrading one without a log logs its stored chains.
+func upgrade(ctx context.Context, tx *sql.Tx, v int) error {
+	if _, err := tx.ExecContext(ctx, [...]string{schema, schemaV2 + schemaV3 + schemaV4, schemaV3 + schemaV4, schemaV4}[v]); err != nil {
+		return err
+	}
+	if v < 3 {
+		if err := logStoredChains(ctx, tx); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+	return err
 }
 
 // tx runs fn in a write transaction and commits it if fn succeeds.

@@ -226,22 +226,6 @@ func (s *SQLite) Checkpoint(ctx context.Context) (uint64, []byte, error) {
 	return uint64(size), note, nil
 }
 
-// PutCheckpoint stores a checkpoint unless one of a larger tree is stored.
-func (s *SQLite) PutCheckpoint(ctx context.Context, size uint64, note []byte) error {
-	if size > math.MaxInt64 {
-		return fmt.Errorf("log checkpoint of size %d", size)
-	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO log_checkpoint(id, size, note) VALUES (0, ?1, ?2)
-			ON CONFLICT(id) DO UPDATE SET size = ?1, note = ?2 WHERE size <= ?1`, int64(size), note)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("storing the log checkpoint of size %d: %w", size, err)
-	}
-	return nil
-}
-
 // RegisterName maps a name to an account and logs its name leaf.
 func (s *SQLite) RegisterName(ctx context.Context, account, name string, max int, at time.Time) (uint64, error) {
 	var index uint64

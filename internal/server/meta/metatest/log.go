@@ -1,4 +1,4 @@
-package meta
+package metatest
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	xtlog "golang.org/x/mod/sumdb/tlog"
 
+	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/tlog"
 )
 
@@ -25,11 +26,17 @@ func chainLeaves(t *testing.T, entries ...logged) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, e := range entries {
-		id, err := tlog.ParseAccountID(e.account)
-		must(t, err)
-		out = append(out, (&tlog.ChainLeaf{Account: id, Seq: e.seq, EntryHash: sha256.Sum256([]byte(e.entry))}).Marshal())
+		out = append(out, ChainLeaf(t, e.account, e.seq, []byte(e.entry)))
 	}
 	return out
+}
+
+// ChainLeaf returns the log leaf of entry seq of an account's chain.
+func ChainLeaf(t testing.TB, account string, seq uint64, entry []byte) []byte {
+	t.Helper()
+	id, err := tlog.ParseAccountID(account)
+	must(t, err)
+	return (&tlog.ChainLeaf{Account: id, Seq: seq, EntryHash: sha256.Sum256(entry)}).Marshal()
 }
 
 // memLog is a log kept in memory by x/mod alone.
@@ -43,9 +50,17 @@ func (m memLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// checkLog checks that the database's log holds exactly want and that its
+// dbHashes reads a database's stored hashes; it is an x/mod
+// tlog.HashReader.
+type dbHashes struct{ db meta.DB }
+
+func (r dbHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	return r.db.LogHashes(ctx, indexes)
+}
+
+// CheckLog checks that the database's log holds exactly want and that its
 // stored hashes are those x/mod computes for them.
-func checkLog(t *testing.T, db *SQLite, want [][]byte) {
+func CheckLog(t *testing.T, db meta.DB, want [][]byte) {
 	t.Helper()
 	n, err := db.LogSize(ctx)
 	must(t, err)
@@ -66,6 +81,15 @@ func checkLog(t *testing.T, db *SQLite, want [][]byte) {
 		must(t, err)
 		mem = append(mem, hs...)
 	}
+	checkHashes(t, db, mem)
+	if _, err := db.LogLeaves(ctx, 0, len(want)+1); err == nil {
+		t.Error("read a leaf past the end")
+	}
+}
+
+// checkHashes checks that the database's stored hashes are exactly mem.
+func checkHashes(t *testing.T, db meta.DB, mem memLog) {
+	t.Helper()
 	indexes := make([]int64, len(mem))
 	for i := range indexes {
 		indexes[i] = int64(i)
@@ -80,45 +104,42 @@ func checkLog(t *testing.T, db *SQLite, want [][]byte) {
 	if _, err := db.LogHashes(ctx, []int64{int64(len(mem))}); err == nil {
 		t.Error("read a stored hash past the end")
 	}
-	if _, err := db.LogLeaves(ctx, 0, len(want)+1); err == nil {
-		t.Error("read a leaf past the end")
-	}
 }
 
-// TestLogChain checks that every chain entry, genesis included, is logged
+// testLogChain checks that every chain entry, genesis included, is logged
 // with its index, and that a refused append logs nothing.
-func TestLogChain(t *testing.T) {
-	db := withAccounts(t) // A: genesis, add a2; B: genesis
-	checkLog(t, db, chainLeaves(t, logged{acctA, 0, "genesis of " + acctA}, logged{acctA, 1, "add a2"}, logged{acctB, 0, "genesis of " + acctB}))
-	n, head, err := db.ChainHead(ctx, acctA)
+func testLogChain(t *testing.T, f *fixture) {
+	db := f.populated(t) // A: genesis, add a2; B: genesis
+	CheckLog(t, db, chainLeaves(t, logged{AcctA, 0, "genesis of " + AcctA}, logged{AcctA, 1, "add a2"}, logged{AcctB, 0, "genesis of " + AcctB}))
+	n, head, err := db.ChainHead(ctx, AcctA)
 	must(t, err)
-	length, index, err := db.AppendChain(ctx, acctA, n, head, []byte("entry 2"), Change{At: t0})
+	length, index, err := db.AppendChain(ctx, AcctA, n, head, []byte("entry 2"), meta.Change{At: t0})
 	must(t, err)
 	if length != 3 || index != 3 {
 		t.Errorf("append: length %d, index %d; want 3, 3", length, index)
 	}
-	if _, _, err := db.AppendChain(ctx, acctA, n, head, []byte("racing entry 2"), Change{At: t0}); err == nil {
+	if _, _, err := db.AppendChain(ctx, AcctA, n, head, []byte("racing entry 2"), meta.Change{At: t0}); err == nil {
 		t.Fatal("a stale append succeeded")
 	}
-	wantErr(t, "a1 again", appendTo(db, acctA, "add a1", Change{Add: []Device{device("a1", Full)}}), ErrExists)
-	index, err = db.CreateAccount(ctx, accountN(3), []byte("genesis 3"), Change{At: t0})
+	wantErr(t, "a1 again", appendTo(db, AcctA, "add a1", meta.Change{Add: []meta.Device{device("a1", meta.Full)}}), meta.ErrExists)
+	index, err = db.CreateAccount(ctx, accountN(3), []byte("genesis 3"), meta.Change{At: t0})
 	must(t, err)
 	if index != 4 {
 		t.Errorf("genesis of account 3 at index %d, want 4", index)
 	}
-	checkLog(t, db, chainLeaves(t, logged{acctA, 0, "genesis of " + acctA}, logged{acctA, 1, "add a2"}, logged{acctB, 0, "genesis of " + acctB},
-		logged{acctA, 2, "entry 2"}, logged{accountN(3), 0, "genesis 3"}))
+	CheckLog(t, db, chainLeaves(t, logged{AcctA, 0, "genesis of " + AcctA}, logged{AcctA, 1, "add a2"}, logged{AcctB, 0, "genesis of " + AcctB},
+		logged{AcctA, 2, "entry 2"}, logged{accountN(3), 0, "genesis 3"}))
 	// Over a tile's worth of leaves, so that stored hashes of level 1 exist.
 	for i := range 300 {
-		n, head, err := db.ChainHead(ctx, acctB)
+		n, head, err := db.ChainHead(ctx, AcctB)
 		must(t, err)
-		if _, _, err := db.AppendChain(ctx, acctB, n, head, []byte{byte(i)}, Change{At: t0}); err != nil {
+		if _, _, err := db.AppendChain(ctx, AcctB, n, head, []byte{byte(i)}, meta.Change{At: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	size, err := db.LogSize(ctx)
 	must(t, err)
-	got, err := xtlog.TreeHash(int64(size), hashReader{ctx, db.db})
+	got, err := xtlog.TreeHash(int64(size), dbHashes{db})
 	must(t, err)
 	leaves, err := db.LogLeaves(ctx, 0, int(size))
 	must(t, err)
@@ -133,23 +154,23 @@ func TestLogChain(t *testing.T) {
 	}
 }
 
-// TestNames checks name registration: first come first served, at most
+// testNames checks name registration: first come first served, at most
 // max per account, logged with the account's genesis hash.
-func TestNames(t *testing.T) {
-	db := withAccounts(t)
+func testNames(t *testing.T, f *fixture) {
+	db := f.populated(t)
 	size, err := db.LogSize(ctx)
 	must(t, err)
 	for i, tc := range []struct {
 		account, name string
 		err           error
 	}{
-		{acctA, "alice", nil},
-		{acctA, "alice", ErrExists},
-		{acctB, "alice", ErrExists},
-		{acctA, "alice2", nil},
-		{acctA, "alice3", ErrQuota},
-		{acctB, "bob", nil},
-		{accountN(9), "nobody", ErrNotFound},
+		{AcctA, "alice", nil},
+		{AcctA, "alice", meta.ErrExists},
+		{AcctB, "alice", meta.ErrExists},
+		{AcctA, "alice2", nil},
+		{AcctA, "alice3", meta.ErrQuota},
+		{AcctB, "bob", nil},
+		{accountN(9), "nobody", meta.ErrNotFound},
 	} {
 		_, err := db.RegisterName(ctx, tc.account, tc.name, 2, t0)
 		wantErr(t, fmt.Sprintf("%d: %s for %s", i, tc.name, tc.account), err, tc.err)
@@ -157,7 +178,7 @@ func TestNames(t *testing.T) {
 	for i, tc := range []struct {
 		name, account string
 		index         uint64
-	}{{"alice", acctA, size}, {"alice2", acctA, size + 1}, {"bob", acctB, size + 2}} {
+	}{{"alice", AcctA, size}, {"alice2", AcctA, size + 1}, {"bob", AcctB, size + 2}} {
 		account, index, err := db.Name(ctx, tc.name)
 		if err != nil || account != tc.account || index != tc.index {
 			t.Errorf("%d: %s → %s at %d, %v; want %s at %d", i, tc.name, account, index, err, tc.account, tc.index)
@@ -171,28 +192,8 @@ func TestNames(t *testing.T) {
 		}
 	}
 	_, _, err = db.Name(ctx, "carol")
-	wantErr(t, "unknown name", err, ErrNotFound)
+	wantErr(t, "unknown name", err, meta.ErrNotFound)
 	if n, _ := db.LogSize(ctx); n != size+3 {
 		t.Errorf("log of %d leaves after 3 names, want %d", n, size+3)
-	}
-}
-
-// TestCheckpoint checks that a stored checkpoint is replaced only by one
-// of a tree at least as large.
-func TestCheckpoint(t *testing.T) {
-	db := open(t)
-	_, _, err := db.Checkpoint(ctx)
-	wantErr(t, "no checkpoint", err, ErrNotFound)
-	for _, tc := range []struct {
-		size uint64
-		note string
-		want uint64
-	}{{0, "zero", 0}, {5, "five", 5}, {3, "three", 5}, {5, "five again", 5}, {7, "seven", 7}} {
-		must(t, db.PutCheckpoint(ctx, tc.size, []byte(tc.note)))
-		size, note, err := db.Checkpoint(ctx)
-		must(t, err)
-		if size != tc.want || tc.size == tc.want && string(note) != tc.note {
-			t.Errorf("after storing %d: %d %q", tc.size, size, note)
-		}
 	}
 }
