@@ -3,6 +3,7 @@ module github.com/coffer-backup/coffer
 go 1.26.8
 
 require (
+	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/klauspost/compress v1.20.3
 	github.com/rogpeppe/go-internal v1.16.0
 	golang.org/x/crypto v0.58.0

@@ -16,7 +16,9 @@ import (
 )
 
 // Loader loads a blob's plaintext, appending it to dst: a repo.Repo, or a
-// repo.WindowReader as restores use.
+// repo.WindowReader as restores use. File.ReadAt passes a nil dst and
+// never changes what it gets back, so a Loader may then return a slice it
+// shares (a cache); WriteTo passes a buffer of its own.
 type Loader interface {
 	LoadBlob(ctx context.Context, t blob.Type, id blob.ID, dst []byte) ([]byte, error)
 }
@@ -71,10 +73,14 @@ func (f *File) extentAt(off uint64) int {
 // start returns the offset of extent i.
 func (f *File) start(i int) uint64 { return f.ends[i] - f.ext[i].Length }
 
-// load returns the plaintext of data extent i, appended to buf[:0].
+// load returns the plaintext of data extent i, appended to buf[:0] (nil
+// if buf is nil).
 func (f *File) load(ctx context.Context, i int, buf []byte) ([]byte, error) {
 	e := f.ext[i]
-	b, err := f.l.LoadBlob(ctx, blob.Data, e.ID, buf[:0])
+	if buf != nil {
+		buf = buf[:0]
+	}
+	b, err := f.l.LoadBlob(ctx, blob.Data, e.ID, buf)
 	if err != nil {
 		return buf, fmt.Errorf("blob %s at offset %d: %w", e.ID.Short(), f.start(i), err)
 	}
@@ -88,7 +94,6 @@ func (f *File) load(ctx context.Context, i int, buf []byte) ([]byte, error) {
 // in, and returns how many it read: fewer than len(p) only at the end of
 // the file, with io.EOF.
 func (f *File) ReadAt(ctx context.Context, p []byte, off uint64) (int, error) {
-	var buf []byte
 	n := 0
 	for i := f.extentAt(off); n < len(p) && i < len(f.ext); i++ {
 		pos := off + uint64(n) - f.start(i)
@@ -96,8 +101,8 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off uint64) (int, error) {
 		if f.ext[i].IsHole() {
 			clear(p[n : n+int(want)])
 		} else {
-			var err error
-			if buf, err = f.load(ctx, i, buf); err != nil {
+			buf, err := f.load(ctx, i, nil)
+			if err != nil {
 				return n, err
 			}
 			copy(p[n:], buf[pos:pos+want])
@@ -116,7 +121,7 @@ var zeros [64 << 10]byte
 // WriteTo writes the whole content to w in order, one blob at a time,
 // holes as zeros, and returns the bytes written.
 func (f *File) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
-	var buf []byte
+	buf := make([]byte, 0, 1<<20)
 	var written int64
 	for i, e := range f.ext {
 		var err error
