@@ -12,6 +12,7 @@ func commands() map[string]*command {
 		{name: "snapshots", summary: "list snapshots", setup: storeFlag, run: runSnapshots},
 		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: storeFlag, run: runLs},
 		{name: "restore", args: "SNAP --target DIR [--include PATH]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
+		{name: "mount", args: "MOUNTPOINT", summary: "serve the snapshots as a read-only file system until Ctrl-C", setup: storeFlag, run: runMount},
 		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: storeFlag, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
