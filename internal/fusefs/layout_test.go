@@ -26,9 +26,9 @@ func TestLayout(t *testing.T) {
 	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	snaps := []snapshot.Stored{
 		stored("1234567890", "h", t0, false, "t"),
-		stored("1234567891", "h", t0, false),               // same time and 9-digit prefix as the first
-		stored("abcdef0000", "h", t0.Add(time.Hour), true), // newest, but append-only
-		stored("ffff000000", "", t0.Add(-time.Hour), false),                // no valid host name
+		stored("1234567891", "h", t0, false),                // same time and 9-digit prefix as the first
+		stored("abcdef0000", "h", t0.Add(time.Hour), true),  // newest, but append-only
+		stored("ffff000000", "", t0.Add(-time.Hour), false), // no valid host name
 		stored("eeee000000", "..", t0.Add(-time.Hour), false, "a/b", "ok"),
 	}
 	top, errs := layout(snaps)
