@@ -77,6 +77,8 @@ type opts struct {
 	witnessThreshold                          int
 	data, listen                              string // coffer witness serve
 	logKeys                                   multi
+	snapshots                                 multi // coffer find --snapshot
+	newest                                    int   // coffer find --newest
 }
 
 type multi []string
@@ -172,6 +174,7 @@ var valueFlags = map[string]bool{
 	"timeout": true, "code": true, "name": true, "account": true, "threshold": true, "fingerprint": true,
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
+	"snapshot": true, "newest": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as
