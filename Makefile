@@ -8,7 +8,7 @@ GOLANGCI := $(GOBIN)/golangci-lint
 OMNIWITNESS_VERSION := v0.0.0-20260720115447-2e1c6971d19e
 OMNIWITNESS := $(GOBIN)/omniwitness
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness fuse3
 
 build:
 	$(GO) build -o bin/coffer ./cmd/coffer
@@ -43,7 +43,20 @@ omniwitness:
 		GOFLAGS= $(GO) install github.com/transparency-dev/witness/cmd/omniwitness@$(OMNIWITNESS_VERSION); \
 	fi
 
-unit: omniwitness
+# fuse3 (fusermount3) lets internal/fusefs and cmd/coffer mount the file
+# system they test. It is installed with apt when missing, if we are root
+# and apt is there; elsewhere the mount tests skip, or fail under CI=true.
+fuse3:
+	@if ! command -v fusermount3 >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing fuse3"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null; \
+		else \
+			echo "fusermount3 is missing: install fuse3 for the mount tests"; \
+		fi; \
+	fi
+
+unit: omniwitness fuse3
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:
