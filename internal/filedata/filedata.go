@@ -115,6 +115,19 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off uint64) (int, error) {
 	return n, nil
 }
 
+// Next returns the data blobs of the first n data extents that start at or
+// after off, in order: what a sequential reader now at off needs next, for
+// a caller that loads ahead.
+func (f *File) Next(off uint64, n int) []blob.ID {
+	var ids []blob.ID
+	for i := f.extentAt(off); i < len(f.ext) && len(ids) < n; i++ {
+		if !f.ext[i].IsHole() && f.start(i) >= off {
+			ids = append(ids, f.ext[i].ID)
+		}
+	}
+	return ids
+}
+
 // zeros is written for holes.
 var zeros [64 << 10]byte
 

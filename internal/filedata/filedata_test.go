@@ -155,3 +155,30 @@ func TestCorrupt(t *testing.T) {
 		t.Error("a missing blob was written")
 	}
 }
+
+func TestNext(t *testing.T) {
+	n, l, _ := file("aaaa", 2, "bb", "cc", 3, "dd") // blobs 1, 3, 4, 6 at 0, 6, 8, 13
+	f, err := filedata.Open(l, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		off  uint64
+		n    int
+		want []byte // first bytes of the IDs
+	}{
+		{0, 2, []byte{1, 3}},
+		{1, 2, []byte{3, 4}},
+		{6, 5, []byte{3, 4, 6}},
+		{9, 1, []byte{6}},
+		{15, 1, nil},
+	} {
+		var got []byte
+		for _, id := range f.Next(c.off, c.n) {
+			got = append(got, id[0])
+		}
+		if !bytes.Equal(got, c.want) {
+			t.Errorf("Next(%d, %d) = %v, want %v", c.off, c.n, got, c.want)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func New(opts Options) *FS {
 		size = defaultCache
 	}
 	fsys := &FS{blobs: opts.Blobs, warn: opts.Warn, uid: opts.UID, gid: opts.GID,
-		data:     &blobCache{l: opts.Blobs, lru: newLRU[blob.ID, []byte](size)},
+		data:     &blobCache{l: opts.Blobs, lru: newLRU[blob.ID, []byte](size), slots: make(chan struct{}, loadsAhead)},
 		listings: newLRU[blob.ID, []*tree.Node](size)}
 	if fsys.warn == nil {
 		fsys.warn = func(error) {}
@@ -118,8 +118,34 @@ func listingWeight(nodes []*tree.Node) int64 {
 // blobCache keeps recently read data blobs, decoded, so that the kernel's
 // reads of a blob in pieces decrypt it once.
 type blobCache struct {
-	l   Loader
-	lru *lru[blob.ID, []byte]
+	l     Loader
+	lru   *lru[blob.ID, []byte]
+	slots chan struct{} // one per load ahead running
+}
+
+// loadsAhead bounds the blobs loaded ahead of readers at once, and
+// blobsAhead those one read asks for.
+const (
+	loadsAhead = 4
+	blobsAhead = 2
+)
+
+// prefetch loads blobs into the cache in the background, so that a
+// sequential reader finds the next blob decoded when it gets there. It
+// starts no more loads than there are free slots; their errors are left
+// for the reads to meet.
+func (c *blobCache) prefetch(ids []blob.ID) {
+	for _, id := range ids {
+		select {
+		case c.slots <- struct{}{}:
+		default:
+			return
+		}
+		go func() {
+			defer func() { <-c.slots }()
+			_, _ = c.LoadBlob(context.Background(), blob.Data, id, nil)
+		}()
+	}
 }
 
 // LoadBlob returns the plaintext of a data blob. With a nil dst it

@@ -328,7 +328,8 @@ func (it *item) Open(_ context.Context, flags uint32) (fs.FileHandle, uint32, sy
 	return f, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// Read reads the file's bytes at off, holes as zeros.
+// Read reads the file's bytes at off, holes as zeros, and loads the next
+// blobs ahead.
 func (it *item) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	f, ok := fh.(*filedata.File)
 	if !ok || off < 0 {
@@ -338,6 +339,7 @@ func (it *item) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int
 	if err != nil && err != io.EOF {
 		return nil, it.fail(ctx, err)
 	}
+	it.fsys.data.prefetch(f.Next(uint64(off)+uint64(n), blobsAhead))
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
