@@ -95,10 +95,12 @@ func New(opts Options) *FS {
 func (fsys *FS) Root() fs.InodeEmbedder { return &vnode{fsys: fsys, d: fsys.top} }
 
 // listing returns the entries of one tree blob, from the cache if it is
-// there. Only snapshots that passed their measure are listed.
+// there. Only snapshots that passed their measure are listed. The load
+// is not cut short when the request that started it is interrupted:
+// other requests may be waiting for it.
 func (fsys *FS) listing(ctx context.Context, id blob.ID) ([]*tree.Node, error) {
 	return fsys.listings.get(ctx, id, func() ([]*tree.Node, int64, error) {
-		nodes, err := treewalk.Entries(ctx, fsys.blobs, []blob.ID{id})
+		nodes, err := treewalk.Entries(context.WithoutCancel(ctx), fsys.blobs, []blob.ID{id})
 		return nodes, listingWeight(nodes), err
 	})
 }
@@ -151,13 +153,14 @@ func (c *blobCache) prefetch(ids []blob.ID) {
 // LoadBlob returns the plaintext of a data blob. With a nil dst it
 // returns the cached slice itself, which the caller must not change
 // (filedata.File.ReadAt passes nil and only reads); otherwise it appends
-// a copy to dst.
+// a copy to dst. As for listings, an interrupted request does not cut
+// short a load that others may wait for.
 func (c *blobCache) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, dst []byte) ([]byte, error) {
 	if t != blob.Data {
 		return c.l.LoadBlob(ctx, t, id, dst)
 	}
 	b, err := c.lru.get(ctx, id, func() ([]byte, int64, error) {
-		b, err := c.l.LoadBlob(ctx, t, id, nil)
+		b, err := c.l.LoadBlob(context.WithoutCancel(ctx), t, id, nil)
 		return b, int64(len(b)) + 64, err
 	})
 	if err != nil || dst == nil {

@@ -264,15 +264,15 @@ func (it *item) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if errno := it.snap.check(ctx, it.fsys); errno != 0 {
 		return nil, errno
 	}
-	return &dirStream{ctx: ctx, it: it, ids: it.n.Subtrees}, 0
+	return &dirStream{it: it, ids: it.n.Subtrees}, 0
 }
 
 // dirStream lists the entries of tree blobs in order, loading each when
 // the listing reaches it. An entry whose name does not sort after the one
 // before, which no honest listing holds, is left out, so no name is
-// listed twice.
+// listed twice. It outlives the request that made it (go-fuse reuses a
+// request's context), so its loads run without one.
 type dirStream struct {
-	ctx   context.Context
 	it    *item
 	ids   []blob.ID
 	nodes []*tree.Node
@@ -293,7 +293,7 @@ func (d *dirStream) HasNext() bool {
 		if len(d.ids) == 0 {
 			return false
 		}
-		d.nodes, d.errno = d.it.listing(d.ctx, d.ids[0])
+		d.nodes, d.errno = d.it.listing(context.Background(), d.ids[0])
 		d.ids = d.ids[1:]
 	}
 	return true

@@ -284,3 +284,43 @@ func mounted(t *testing.T, dir string) bool {
 	}
 	return false
 }
+
+// TestMountSplitListing lists, through the mount, a directory whose
+// entries the archiver split over several tree blobs: the kernel asks for
+// it in many requests, and every name comes once, in order.
+func TestMountSplitListing(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "big")
+	var spec testtree.Spec
+	var want []string
+	pad := strings.Repeat("n", 240)
+	for i := range 4000 {
+		name := fmt.Sprintf("%s%05d", pad, i)
+		spec = append(spec, testtree.Entry{Path: name})
+		want = append(want, name)
+	}
+	testtree.Build(t, src, spec)
+	r := testrepo.New(t)
+	sn := backup(t, r, archiver.Options{}, src)
+	if n := len(r.Node(t, sn.Tree, "big").Subtrees); n < 2 {
+		t.Fatalf("the listing takes %d tree blob, want several", n)
+	}
+	dir, w := mount(t, r, []snapshot.Stored{sn}, fusefs.Options{})
+	f, err := os.Open(filepath.Join(dir, "snapshots", sn.ID.String()[:8], "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := f.Readdirnames(-1) // in the order listed, unsorted
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %d names, want %d in order", len(got), len(want))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "snapshots", sn.ID.String()[:8], "big", want[3999])); err != nil {
+		t.Errorf("looking up the last name: %v", err)
+	}
+	if errs := w.get(); len(errs) > 0 {
+		t.Errorf("warnings: %v", errs)
+	}
+}
