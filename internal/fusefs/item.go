@@ -153,14 +153,13 @@ func fuseRdev(rdev uint64) uint32 {
 	return minor&0xff | major&0xfff<<8 | (minor&^0xff)<<12
 }
 
-// Access allows reading everything, as the mount serves only the user who
-// mounted it, and refuses writing.
-func (it *item) Access(_ context.Context, mask uint32) syscall.Errno {
-	if mask&unix.W_OK != 0 {
-		return syscall.EROFS
-	}
-	return 0
-}
+// Access answers ENOSYS, so that the kernel stops asking: it then allows
+// every access the read-only mount does not refuse itself (writes get
+// EROFS), as reads are allowed to the only user the mount serves. Its
+// asking would also deadlock a process that forks a child into the mount
+// it serves (the child's chdir waits for an answer the forking parent
+// cannot give; go-fuse's documentation, "Deadlocks").
+func (it *item) Access(context.Context, uint32) syscall.Errno { return syscall.ENOSYS }
 
 // Readlink returns a symbolic link's target as recorded.
 func (it *item) Readlink(context.Context) ([]byte, syscall.Errno) {

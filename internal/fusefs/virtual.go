@@ -6,7 +6,6 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 
 	"github.com/coffer-backup/coffer/internal/tree"
 )
@@ -49,13 +48,8 @@ func (v *vnode) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) s
 	return 0
 }
 
-// Access allows reading and refuses writing.
-func (v *vnode) Access(_ context.Context, mask uint32) syscall.Errno {
-	if mask&unix.W_OK != 0 {
-		return syscall.EROFS
-	}
-	return 0
-}
+// Access answers ENOSYS, as item.Access does.
+func (v *vnode) Access(context.Context, uint32) syscall.Errno { return syscall.ENOSYS }
 
 // vlink is a symbolic link the mount adds (latest, and the entries of
 // hosts/ and tags/).
