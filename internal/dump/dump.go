@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/coffer-backup/coffer/internal/filedata"
 	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
@@ -104,7 +102,7 @@ func (d *dumper) header(name string, n *tree.Node) (*tar.Header, error) {
 		hdr.Typeflag = tar.TypeFifo
 	case tree.CharDev, tree.BlockDev:
 		hdr.Typeflag = map[tree.NodeType]byte{tree.CharDev: tar.TypeChar, tree.BlockDev: tar.TypeBlock}[n.Type]
-		hdr.Devmajor, hdr.Devminor = int64(unix.Major(n.Rdev)), int64(unix.Minor(n.Rdev))
+		hdr.Devmajor, hdr.Devminor = devNumbers(n.Rdev)
 	default:
 		return nil, errSocket
 	}
@@ -140,4 +138,10 @@ func (d *dumper) xattrs(hdr *tar.Header, n *tree.Node) {
 		}
 		hdr.PAXRecords["SCHILY.xattr."+x.Name] = string(x.Value)
 	}
+}
+
+// devNumbers splits a device number, in Linux's 64-bit dev_t encoding as
+// the format records it (docs/format.md §5.2), into major and minor.
+func devNumbers(d uint64) (major, minor int64) {
+	return int64(d>>8&0xfff | d>>32&0xfffff000), int64(d&0xff | d>>12&0xffffff00)
 }

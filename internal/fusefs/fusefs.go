@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package fusefs serves an account's snapshots as a read-only FUSE file
 // system (coffer mount): snapshots/ID/ holds each snapshot's items with
 // the metadata it recorded, and hosts/ and tags/ link to the snapshots of
