@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sync"
 
 	"github.com/coffer-backup/coffer/internal/dump"
 	"github.com/coffer-backup/coffer/internal/filedata"
@@ -14,6 +15,24 @@ import (
 	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
 )
+
+// dump and mount read packs in aligned windows as restores do
+// (docs/format.md §10), keeping as many.
+const (
+	readWindow  = 4 << 20
+	readWindows = 8
+)
+
+// warner returns a function printing warnings, safe to call from
+// concurrent goroutines (the mounted file system's requests).
+func (e *env) warner() func(error) {
+	var mu sync.Mutex
+	return func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		e.say("warning: %v", err)
+	}
+}
 
 // runDump writes the item at PATH of snapshot SNAP to stdout: a regular
 // file's bytes, anything else (a directory, a link, "/" for everything)
@@ -27,7 +46,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	blobs, err := s.repo.NewWindowReader(ctx, mountWindow, mountWindows)
+	blobs, err := s.repo.NewWindowReader(ctx, readWindow, readWindows)
 	if err != nil {
 		return err
 	}

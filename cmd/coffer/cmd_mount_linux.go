@@ -7,16 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/coffer-backup/coffer/internal/fusefs"
-)
-
-// The mount reads packs in aligned windows as restores do (docs/format.md
-// §10), keeping as many.
-const (
-	mountWindow  = 4 << 20
-	mountWindows = 8
 )
 
 type mountResult struct {
@@ -45,7 +37,7 @@ func runMount(ctx context.Context, e *env, args []string) error {
 	if err := s.repo.LoadIndex(ctx); err != nil {
 		return err
 	}
-	blobs, err := s.repo.NewWindowReader(ctx, mountWindow, mountWindows)
+	blobs, err := s.repo.NewWindowReader(ctx, readWindow, readWindows)
 	if err != nil {
 		return err
 	}
@@ -56,17 +48,6 @@ func runMount(ctx context.Context, e *env, args []string) error {
 		return withHint(err, "install fuse3 (apt-get install fuse3) and check that /dev/fuse exists")
 	}
 	return err
-}
-
-// warner returns a function printing warnings, safe to call from the file
-// system's concurrent requests.
-func (e *env) warner() func(error) {
-	var mu sync.Mutex
-	return func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		e.say("warning: %v", err)
-	}
 }
 
 // mounted tells the user the file system is ready: a JSON object with
