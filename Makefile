@@ -11,7 +11,7 @@ VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(GOBIN)/versitygw
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3
 
 build:
 	$(GO) build -o bin/coffer ./cmd/coffer
@@ -69,7 +69,21 @@ postgres:
 		fi; \
 	fi
 
-unit: omniwitness versitygw postgres
+
+# fuse3 (fusermount3) lets internal/fusefs and cmd/coffer mount the file
+# system they test. It is installed with apt when missing, if we are root
+# and apt is there; elsewhere the mount tests skip, or fail under CI=true.
+fuse3:
+	@if ! command -v fusermount3 >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing fuse3"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null; \
+		else \
+			echo "fusermount3 is missing: install fuse3 for the mount tests"; \
+		fi; \
+	fi
+
+unit: omniwitness versitygw postgres fuse3
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:

@@ -12,6 +12,9 @@ func commands() map[string]*command {
 		{name: "snapshots", args: "[--device NAME|ID]", summary: "list snapshots", setup: snapFlags, run: runSnapshots},
 		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: snapFlags, run: runLs},
 		{name: "restore", args: "SNAP --target DIR [--include PATH]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
+		{name: "mount", args: "MOUNTPOINT", summary: "serve the snapshots as a read-only file system until Ctrl-C", setup: storeFlag, run: runMount},
+		{name: "find", args: "PATTERN... [--snapshot SNAP]... [--newest N]", summary: "find items by name across snapshots", setup: findFlags, run: runFind},
+		{name: "dump", args: "SNAP PATH", summary: "write a file to stdout, or a directory as a tar archive", setup: storeFlag, run: runDump},
 		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: snapFlags, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
@@ -104,6 +107,12 @@ func restoreFlags(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.target, "target", "", "directory to restore into (required)")
 	fs.Var(&o.includes, "include", "restore only this path of the snapshot (repeatable)")
 	fs.BoolVar(&o.overwrite, "overwrite", false, "replace existing files in the target")
+}
+
+func findFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.Var(&o.snapshots, "snapshot", "search only this snapshot, latest or an ID prefix (repeatable; default: all)")
+	fs.IntVar(&o.newest, "newest", 0, "search only the N newest of those snapshots (default: all)")
 }
 
 func checkFlags(fs *flag.FlagSet, o *opts) {

@@ -78,6 +78,8 @@ type opts struct {
 	data, listen                              string // coffer witness serve
 	s3Endpoint                                string
 	logKeys                                   multi
+	snapshots                                 multi // coffer find --snapshot
+	newest                                    int   // coffer find --newest
 }
 
 type multi []string
@@ -174,6 +176,7 @@ var valueFlags = map[string]bool{
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true,
+	"snapshot": true, "newest": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as

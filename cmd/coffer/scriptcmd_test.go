@@ -33,6 +33,7 @@ func scriptCmds() map[string]func(*testscript.TestScript, bool, []string) {
 		"samefile":    cmdSameFile,
 		"toupper":     cmdToUpper,
 		"setquoted":   cmdSetQuoted,
+		"tarlist":     cmdTarList,
 	}
 }
 
