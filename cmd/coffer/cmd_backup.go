@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/pattern"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 )
 
@@ -33,10 +34,13 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("cannot back up %s: %w", p, err)
 		}
 	}
-	for _, pat := range e.o.excludes {
-		if _, err := filepath.Match(pat, ""); err != nil {
-			return usageError{fmt.Sprintf("--exclude %q: %v", pat, err)}
+	var pats pattern.List
+	for _, text := range e.o.excludes {
+		p, err := pattern.Parse(text, pattern.Options{})
+		if err != nil {
+			return usageError{fmt.Sprintf("--exclude: %v", err)}
 		}
+		pats.Add(p)
 	}
 	tags, err := cleanTags(e.o.tags)
 	if err != nil {
@@ -59,7 +63,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	if err := s.repo.LoadIndex(ctx); err != nil {
 		return err
 	}
-	opts := archiver.Options{Excludes: e.o.excludes, Tags: tags, Hostname: e.hostname(), Version: version}
+	opts := archiver.Options{Filter: archiver.Filter{Patterns: pats}, Tags: tags, Hostname: e.hostname(), Version: version}
 	if u, err := user.Current(); err == nil {
 		opts.Username = u.Username
 	}
