@@ -8,7 +8,7 @@ import (
 func commands() map[string]*command {
 	list := []*command{
 		{name: "init", args: "--store DIR|URL [--account-name NAME] [--witness VKEY]...", summary: "create an account and its encrypted repository in a store", setup: initFlags, run: runInit},
-		{name: "backup", args: "PATH... [--exclude GLOB] [--tag T]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
+		{name: "backup", args: "PATH... [--exclude PATTERN]... [--exclude-file F] [--tag T]... [--dry-run]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
 		{name: "snapshots", summary: "list snapshots", setup: storeFlag, run: runSnapshots},
 		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: storeFlag, run: runLs},
 		{name: "restore", args: "SNAP --target DIR [--include PATH]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
@@ -85,7 +85,7 @@ func contactFlags(fs *flag.FlagSet, o *opts) {
 
 func backupFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
-	fs.Var(&o.excludes, "exclude", "leave out items matching this glob (repeatable)")
+	filterFlags(fs, o)
 	fs.Var(&o.tags, "tag", "tag the snapshot (repeatable)")
 	fs.StringVar(&o.host, "host", "", "hostname to record (default: this machine's)")
 	fs.StringVar(&o.parent, "parent", "", "snapshot to compare with to skip unchanged files (default: the latest of the same host and paths)")

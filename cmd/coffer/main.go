@@ -77,6 +77,10 @@ type opts struct {
 	witnessThreshold                          int
 	data, listen                              string // coffer witness serve
 	logKeys                                   multi
+	excludeArgs                               []excludeArg // backup: --exclude, --iexclude, --exclude-file in order
+	excludeCaches, oneFileSystem              bool
+	excludeIfPresent                          multi
+	excludeLargerThan                         limitFlag
 }
 
 type multi []string
@@ -89,10 +93,17 @@ type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
-// partialError marks a backup that completed without some files.
-type partialError struct{ n int }
+// partialError marks a backup that completed without some files, or a
+// dry run that found files a backup would leave out.
+type partialError struct {
+	n      int
+	dryRun bool
+}
 
 func (p partialError) Error() string {
+	if p.dryRun {
+		return fmt.Sprintf("dry run: %d items could not be read (listed above); a backup would leave them out", p.n)
+	}
 	return fmt.Sprintf("backup completed, but %d items could not be read (listed above)", p.n)
 }
 
@@ -172,6 +183,7 @@ var valueFlags = map[string]bool{
 	"timeout": true, "code": true, "name": true, "account": true, "threshold": true, "fingerprint": true,
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
+	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as
