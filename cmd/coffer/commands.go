@@ -11,7 +11,7 @@ func commands() map[string]*command {
 		{name: "backup", args: "PATH... [--exclude PATTERN]... [--exclude-file F] [--tag T]... [--dry-run]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
 		{name: "snapshots", summary: "list snapshots", setup: storeFlag, run: runSnapshots},
 		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: storeFlag, run: runLs},
-		{name: "restore", args: "SNAP --target DIR [--include PATH]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
+		{name: "restore", args: "SNAP --target DIR [--include PATTERN]... [--exclude PATTERN]... [--overwrite always|if-changed|never]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
 		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: storeFlag, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
 		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
@@ -95,8 +95,9 @@ func backupFlags(fs *flag.FlagSet, o *opts) {
 func restoreFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
 	fs.StringVar(&o.target, "target", "", "directory to restore into (required)")
-	fs.Var(&o.includes, "include", "restore only this path of the snapshot (repeatable)")
-	fs.BoolVar(&o.overwrite, "overwrite", false, "replace existing files in the target")
+	fs.Var(&o.includes, "include", "restore only what this gitignore pattern matches, from the snapshot's root (repeatable)")
+	fs.Var(&o.excludes, "exclude", "leave out what this gitignore pattern matches (repeatable)")
+	fs.Var(&o.overwrite, "overwrite", "where the target holds an item: always replace it, replace it if-changed (size or time), or never (default: fail)")
 }
 
 func checkFlags(fs *flag.FlagSet, o *opts) {

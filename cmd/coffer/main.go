@@ -66,7 +66,7 @@ type opts struct {
 	json, quiet                               bool
 	store, target, host, parent               string
 	excludes, tags, includes                  multi
-	readData, overwrite, prune, dryRun, force bool
+	readData, oneDevice, prune, dryRun, force bool // oneDevice: backup --one-file-system
 	keep                                      snapshot.Policy
 	timeout                                   time.Duration
 	name, code, account                       string
@@ -77,10 +77,7 @@ type opts struct {
 	witnessThreshold                          int
 	data, listen                              string // coffer witness serve
 	logKeys                                   multi
-	excludeArgs                               []excludeArg // backup: --exclude, --iexclude, --exclude-file in order
-	excludeCaches, oneFileSystem              bool
-	excludeIfPresent                          multi
-	excludeLargerThan                         limitFlag
+	filterOpts
 }
 
 type multi []string
