@@ -98,48 +98,59 @@ func compileGlob(s string) (glob, error) {
 // character. It returns the class and the bytes consumed, up to and
 // including the closing ']'.
 func parseClass(s string) (*class, int, error) {
-	cl := &class{}
+	p := classParser{cl: &class{}}
 	i := 0
 	if i < len(s) && (s[i] == '!' || s[i] == '^') {
-		cl.negate = true
+		p.cl.negate = true
 		i++
 	}
-	prev, havePrev := rune(0), false
 	for first := true; ; first = false {
 		if i >= len(s) {
 			return nil, 0, ErrBracket
 		}
 		if s[i] == ']' && !first {
-			return cl, i + 1, nil
+			return p.cl, i + 1, nil
 		}
-		if s[i] == '[' && strings.HasPrefix(s[i:], "[:") {
-			if f, n, err := parseNamed(s[i:]); err != nil {
-				return nil, 0, err
-			} else if n > 0 {
-				cl.named = append(cl.named, f)
-				i += n
-				havePrev = false
-				continue
-			}
-		}
-		if s[i] == '-' && havePrev && i+1 < len(s) && s[i+1] != ']' {
-			hi, n, err := classChar(s[i+1:])
-			if err != nil {
-				return nil, 0, err
-			}
-			cl.ranges = append(cl.ranges, [2]rune{prev, hi})
-			i += 1 + n
-			havePrev = false
-			continue
-		}
-		r, n, err := classChar(s[i:])
+		n, err := p.item(s[i:])
 		if err != nil {
 			return nil, 0, err
 		}
-		cl.ranges = append(cl.ranges, [2]rune{r, r})
-		prev, havePrev = r, true
 		i += n
 	}
+}
+
+// classParser builds a class from its items.
+type classParser struct {
+	cl       *class
+	prev     rune // the last single character, which may start a range
+	havePrev bool
+}
+
+// item parses the item of a bracket expression at the start of s, not
+// empty: a named class, a range or a character. It returns the bytes it
+// consumed.
+func (p *classParser) item(s string) (int, error) {
+	if strings.HasPrefix(s, "[:") {
+		f, n, err := parseNamed(s)
+		if err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			p.cl.named = append(p.cl.named, f)
+			p.havePrev = false
+			return n, nil
+		}
+	}
+	if s[0] == '-' && p.havePrev && len(s) > 1 && s[1] != ']' {
+		hi, n, err := classChar(s[1:])
+		p.cl.ranges = append(p.cl.ranges, [2]rune{p.prev, hi})
+		p.havePrev = false
+		return 1 + n, err
+	}
+	r, n, err := classChar(s)
+	p.cl.ranges = append(p.cl.ranges, [2]rune{r, r})
+	p.prev, p.havePrev = r, true
+	return n, err
 }
 
 // classChar reads one character of a bracket expression, '\' escaping it.
