@@ -88,9 +88,13 @@ func (sc *scope) relOf(name string) string {
 }
 
 // excluded reports whether the patterns of the ignore files and of the
-// filter leave out the item at rel (relative to the root) and abs, taken
-// as a directory if isDir: the last pattern that matches is not negated.
-func (a *Archiver) excluded(sc *scope, rel, abs string, isDir bool) bool {
+// filter leave out the entry name of scope sc, at abs, taken as a
+// directory if isDir: the last pattern that matches is not negated.
+func (a *Archiver) excluded(sc *scope, name, abs string, isDir bool) bool {
+	if len(sc.ignores) == 0 && a.opts.Filter.Patterns.Len() == 0 {
+		return false
+	}
+	rel := sc.relOf(name)
 	v := pattern.NoMatch
 	for _, l := range sc.ignores {
 		below := rel
@@ -111,8 +115,8 @@ func (a *Archiver) excluded(sc *scope, rel, abs string, isDir bool) bool {
 // the filter leaves it out; it warns about an entry it cannot capture. An
 // entry excluded whatever its type is not even looked at.
 func (a *Archiver) entry(sc *scope, dir, name string, warn func(error)) (*tree.Node, bool) {
-	p, rel := filepath.Join(dir, name), sc.relOf(name)
-	if a.excluded(sc, rel, p, false) && a.excluded(sc, rel, p, true) {
+	p := filepath.Join(dir, name)
+	if a.excluded(sc, name, p, false) && a.excluded(sc, name, p, true) {
 		return nil, false
 	}
 	if !tree.ValidName([]byte(name)) { // over 255 bytes (docs/format.md §5.2)
@@ -124,19 +128,19 @@ func (a *Archiver) entry(sc *scope, dir, name string, warn func(error)) (*tree.N
 		warn(fmt.Errorf("%s: %w", termsafe.Name(p), err))
 		return nil, false
 	}
-	if a.leftOut(sc, rel, p, n) {
+	if a.leftOut(sc, name, p, n) {
 		return nil, false
 	}
 	n.Name = []byte(name)
 	return n, true
 }
 
-// leftOut reports whether the filter leaves out an item, captured as n,
-// by its patterns, size or file system.
-func (a *Archiver) leftOut(sc *scope, rel, abs string, n *tree.Node) bool {
+// leftOut reports whether the filter leaves out the entry name of scope
+// sc, at abs, captured as n, by its patterns, size or file system.
+func (a *Archiver) leftOut(sc *scope, name, abs string, n *tree.Node) bool {
 	f := &a.opts.Filter
 	switch {
-	case a.excluded(sc, rel, abs, n.Type == tree.Dir):
+	case a.excluded(sc, name, abs, n.Type == tree.Dir):
 		return true
 	case f.LargerThan > 0 && n.Type == tree.File && n.Size > uint64(f.LargerThan):
 		return true

@@ -45,6 +45,9 @@ func (l List) Patterns() []*Pattern { return l.pats }
 // Match returns the verdict of the last pattern that matches path itself
 // (see Pattern.Match), or NoMatch.
 func (l List) Match(path string, isDir bool) Verdict {
+	if len(l.pats) == 0 {
+		return NoMatch
+	}
 	return l.match(split(path), nil, isDir)
 }
 
@@ -52,6 +55,9 @@ func (l List) Match(path string, isDir bool) Verdict {
 // matches when it matches alt, another form of the same path (such as its
 // absolute path, without the leading '/').
 func (l List) MatchRooted(path, alt string, isDir bool) Verdict {
+	if len(l.pats) == 0 {
+		return NoMatch
+	}
 	return l.match(split(path), split(alt), isDir)
 }
 
