@@ -45,6 +45,7 @@ var (
 	ErrBracket   = errors.New("'[' without a closing ']' (a bracket expression cannot hold '/'; write \\[ for a literal '[')")
 	ErrClassName = errors.New("unknown character class")
 	ErrComponent = errors.New("empty path component ('//')")
+	ErrDot       = errors.New("a component '.' or '..' (paths are matched without them)")
 )
 
 // compileGlob turns the text of one component into tokens. Consecutive

@@ -24,8 +24,8 @@
 //
 // Where git would silently match nothing, Parse fails instead: an empty
 // pattern, a trailing unescaped '\', a '[' without its ']' (a bracket
-// expression cannot hold '/'), an unknown "[:class:]", or an empty path
-// component ("a//b").
+// expression cannot hold '/'), an unknown "[:class:]", an empty path
+// component ("a//b"), or a component "." or "..".
 //
 // Characters are UTF-8 (a byte that is not valid UTF-8 is one character
 // that matches only itself); with Options.FoldCase letters match their
@@ -131,6 +131,9 @@ func compileSegments(comps []string) ([]segment, error) {
 	for _, c := range comps {
 		if c == "" {
 			return nil, ErrComponent
+		}
+		if c == "." || c == ".." {
+			return nil, ErrDot
 		}
 		if len(c) >= 2 && strings.Trim(c, "*") == "" { // "***" too, as in git
 			segs = append(segs, segment{globstar: true})

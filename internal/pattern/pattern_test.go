@@ -31,6 +31,9 @@ func TestParseErrors(t *testing.T) {
 		{"[[:word:]]", ErrClassName},
 		{"a//b", ErrComponent},
 		{"a/b//", ErrComponent},
+		{"./x", ErrDot},
+		{"a/../b", ErrDot},
+		{"..", ErrDot},
 	} {
 		_, err := Parse(c.text, Options{})
 		if !errors.Is(err, c.want) {
