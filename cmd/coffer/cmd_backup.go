@@ -25,20 +25,7 @@ type backupResult struct {
 }
 
 func runBackup(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"backup needs at least one PATH"}
-	}
-	for _, p := range args {
-		if _, err := os.Lstat(p); err != nil {
-			return fmt.Errorf("cannot back up %s: %w", p, err)
-		}
-	}
-	for _, pat := range e.o.excludes {
-		if _, err := filepath.Match(pat, ""); err != nil {
-			return usageError{fmt.Sprintf("--exclude %q: %v", pat, err)}
-		}
-	}
-	tags, err := cleanTags(e.o.tags)
+	opts, err := e.backupOptions(args)
 	if err != nil {
 		return err
 	}
@@ -47,6 +34,9 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if e.o.dryRun {
+		return e.dryRunBackup(ctx, s, opts, args)
+	}
 	sess, err := s.repo.StartSession(ctx, e.hostname())
 	if err != nil {
 		return err
@@ -58,10 +48,6 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	}()
 	if err := s.repo.LoadIndex(ctx); err != nil {
 		return err
-	}
-	opts := archiver.Options{Excludes: e.o.excludes, Tags: tags, Hostname: e.hostname(), Version: version}
-	if u, err := user.Current(); err == nil {
-		opts.Username = u.Username
 	}
 	if opts.Parent, err = e.findParent(ctx, s, opts.Hostname, args); err != nil {
 		return err
@@ -81,12 +67,44 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	if err := s.record(ctx, res.Snapshot); err != nil {
 		return err
 	}
+	return e.reportBackup(res, opts.Parent)
+}
+
+// backupOptions checks the paths and flags of a backup, before any work
+// is done, and returns the archiver's options without the parent.
+func (e *env) backupOptions(args []string) (archiver.Options, error) {
+	if len(args) == 0 {
+		return archiver.Options{}, usageError{"backup needs at least one PATH"}
+	}
+	for _, p := range args {
+		if _, err := os.Lstat(p); err != nil {
+			return archiver.Options{}, fmt.Errorf("cannot back up %s: %w", p, err)
+		}
+	}
+	f, err := e.backupFilter()
+	if err != nil {
+		return archiver.Options{}, err
+	}
+	tags, err := cleanTags(e.o.tags)
+	if err != nil {
+		return archiver.Options{}, err
+	}
+	opts := archiver.Options{Filter: f, Tags: tags, Hostname: e.hostname(), Version: version}
+	if u, err := user.Current(); err == nil {
+		opts.Username = u.Username
+	}
+	return opts, nil
+}
+
+// reportBackup prints a backup's warnings and result; it returns a
+// partialError if items were left out.
+func (e *env) reportBackup(res *archiver.Result, parent *snapshot.Stored) error {
 	for _, w := range res.Warnings {
 		e.say("warning: %s", w)
 	}
 	out := backupResult{Snapshot: res.Snapshot, Summary: res.Summary}
-	if opts.Parent != nil {
-		out.Parent = &opts.Parent.ID
+	if parent != nil {
+		out.Parent = &parent.ID
 	}
 	for _, w := range res.Warnings {
 		out.Warnings = append(out.Warnings, w.Error())
@@ -95,7 +113,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(res.Warnings) > 0 {
-		return partialError{len(res.Warnings)}
+		return partialError{n: len(res.Warnings)}
 	}
 	return nil
 }

@@ -170,6 +170,7 @@ type restoreResult struct {
 	Dirs     int64    `json:"dirs"`
 	Others   int64    `json:"others"`
 	Bytes    int64    `json:"bytes"`
+	Kept     int64    `json:"kept"`
 	Warnings []string `json:"warnings,omitempty"`
 }
 
@@ -180,13 +181,17 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if e.o.target == "" {
 		return usageError{"restore needs --target DIR"}
 	}
+	include, exclude, err := e.restoreSelection()
+	if err != nil {
+		return err
+	}
 	s, sn, err := e.openSnapshot(ctx, args[0])
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: e.o.includes, Overwrite: e.o.overwrite,
-		Limits: treewalk.LimitsFor(sn)})
+	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: include, Exclude: exclude,
+		Overwrite: e.o.overwrite.mode, Limits: treewalk.LimitsFor(sn)})
 	var total int64
 	if sn.Summary != nil {
 		total = int64(sn.Summary.TotalBytes)
@@ -195,16 +200,13 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	err = rs.Run(ctx, sn.Tree)
 	stop()
 	res := restoreResult{Snapshot: sn.ID, Target: e.o.target, Files: rs.Stats.Files.Load(), Dirs: rs.Stats.Dirs.Load(),
-		Others: rs.Stats.Others.Load(), Bytes: rs.Stats.Bytes.Load()}
+		Others: rs.Stats.Others.Load(), Bytes: rs.Stats.Bytes.Load(), Kept: rs.Stats.Kept.Load()}
 	for _, w := range rs.Warnings() {
 		res.Warnings = append(res.Warnings, w.Error())
 		e.say("warning: %s", w)
 	}
 	if err != nil {
-		return err
+		return restoreHint(err)
 	}
-	return e.emit(res, func(w io.Writer) {
-		fmt.Fprintf(w, "restored snapshot %s to %s: %d files, %d directories, %d other items, %s\n",
-			sn.ID.Short(), res.Target, res.Files, res.Dirs, res.Others, humanBytes(res.Bytes))
-	})
+	return e.emit(res, func(w io.Writer) { printRestore(w, sn.ID, &res) })
 }

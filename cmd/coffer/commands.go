@@ -8,10 +8,10 @@ import (
 func commands() map[string]*command {
 	list := []*command{
 		{name: "init", args: "--store DIR|s3://BUCKET/PREFIX|URL [--s3-endpoint URL] [--account-name NAME] [--witness VKEY]...", summary: "create an account and its encrypted repository in a store", setup: initFlags, run: runInit},
-		{name: "backup", args: "PATH... [--exclude GLOB] [--tag T]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
+		{name: "backup", args: "PATH... [--exclude PATTERN]... [--exclude-file F] [--tag T]... [--dry-run]", summary: "back up files and directories as a new snapshot", setup: backupFlags, run: runBackup},
 		{name: "snapshots", args: "[--device NAME|ID]", summary: "list snapshots", setup: snapFlags, run: runSnapshots},
 		{name: "ls", args: "SNAP [PATH]", summary: "list the items of a snapshot", setup: snapFlags, run: runLs},
-		{name: "restore", args: "SNAP --target DIR [--include PATH]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
+		{name: "restore", args: "SNAP --target DIR [--include PATTERN]... [--exclude PATTERN]... [--overwrite always|if-changed|never]", summary: "restore a snapshot", setup: restoreFlags, run: runRestore},
 		{name: "mount", args: "MOUNTPOINT", summary: "serve the snapshots as a read-only file system until Ctrl-C", setup: storeFlag, run: runMount},
 		{name: "find", args: "PATTERN... [--snapshot SNAP]... [--newest N]", summary: "find items by name across snapshots", setup: findFlags, run: runFind},
 		{name: "dump", args: "SNAP PATH", summary: "write a file to stdout, or a directory as a tar archive", setup: storeFlag, run: runDump},
@@ -95,7 +95,7 @@ func contactFlags(fs *flag.FlagSet, o *opts) {
 
 func backupFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
-	fs.Var(&o.excludes, "exclude", "leave out items matching this glob (repeatable)")
+	filterFlags(fs, o)
 	fs.Var(&o.tags, "tag", "tag the snapshot (repeatable)")
 	fs.StringVar(&o.host, "host", "", "hostname to record (default: this machine's)")
 	fs.StringVar(&o.parent, "parent", "", "snapshot to compare with to skip unchanged files (default: the latest of the same host and paths)")
@@ -105,8 +105,9 @@ func backupFlags(fs *flag.FlagSet, o *opts) {
 func restoreFlags(fs *flag.FlagSet, o *opts) {
 	snapFlags(fs, o)
 	fs.StringVar(&o.target, "target", "", "directory to restore into (required)")
-	fs.Var(&o.includes, "include", "restore only this path of the snapshot (repeatable)")
-	fs.BoolVar(&o.overwrite, "overwrite", false, "replace existing files in the target")
+	fs.Var(&o.includes, "include", "restore only what this gitignore pattern matches, from the snapshot's root (repeatable)")
+	fs.Var(&o.excludes, "exclude", "leave out what this gitignore pattern matches (repeatable)")
+	fs.Var(&o.overwrite, "overwrite", "where the target holds an item: always replace it, replace it if-changed (size or time), or never (default: fail)")
 }
 
 func findFlags(fs *flag.FlagSet, o *opts) {

@@ -66,7 +66,7 @@ type opts struct {
 	json, quiet                               bool
 	store, target, host, parent               string
 	excludes, tags, includes                  multi
-	readData, overwrite, prune, dryRun, force bool
+	readData, oneDevice, prune, dryRun, force bool // oneDevice: backup --one-file-system
 	keep                                      snapshot.Policy
 	timeout                                   time.Duration
 	name, code, account, device               string
@@ -80,6 +80,7 @@ type opts struct {
 	logKeys                                   multi
 	snapshots                                 multi // coffer find --snapshot
 	newest                                    int   // coffer find --newest
+	filterOpts
 }
 
 type multi []string
@@ -92,10 +93,17 @@ type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
-// partialError marks a backup that completed without some files.
-type partialError struct{ n int }
+// partialError marks a backup that completed without some files, or a
+// dry run that found files a backup would leave out.
+type partialError struct {
+	n      int
+	dryRun bool
+}
 
 func (p partialError) Error() string {
+	if p.dryRun {
+		return fmt.Sprintf("dry run: %d items could not be read (listed above); a backup would leave them out", p.n)
+	}
 	return fmt.Sprintf("backup completed, but %d items could not be read (listed above)", p.n)
 }
 
@@ -177,6 +185,7 @@ var valueFlags = map[string]bool{
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true,
 	"snapshot": true, "newest": true,
+	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }
 
 // parseInterleaved lets flags come before or after positional arguments, as

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -24,7 +23,7 @@ import (
 
 // Options tune a backup.
 type Options struct {
-	Excludes []string // glob patterns, matched against base names and, when they hold a '/', full paths
+	Filter   Filter // what to leave out; the snapshot records its patterns' texts
 	Tags     []string
 	Hostname string
 	Username string
@@ -103,7 +102,7 @@ func (a *Archiver) Run(ctx context.Context, paths []string) (*Result, error) {
 	}
 	sn := &snapshot.Snapshot{
 		Time: start, Hostname: a.opts.Hostname, Username: a.opts.Username,
-		Paths: abs, Tags: a.opts.Tags, Excludes: a.opts.Excludes, Tree: root,
+		Paths: abs, Tags: a.opts.Tags, Excludes: patternTexts(a.opts.Filter.Patterns), Tree: root,
 		ProgramVersion: a.opts.Version,
 	}
 	if a.opts.Parent != nil {
@@ -177,7 +176,7 @@ func (a *Archiver) walkRoots(ctx context.Context, paths []string) (blob.ID, erro
 			return blob.ID{}, fmt.Errorf("%s: %w", p, err)
 		}
 		n.Name = []byte(filepath.Base(p))
-		a.visit(ctx, top, i, p, n, parent[string(n.Name)])
+		a.visit(ctx, top, i, nil, p, n, parent[string(n.Name)])
 	}
 	a.childDone(ctx, top, -1, nil)
 	close(a.jobs)
@@ -212,12 +211,13 @@ func compact(nodes []*tree.Node) []*tree.Node {
 	return out
 }
 
-// visit handles one directory entry: directories are walked, files queued
-// for reading, anything else recorded as it is.
-func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, path string, n *tree.Node, old *tree.Node) {
+// visit handles one entry of scope sc (nil for a backed-up path):
+// directories are walked, files queued for reading, anything else
+// recorded as it is.
+func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, sc *scope, path string, n *tree.Node, old *tree.Node) {
 	switch n.Type {
 	case tree.Dir:
-		a.walkDir(ctx, d, slot, path, n, old)
+		a.walkDir(ctx, d, slot, sc, path, n, old)
 	case tree.File:
 		if old != nil && a.reusable(old, n) {
 			n.Content = old.Content
@@ -248,27 +248,4 @@ func (a *Archiver) reusable(old, cur *tree.Node) bool {
 		}
 	}
 	return true
-}
-
-func (a *Archiver) excluded(path string) bool {
-	base := filepath.Base(path)
-	for _, pat := range a.opts.Excludes {
-		target := base
-		if filepath.IsAbs(pat) || containsSlash(pat) {
-			target = path
-		}
-		if ok, _ := filepath.Match(pat, target); ok {
-			return true
-		}
-	}
-	return false
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == os.PathSeparator {
-			return true
-		}
-	}
-	return false
 }

@@ -312,7 +312,7 @@ func TestMultiplePaths(t *testing.T) {
 	}
 }
 
-// TestExcludes checks base-name and full-path patterns: an excluded
+// TestExcludes checks base-name and absolute-path patterns: an excluded
 // directory is not descended into, and nothing else is left out.
 func TestExcludes(t *testing.T) {
 	t.Parallel()
@@ -342,7 +342,7 @@ func TestExcludes(t *testing.T) {
 	testtree.Build(t, src, full)
 	testtree.Build(t, wantDir, want)
 	r := testrepo.New(t)
-	_, res := r.Backup(t, archiver.Options{Excludes: []string{"*.tmp", "cache", filepath.Join(src, "logs", "*.log")}}, src)
+	_, res := r.Backup(t, archiver.Options{Filter: archiver.Filter{Patterns: patterns(t, "*.tmp", "cache", filepath.Join(src, "logs", "*.log"))}}, src)
 	dst := t.TempDir()
 	r.MustRestore(t, res.Snapshot, dst)
 	testtree.Compare(t, wantDir, filepath.Join(dst, "src"))

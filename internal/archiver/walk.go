@@ -2,14 +2,11 @@ package archiver
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
 
 	"github.com/coffer-backup/coffer/internal/blob"
-	"github.com/coffer-backup/coffer/internal/fsmeta"
-	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
@@ -110,11 +107,11 @@ func (a *Archiver) saveTrees(ctx context.Context, nodes []*tree.Node) ([]blob.ID
 	return ids, nil
 }
 
-// walkDir lists a directory and visits its entries in order.
-func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, path string, n *tree.Node, old *tree.Node) {
-	names, err := fsmeta.ReadDirNames(path)
-	if err != nil {
-		a.warn(fmt.Errorf("%s: %w", termsafe.Name(path), err))
+// walkDir lists a directory, entry of scope sc (nil for a backed-up
+// path), and visits the entries the filter keeps, in order.
+func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *scope, path string, n *tree.Node, old *tree.Node) {
+	inner, names, keep := a.openDir(sc, string(n.Name), path, n, a.warn)
+	if !keep {
 		a.childDone(ctx, parent, slot, nil)
 		return
 	}
@@ -126,24 +123,12 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, path
 			a.childDone(ctx, d, i, nil)
 			continue
 		}
-		p := filepath.Join(path, name)
-		if a.excluded(p) {
+		cn, ok := a.entry(inner, path, name, a.warn)
+		if !ok {
 			a.childDone(ctx, d, i, nil)
 			continue
 		}
-		if !tree.ValidName([]byte(name)) { // over 255 bytes (docs/format.md §5.2)
-			a.warn(fmt.Errorf("%s: name of %d bytes, longer than the %d the format allows: skipped", p, len(name), tree.MaxNameLen))
-			a.childDone(ctx, d, i, nil)
-			continue
-		}
-		cn, err := fsmeta.Stat(p)
-		if err != nil {
-			a.warn(fmt.Errorf("%s: %w", termsafe.Name(p), err))
-			a.childDone(ctx, d, i, nil)
-			continue
-		}
-		cn.Name = []byte(name)
-		a.visit(ctx, d, i, p, cn, oldChildren[name])
+		a.visit(ctx, d, i, inner, filepath.Join(path, name), cn, oldChildren[name])
 	}
 	a.childDone(ctx, d, -1, nil)
 }

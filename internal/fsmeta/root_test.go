@@ -37,6 +37,7 @@ func rootOps(r *Root, rel, other string) map[string]error {
 	}
 	errs["create"] = err
 	_, errs["apply"] = r.Apply(rel, fileNode, ApplyOptions{})
+	_, errs["holds"] = r.Holds(rel, fileNode)
 	return errs
 }
 

@@ -31,7 +31,7 @@ func (rs *Restorer) fileWorker(ctx context.Context) {
 // size, so holes stay holes. A file it cannot complete is removed, so no
 // truncated file is left under the real name.
 func (rs *Restorer) restoreFile(ctx context.Context, rel string, n *tree.Node, buf []byte) ([]byte, error) {
-	f, err := rs.root.CreateFile(rel, rs.opts.Overwrite)
+	f, err := rs.root.CreateFile(rel, rs.replace())
 	if err != nil {
 		return buf, err
 	}

@@ -6,11 +6,11 @@ package restorer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/fsmeta"
+	"github.com/coffer-backup/coffer/internal/pattern"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/tree"
 	"github.com/coffer-backup/coffer/internal/treewalk"
@@ -25,9 +26,16 @@ import (
 
 // Options tune a restore.
 type Options struct {
-	Target    string
-	Include   []string // snapshot paths ('/'-separated, relative to the snapshot root) to restore; all if empty
-	Overwrite bool     // replace existing files instead of failing on them
+	Target string
+	// Include, matched against paths relative to the snapshot root
+	// ("data/a/x" for /data/a/x), selects what to restore: an item it
+	// matches (the last matching pattern not negated), everything in a
+	// directory it matches, and the directories on the way to them. Empty
+	// selects everything.
+	Include pattern.List
+	// Exclude leaves out the items it matches, and what they hold.
+	Exclude   pattern.List
+	Overwrite Overwrite // what to do where the target already holds an item
 	Workers   int
 	// Limits bound what the restore may visit (treewalk.LimitsFor the
 	// snapshot); zero fields stand for the absolute caps.
@@ -48,10 +56,33 @@ const maxPath = 4095
 // maxErrs bounds the errors kept for the report; the rest are counted.
 const maxErrs = 1000
 
+// Overwrite says what a restore does with an item already in the target
+// where it would create one. An existing directory is always merged into,
+// and nothing is ever written through an existing file: a replaced item is
+// removed and created anew (fsmeta.Root).
+type Overwrite uint8
+
+const (
+	// OverwriteRefuse leaves an existing item as it is and counts it as an
+	// error (the default).
+	OverwriteRefuse Overwrite = iota
+	// OverwriteAlways replaces any existing item but a directory that is
+	// not empty.
+	OverwriteAlways
+	// OverwriteIfChanged leaves an existing item of the same type, size and
+	// modification time (a file), target (a symbolic link) or device
+	// number as it is, without reading it, and replaces the others.
+	OverwriteIfChanged
+	// OverwriteNever leaves every existing item as it is, and restores
+	// nothing inside an existing item that is not a directory.
+	OverwriteNever
+)
+
 // Stats counts what a restore did, updated atomically while it runs.
 type Stats struct {
 	Files, Dirs, Others atomic.Int64
 	Bytes               atomic.Int64
+	Kept                atomic.Int64 // existing items left as they were (OverwriteIfChanged, OverwriteNever)
 }
 
 // Restorer runs one restore.
@@ -66,10 +97,12 @@ type Restorer struct {
 	wg   sync.WaitGroup
 
 	path *tree.Path // of the item being restored, relative to the target
+	open []openDir  // the directories being walked, outermost first
 
 	mu       sync.Mutex
 	errs     []error // the first maxErrs
 	nerrs    int
+	nexist   int // errors for items already in the target
 	warnings []error
 	dirs     []dirMeta            // directories, in creation order
 	links    []linkJob            // hard links, made after all files
@@ -97,11 +130,6 @@ func New(r *repo.Repo, opts Options) *Restorer {
 	if opts.Workers <= 0 {
 		opts.Workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	includes := make([]string, len(opts.Include))
-	for i, inc := range opts.Include {
-		includes[i] = strings.Trim(path.Clean("/"+inc), "/")
-	}
-	opts.Include = includes
 	return &Restorer{r: r, opts: opts, firstOf: make(map[[2]uint64]string), created: make(map[string]bool)}
 }
 
@@ -109,6 +137,9 @@ func (rs *Restorer) addErr(err error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.nerrs++
+	if errors.Is(err, fs.ErrExist) {
+		rs.nexist++
+	}
 	if len(rs.errs) < maxErrs {
 		rs.errs = append(rs.errs, err)
 	}
@@ -125,10 +156,13 @@ func (rs *Restorer) addWarnings(ws []error) {
 func (rs *Restorer) Warnings() []error { return rs.warnings }
 
 // Run restores the tree rooted at rootTree into the target. Before it
-// writes anything, it fails if an Include path names nothing or if what
-// it would restore exceeds Options.Limits (an error wrapping
-// treewalk.ErrBudget): a snapshot whose directories share trees can
-// expand to far more items than it stores.
+// writes anything, it fails if an Include pattern matches nothing (an
+// error wrapping ErrNotInSnapshot) or if what it would restore exceeds
+// Options.Limits (an error wrapping treewalk.ErrBudget): a snapshot whose
+// directories share trees can expand to far more items than it stores.
+// Items it cannot restore make it fail with an *Error once it has restored
+// the others; if the patterns select nothing, it fails with
+// ErrNothingSelected.
 func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 	blobs, err := rs.r.NewWindowReader(ctx, readWindow, readWindows)
 	if err != nil {
@@ -160,54 +194,36 @@ func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 		return walkErr
 	}
 	rs.finish(ctx)
-	if n := rs.nerrs; n > 0 {
-		if n == 1 {
-			return rs.errs[0]
-		}
-		return fmt.Errorf("%d items could not be restored; first: %w", n, rs.errs[0])
+	if rs.nerrs > 0 {
+		return &Error{Count: rs.nerrs, Existing: rs.nexist, First: rs.errs[0]}
+	}
+	if rs.restored() == 0 && rs.opts.Include.Len()+rs.opts.Exclude.Len() > 0 {
+		return ErrNothingSelected
 	}
 	return nil
 }
 
-// measure fails if an Include path names nothing in the snapshot, or if
-// the items to restore, every occurrence of a shared tree counted, exceed
-// the limits. It loads each distinct tree once (treewalk.Sizes).
-func (rs *Restorer) measure(ctx context.Context, rootTree blob.ID) error {
-	includes := rs.opts.Include
-	if len(includes) == 0 {
-		includes = []string{""}
-	}
-	sizes := treewalk.NewSizes(rs.blobs)
-	var total treewalk.Size
-	for _, inc := range includes {
-		n, err := treewalk.Lookup(ctx, rs.blobs, rootTree, "/"+inc)
-		if err != nil {
-			return err
-		}
-		sz, err := rs.opts.Limits.Measure(ctx, sizes, "/"+inc, n.Subtrees...)
-		if err != nil {
-			return err
-		}
-		total = total.Plus(sz)
-	}
-	return rs.opts.Limits.Check(total)
+// restored returns how many items the restore made or kept.
+func (rs *Restorer) restored() int64 {
+	s := &rs.Stats
+	return s.Files.Load() + s.Dirs.Load() + s.Others.Load() + s.Kept.Load()
 }
 
-// selected reports whether rel is wanted, and whether anything below it is.
-func (rs *Restorer) selected(rel string) (self, below bool) {
-	if len(rs.opts.Include) == 0 {
-		return true, true
-	}
-	for _, inc := range rs.opts.Include {
-		switch {
-		case inc == "" || rel == inc || strings.HasPrefix(rel, inc+"/"):
-			self = true
-		case strings.HasPrefix(inc, rel+"/"):
-			below = true
-		}
-	}
-	return self, self || below
+// Error is what Run returns when items could not be restored.
+type Error struct {
+	Count    int   // items that could not be restored
+	Existing int   // of them, those the target already held (with OverwriteRefuse)
+	First    error // the first of their errors
 }
+
+func (e *Error) Error() string {
+	if e.Count == 1 {
+		return e.First.Error()
+	}
+	return fmt.Sprintf("%d items could not be restored; first: %v", e.Count, e.First)
+}
+
+func (e *Error) Unwrap() error { return e.First }
 
 // walk restores the entries listed by the tree blobs of the directory at
 // rs.path.
@@ -245,22 +261,18 @@ func (rs *Restorer) child(ctx context.Context, n *tree.Node) error {
 	return rs.entry(ctx, rs.path.String(), n)
 }
 
-// entry restores one item; it returns only errors that stop the restore.
+// entry restores one item, if the patterns select it; it returns only
+// errors that stop the restore.
 func (rs *Restorer) entry(ctx context.Context, rel string, n *tree.Node) error {
-	self, below := rs.selected(rel)
-	if !self && !below {
+	isDir := n.Type == tree.Dir
+	if rs.excluded(rel, isDir) {
 		return nil
 	}
-	if n.Type == tree.Dir {
-		if err := rs.root.Mkdir(rel, rs.opts.Overwrite); err != nil {
-			rs.addErr(fmt.Errorf("%s: %w", rel, err))
-			return nil
-		}
-		rs.dirs = append(rs.dirs, dirMeta{rel, n})
-		rs.Stats.Dirs.Add(1)
-		return rs.walk(ctx, n.Subtrees...)
+	inc := rs.included(rel, isDir)
+	if isDir {
+		return rs.dir(ctx, rel, n, inc)
 	}
-	if !self {
+	if !inc || !rs.makeParents() || rs.unchanged(rel, n) {
 		return nil
 	}
 	if n.Type == tree.File && n.Links > 1 {
@@ -279,18 +291,64 @@ func (rs *Restorer) entry(ctx context.Context, rel string, n *tree.Node) error {
 			return ctx.Err()
 		}
 	case tree.Symlink:
-		rs.apply(rel, n, rs.root.Symlink(n.LinkTarget, rel, rs.opts.Overwrite))
+		rs.apply(rel, n, rs.root.Symlink(n.LinkTarget, rel, rs.replace()))
 	default:
-		rs.apply(rel, n, rs.root.Mknod(rel, n, rs.opts.Overwrite))
+		rs.apply(rel, n, rs.root.Mknod(rel, n, rs.replace()))
 	}
 	return nil
+}
+
+// dir walks a directory of the snapshot. It is made at once if included,
+// else only when something in it is restored; it is not entered at all
+// when nothing in it can be.
+func (rs *Restorer) dir(ctx context.Context, rel string, n *tree.Node, included bool) error {
+	if !included && !rs.opts.Include.MayMatchBelow(rel) {
+		return nil
+	}
+	rs.open = append(rs.open, openDir{rel: rel, node: n, included: included})
+	defer func() { rs.open = rs.open[:len(rs.open)-1] }()
+	if included && !rs.makeParents() {
+		return nil
+	}
+	return rs.walk(ctx, n.Subtrees...)
+}
+
+// replace reports whether an existing item in the way is replaced.
+func (rs *Restorer) replace() bool {
+	return rs.opts.Overwrite == OverwriteAlways || rs.opts.Overwrite == OverwriteIfChanged
+}
+
+// kept reports whether err is an item already in the target that
+// OverwriteNever keeps; it counts it.
+func (rs *Restorer) kept(err error) bool {
+	if rs.opts.Overwrite != OverwriteNever || !errors.Is(err, fs.ErrExist) {
+		return false
+	}
+	rs.Stats.Kept.Add(1)
+	return true
+}
+
+// unchanged reports whether OverwriteIfChanged keeps the item the target
+// holds at rel, as fsmeta.Root.Holds tells; it counts it. An item it
+// cannot examine is replaced, or its error reported, as any other.
+func (rs *Restorer) unchanged(rel string, n *tree.Node) bool {
+	if rs.opts.Overwrite != OverwriteIfChanged {
+		return false
+	}
+	if same, err := rs.root.Holds(rel, n); err != nil || !same {
+		return false
+	}
+	rs.Stats.Kept.Add(1)
+	return true
 }
 
 // apply sets an item's metadata once it exists (err is its creation's
 // outcome).
 func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	if err != nil {
-		rs.addErr(fmt.Errorf("%s: %w", rel, err))
+		if !rs.kept(err) {
+			rs.addErr(fmt.Errorf("%s: %w", rel, err))
+		}
 		return
 	}
 	if n.Type != tree.File && n.Type != tree.Dir {
@@ -310,14 +368,21 @@ func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 // as a file of its own.
 func (rs *Restorer) finish(ctx context.Context) {
 	for _, l := range rs.links {
-		if !rs.created[l.target] {
-			var err error
-			_, err = rs.restoreFile(ctx, l.rel, l.node, nil)
-			rs.apply(l.rel, l.node, err)
+		if rs.unchanged(l.rel, l.node) {
 			continue
 		}
-		if err := rs.root.Link(l.target, l.rel, rs.opts.Overwrite); err != nil {
-			rs.addErr(fmt.Errorf("%s: %w", l.rel, err))
+		if !rs.created[l.target] {
+			_, err := rs.restoreFile(ctx, l.rel, l.node, nil)
+			rs.apply(l.rel, l.node, err)
+			if err == nil {
+				rs.Stats.Files.Add(1)
+			}
+			continue
+		}
+		if err := rs.root.Link(l.target, l.rel, rs.replace()); err != nil {
+			if !rs.kept(err) {
+				rs.addErr(fmt.Errorf("%s: %w", l.rel, err))
+			}
 			continue
 		}
 		rs.Stats.Files.Add(1)

@@ -94,7 +94,7 @@ func TestOverwrite(t *testing.T) {
 		}
 	}
 
-	must(t, b.restore(t, restorer.Options{Target: target, Overwrite: true}))
+	must(t, b.restore(t, restorer.Options{Target: target, Overwrite: restorer.OverwriteAlways}))
 	testtree.Compare(t, b.src, mine)
 }
 
@@ -106,7 +106,7 @@ func TestOverwriteNonEmptyDir(t *testing.T) {
 	target := t.TempDir()
 	testtree.Build(t, filepath.Join(target, "src"), testtree.Spec{{Path: "f/keep", Data: []byte("kept")}})
 	before := testtree.MustScan(t, filepath.Join(target, "src", "f"))
-	if err := b.restore(t, restorer.Options{Target: target, Overwrite: true}); err == nil {
+	if err := b.restore(t, restorer.Options{Target: target, Overwrite: restorer.OverwriteAlways}); err == nil {
 		t.Error("a non-empty directory was replaced")
 	}
 	testtree.Unchanged(t, before, filepath.Join(target, "src", "f"))
@@ -150,26 +150,45 @@ func TestPlantedLinks(t *testing.T) {
 			must(t, os.Link(filepath.Join(s.outside, "victim"), filepath.Join(s.target, "src", "f")))
 		}},
 	} {
-		for _, overwrite := range []bool{false, true} {
-			name := tc.name
-			if overwrite {
-				name += " overwrite"
-			}
-			t.Run(name, func(t *testing.T) {
+		for _, m := range modes {
+			t.Run(tc.name+" "+m.name, func(t *testing.T) {
 				s := newSandbox(t)
 				tc.plant(t, s)
 				before := s.outsideTarget(t)
-				err := b.restore(t, restorer.Options{Target: s.target, Overwrite: overwrite})
+				planted := testtree.MustScan(t, s.target)
+				err := b.restore(t, restorer.Options{Target: s.target, Overwrite: m.mode})
 				s.checkOutside(t, before)
-				switch {
-				case !overwrite && err == nil:
-					t.Error("restoring over a planted link succeeded without Overwrite")
-				case overwrite && err != nil:
-					t.Errorf("restore with Overwrite: %v", err)
-				case overwrite:
+				switch m.mode {
+				case restorer.OverwriteRefuse:
+					if err == nil {
+						t.Error("restoring over a planted link succeeded without Overwrite")
+					}
+				case restorer.OverwriteNever:
+					if err != nil {
+						t.Errorf("restore keeping existing items: %v", err)
+					}
+					keptAsPlanted(t, planted, testtree.MustScan(t, s.target))
+				default:
+					if err != nil {
+						t.Errorf("restore replacing existing items: %v", err)
+					}
 					testtree.Compare(t, b.src, filepath.Join(s.target, "src"))
 				}
 			})
+		}
+	}
+}
+
+// keptAsPlanted checks that every item planted is still there, unchanged
+// but for the modification time of directories, which a restore may set.
+func keptAsPlanted(t *testing.T, planted, after testtree.Tree) {
+	t.Helper()
+	for p, it := range planted {
+		if it.Type == tree.Dir {
+			continue
+		}
+		if d := testtree.Diff(testtree.Tree{p: it}, testtree.Tree{p: after[p]}); len(d) > 0 {
+			t.Errorf("a planted item changed: %q", d)
 		}
 	}
 }
@@ -195,20 +214,25 @@ func TestExistingFirstHardLink(t *testing.T) {
 			testtree.Build(t, filepath.Join(s.target, "src"), testtree.Spec{{Path: "f", Data: []byte("mine")}})
 		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newSandbox(t)
-			must(t, os.Mkdir(filepath.Join(s.target, "src"), 0o755))
-			tc.plant(t, s)
-			before := s.outsideTarget(t)
-			mine := testtree.MustScan(t, filepath.Join(s.target, "src"))["f"]
-			if err := b.restore(t, restorer.Options{Target: s.target}); err == nil {
-				t.Error("restoring over an existing file succeeded without Overwrite")
-			}
-			s.checkOutside(t, before)
-			after := testtree.MustScan(t, filepath.Join(s.target, "src"))
-			if d := testtree.Diff(testtree.Tree{"f": mine}, testtree.Tree{"f": after["f"]}); len(d) > 0 {
-				t.Errorf("the existing file changed: %q", d)
-			}
-		})
+		for _, m := range modes {
+			t.Run(tc.name+" "+m.name, func(t *testing.T) {
+				s := newSandbox(t)
+				must(t, os.Mkdir(filepath.Join(s.target, "src"), 0o755))
+				tc.plant(t, s)
+				before := s.outsideTarget(t)
+				mine := testtree.MustScan(t, filepath.Join(s.target, "src"))["f"]
+				err := b.restore(t, restorer.Options{Target: s.target, Overwrite: m.mode})
+				if (err == nil) == (m.mode == restorer.OverwriteRefuse) {
+					t.Errorf("restore over an existing file: %v", err)
+				}
+				s.checkOutside(t, before)
+				if m.mode == restorer.OverwriteRefuse || m.mode == restorer.OverwriteNever {
+					after := testtree.MustScan(t, filepath.Join(s.target, "src"))
+					if d := testtree.Diff(testtree.Tree{"f": mine}, testtree.Tree{"f": after["f"]}); len(d) > 0 {
+						t.Errorf("the existing file changed: %q", d)
+					}
+				}
+			})
+		}
 	}
 }

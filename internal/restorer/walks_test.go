@@ -98,7 +98,7 @@ func TestDoublingSnapshotRefused(t *testing.T) {
 		t.Errorf("refusing took %v and %d MB", elapsed, alloc>>20)
 	}
 	for _, inc := range []string{"a/a/b", "b"} {
-		_, err := r.Restore(t, sn.Tree, restorer.Options{Target: target, Include: []string{inc}, Limits: treewalk.LimitsFor(sn)})
+		_, err := r.Restore(t, sn.Tree, restorer.Options{Target: target, Include: includes(t, inc), Limits: treewalk.LimitsFor(sn)})
 		if !errors.Is(err, treewalk.ErrBudget) {
 			t.Errorf("restore of %s: %v", inc, err)
 		}
