@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"os/signal"
 	"runtime/debug"
 	"sort"
@@ -20,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/buildinfo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 )
 
@@ -125,8 +127,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if args[0] == "version" || args[0] == "--version" {
-		fmt.Fprintln(stdout, "coffer", version)
-		return exitOK
+		return e.printVersion(args[1:])
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
@@ -243,4 +244,15 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprint(w, "\nEvery command takes --json and --store (default: $COFFER_STORE, else the store of the last init).\nRun 'coffer COMMAND -h' for its flags. Exit codes: 0 ok, 1 error, 2 bad usage, 3 backup with unreadable files.\n")
+}
+
+// printVersion prints the build's version, VCS revision and time, as one
+// line or, with --json, as buildinfo.Info.
+func (e *env) printVersion(args []string) int {
+	e.o.json = slices.Contains(args, "--json")
+	info := buildinfo.Read(version)
+	if err := e.emit(info, func(w io.Writer) { fmt.Fprintln(w, info) }); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
 }
