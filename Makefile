@@ -14,7 +14,7 @@ PG_BIN := /usr/lib/postgresql/15/bin
 .PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3
 
 build:
-	$(GO) build -o bin/coffer ./cmd/coffer
+	$(GO) build -buildvcs=auto -o bin/coffer ./cmd/coffer
 
 demo: build
 	./scripts/demo.sh

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -73,11 +74,8 @@ type keptRow struct {
 }
 
 func runForget(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 {
-		return usageError{"forget takes no snapshot arguments; give a policy with --keep-*"}
-	}
-	if e.o.keep.Empty() {
-		return usageError{"forget needs a policy: at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N"}
+	if (len(args) > 0) == !e.o.keep.Empty() {
+		return usageError{"forget needs snapshot IDs or a policy (at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N), not both"}
 	}
 	s, err := e.openRepo(ctx)
 	if err != nil {
@@ -85,19 +83,17 @@ func runForget(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	h, err := e.history(ctx, s)
-	if err == nil {
-		err = h.MissingError(s.chain)
-	}
 	if err != nil {
 		return err
 	}
-	keep, remove := snapshot.Apply(h.Snapshots, e.o.keep)
 	res := forgetResult{DryRun: e.o.dryRun, Keep: []keptRow{}, Remove: []blob.ID{}}
-	for _, k := range keep {
-		res.Keep = append(res.Keep, keptRow{k.ID, k.Reasons})
+	if len(args) > 0 {
+		res.Remove, err = named(h, args)
+	} else if err = h.MissingError(s.chain); err == nil {
+		res.Keep, res.Remove = byPolicy(h.Snapshots, e.o.keep)
 	}
-	for _, r := range remove {
-		res.Remove = append(res.Remove, r.ID)
+	if err != nil {
+		return err
 	}
 	if !e.o.dryRun {
 		if err := s.forget(ctx, h, res.Remove); err != nil {
@@ -228,4 +224,39 @@ func checkHistory(ctx context.Context, s *session, rep *checker.Report) error {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("snapshot object %s is ignored: %s", id.Short(), why))
 	}
 	return nil
+}
+
+// byPolicy applies a retention policy (docs/format.md §8.1).
+func byPolicy(snaps []snapshot.Stored, p snapshot.Policy) (keep []keptRow, remove []blob.ID) {
+	kept, removed := snapshot.Apply(snaps, p)
+	keep = []keptRow{}
+	for _, k := range kept {
+		keep = append(keep, keptRow{k.ID, k.Reasons})
+	}
+	remove = []blob.ID{}
+	for _, r := range removed {
+		remove = append(remove, r.ID)
+	}
+	return keep, remove
+}
+
+// named resolves the snapshots a user names, by ID prefix or latest,
+// among those the chain records, present or missing: forgetting a
+// snapshot the store lost is how a user accepts the loss.
+func named(h *account.History, refs []string) ([]blob.ID, error) {
+	all := slices.Clone(h.Snapshots)
+	for _, m := range h.Missing {
+		all = append(all, snapshot.Stored{ID: blob.ID(m.ID), Snapshot: &snapshot.Snapshot{Time: m.Time}})
+	}
+	var ids []blob.ID
+	for _, ref := range refs {
+		sn, err := snapshot.Find(all, ref)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(ids, sn.ID) {
+			ids = append(ids, sn.ID)
+		}
+	}
+	return ids, nil
 }

@@ -17,7 +17,7 @@ func commands() map[string]*command {
 		{name: "dump", args: "SNAP PATH", summary: "write a file to stdout, or a directory as a tar archive", setup: storeFlag, run: runDump},
 		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: snapFlags, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
-		{name: "forget", args: "--keep-last N ... [--prune]", summary: "remove snapshots by a retention policy", setup: forgetFlags, run: runForget},
+		{name: "forget", args: "SNAP... | --keep-last N ... [--prune]", summary: "remove snapshots, named or by a retention policy", setup: forgetFlags, run: runForget},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
 		{name: "repair", args: "[--dry-run]", summary: "rebuild the index from the copies that authenticate; delete false ones (full device)", setup: pruneFlags, run: runRepair},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
