@@ -90,7 +90,7 @@ func runForget(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
 		res.Remove, err = named(h, args)
 	} else if err = h.MissingError(s.chain); err == nil {
-		res.Keep, res.Remove = byPolicy(h.Snapshots, e.o.keep)
+		res.Keep, res.Remove = byPolicy(e.o.filter.Select(h.Snapshots), e.o.keep)
 	}
 	if err != nil {
 		return err

@@ -45,7 +45,15 @@ func storeFlag(fs *flag.FlagSet, o *opts) {
 // snapFlags are the flags of commands that name snapshots.
 func snapFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
+	selectFlags(fs, o)
 	fs.StringVar(&o.device, "device", "", "only snapshots written by this device (name or ID prefix, as 'device list' shows); 'latest' is then its newest, even for an append-only device")
+}
+
+// selectFlags select snapshots by host, tags and paths (snapshot.Filter).
+func selectFlags(fs *flag.FlagSet, o *opts) {
+	fs.Var((*multi)(&o.filter.Hosts), "host", "only snapshots of this host (repeatable: any of them)")
+	fs.Var((*multi)(&o.filter.TagSets), "tag", "only snapshots carrying these tags, comma-separated (repeatable: any of the sets)")
+	fs.Var((*multi)(&o.filter.Paths), "path", "only snapshots that include this absolute path (repeatable: all of them)")
 }
 
 func timeoutFlag(fs *flag.FlagSet, o *opts) {
@@ -112,6 +120,7 @@ func restoreFlags(fs *flag.FlagSet, o *opts) {
 
 func findFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
+	selectFlags(fs, o)
 	fs.Var(&o.snapshots, "snapshot", "search only this snapshot, latest or an ID prefix (repeatable; default: all)")
 	fs.IntVar(&o.newest, "newest", 0, "search only the N newest of those snapshots (default: all)")
 }
@@ -128,6 +137,7 @@ func pruneFlags(fs *flag.FlagSet, o *opts) {
 
 func forgetFlags(fs *flag.FlagSet, o *opts) {
 	pruneFlags(fs, o)
+	selectFlags(fs, o)
 	fs.IntVar(&o.keep.Last, "keep-last", 0, "keep the N newest snapshots")
 	fs.IntVar(&o.keep.Hourly, "keep-hourly", 0, "keep the newest snapshot of each of the last N hours with snapshots")
 	fs.IntVar(&o.keep.Daily, "keep-daily", 0, "likewise for days")

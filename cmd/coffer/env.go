@@ -225,7 +225,7 @@ func (e *env) snapshots(ctx context.Context, s *session) ([]snapshot.Stored, err
 	if err := h.MissingError(s.chain); err != nil {
 		return nil, withHint(err, "the store lost it or hides it; restore it to the store, or, to accept the loss, 'coffer forget ID' on a full device")
 	}
-	return e.byDevice(s, h.Snapshots)
+	return e.byDevice(s, e.o.filter.Select(h.Snapshots))
 }
 
 // byDevice keeps, with --device, the snapshots written by the device of
