@@ -138,6 +138,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&e.o.json, "json", false, "print machine-readable JSON on stdout")
 	fs.BoolVar(&e.o.quiet, "quiet", false, "print no progress")
+	fs.BoolVar(&e.o.quiet, "q", false, "short for --quiet")
 	if cmd.setup != nil {
 		cmd.setup(fs, &e.o)
 	}
