@@ -72,7 +72,7 @@ func (e *env) storeLocation(h *home.Home) (string, error) {
 // unlockDevice reads the passphrase and opens this device's keystore.
 func (e *env) unlockDevice(h *home.Home) (*keys.Device, error) {
 	if !h.HasDevice() {
-		return nil, withHint(fmt.Errorf("%w (in %s)", home.ErrNoDevice, h.Dir), "run 'coffer init --store DIR' to create an account, or set COFFER_HOME")
+		return nil, withHint(fmt.Errorf("%w (in %s)", home.ErrNoDevice, h.Dir), "run 'coffer init --store DIR' to create an account; for an existing one, 'coffer join' (with a code from one of its devices) or 'coffer recover' (with the recovery key); or set COFFER_HOME")
 	}
 	pass, err := passphrase.Get("Passphrase for this device's Coffer keys: ", false)
 	if err != nil {
