@@ -140,6 +140,7 @@ func (e *env) deviceRemove(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.Close()
+	id = s.chain.Resolve(id)
 	c, err := account.RemoveDevice(ctx, s.repo, s.chain, s.dev, id)
 	if err == nil {
 		err = s.saveChecked(ctx, e, c)

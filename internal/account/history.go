@@ -253,6 +253,19 @@ func (p *Plans) Recorded(ctx context.Context, id blob.ID) (bool, error) {
 	return ok, nil
 }
 
+// Resolve returns the full ID of the current device that ref names (its
+// ID, name or an ID prefix, as Find), or ref itself if it names none or
+// several, for the caller's own error about it.
+func (c *Chain) Resolve(ref string) string {
+	if _, ok := c.Device(ref); ok {
+		return ref
+	}
+	if id, err := c.Find(ref); err == nil {
+		return id
+	}
+	return ref
+}
+
 // Find returns the ID of the current device whose name is name or whose
 // ID begins with it (at least 4 hex digits), refusing a name or prefix
 // that fits none or several.
