@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/remote"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
 	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/transparency"
@@ -135,10 +136,16 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		return c, err
 	}
 	r, c, warn, err := account.Open(ctx, h, st, dev, acct, check)
+	if remote.IsRevoked(warn) {
+		warn, err = nil, fmt.Errorf("%w: the server no longer accepts its key", account.ErrRemoved)
+	}
 	if warn != nil {
 		e.say("warning: %v", warn)
 	}
 	if err != nil {
+		if r != nil {
+			r.Close()
+		}
 		st.Close()
 		dev.Zero()
 		return nil, e.chainHint(err)

@@ -79,6 +79,14 @@ type Error struct {
 	login   bool // refused while logging in, so it says nothing of objects
 }
 
+// IsRevoked reports whether err is the server's refusal to log this
+// principal in because it was revoked (docs/api.md: 403 at login), as a
+// removed device is.
+func IsRevoked(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.login && e.Status == http.StatusForbidden
+}
+
 func (e *Error) Error() string {
 	op := e.Op
 	if e.Server != "" {
