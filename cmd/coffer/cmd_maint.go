@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 	"slices"
 
 	"github.com/coffer-backup/coffer/internal/account"
@@ -101,7 +102,7 @@ func runForget(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if e.o.prune {
-		opts := pruner.Options{DryRun: e.o.dryRun}
+		opts := pruner.Options{DryRun: e.o.dryRun, IgnoreSessions: e.o.ignoreSessions}
 		if e.o.dryRun {
 			opts.Forgotten = res.Remove // not deleted, but prune must plan as if they were
 		}
@@ -135,7 +136,7 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	res, err := pruner.Prune(ctx, s.repo, pruner.Options{DryRun: e.o.dryRun})
+	res, err := pruner.Prune(ctx, s.repo, pruner.Options{DryRun: e.o.dryRun, IgnoreSessions: e.o.ignoreSessions})
 	if err != nil {
 		return err
 	}
@@ -149,6 +150,10 @@ func printPrune(w io.Writer, r *pruner.Result) {
 		fmt.Fprintf(w, "; %d plans wait for backups in progress", len(r.Pending))
 	}
 	fmt.Fprintln(w)
+	for _, s := range r.WaitingFor {
+		fmt.Fprintf(w, "waiting for backup session %s on %s, started %s, last seen %s (if it was killed: prune --ignore-session %.8s)\n",
+			s.ID, termsafe.Name(s.Host), s.Start.Local().Format(time.DateTime), s.Refreshed.Local().Format(time.DateTime), s.ID)
+	}
 }
 
 func runStats(ctx context.Context, e *env, args []string) error {

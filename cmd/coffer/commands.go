@@ -133,6 +133,7 @@ func checkFlags(fs *flag.FlagSet, o *opts) {
 func pruneFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
 	fs.BoolVar(&o.dryRun, "dry-run", false, "only say what would be deleted")
+	fs.Var(&o.ignoreSessions, "ignore-session", "a backup session (ID or 8+ digit prefix, as prune prints it) that has ended though its marker remains, e.g. a killed backup: plans stop waiting for it (repeatable)")
 }
 
 func forgetFlags(fs *flag.FlagSet, o *opts) {

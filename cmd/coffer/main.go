@@ -81,6 +81,7 @@ type opts struct {
 	s3Endpoint                                string
 	logKeys                                   multi
 	filter                                    snapshot.Filter // --host, --tag, --path of commands that select snapshots
+	ignoreSessions                            multi           // prune --ignore-session
 	snapshots                                 multi           // coffer find --snapshot
 	newest                                    int             // coffer find --newest
 	filterOpts
@@ -186,7 +187,7 @@ var valueFlags = map[string]bool{
 	"timeout": true, "code": true, "name": true, "account": true, "threshold": true, "fingerprint": true,
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
-	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true,
+	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true, "ignore-session": true,
 	"snapshot": true, "newest": true,
 	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -163,4 +164,45 @@ func TestPruneDuringBackup(t *testing.T) {
 			t.Logf("prune after the backup:\n%s", a.ok("prune"))
 		}
 	}
+}
+
+// TestKilledBackupSession: a backup killed with SIGKILL leaves its session
+// marker, so the plans of a later prune wait for it; prune says which
+// session, and --ignore-session releases it, completing the plans at once.
+func TestKilledBackupSession(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data, big := filepath.Join(dir, "data"), filepath.Join(dir, "big")
+	genTree(t, data, 4, 1<<20, 31)
+	a := newAccount(t, dir, nil)
+	a.backup(data) // to be forgotten
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	genTree(t, data, 4, 1<<20, 32)
+	a.backup(data)
+	genTree(t, big, 24, 2<<20, 33)
+	before, _ := a.packs()
+	p := a.stopAfter(before+1, syscall.SIGKILL, "backup", big)
+	p.wait()
+
+	a.ok("forget", "--keep-last", "1", "--prune") // plans, waiting for the killed backup
+	var res struct {
+		Pending    []string
+		WaitingFor []struct{ ID string } `json:"waiting_for"`
+	}
+	a.okJSON(&res, "prune")
+	if len(res.Pending) == 0 || len(res.WaitingFor) != 1 {
+		t.Fatalf("prune with a killed backup's marker: %+v", res)
+	}
+	id := res.WaitingFor[0].ID
+	if out := a.ok("prune"); !strings.Contains(out, "waiting for backup session "+id) || !strings.Contains(out, "--ignore-session "+id[:8]) {
+		t.Errorf("prune does not say what it waits for:\n%s", out)
+	}
+	var pr struct{ Pending []string }
+	a.okJSON(&pr, "prune", "--ignore-session", id[:8])
+	if len(pr.Pending) != 0 {
+		t.Errorf("plans still pending after --ignore-session: %v", pr.Pending)
+	}
+	a.checkClean()
 }

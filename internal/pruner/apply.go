@@ -71,7 +71,7 @@ func (p *pruner) apply(ctx context.Context, st *state) error {
 // pending, and returns every planned pack still in the store as doomed.
 func (p *pruner) runnable(st *state) (run []string, doomed map[blob.ID]bool) {
 	doomed = make(map[blob.ID]bool)
-	p.res.Pending = nil // in case Prune started over
+	p.res.Pending, p.res.WaitingFor = nil, nil // in case Prune started over
 	for _, name := range slices.Sorted(maps.Keys(st.plans)) {
 		pl := st.plans[name]
 		for _, id := range pl.Packs {
@@ -81,6 +81,7 @@ func (p *pruner) runnable(st *state) (run []string, doomed map[blob.ID]bool) {
 		}
 		if pl.Sessions == nil || slices.ContainsFunc(pl.Sessions, func(s string) bool { return st.live[s] }) {
 			p.res.Pending = append(p.res.Pending, name)
+			p.waitFor(st, pl.Sessions)
 			continue
 		}
 		run = append(run, name)
@@ -292,4 +293,15 @@ func (p *pruner) trueListing(ctx context.Context, st *state, pk index.Pack, disp
 		header[index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}] = true
 	}
 	return !slices.ContainsFunc(pk.Blobs, func(b index.Blob) bool { return !header[b] }), nil
+}
+
+// waitFor records the live sessions of a pending plan in WaitingFor, once
+// each.
+func (p *pruner) waitFor(st *state, sessions []string) {
+	for _, id := range sessions {
+		w, ok := st.markers[id]
+		if ok && !slices.ContainsFunc(p.res.WaitingFor, func(x Waiting) bool { return x.ID == id }) {
+			p.res.WaitingFor = append(p.res.WaitingFor, w)
+		}
+	}
 }

@@ -61,7 +61,7 @@ func (p *pruner) plan(ctx context.Context, st *state) (bool, error) {
 	}
 	// Only sessions listed after the plan is visible are sure to include
 	// every backup that loaded its index before the plan existed.
-	live, err := p.liveSessions(ctx)
+	live, _, err := p.liveSessions(ctx)
 	if err != nil {
 		return false, err
 	}

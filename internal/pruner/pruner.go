@@ -48,6 +48,12 @@ type Options struct {
 	// Now is the clock that judges session markers stale and dates plans;
 	// nil means time.Now.
 	Now func() time.Time
+	// IgnoreSessions lists backup sessions, by ID or an ID prefix of at
+	// least 8 hex digits, that the user says have ended (a backup killed
+	// with its marker left behind): their markers are deleted as stale
+	// ones are, so plans stop waiting for them. A session still running
+	// may then lose packs it relies on: the user answers for it.
+	IgnoreSessions []string
 
 	// hook, if set, runs after each step of the protocol; an error stops
 	// the prune there, as a crash would (tests only).
@@ -78,10 +84,12 @@ type Result struct {
 	DeletedIndex     int      `json:"deleted_index"`     // index objects deleted
 	CompletedPlans   int      `json:"completed_plans"`   // plans carried out and deleted
 	Pending          []string `json:"pending,omitempty"` // plans still waiting for backups in progress
-	StaleSessions    int      `json:"stale_sessions"`    // markers of crashed backups deleted
-	VerifiedCopies   int      `json:"verified_copies"`   // copies read to authenticate them before relying on them
-	VerifiedBytes    int64    `json:"verified_bytes"`    // bytes read for that, pack headers aside
-	BadCopies        int      `json:"bad_copies"`        // copies found not to authenticate
+	// WaitingFor are the backup sessions that the pending plans wait for.
+	WaitingFor     []Waiting `json:"waiting_for,omitempty"`
+	StaleSessions  int       `json:"stale_sessions"`  // markers of crashed backups deleted
+	VerifiedCopies int       `json:"verified_copies"` // copies read to authenticate them before relying on them
+	VerifiedBytes  int64     `json:"verified_bytes"`  // bytes read for that, pack headers aside
+	BadCopies      int       `json:"bad_copies"`      // copies found not to authenticate
 }
 
 // Prune carries out every pending plan whose sessions have ended, then plans
@@ -165,4 +173,13 @@ func (p *pruner) step(name string) error {
 		return fmt.Errorf("stopped after step %s: %w", name, err)
 	}
 	return nil
+}
+
+// Waiting is a backup session a pending plan waits for, as its marker
+// says (docs/format.md §8.2).
+type Waiting struct {
+	ID        string    `json:"id"`
+	Host      string    `json:"host"`
+	Start     time.Time `json:"start"`
+	Refreshed time.Time `json:"refreshed"`
 }

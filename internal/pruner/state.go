@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -25,7 +26,8 @@ import (
 // so an index entry for an unlisted pack is one for a deleted pack).
 type state struct {
 	plans   map[string]*repo.PrunePlan
-	live    map[string]bool // IDs of sessions with a marker that is not stale
+	live    map[string]bool    // IDs of sessions with a marker that is not stale
+	markers map[string]Waiting // the live sessions' markers, by ID
 	snaps   []snapshot.Stored
 	objects map[blob.ID]*indexObject // index objects read, by name
 	sizes   map[blob.ID]int64        // every pack in the store
@@ -63,7 +65,7 @@ func (p *pruner) load(ctx context.Context) (*state, error) {
 	if st.plans, err = p.r.PrunePlans(ctx); err != nil {
 		return nil, err
 	}
-	if st.live, err = p.liveSessions(ctx); err != nil {
+	if st.live, st.markers, err = p.liveSessions(ctx); err != nil {
 		return nil, err
 	}
 	if st.snaps, err = p.r.Snapshots(ctx); err != nil {
@@ -77,32 +79,45 @@ func (p *pruner) load(ctx context.Context) (*state, error) {
 	return st, p.refs.add(ctx, p.r, st.snaps)
 }
 
-// liveSessions lists the IDs of sessions whose marker is not stale, and
-// deletes stale markers.
-func (p *pruner) liveSessions(ctx context.Context) (map[string]bool, error) {
+// liveSessions lists the IDs and markers of sessions whose marker is not
+// stale nor ignored, and deletes the others' markers.
+func (p *pruner) liveSessions(ctx context.Context) (map[string]bool, map[string]Waiting, error) {
 	infos, err := p.r.Sessions(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := p.opts.Now()
-	live := make(map[string]bool)
+	live, markers := make(map[string]bool), make(map[string]Waiting)
 	for _, s := range infos {
-		if !s.Stale(now) {
+		if !s.Stale(now) && !p.ignored(s.ID) {
 			live[s.ID] = true
+			markers[s.ID] = Waiting{ID: s.ID, Host: s.Host, Start: s.Start, Refreshed: s.Refreshed}
 			continue
 		}
-		if p.opts.DryRun {
-			continue
-		}
-		removed, err := p.remove(ctx, store.Sessions, s.Name)
-		if err != nil {
-			return nil, err
-		}
-		if removed {
-			p.res.StaleSessions++
+		if err := p.dropMarker(ctx, s.Name); err != nil {
+			return nil, nil, err
 		}
 	}
-	return live, nil
+	return live, markers, nil
+}
+
+// ignored reports whether the user said session id has ended.
+func (p *pruner) ignored(id string) bool {
+	return slices.ContainsFunc(p.opts.IgnoreSessions, func(pre string) bool {
+		return len(pre) >= 8 && strings.HasPrefix(id, strings.ToLower(pre))
+	})
+}
+
+// dropMarker deletes a stale or ignored session marker (not in a dry run).
+func (p *pruner) dropMarker(ctx context.Context, name string) error {
+	if p.opts.DryRun {
+		return nil
+	}
+	removed, err := p.remove(ctx, store.Sessions, name)
+	if removed {
+		p.res.StaleSessions++
+	}
+	return err
 }
 
 // loadIndex reads every index object and, for packs no object names, the
