@@ -22,6 +22,7 @@ func commands() map[string]*command {
 		{name: "repair", args: "[--dry-run]", summary: "rebuild the index from the copies that authenticate; delete false ones (full device)", setup: pruneFlags, run: runRepair},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
 		{name: "stats", summary: "show repository statistics", setup: storeFlag, run: runStats},
+		{name: "passphrase", args: "change", summary: "seal this device's keys under a new passphrase ($COFFER_NEW_PASSPHRASE, its _FILE, or typed twice)", run: runPassphrase},
 		{name: "device", args: "add [--append-only] | list | remove ID", summary: "add a device by pairing code, list or remove devices", setup: deviceFlags, run: runDevice},
 		{name: "join", args: "--store URL --code CODE [--name NAME]", summary: "make this machine a device of an account (with a code from 'device add')", setup: joinFlags, run: runJoin},
 		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},

@@ -155,6 +155,12 @@ func (h *Home) LoadDevice(passphrase []byte) (*keys.Device, error) {
 	return keys.Load(h.KeystorePath(), passphrase)
 }
 
+// ReplacePassphrase seals the device keystore again under passphrase,
+// atomically replacing the file: the old passphrase opens it no more.
+func (h *Home) ReplacePassphrase(d *keys.Device, passphrase []byte) error {
+	return keys.Replace(h.KeystorePath(), d, passphrase, keys.DefaultKDFParams())
+}
+
 // CreateDevice makes a new device identity and saves it under passphrase.
 func (h *Home) CreateDevice(name string, passphrase []byte) (*keys.Device, error) {
 	if err := os.MkdirAll(h.Dir, 0o700); err != nil {

@@ -22,6 +22,10 @@ const (
 	// FileEnvVar names a file whose contents, less one trailing line
 	// break, are the passphrase.
 	FileEnvVar = "COFFER_PASSPHRASE_FILE"
+	// NewEnvVar and NewFileEnvVar hold a new passphrase, as EnvVar and
+	// FileEnvVar hold the current one (GetNew).
+	NewEnvVar     = "COFFER_NEW_PASSPHRASE"
+	NewFileEnvVar = "COFFER_NEW_PASSPHRASE_FILE"
 	// ttyPath is the terminal prompted when neither variable is set.
 	ttyPath = "/dev/tty"
 )
@@ -50,6 +54,16 @@ func get(prompt string, confirm bool, tty string) ([]byte, error) {
 		return p, err
 	}
 	return fromTerminal(prompt, confirm, tty)
+}
+
+// GetNew returns a new passphrase: from $COFFER_NEW_PASSPHRASE, else the
+// file $COFFER_NEW_PASSPHRASE_FILE names, else typed twice at the terminal
+// after prompt, without echo.
+func GetNew(prompt string) ([]byte, error) {
+	if p, ok, err := fromEnv(NewEnvVar, NewFileEnvVar, "new passphrase"); ok {
+		return p, err
+	}
+	return fromTerminal(prompt, true, ttyPath)
 }
 
 // Secret returns another secret the user supplies, such as a recovery key:
