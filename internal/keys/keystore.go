@@ -126,8 +126,9 @@ func parseKeystore(b []byte) (*keystore, error) {
 }
 
 // passphraseKey returns the 32-byte Argon2id(passphrase, salt) under p,
-// which must have been validated.
+// which must have been validated. Its arena is warmed first (warmArena).
 func passphraseKey(passphrase, salt []byte, p KDFParams) []byte {
+	warmArena(p)
 	return argon2.IDKey(passphrase, salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
 }
 
