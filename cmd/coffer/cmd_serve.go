@@ -20,7 +20,7 @@ func serveCommand() *command {
 	var tokenFile string
 	return &command{
 		name:    "serve",
-		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
@@ -33,7 +33,8 @@ func serveCommand() *command {
 			fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 			fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP; only on a loopback --listen address")
 			fs.Var(&quota, "quota", "most bytes each account may store, e.g. 500GiB (default: no limit)")
-			fs.Float64Var(&cfg.Rate, "rate", 1000, "requests per second allowed to each account and each client address, with bursts of twice as many; 0: no limit")
+			fs.Float64Var(&cfg.Rate, "rate", server.DefaultRate, "requests per second allowed to each account and each client address, sustained; 0: no limit")
+			fs.Float64Var(&cfg.Budget, "budget", server.DefaultBudget, "requests each account and each client address may make at once, refilled at --rate per second")
 			fs.StringVar(&tokenFile, "registration-token-file", "", "file holding a token that registering an account requires (default: anyone may register)")
 			fs.StringVar(&cfg.LogOrigin, "log-origin", "", "origin (name) of the transparency log, fixed by the key made in DIR/log.key on first start (default: coffer.log/ and 16 random hex digits)")
 			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")

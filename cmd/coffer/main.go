@@ -185,7 +185,7 @@ var valueFlags = map[string]bool{
 	"store": true, "target": true, "host": true, "parent": true, "exclude": true, "tag": true, "include": true,
 	"keep-last": true, "keep-hourly": true, "keep-daily": true, "keep-weekly": true, "keep-monthly": true, "keep-yearly": true,
 	"timeout": true, "code": true, "name": true, "account": true, "threshold": true, "fingerprint": true,
-	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true,
+	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true, "budget": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true, "ignore-session": true,
 	"snapshot": true, "newest": true,

@@ -11,9 +11,22 @@ import (
 // dropped, and if none is idle, all are.
 const maxBuckets = 1 << 16
 
+// Default limits of coffer serve (docs/api.md, Limits). One client that
+// waits for each answer before its next request (a backup or restore
+// fetching one directory tree at a time) makes a few thousand requests a
+// second at most, even on loopback: DefaultBudget is more than a minute of
+// that, so an unchanged re-backup of a tree of 100 000 directories, or
+// many small ones in a row, never waits. What is throttled is sustained
+// load beyond DefaultRate: a client making 10 000 requests a second
+// spends the budget in about 11 seconds and is then held to DefaultRate.
+const (
+	DefaultRate   = 1000    // requests per second, sustained
+	DefaultBudget = 100_000 // requests at once, refilled at the rate
+)
+
 // limiter is a set of token buckets, one per key (an account or a client
-// address): each allows rate requests per second on average and bursts of
-// 2×rate (at least 1).
+// address): each holds up to burst tokens (the key's request budget),
+// refilled at rate tokens per second; a request spends one.
 type limiter struct {
 	rate, burst float64
 	mu          sync.Mutex
@@ -25,12 +38,13 @@ type bucket struct {
 	at     time.Time // when tokens was computed
 }
 
-// newLimiter returns a limiter, or nil (no limit) if rate is 0.
-func newLimiter(rate float64) *limiter {
+// newLimiter returns a limiter allowing rate requests per second with a
+// budget of burst (at least 1), or nil (no limit) if rate is 0.
+func newLimiter(rate, burst float64) *limiter {
 	if rate <= 0 {
 		return nil
 	}
-	return &limiter{rate: rate, burst: max(2*rate, 1), buckets: make(map[string]*bucket)}
+	return &limiter{rate: rate, burst: max(burst, 1), buckets: make(map[string]*bucket)}
 }
 
 // take spends one token of key's bucket at time now. It returns 0 if the

@@ -336,7 +336,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestLimiter(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	l := newLimiter(2) // 2 per second, bursts of 4
+	l := newLimiter(2, 4) // 2 per second, bursts of 4
 	steps := []struct {
 		key  string
 		at   time.Duration
@@ -358,7 +358,7 @@ func TestLimiter(t *testing.T) {
 			t.Errorf("step %d: wait %v, want %v", i, got, st.wait)
 		}
 	}
-	if newLimiter(0).take("a", t0) != 0 {
+	if newLimiter(0, 10).take("a", t0) != 0 {
 		t.Error("no limit refused a request")
 	}
 	for _, tc := range []struct {
@@ -374,7 +374,7 @@ func TestLimiter(t *testing.T) {
 // TestLimiterBounded checks that the buckets of many addresses do not grow
 // without bound.
 func TestLimiterBounded(t *testing.T) {
-	l := newLimiter(1)
+	l := newLimiter(1, 2)
 	t0 := time.Unix(1000, 0)
 	for i := range maxBuckets + 10 {
 		l.take(fmt.Sprint(i), t0)
@@ -477,5 +477,62 @@ func TestPanic(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "panic: runtime error") || !strings.Contains(log.String(), `"level":"ERROR"`) {
 		t.Errorf("the panic was not logged: %s", log.String())
+	}
+}
+
+// TestDefaultLimitsFitBackups plays, on the limiter's clock, what one
+// user's client does against the default limits: unchanged re-backups of
+// the benchmark corpus back to back (about 1 800 requests each, one per
+// directory tree, at 5 000 a second, faster than a client that waits for
+// each answer gets them), a restore, and a re-backup of a tree of 90 000
+// directories. None may wait. An abusive client, 20 000 requests a second
+// for a minute, is held to the budget and the sustained rate.
+func TestDefaultLimitsFitBackups(t *testing.T) {
+	l := newLimiter(DefaultRate, DefaultBudget)
+	now := time.Unix(1000, 0)
+	// run makes n requests of key at perSecond, returning how many went
+	// through and advancing the clock.
+	run := func(key string, n int, perSecond float64) int {
+		ok := 0
+		for range n {
+			if l.take(key, now) == 0 {
+				ok++
+			}
+			now = now.Add(time.Duration(float64(time.Second) / perSecond))
+		}
+		return ok
+	}
+	for i := range 20 {
+		if ok := run("user", 1800, 5000); ok != 1800 {
+			t.Fatalf("re-backup %d: %d of 1800 requests went through", i+1, ok)
+		}
+	}
+	if ok := run("user", 3000, 5000); ok != 3000 {
+		t.Fatalf("restore after the re-backups: %d of 3000 requests went through", ok)
+	}
+	if ok := run("big", 90_000, 5000); ok != 90_000 {
+		t.Errorf("re-backup of 90 000 directories: %d went through", ok)
+	}
+	const seconds, abusive = 60, 20_000
+	ok := run("abuser", seconds*abusive, abusive)
+	if most := DefaultBudget + seconds*DefaultRate + 1; ok > most || ok < most-DefaultRate {
+		t.Errorf("an abusive client made %d requests in a minute, want the budget and the rate, %d", ok, most)
+	}
+}
+
+// TestBudget checks that Config.Budget, not twice the rate, sets how many
+// requests an account may make at once.
+func TestBudget(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Rate, c.Budget = 1, 300 })
+	a := e.newAccount(1)
+	c := e.from("127.0.0.2")
+	n := 0
+	for ; n < 400; n++ {
+		if c.do(req{method: "GET", path: "/v1/objects/packs/", token: a.token}).status == 429 {
+			break
+		}
+	}
+	if n < 290 || n > 310 { // registering the account spent a few
+		t.Errorf("%d requests went through before a 429, want the budget of 300", n)
 	}
 }

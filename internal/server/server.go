@@ -88,9 +88,13 @@ type Config struct {
 	// Quota is the most bytes one account may store; 0 means no limit.
 	Quota int64
 	// Rate is the sustained number of requests per second allowed to each
-	// account and to each client address, with bursts of twice as many;
-	// 0 means no limit.
+	// account and to each client address; 0 means no limit.
 	Rate float64
+	// Budget is how many requests each account and each client address
+	// may make at once: a bucket of Budget tokens, one spent per request,
+	// refilled at Rate per second. 0 means twice Rate. coffer serve uses
+	// DefaultRate and DefaultBudget unless told otherwise.
+	Budget float64
 	// RegistrationToken, if not empty, must be presented in the
 	// Coffer-Registration header to register an account.
 	RegistrationToken string
@@ -145,6 +149,9 @@ func New(cfg Config) (*Server, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
+	if cfg.Budget == 0 {
+		cfg.Budget = 2 * cfg.Rate
+	}
 	if cfg.LogRefresh == 0 {
 		cfg.LogRefresh = DefaultLogRefresh
 	}
@@ -158,9 +165,9 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      slog.New(slog.NewJSONHandler(cfg.Log, nil)),
 		metrics:  metrics.New(),
-		byAddr:   newLimiter(cfg.Rate),
-		byAcct:   newLimiter(cfg.Rate),
-		misses:   newLimiter(min(cfg.Rate, missRate)),
+		byAddr:   newLimiter(cfg.Rate, cfg.Budget),
+		byAcct:   newLimiter(cfg.Rate, cfg.Budget),
+		misses:   newLimiter(min(cfg.Rate, missRate), 2*min(cfg.Rate, missRate)),
 		maxRefs:  wire.MaxRefs,
 		pageLen:  wire.MaxChainPage,
 		progress: progressTimeout,
@@ -214,8 +221,8 @@ func checkConfig(cfg Config) error {
 		return errors.New("a metadata database needs a log key file: every instance must sign the log with the same key")
 	case cfg.InsecureHTTP && (cfg.TLSCert != "" || cfg.TLSKey != ""):
 		return errors.New("a TLS certificate was given with --insecure-http")
-	case cfg.Quota < 0 || cfg.Rate < 0 || cfg.LogRefresh < 0:
-		return errors.New("quota, rate and log refresh interval must not be negative")
+	case cfg.Quota < 0 || cfg.Rate < 0 || cfg.Budget < 0 || cfg.LogRefresh < 0:
+		return errors.New("quota, rate, budget and log refresh interval must not be negative")
 	}
 	return nil
 }
