@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# bench/run.sh: compares Coffer with restic on the shared benchmark corpus.
+# bench/run.sh: compares Coffer with restic and Kopia on the shared benchmark corpus.
 #
 # For each tool, on the same corpus and with a fresh store on the same filesystem, it
 # measures wall time and peak memory (max RSS, GNU time) of init + first backup (init also
 # alone, so a slow KDF shows), an unchanged re-backup and a full restore into an empty dir,
 # checks the restored tree against the corpus, and reports the store size. Coffer runs twice:
-# on a local store and against `coffer serve` on loopback (plain HTTP), whose peak RSS is also
-# reported. See README.md.
+# on a local store and against `coffer serve` on loopback (plain HTTP), whose peak RSS, and the
+# requests and bytes of each step, are also reported. Kopia is built from its public module
+# outside the repository (or skipped with a note). The ratios of issue 10's targets follow the
+# table. See README.md.
 #
 # Environment:
 #   SCALE   corpus scale given to make-corpus.sh (default 4, about 1 GiB)
@@ -18,6 +20,9 @@
 #   COFFER_BIN  an already built coffer binary to measure instead of building ./cmd/coffer
 #   STEP_TIMEOUT  seconds after which one measured step is killed and reported (default 900)
 #   SERVE_ARGS  extra flags for `coffer serve`, split on spaces (e.g. "--rate 0")
+#   KOPIA_BIN   a kopia binary to measure; otherwise `kopia` on PATH, otherwise one built with
+#               `go install -tags nohtmlui github.com/kopia/kopia@$KOPIA_VERSION` (default latest)
+#               into KOPIA_DIR (default: kopia-bin beside the corpus, outside the repository)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +34,7 @@ CORPUS=$(realpath -m "$CORPUS")
 marker=$CORPUS.complete
 # Throwaway secrets for throwaway stores; they are never printed.
 export RESTIC_PASSWORD=bench-restic-password COFFER_PASSPHRASE=bench-coffer-passphrase
+export KOPIA_PASSWORD=bench-kopia-password KOPIA_CHECK_FOR_UPDATES=false
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "run.sh: $*"; exit 1; }
@@ -76,13 +82,15 @@ warm() { find "$CORPUS" -type f -print0 | xargs -0 -P 2 -n 256 cat >/dev/null; }
 # charged to this one.
 declare -A R
 measure() {
-  local tool=$1 step=$2 t0 rc=0
+  local tool=$1 step=$2 t0 rc=0 lines=0
   shift 2
   local base=$WORK/$tool.$step
+  [[ $tool != coffer-server ]] || lines=$(wc -l <"$WORK/coffer-server.serve.log")
   sync
   t0=$(now)
   /usr/bin/time -v -o "$base.time" timeout "${STEP_TIMEOUT:-900}" "$@" <"/dev/null" >"$base.out" 2>"$base.err" || rc=$?
   R[$tool.$step.s]=$(secs "$t0" "$(now)")
+  [[ $tool != coffer-server ]] || server_step "$step" "$lines"
   R[$tool.$step.mib]=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$base.time")
   R[$tool.$step.cpu]=$(awk -F': ' '/(User|System) time/ { t += $2 } END { printf "%.2f", t }' "$base.time")
   if ((rc != 0)); then
@@ -90,6 +98,22 @@ measure() {
     log "$tool: ${R[$tool.status]} (logs: $base.*)"
     return 1
   fi
+}
+
+# server_step STEP LINES reads the server's log after its first LINES lines (the requests of
+# STEP, logged as JSON lines with their status and the body bytes received and sent) into
+# R[coffer-server.STEP.requests|429|sent|received] (bytes).
+server_step() {
+  local f
+  f=$(tail -n +$(($2 + 1)) "$WORK/coffer-server.serve.log" | awk '
+    /"msg":"request"/ {
+      n++
+      if (match($0, /"status":429[,}]/)) t++
+      if (match($0, /"sent":[0-9]+/)) s += substr($0, RSTART + 7, RLENGTH - 7)
+      if (match($0, /"received":[0-9]+/)) r += substr($0, RSTART + 11, RLENGTH - 11)
+    }
+    END { printf "%d %d %.0f %.0f", n, t, s, r }')
+  read -r "R[coffer-server.$1.requests]" "R[coffer-server.$1.429]" "R[coffer-server.$1.sent]" "R[coffer-server.$1.received]" <<<"$f"
 }
 
 # manifest prints one line per entry of a tree (type, mode, owner, mtime, size of
@@ -127,6 +151,50 @@ run_restic() {
   mkdir "$target" || return 1
   measure restic restore restic -r "$store" restore latest --target "$target" || return 1
   finish restic "$store" "$target" "$RESTIC_CACHE_DIR"
+}
+
+# ensure_kopia sets KOPIA to a kopia binary: KOPIA_BIN, else `kopia` on PATH, else one built from
+# its public Go module into KOPIA_DIR, outside the repository. When none can be had, Kopia's row
+# says why and the other rows still run.
+KOPIA=
+ensure_kopia() {
+  local dir=${KOPIA_DIR:-$(dirname "$CORPUS")/kopia-bin}
+  if [[ -n ${KOPIA_BIN:-} ]]; then
+    KOPIA=$KOPIA_BIN
+  elif command -v kopia >/dev/null; then
+    KOPIA=$(command -v kopia)
+  elif [[ -x $dir/kopia ]]; then
+    KOPIA=$dir/kopia
+  else
+    log "kopia: building github.com/kopia/kopia@${KOPIA_VERSION:-latest} into $dir"
+    mkdir -p "$dir"
+    if (cd "$dir" && GOFLAGS= GOBIN=$dir go install -tags nohtmlui "github.com/kopia/kopia@${KOPIA_VERSION:-latest}") >"$dir/install.log" 2>&1; then
+      KOPIA=$dir/kopia
+    else
+      R[kopia.status]="SKIPPED: kopia could not be built ($(tail -n 2 "$dir/install.log" | head -c 300 | tr '\n\t|' '  /'))"
+      log "kopia: ${R[kopia.status]}"
+      return 0
+    fi
+  fi
+  R[kopia.version]=$("$KOPIA" --version 2>/dev/null | head -1 || true)
+}
+
+# run_kopia measures Kopia with default settings on a filesystem repository, its configuration,
+# cache and logs kept in WORK (the cache is not counted in the store).
+run_kopia() {
+  [[ -n $KOPIA ]] || return 1
+  local store=$WORK/kopia-store target=$WORK/kopia-restore id
+  local k=("$KOPIA" --config-file "$WORK/kopia.config" --log-dir "$WORK/kopia-logs")
+  measure kopia init "${k[@]}" repository create filesystem --path "$store" --cache-directory "$WORK/kopia-cache" || return 1
+  measure kopia backup "${k[@]}" snapshot create "$CORPUS" || return 1
+  measure kopia rebackup "${k[@]}" snapshot create "$CORPUS" || return 1
+  id=$("${k[@]}" snapshot list "$CORPUS" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[-1]["id"])') || {
+    R[kopia.status]="FAILED: no snapshot ID from kopia snapshot list"
+    return 1
+  }
+  mkdir "$target" || return 1
+  measure kopia restore "${k[@]}" restore "$id" "$target" || return 1
+  finish kopia "$store" "$target" "$WORK/kopia-cache"
 }
 
 # build_coffer builds the CLI (or copies COFFER_BIN) before the corpus is warmed, so the
@@ -270,7 +338,9 @@ json_row() {
   printf '    {"tool": %s, "status": %s' "$(json_str "$(label "$t")")" "$(json_str "${R[$t.status]:-not run}")"
   for k in initbackup.s initbackup.mib init.s init.cpu init.mib backup.s backup.cpu backup.mib \
     rebackup.s rebackup.cpu rebackup.mib restore.s restore.cpu restore.mib \
-    server.mib server.cpu server.exit server.requests; do
+    server.mib server.cpu server.exit server.requests \
+    init.requests init.sent init.received backup.requests backup.sent backup.received \
+    rebackup.requests rebackup.sent rebackup.received restore.requests restore.sent restore.received; do
     printf ', "%s": %s' "${k/./_}" "$(json_num "${R[$t.$k]:-}")"
   done
   printf ', "store_mib": %s, "restore_check": %s, "server_statuses": %s}' "$(json_num "${R[$t.store]:-}")" \
@@ -320,6 +390,60 @@ ratio() {
       what, 100 * r, l, (l > 0 ? mib / l : 0), v, (v > 0 ? mib / v : 0), (r >= 0.8 ? "met" : "MISSED")
   }'
 }
+# server_steps prints the requests, 429s and bytes of each step through the server.
+server_steps() {
+  local s=coffer-server step
+  [[ -n ${R[$s.init.requests]:-} ]] || return 0
+  echo
+  echo "Coffer server, per step (from its request log; sent = server to client):"
+  echo
+  echo '| step | requests | 429 | MiB sent | MiB received |'
+  echo '| --- | --- | --- | --- | --- |'
+  for step in init backup rebackup restore; do
+    [[ -n ${R[$s.$step.requests]:-} ]] || continue
+    printf '| %s | %s | %s | %s | %s |\n' "$step" "${R[$s.$step.requests]}" "${R[$s.$step.429]}" \
+      "$(mib "${R[$s.$step.sent]}")" "$(mib "${R[$s.$step.received]}")"
+  done
+}
+
+# issue10 prints the ratios that issue 10's Targets name, from this one run (the targets are
+# medians of several runs on a quiet machine): Coffer local against Kopia local, Coffer through
+# the server against Kopia local or Coffer local, the store against restic's, peak memory.
+issue10() {
+  echo
+  echo "Issue 10 targets, this run (one run; the targets are for medians):"
+  local c=coffer s=coffer-server k=kopia
+  if [[ ${R[$k.status]:-} == ok && ${R[$c.status]:-} == ok ]]; then
+    vs "unchanged re-backup, coffer local / kopia local" "${R[$c.rebackup.s]}" "${R[$k.rebackup.s]}" 0.5
+    vs "restore, coffer local / kopia local" "${R[$c.restore.s]}" "${R[$k.restore.s]}" 0.4
+    vs "first backup (without init), coffer local / kopia local" "${R[$c.backup.s]}" "${R[$k.backup.s]}" 0.4
+  else
+    echo "- against Kopia: not compared (kopia: ${R[$k.status]:-not run}; coffer: ${R[$c.status]:-not run})"
+  fi
+  if [[ ${R[$k.status]:-} == ok && ${R[$s.status]:-} == ok ]]; then
+    vs "unchanged re-backup, coffer server / kopia local" "${R[$s.rebackup.s]}" "${R[$k.rebackup.s]}" 0.6
+  fi
+  if [[ ${R[$s.status]:-} == ok && ${R[$c.status]:-} == ok ]]; then
+    vs "restore, coffer server / coffer local" "${R[$s.restore.s]}" "${R[$c.restore.s]}" 1.2
+    vs "first backup (without init), coffer server / coffer local" "${R[$s.backup.s]}" "${R[$c.backup.s]}" 1.15
+  fi
+  if [[ ${R[restic.status]:-} == ok && ${R[$c.status]:-} == ok ]]; then
+    vs "store, coffer / restic" "${R[$c.store]}" "${R[restic.store]}" 1.03
+  fi
+  local t peak
+  for t in $c $s; do
+    [[ ${R[$t.status]:-} == ok ]] || continue
+    peak=$(maxf "${R[$t.init.mib]}" "${R[$t.backup.mib]}" "${R[$t.rebackup.mib]}" "${R[$t.restore.mib]}" "${R[$t.server.mib]:-0}")
+    check "peak memory of $(label "$t") (client steps${R[$t.server.mib]:+ and server}) < 150 MiB" "$peak" 150
+  done
+}
+# vs WHAT A B TARGET prints A/B against a ratio target (met when A/B <= TARGET).
+vs() {
+  awk -v what="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN {
+    r = b > 0 ? a / b : 0
+    printf "- %s: %s / %s = %.2fx (target <= %sx: %s)\n", what, a, b, r, t, (b > 0 && r <= t ? "met" : "MISSED")
+  }'
+}
 check() {
   local what=$1 got=$2 limit=$3 op=${4:-lt} verdict
   verdict=$(awk -v g="$got" -v l="$limit" -v op="$op" 'BEGIN { ok = (op == "le" ? g <= l : g < l); print ok ? "met" : "MISSED" }')
@@ -332,6 +456,7 @@ main() {
   trap 'exit 143' TERM
   ensure_tools
   ensure_corpus
+  ensure_kopia
   WORK=${WORK:-$(mktemp -d "$(dirname "$CORPUS")/coffer-bench.XXXXXX")}
   mkdir -p "$WORK"
   WORK=$(realpath "$WORK")
@@ -350,7 +475,8 @@ main() {
     coffer_from+=" with uncommitted changes"
   [[ -z ${COFFER_BIN:-} ]] || coffer_from="binary $COFFER_BIN"
   load0=$(cut -d' ' -f1 /proc/loadavg)
-  for tool in coffer coffer-server restic; do
+  for tool in coffer coffer-server restic kopia; do
+    [[ $tool != kopia || -n $KOPIA ]] || continue
     warm
     log "$tool: running"
     "run_${tool//-/_}" || true # the failure is in R[$tool.status]; the other tools still run
@@ -358,7 +484,7 @@ main() {
 
   echo
   echo "Corpus: $CORPUS, SCALE=$SCALE, $(mib "$corpus_bytes") MiB apparent, $(find "$CORPUS" | wc -l) entries"
-  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem; $(restic version | head -1); coffer from $coffer_from"
+  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem; $(restic version | head -1); kopia ${R[kopia.version]:-not available}; coffer from $coffer_from"
   local load1
   load1=$(cut -d' ' -f1 /proc/loadavg)
   echo "Load average (1 min): $load0 at start, $load1 at end."
@@ -371,18 +497,24 @@ main() {
   row coffer
   row coffer-server
   row restic
+  row kopia
   targets
   server_targets "$(mib "$corpus_bytes")"
+  server_steps
+  issue10
 
   {
-    printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "coffer_from": %s, "serve_args": %s,\n  "rows": [\n' \
+    printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "kopia_version": %s, "coffer_from": %s, "serve_args": %s,\n  "rows": [\n' \
       "$SCALE" "$(json_str "$CORPUS")" "$(mib "$corpus_bytes")" "$(nproc)" "$(json_str "$(restic version | head -1)")" \
+      "$(json_str "${R[kopia.version]:-}")" \
       "$(json_str "$coffer_from")" "$(json_str "${SERVE_ARGS:-}")"
     json_row coffer
     printf ',\n'
     json_row coffer-server
     printf ',\n'
     json_row restic
+    printf ',\n'
+    json_row kopia
     printf '\n  ]\n}\n'
   } >"$WORK/results.json"
   echo
