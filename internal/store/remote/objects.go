@@ -85,21 +85,12 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, name string, offset, l
 	case offset == 0 && length < 0:
 		return s.get(ctx, what, objectPath(kind, name), "", -1)
 	}
-	resp, err := s.get(ctx, what, objectPath(kind, name), byteRange(offset, length), length)
+	resp, err := s.get(ctx, what, objectPath(kind, name), store.HTTPRange(offset, length), length)
 	var se *Error
 	if length < 0 && errors.As(err, &se) && se.Status == http.StatusRequestedRangeNotSatisfiable {
 		return s.empty(ctx, kind, name, offset) // bytes=size- is unsatisfiable, yet a valid empty read
 	}
 	return resp, err
-}
-
-// byteRange is the Range header of length bytes from offset (to the end if
-// length is negative).
-func byteRange(offset, length int64) string {
-	if length < 0 {
-		return fmt.Sprintf("bytes=%d-", offset)
-	}
-	return fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
 }
 
 // empty returns an empty reader if offset is within kind/name.

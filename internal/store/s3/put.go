@@ -36,7 +36,7 @@ const putTries = 4
 // is no SHA-256 goes without one, and the last bytes are then held back
 // until r has shown that it ends there.
 func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Reader, size int64) error {
-	if err := check(ctx, "put", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "put", kind, name); err != nil {
 		return err
 	}
 	if err := s.put(ctx, kind, name, r, size); err != nil {

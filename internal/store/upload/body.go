@@ -2,10 +2,11 @@ package upload
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/coffer-backup/coffer/internal/store"
 )
 
 // Body is the request body of one try: exactly left more bytes of r, with
@@ -59,17 +60,12 @@ func (b *Body) next(p []byte) (int, error) {
 
 // end returns io.EOF if r has no byte left, else why not.
 func (b *Body) end() error {
-	if b.ended {
-		return io.EOF
+	if !b.ended {
+		if err := store.Ends(b.r); err != nil {
+			return err
+		}
+		b.ended = true
 	}
-	var one [1]byte
-	switch n, err := io.ReadFull(b.r, one[:]); {
-	case n > 0:
-		return errors.New("the data is longer than its given size")
-	case err != io.EOF:
-		return err
-	}
-	b.ended = true
 	return io.EOF
 }
 

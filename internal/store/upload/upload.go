@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/coffer-backup/coffer/internal/store"
 )
 
 // ErrDetached is what a transport reads from a Body after its try is over.
@@ -45,7 +47,7 @@ func New(ctx context.Context, r io.Reader, size int64) (*Upload, error) {
 	u := &Upload{ctx: ctx, r: r, size: size, cur: &Body{}}
 	u.seek()
 	if size == 0 {
-		if err := (&Body{r: r}).end(); err != io.EOF {
+		if err := store.Ends(r); err != nil {
 			return nil, err
 		}
 	}
