@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func TestCopyExact(t *testing.T) {
@@ -75,5 +76,16 @@ func TestHTTPRange(t *testing.T) {
 	}
 	if got := HTTPRange(5, -1); got != "bytes=5-" {
 		t.Errorf("HTTPRange(5, -1) = %q", got)
+	}
+}
+
+func TestSleep(t *testing.T) {
+	if err := Sleep(context.Background(), time.Millisecond); err != nil {
+		t.Errorf("Sleep: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
 	}
 }

@@ -136,14 +136,7 @@ func transient(err error) bool {
 // pause waits before try number try+1: 250 ms, then twice as long each
 // time, or until ctx is done.
 func pause(ctx context.Context, try int) error {
-	t := time.NewTimer(250 * time.Millisecond << (try - 1))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return store.Sleep(ctx, 250*time.Millisecond<<(try-1))
 }
 
 // holds reports whether kind/name, found taken by a retried Put, holds the
