@@ -70,11 +70,7 @@ func matchesFalse(want map[index.Blob]blob.ID, bc repo.BadCopy) bool {
 // repository with lie in its place, and an index object naming it.
 func lyingPack(t *testing.T, r *repo.Repo, lie hostile.Lie) []index.Pack {
 	t.Helper()
-	listed, err := hostile.Listed(ctx, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := hostile.Pack(ctx, r, listed, lie)
+	p, err := hostile.LyingPack(ctx, r, lie)
 	if err != nil {
 		t.Fatal(err)
 	}

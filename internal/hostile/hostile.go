@@ -63,6 +63,16 @@ func Listed(ctx context.Context, r *repo.Repo) ([]index.Blob, error) {
 	return slices.CompactFunc(out, func(a, b index.Blob) bool { return a.ID == b.ID }), nil
 }
 
+// LyingPack uploads a Pack listing every blob of Listed, each holding what
+// lie says, and returns its listing.
+func LyingPack(ctx context.Context, r *repo.Repo, lie Lie) (index.Pack, error) {
+	listed, err := Listed(ctx, r)
+	if err != nil {
+		return index.Pack{}, err
+	}
+	return Pack(ctx, r, listed, lie)
+}
+
 // ShiftedIndex uploads an index object listing every pack of Packs with
 // its blobs one byte later than they are, and returns that listing.
 func ShiftedIndex(ctx context.Context, r *repo.Repo) ([]index.Pack, error) {

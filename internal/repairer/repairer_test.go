@@ -168,11 +168,7 @@ var lies = []struct {
 }
 
 func lyingPack(t *testing.T, r *repo.Repo, lie hostile.Lie) []blob.ID {
-	listed, err := hostile.Listed(ctx, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := hostile.Pack(ctx, r, listed, lie)
+	p, err := hostile.LyingPack(ctx, r, lie)
 	if err != nil {
 		t.Fatal(err)
 	}
