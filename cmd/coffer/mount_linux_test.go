@@ -4,9 +4,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/coffer-backup/coffer/internal/fusefs/fusetest"
 )
 
 // TestMountUnmountsOnSignal runs coffer mount as a user would, reads a
@@ -14,12 +15,7 @@ import (
 // SIGINT while a process has its working directory inside: each time
 // coffer exits with 0 and leaves no mount behind.
 func TestMountUnmountsOnSignal(t *testing.T) {
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no FUSE on this machine: %v", err)
-	}
-	if _, err := exec.LookPath("fusermount3"); err != nil && os.Getenv("CI") == "true" {
-		t.Fatalf("fusermount3 missing under CI (make test installs fuse3): %v", err)
-	}
+	fusetest.Need(t)
 	dir := t.TempDir()
 	a := newAccount(t, dir, nil)
 	src := filepath.Join(dir, "data")
@@ -56,23 +52,8 @@ func TestMountUnmountsOnSignal(t *testing.T) {
 		if code := p.wait(); code != 0 {
 			t.Errorf("after %v: exit %d, stderr %s", sig, code, p.stderr.String())
 		}
-		if isMounted(t, mnt) {
+		if fusetest.Mounted(t, mnt) {
 			t.Errorf("after %v: %s is still mounted", sig, mnt)
 		}
 	}
-}
-
-// isMounted reports whether dir is a mount point.
-func isMounted(t *testing.T, dir string) bool {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
 }

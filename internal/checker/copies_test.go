@@ -7,7 +7,6 @@ import (
 	"github.com/coffer-backup/coffer/internal/hostile"
 	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/repo"
-	"github.com/coffer-backup/coffer/internal/store"
 )
 
 // TestBadCopiesReported plays a device with the keys that lists a false
@@ -71,11 +70,7 @@ func matchesFalse(want map[index.Blob]blob.ID, bc repo.BadCopy) bool {
 // repository with lie in its place, and an index object naming it.
 func lyingPack(t *testing.T, r *repo.Repo, lie hostile.Lie) []index.Pack {
 	t.Helper()
-	listed, err := hostile.Listed(ctx, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := hostile.Pack(ctx, r, listed, lie)
+	p, err := hostile.LyingPack(ctx, r, lie)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,26 +81,8 @@ func lyingPack(t *testing.T, r *repo.Repo, lie hostile.Lie) []index.Pack {
 // blobs one byte later than they are.
 func shiftedIndex(t *testing.T, r *repo.Repo) []index.Pack {
 	t.Helper()
-	var lies []index.Pack
-	names, err := r.Names(ctx, store.Index)
+	lies, err := hostile.ShiftedIndex(ctx, r)
 	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		f, err := r.LoadIndexFile(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range f.Packs {
-			s := index.Pack{ID: p.ID}
-			for _, b := range p.Blobs {
-				b.Offset++
-				s.Blobs = append(s.Blobs, b)
-			}
-			lies = append(lies, s)
-		}
-	}
-	if _, err := hostile.Index(ctx, r, lies...); err != nil {
 		t.Fatal(err)
 	}
 	return lies

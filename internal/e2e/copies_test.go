@@ -10,7 +10,6 @@ import (
 	"github.com/coffer-backup/coffer/internal/hostile"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
-	"github.com/coffer-backup/coffer/internal/store/remote"
 )
 
 // TestAppendOnlyDeviceLies is issue 11 through a real server. A full
@@ -77,13 +76,7 @@ func TestAppendOnlyDeviceLies(t *testing.T) {
 // copies the pack holds, and its name.
 func lie(t *testing.T, u *user, url, account string) (int, string) {
 	t.Helper()
-	dev := u.device(t)
-	defer dev.Zero()
-	st, err := remote.Open(url, remote.Options{Account: account, Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dev := u.remoteStore(t, url, account)
 	r, err := repo.Open(context.Background(), st, dev)
 	if err != nil {
 		t.Fatal(err)
@@ -104,15 +97,9 @@ func lie(t *testing.T, u *user, url, account string) (int, string) {
 // library client with u's credentials.
 func packNames(t *testing.T, u *user, url, account string) map[string]bool {
 	t.Helper()
-	dev := u.device(t)
-	defer dev.Zero()
-	st, err := remote.Open(url, remote.Options{Account: account, Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, _ := u.remoteStore(t, url, account)
 	names := make(map[string]bool)
-	err = st.List(context.Background(), store.Packs, func(oi store.ObjectInfo) error {
+	err := st.List(context.Background(), store.Packs, func(oi store.ObjectInfo) error {
 		names[oi.Name] = true
 		return nil
 	})

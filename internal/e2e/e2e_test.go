@@ -147,13 +147,7 @@ func TestCrashes(t *testing.T) {
 	u := newUser(t, "crash")
 	var ia initOut
 	u.runJSON(t, &ia, "init", "--store", srv.URL)
-	dev := u.device(t)
-	defer dev.Zero()
-	st, err := remote.Open(srv.URL, remote.Options{Account: ia.Account, Device: dev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, _ := u.remoteStore(t, srv.URL, ia.Account)
 	src := filepath.Join(t.TempDir(), "src")
 	writeTree(t, src, 3, 40<<20, 40<<20, 20<<20)
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/store/remote"
 )
 
 // coffer is the path of the coffer binary TestMain builds.
@@ -167,6 +168,21 @@ func (u *user) device(t *testing.T) *keys.Device {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// remoteStore opens account's store on the server at url through the
+// library client, as u's device; the store is closed and the device key
+// zeroed when the test ends.
+func (u *user) remoteStore(t *testing.T, url, account string) (*remote.Store, *keys.Device) {
+	t.Helper()
+	dev := u.device(t)
+	t.Cleanup(dev.Zero)
+	st, err := remote.Open(url, remote.Options{Account: account, Device: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, dev
 }
 
 // command returns coffer with args, run as the user with extra environment.

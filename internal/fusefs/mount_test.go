@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -21,28 +20,13 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/fusefs"
+	"github.com/coffer-backup/coffer/internal/fusefs/fusetest"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/testtree"
 	"github.com/coffer-backup/coffer/internal/testtree/testrepo"
 )
 
 var ctx = context.Background()
-
-// needFuse skips the test only where the kernel offers no FUSE. Where it
-// does, fusermount3 must be there too under CI (make test installs fuse3);
-// a developer's machine without it skips.
-func needFuse(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no FUSE on this machine: %v", err)
-	}
-	if _, err := exec.LookPath("fusermount3"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("/dev/fuse is present but fusermount3 is not: %v (make test installs fuse3)", err)
-		}
-		t.Skipf("fusermount3 missing (apt-get install fuse3): %v", err)
-	}
-}
 
 // warnings collects what a file system reports.
 type warnings struct {
@@ -62,7 +46,7 @@ func (w *warnings) get() []error {
 // reading through a freshly opened repository's windowed reader.
 func mount(t *testing.T, r *testrepo.Repo, snaps []snapshot.Stored, opts fusefs.Options) (string, *warnings) {
 	t.Helper()
-	needFuse(t)
+	fusetest.Need(t)
 	wr, err := r.Reopen(t).NewWindowReader(ctx, 4<<20, 8)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +221,7 @@ func TestMountRefusesHostileSnapshot(t *testing.T) {
 // started into the mount would do, but the test serves the mount itself,
 // and forking into a FUSE mount one serves can deadlock.)
 func TestServeUnmountsWhenDone(t *testing.T) {
-	needFuse(t)
+	fusetest.Need(t)
 	r := testrepo.New(t)
 	src := filepath.Join(t.TempDir(), "d")
 	testtree.Build(t, src, testtree.Spec{{Path: "sub/f", Data: []byte("x")}})
@@ -268,24 +252,9 @@ func TestServeUnmountsWhenDone(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not return")
 	}
-	if mounted(t, dir) {
+	if fusetest.Mounted(t, dir) {
 		t.Errorf("%s is still mounted", dir)
 	}
-}
-
-// mounted reports whether dir is a mount point.
-func mounted(t *testing.T, dir string) bool {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // TestMountSplitListing lists, through the mount, a directory whose

@@ -30,25 +30,67 @@ const (
 	OtherContent
 )
 
-// Listed returns every blob that the repository's index objects list,
-// each ID once, in ascending order of ID.
-func Listed(ctx context.Context, r *repo.Repo) ([]index.Blob, error) {
+// Packs returns the listing of every pack in the repository's index
+// objects, as they list it.
+func Packs(ctx context.Context, r *repo.Repo) ([]index.Pack, error) {
 	names, err := r.Names(ctx, store.Index)
 	if err != nil {
 		return nil, err
 	}
-	var out []index.Blob
+	var out []index.Pack
 	for _, name := range names {
 		f, err := r.LoadIndexFile(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range f.Packs {
-			out = append(out, p.Blobs...)
-		}
+		out = append(out, f.Packs...)
+	}
+	return out, nil
+}
+
+// Listed returns every blob that the repository's index objects list,
+// each ID once, in ascending order of ID.
+func Listed(ctx context.Context, r *repo.Repo) ([]index.Blob, error) {
+	packs, err := Packs(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var out []index.Blob
+	for _, p := range packs {
+		out = append(out, p.Blobs...)
 	}
 	slices.SortFunc(out, func(a, b index.Blob) int { return compareID(a.ID, b.ID) })
 	return slices.CompactFunc(out, func(a, b index.Blob) bool { return a.ID == b.ID }), nil
+}
+
+// LyingPack uploads a Pack listing every blob of Listed, each holding what
+// lie says, and returns its listing.
+func LyingPack(ctx context.Context, r *repo.Repo, lie Lie) (index.Pack, error) {
+	listed, err := Listed(ctx, r)
+	if err != nil {
+		return index.Pack{}, err
+	}
+	return Pack(ctx, r, listed, lie)
+}
+
+// ShiftedIndex uploads an index object listing every pack of Packs with
+// its blobs one byte later than they are, and returns that listing.
+func ShiftedIndex(ctx context.Context, r *repo.Repo) ([]index.Pack, error) {
+	packs, err := Packs(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	lies := make([]index.Pack, 0, len(packs))
+	for _, p := range packs {
+		s := index.Pack{ID: p.ID}
+		for _, b := range p.Blobs {
+			b.Offset++
+			s.Blobs = append(s.Blobs, b)
+		}
+		lies = append(lies, s)
+	}
+	_, err = Index(ctx, r, lies...)
+	return lies, err
 }
 
 func compareID(a, b blob.ID) int { return slices.Compare(a[:], b[:]) }

@@ -154,16 +154,7 @@ var lies = []struct {
 	{"pack of random bytes", func(t *testing.T, r *repo.Repo) []blob.ID { return lyingPack(t, r, hostile.RandomBytes) }},
 	{"pack of other content", func(t *testing.T, r *repo.Repo) []blob.ID { return lyingPack(t, r, hostile.OtherContent) }},
 	{"index shifting the genuine packs", func(t *testing.T, r *repo.Repo) []blob.ID {
-		var lies []index.Pack
-		for _, p := range listings(t, r) {
-			s := index.Pack{ID: p.ID}
-			for _, b := range p.Blobs {
-				b.Offset++
-				s.Blobs = append(s.Blobs, b)
-			}
-			lies = append(lies, s)
-		}
-		if _, err := hostile.Index(ctx, r, lies...); err != nil {
+		if _, err := hostile.ShiftedIndex(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 		return nil
@@ -177,11 +168,7 @@ var lies = []struct {
 }
 
 func lyingPack(t *testing.T, r *repo.Repo, lie hostile.Lie) []blob.ID {
-	listed, err := hostile.Listed(ctx, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := hostile.Pack(ctx, r, listed, lie)
+	p, err := hostile.LyingPack(ctx, r, lie)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,19 +176,11 @@ func lyingPack(t *testing.T, r *repo.Repo, lie hostile.Lie) []blob.ID {
 }
 
 func listings(t *testing.T, r *repo.Repo) []index.Pack {
-	names, err := r.Names(ctx, store.Index)
+	packs, err := hostile.Packs(ctx, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []index.Pack
-	for _, n := range names {
-		fl, err := r.LoadIndexFile(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fl.Packs...)
-	}
-	return out
+	return packs
 }
 
 func TestRepairCleanRepository(t *testing.T) {

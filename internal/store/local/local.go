@@ -5,7 +5,6 @@
 package local
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -147,17 +146,6 @@ func (s *Store) abs(rel string) string {
 	return filepath.Join(s.dir, filepath.FromSlash(rel))
 }
 
-// check validates a call's arguments before it touches anything.
-func check(ctx context.Context, op string, kind store.Kind, name string) error {
-	if err := store.CheckName(kind, name); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s %s/%s: %w", op, kind, name, err)
-	}
-	return nil
-}
-
 // syncDir flushes a directory's entries to stable storage.
 func syncDir(dir string) error {
 	f, err := os.Open(dir)
@@ -165,17 +153,4 @@ func syncDir(dir string) error {
 		return err
 	}
 	return errors.Join(f.Sync(), f.Close())
-}
-
-// ctxReader fails every Read once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -33,57 +32,26 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
 }
 
-// vector is one line of testdata/paths.txt.
-type vector struct {
-	kind store.Kind
-	name string
-	path string // "invalid" if kind/name must be rejected
-}
-
-func readVectors(t testing.TB) []vector {
-	f, err := os.Open("testdata/paths.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var vs []vector
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
-			continue
-		}
-		if len(fields) != 3 {
-			t.Fatalf("bad vector line %q", sc.Text())
-		}
-		vs = append(vs, vector{store.Kind(fields[0]), fields[1], fields[2]})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
 // TestLayoutVectors checks testdata/paths.txt: each valid object lands at its
 // path, each invalid one is rejected.
 func TestLayoutVectors(t *testing.T) {
 	s := newStore(t)
-	for _, v := range readVectors(t) {
-		err := s.Put(context.Background(), v.kind, v.name, strings.NewReader("v"), 1)
-		if v.path == "invalid" {
+	for _, v := range storetest.ReadVectors(t, "testdata/paths.txt") {
+		err := s.Put(context.Background(), v.Kind, v.Name, strings.NewReader("v"), 1)
+		if v.Path == "invalid" {
 			if err == nil {
-				t.Errorf("%s/%s: accepted", v.kind, v.name)
+				t.Errorf("%s/%s: accepted", v.Kind, v.Name)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("%s/%s: %v", v.kind, v.name, err)
+			t.Errorf("%s/%s: %v", v.Kind, v.Name, err)
 		}
-		if got := objectPath(v.kind, v.name); got != v.path {
-			t.Errorf("%s/%s: path %s, want %s", v.kind, v.name, got, v.path)
+		if got := objectPath(v.Kind, v.Name); got != v.Path {
+			t.Errorf("%s/%s: path %s, want %s", v.Kind, v.Name, got, v.Path)
 		}
-		if _, err := os.Lstat(filepath.Join(s.dir, v.path)); err != nil {
-			t.Errorf("%s/%s: %v", v.kind, v.name, err)
+		if _, err := os.Lstat(filepath.Join(s.dir, v.Path)); err != nil {
+			t.Errorf("%s/%s: %v", v.Kind, v.Name, err)
 		}
 	}
 }
@@ -91,8 +59,8 @@ func TestLayoutVectors(t *testing.T) {
 // FuzzObjectPath checks that every valid kind and name maps to a path inside
 // its kind's directory whose last element is the name.
 func FuzzObjectPath(f *testing.F) {
-	for _, v := range readVectors(f) {
-		f.Add(string(v.kind), v.name)
+	for _, v := range storetest.ReadVectors(f, "testdata/paths.txt") {
+		f.Add(string(v.Kind), v.Name)
 	}
 	f.Fuzz(func(t *testing.T, kind, name string) {
 		if store.CheckName(store.Kind(kind), name) != nil {
@@ -309,13 +277,13 @@ func TestInvalidNamesTouchNothing(t *testing.T) {
 	}
 	parent := filepath.Dir(s.dir)
 	before := tree(t, parent)
-	for _, v := range readVectors(t) {
-		if v.path != "invalid" {
+	for _, v := range storetest.ReadVectors(t, "testdata/paths.txt") {
+		if v.Path != "invalid" {
 			continue
 		}
-		_ = s.Put(ctx, v.kind, v.name, strings.NewReader("evil"), 4)
-		_ = s.Delete(ctx, v.kind, v.name)
-		_ = s.Delete(ctx, v.kind, "../index/x")
+		_ = s.Put(ctx, v.Kind, v.Name, strings.NewReader("evil"), 4)
+		_ = s.Delete(ctx, v.Kind, v.Name)
+		_ = s.Delete(ctx, v.Kind, "../index/x")
 	}
 	if after := tree(t, parent); after != before {
 		t.Errorf("files changed:\nbefore:\n%s\nafter:\n%s", before, after)

@@ -19,7 +19,7 @@ import (
 // fails, or ctx is cancelled, nothing becomes visible. If kind/name exists,
 // Put returns an error wrapping store.ErrExists and leaves it unchanged.
 func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Reader, size int64) error {
-	if err := check(ctx, "put", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "put", kind, name); err != nil {
 		return err
 	}
 	if size < 0 {
@@ -29,7 +29,7 @@ func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Read
 	if _, err := os.Lstat(dst); err == nil { // early out; publish re-checks atomically
 		return fmt.Errorf("put %s/%s: %w", kind, name, store.ErrExists)
 	}
-	tmp, err := s.writeTemp(ctxReader{ctx, r}, size)
+	tmp, err := s.writeTemp(ctx, r, size)
 	if err != nil {
 		return fmt.Errorf("put %s/%s: %w", kind, name, err)
 	}
@@ -43,10 +43,10 @@ func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Read
 	return nil
 }
 
-// writeTemp copies exactly size bytes from r to a new temp file, makes it
+// writeTemp copies exactly size bytes from r, within ctx, to a new temp file, makes it
 // read-only and syncs it. It returns the file's path, or removes the file and
 // returns an error.
-func (s *Store) writeTemp(r io.Reader, size int64) (_ string, err error) {
+func (s *Store) writeTemp(ctx context.Context, r io.Reader, size int64) (_ string, err error) {
 	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "put-*")
 	if err != nil {
 		return "", err
@@ -57,34 +57,13 @@ func (s *Store) writeTemp(r io.Reader, size int64) (_ string, err error) {
 			_ = os.Remove(f.Name()) // already failing; a leftover is swept by Open
 		}
 	}()
-	if err := copyExact(f, r, size); err != nil {
+	if err := store.CopyExact(ctx, f, r, size); err != nil {
 		return "", err
 	}
 	if err := f.Chmod(objectPerm); err != nil {
 		return "", err
 	}
 	return f.Name(), f.Sync()
-}
-
-// copyExact copies r to w and fails unless r yields exactly size bytes and
-// then io.EOF.
-func copyExact(w io.Writer, r io.Reader, size int64) error {
-	n, err := io.Copy(w, io.LimitReader(r, size))
-	if err != nil {
-		return err
-	}
-	if n < size {
-		return fmt.Errorf("reader delivered %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
-	}
-	var extra [1]byte
-	switch _, err := io.ReadFull(r, extra[:]); err {
-	case io.EOF:
-		return nil
-	case nil:
-		return fmt.Errorf("reader delivered more than %d bytes", size)
-	default:
-		return err
-	}
 }
 
 // publish moves the temp file tmp to dst unless dst exists, in which case it

@@ -26,7 +26,7 @@ func notFound(op string, kind store.Kind, name string, err error) error {
 // error. The reader fails once ctx is done, and fails with
 // io.ErrUnexpectedEOF if the object turns out shorter than the range.
 func (s *Store) Get(ctx context.Context, kind store.Kind, name string, offset, length int64) (io.ReadCloser, error) {
-	if err := check(ctx, "get", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "get", kind, name); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(s.abs(objectPath(kind, name)), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
@@ -41,7 +41,7 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, name string, offset, l
 		f.Close()
 		return nil, fmt.Errorf("get %s/%s: %w", kind, name, err)
 	}
-	return &rangeReader{ctx: ctx, f: f, what: string(kind) + "/" + name, off: offset, left: length}, nil
+	return store.RangeReader(ctx, io.NewSectionReader(f, offset, length), f, string(kind)+"/"+name, length), nil
 }
 
 // regularSize returns the size of an open file, which must be regular.
@@ -70,42 +70,9 @@ func clampRange(offset, length, size int64) (int64, error) {
 	return length, nil
 }
 
-// rangeReader reads left bytes of f from off, fails once ctx is done and
-// reports a premature end of the file as io.ErrUnexpectedEOF.
-type rangeReader struct {
-	ctx       context.Context
-	f         *os.File
-	what      string
-	off, left int64
-}
-
-func (r *rangeReader) Read(p []byte) (int, error) {
-	if r.left == 0 {
-		return 0, io.EOF
-	}
-	if err := r.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("reading %s: %w", r.what, err)
-	}
-	p = p[:min(int64(len(p)), r.left)]
-	n, err := r.f.ReadAt(p, r.off)
-	r.off += int64(n)
-	r.left -= int64(n)
-	switch {
-	case err == io.EOF && r.left > 0:
-		return n, fmt.Errorf("reading %s: object ends %d bytes early: %w", r.what, r.left, io.ErrUnexpectedEOF)
-	case err == io.EOF || err == nil:
-		return n, nil
-	default:
-		return n, fmt.Errorf("reading %s: %w", r.what, err)
-	}
-}
-
-// Close closes the object's file.
-func (r *rangeReader) Close() error { return r.f.Close() }
-
 // Stat returns the size of kind/name, or an error wrapping store.ErrNotFound.
 func (s *Store) Stat(ctx context.Context, kind store.Kind, name string) (store.ObjectInfo, error) {
-	if err := check(ctx, "stat", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "stat", kind, name); err != nil {
 		return store.ObjectInfo{}, err
 	}
 	fi, err := os.Lstat(s.abs(objectPath(kind, name)))
@@ -121,7 +88,7 @@ func (s *Store) Stat(ctx context.Context, kind store.Kind, name string) (store.O
 // Delete removes kind/name and syncs its directory. Deleting a missing object
 // returns an error wrapping store.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, kind store.Kind, name string) error {
-	if err := check(ctx, "delete", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "delete", kind, name); err != nil {
 		return err
 	}
 	p := s.abs(objectPath(kind, name))

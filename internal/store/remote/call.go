@@ -200,7 +200,7 @@ func (s *Store) retry(ctx context.Context, b budget, op func(try int) error) err
 		case time.Now().Add(pause).After(b.end):
 			return fmt.Errorf("%w (gave up after %s in %v: no time left to retry in %v)", r.err, tries(try), spent, pause.Round(time.Millisecond))
 		}
-		if err := sleep(ctx, pause); err != nil {
+		if err := store.Sleep(ctx, pause); err != nil {
 			return fmt.Errorf("%w (while waiting to retry after: %v)", err, r.err)
 		}
 	}
@@ -212,18 +212,6 @@ func tries(n int) string {
 		return "1 try"
 	}
 	return strconv.Itoa(n) + " tries"
-}
-
-// sleep pauses for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // exchange sends one try of rq and turns a non-2xx answer into an *Error.

@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/upload"
 )
 
 // objectPath is the URL path of kind/name, which store.CheckName has
@@ -38,15 +38,15 @@ func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Read
 		return err
 	}
 	what := fmt.Sprintf("PUT %s/%s", kind, name)
-	u, err := newUpload(ctx, r, size)
+	u, err := upload.New(ctx, r, size)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	defer u.detach()
+	defer u.Detach()
 	rq := &request{
 		method: http.MethodPut, path: objectPath(kind, name), what: what,
 		header: map[string]string{"Content-Type": "application/octet-stream"},
-		body:   u.open, sent: u.failure, noReplay: u.seeker == nil, size: size,
+		body:   bodies(u), sent: u.Failure, noReplay: !u.Rewindable(), size: size,
 	}
 	resp, err := s.do(ctx, rq)
 	if err == nil {
@@ -61,44 +61,13 @@ func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Read
 
 // holds reports whether kind/name, found taken by a retried Put, holds the
 // bytes of u.
-func (s *Store) holds(ctx context.Context, kind store.Kind, name string, u *upload) bool {
+func (s *Store) holds(ctx context.Context, kind store.Kind, name string, u *upload.Upload) bool {
 	oi, err := s.Stat(ctx, kind, name)
-	if err != nil || oi.Size != u.size {
+	if err != nil || oi.Size != u.Size() {
 		return false
 	}
-	if contentAddressed(kind) {
-		return true
-	}
-	mine, err := u.reread()
-	if err != nil {
-		return false
-	}
-	theirs, err := s.Get(ctx, kind, name, 0, -1)
-	if err != nil {
-		return false
-	}
-	defer theirs.Close()
-	return sameBytes(mine, theirs)
+	return contentAddressed(kind) || u.Matches(func() (io.ReadCloser, error) { return s.Get(ctx, kind, name, 0, -1) })
 }
-
-// sameBytes reports whether a and b read the same bytes up to their ends,
-// without any other error.
-func sameBytes(a, b io.Reader) bool {
-	var x, y [32 << 10]byte
-	for {
-		n, errA := io.ReadFull(a, x[:])
-		m, errB := io.ReadFull(b, y[:])
-		if !bytes.Equal(x[:n], y[:m]) {
-			return false
-		}
-		if errA != nil || errB != nil {
-			return ended(errA) && ended(errB)
-		}
-	}
-}
-
-// ended reports whether io.ReadFull's err means the reader simply ended.
-func ended(err error) bool { return err == io.EOF || err == io.ErrUnexpectedEOF }
 
 // Get returns length bytes of kind/name from offset, or to the end if
 // length is negative. The reader fails unless the server sends exactly the
@@ -116,21 +85,12 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, name string, offset, l
 	case offset == 0 && length < 0:
 		return s.get(ctx, what, objectPath(kind, name), "", -1)
 	}
-	resp, err := s.get(ctx, what, objectPath(kind, name), byteRange(offset, length), length)
+	resp, err := s.get(ctx, what, objectPath(kind, name), store.HTTPRange(offset, length), length)
 	var se *Error
 	if length < 0 && errors.As(err, &se) && se.Status == http.StatusRequestedRangeNotSatisfiable {
 		return s.empty(ctx, kind, name, offset) // bytes=size- is unsatisfiable, yet a valid empty read
 	}
 	return resp, err
-}
-
-// byteRange is the Range header of length bytes from offset (to the end if
-// length is negative).
-func byteRange(offset, length int64) string {
-	if length < 0 {
-		return fmt.Sprintf("bytes=%d-", offset)
-	}
-	return fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
 }
 
 // empty returns an empty reader if offset is within kind/name.

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/upload"
 )
 
 // putTries bounds the tries of one Put; a try is repeated only if the
@@ -36,7 +36,7 @@ const putTries = 4
 // is no SHA-256 goes without one, and the last bytes are then held back
 // until r has shown that it ends there.
 func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Reader, size int64) error {
-	if err := check(ctx, "put", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "put", kind, name); err != nil {
 		return err
 	}
 	if err := s.put(ctx, kind, name, r, size); err != nil {
@@ -49,47 +49,48 @@ func (s *Store) Put(ctx context.Context, kind store.Kind, name string, r io.Read
 // retried PUT that finds the object taken compares it with r: the taking
 // may have been its own earlier try, whose answer was lost.
 func (s *Store) put(ctx context.Context, kind store.Kind, name string, r io.Reader, size int64) error {
-	u, err := newUpload(ctx, kind, name, r, size)
+	u, sum, err := newUpload(ctx, kind, name, r, size)
 	if err != nil {
 		return err
 	}
-	defer u.detach()
+	defer u.Detach()
 	for try := 1; ; try++ {
-		err := s.putOnce(ctx, kind, name, u)
+		err := s.putOnce(ctx, kind, name, u, sum)
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, store.ErrExists) && try > 1 && s.holds(ctx, kind, name, u):
 			return nil
-		case errors.Is(err, store.ErrExists), try == putTries, !u.rewindable(), !transient(err):
+		case errors.Is(err, store.ErrExists), try == putTries, !u.Rewindable(), !transient(err):
 			return err
 		}
 		if perr := pause(ctx, try); perr != nil {
 			return fmt.Errorf("%w (not retried: %w)", err, perr)
 		}
-		if rerr := u.rewind(); rerr != nil {
+		if rerr := u.Rewind(); rerr != nil {
 			return fmt.Errorf("%w (not retried: %w)", err, rerr)
 		}
 	}
 }
 
-// putOnce sends one PUT of u. It returns the reader's own failure, if that
-// is why the PUT failed, and store.ErrExists for a taken name.
-func (s *Store) putOnce(ctx context.Context, kind store.Kind, name string, u *upload) error {
+// putOnce sends one PUT of u, with its SHA-256 sum if known. It returns
+// the reader's own failure, if that is why the PUT failed, and
+// store.ErrExists for a taken name.
+func (s *Store) putOnce(ctx context.Context, kind store.Kind, name string, u *upload.Upload, sum string) error {
 	in := &awss3.PutObjectInput{
 		Bucket:        &s.loc.Bucket,
 		Key:           aws.String(s.loc.key(kind, name)),
-		Body:          u.open(),
-		ContentLength: aws.Int64(u.size),
+		Body:          body(u),
+		ContentLength: aws.Int64(u.Size()),
 		ContentType:   aws.String("application/octet-stream"),
 		IfNoneMatch:   aws.String("*"),
 	}
-	if u.sum != "" {
-		in.ChecksumSHA256 = aws.String(u.sum)
+	if sum != "" {
+		in.ChecksumSHA256 = aws.String(sum)
 	}
 	_, err := s.client.PutObject(ctx, in, func(o *awss3.Options) { o.Retryer = aws.NopRetryer{} })
-	u.detach()
-	if ferr := u.failure(); ferr != nil {
+	u.Detach()
+	if ferr := u.Failure(); ferr != nil {
 		return ferr
 	}
 	return putError(err)
@@ -135,46 +136,11 @@ func transient(err error) bool {
 // pause waits before try number try+1: 250 ms, then twice as long each
 // time, or until ctx is done.
 func pause(ctx context.Context, try int) error {
-	t := time.NewTimer(250 * time.Millisecond << (try - 1))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return store.Sleep(ctx, 250*time.Millisecond<<(try-1))
 }
 
 // holds reports whether kind/name, found taken by a retried Put, holds the
 // bytes of u.
-func (s *Store) holds(ctx context.Context, kind store.Kind, name string, u *upload) bool {
-	mine, err := u.reread()
-	if err != nil {
-		return false
-	}
-	theirs, err := s.Get(ctx, kind, name, 0, -1)
-	if err != nil {
-		return false
-	}
-	defer theirs.Close()
-	return sameBytes(mine, theirs)
+func (s *Store) holds(ctx context.Context, kind store.Kind, name string, u *upload.Upload) bool {
+	return u.Matches(func() (io.ReadCloser, error) { return s.Get(ctx, kind, name, 0, -1) })
 }
-
-// sameBytes reports whether a and b read the same bytes up to their ends,
-// without any other error.
-func sameBytes(a, b io.Reader) bool {
-	var x, y [32 << 10]byte
-	for {
-		n, errA := io.ReadFull(a, x[:])
-		m, errB := io.ReadFull(b, y[:])
-		if !bytes.Equal(x[:n], y[:m]) {
-			return false
-		}
-		if errA != nil || errB != nil {
-			return ended(errA) && ended(errB)
-		}
-	}
-}
-
-// ended reports whether err from io.ReadFull means the reader ended.
-func ended(err error) bool { return err == io.EOF || err == io.ErrUnexpectedEOF }

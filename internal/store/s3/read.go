@@ -15,7 +15,7 @@ import (
 // Stat returns the size of kind/name, or an error wrapping
 // store.ErrNotFound.
 func (s *Store) Stat(ctx context.Context, kind store.Kind, name string) (store.ObjectInfo, error) {
-	if err := check(ctx, "stat", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "stat", kind, name); err != nil {
 		return store.ObjectInfo{}, err
 	}
 	size, err := s.size(ctx, kind, name)
@@ -41,7 +41,7 @@ func (s *Store) size(ctx context.Context, kind store.Kind, name string) (int64, 
 // an error naming it. The reader fails once ctx is done, and fails with
 // io.ErrUnexpectedEOF if the service sends fewer bytes than the range.
 func (s *Store) Get(ctx context.Context, kind store.Kind, name string, offset, length int64) (io.ReadCloser, error) {
-	if err := check(ctx, "get", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "get", kind, name); err != nil {
 		return nil, err
 	}
 	rc, err := s.get(ctx, kind, name, offset, length)
@@ -61,7 +61,7 @@ func (s *Store) get(ctx context.Context, kind store.Kind, name string, offset, l
 	}
 	in := &awss3.GetObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.key(kind, name))}
 	if offset > 0 || length > 0 {
-		in.Range = aws.String(httpRange(offset, length))
+		in.Range = aws.String(store.HTTPRange(offset, length))
 	}
 	out, err := s.client.GetObject(ctx, in)
 	if status(err) == 416 && length < 0 {
@@ -78,16 +78,7 @@ func (s *Store) get(ctx context.Context, kind store.Kind, name string, offset, l
 		out.Body.Close()
 		return nil, err
 	}
-	return &reader{ctx: ctx, body: out.Body, what: string(kind) + "/" + name, left: n}, nil
-}
-
-// httpRange returns the Range header of length bytes at offset, to the end
-// if length is negative.
-func httpRange(offset, length int64) string {
-	if length < 0 {
-		return fmt.Sprintf("bytes=%d-", offset)
-	}
-	return fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
+	return store.RangeReader(ctx, out.Body, out.Body, string(kind)+"/"+name, n), nil
 }
 
 // empty returns an empty reader if offset is within the object's size (a
@@ -120,37 +111,6 @@ func checkRange(out *awss3.GetObjectOutput, offset, length int64) (int64, error)
 	}
 	return last - first + 1, nil
 }
-
-// reader reads left bytes of an object's body, fails once ctx is done and
-// reports a body that ends early as io.ErrUnexpectedEOF.
-type reader struct {
-	ctx  context.Context
-	body io.ReadCloser
-	what string
-	left int64
-}
-
-func (r *reader) Read(p []byte) (int, error) {
-	if r.left == 0 {
-		return 0, io.EOF
-	}
-	if err := r.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("reading %s: %w", r.what, err)
-	}
-	n, err := r.body.Read(p[:min(int64(len(p)), r.left)])
-	r.left -= int64(n)
-	switch {
-	case err == io.EOF && r.left > 0:
-		return n, fmt.Errorf("reading %s: object ends %d bytes early: %w", r.what, r.left, io.ErrUnexpectedEOF)
-	case err == io.EOF || err == nil:
-		return n, nil
-	default:
-		return n, fmt.Errorf("reading %s: %w", r.what, err)
-	}
-}
-
-// Close closes the response body.
-func (r *reader) Close() error { return r.body.Close() }
 
 // List calls fn for every object of the kind. It skips keys that are not
 // an object's path in the layout (a valid name in the directory it maps
@@ -196,7 +156,7 @@ func (s *Store) listPage(kind store.Kind, page *awss3.ListObjectsV2Output, fn fu
 // wrapping store.ErrNotFound. S3 deletes are idempotent, so the object is
 // looked up first: of two Deletes racing on one object, both may succeed.
 func (s *Store) Delete(ctx context.Context, kind store.Kind, name string) error {
-	if err := check(ctx, "delete", kind, name); err != nil {
+	if err := store.CheckOp(ctx, "delete", kind, name); err != nil {
 		return err
 	}
 	if _, err := s.size(ctx, kind, name); err != nil {

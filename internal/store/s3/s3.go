@@ -58,17 +58,6 @@ func (s *Store) Location() Location { return s.loc }
 // Close releases nothing: the Store holds no resources between calls.
 func (s *Store) Close() error { return nil }
 
-// check validates a call's arguments before it touches anything.
-func check(ctx context.Context, op string, kind store.Kind, name string) error {
-	if err := store.CheckName(kind, name); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s %s/%s: %w", op, kind, name, err)
-	}
-	return nil
-}
-
 // status returns the HTTP status of a failed request, or 0 if none came.
 func status(err error) int {
 	var re *awshttp.ResponseError

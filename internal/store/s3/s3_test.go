@@ -1,13 +1,11 @@
 package s3_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,23 +34,17 @@ func create(t *testing.T, loc s3.Location, endpoint string) *s3.Store {
 
 // TestConformance runs the store conformance suite against versitygw, each
 // store under a prefix of a new bucket.
-func TestConformance(t *testing.T) {
-	srv := s3test.Start(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		st, err := s3.Create(context.Background(), srv.Location(t, "backups/laptop"), srv.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	})
-}
+func TestConformance(t *testing.T) { conformance(t, "backups/laptop") }
 
-// TestConformanceBucketRoot runs a part of the suite on a store that is a
-// whole bucket (no prefix).
-func TestConformanceBucketRoot(t *testing.T) {
+// TestConformanceBucketRoot runs the suite on stores that are a whole
+// bucket (no prefix).
+func TestConformanceBucketRoot(t *testing.T) { conformance(t, "") }
+
+// conformance runs the suite on stores under prefix of new buckets.
+func conformance(t *testing.T, prefix string) {
 	srv := s3test.Start(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		st, err := s3.Create(context.Background(), srv.Location(t, ""), srv.Endpoint)
+		st, err := s3.Create(context.Background(), srv.Location(t, prefix), srv.Endpoint)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,52 +70,26 @@ func TestLayoutVectors(t *testing.T) {
 	loc := srv.Location(t, "p/q")
 	st := create(t, loc, srv.Endpoint)
 	ctx := context.Background()
-	for _, v := range readVectors(t) {
-		if v.path == "invalid" {
-			if err := st.Put(ctx, v.kind, v.name, strings.NewReader("v"), 1); err == nil {
-				t.Errorf("%s/%s: accepted", v.kind, v.name)
+	for _, v := range storetest.ReadVectors(t, "../local/testdata/paths.txt") {
+		if v.Path == "invalid" {
+			if err := st.Put(ctx, v.Kind, v.Name, strings.NewReader("v"), 1); err == nil {
+				t.Errorf("%s/%s: accepted", v.Kind, v.Name)
 			}
 			continue
 		}
-		key := "p/q/" + v.path
-		if got := s3.Key(loc, v.kind, v.name); got != key {
-			t.Errorf("%s/%s: key %s, want %s", v.kind, v.name, got, key)
+		key := "p/q/" + v.Path
+		if got := s3.Key(loc, v.Kind, v.Name); got != key {
+			t.Errorf("%s/%s: key %s, want %s", v.Kind, v.Name, got, key)
 		}
-		if len(v.name) == 64 {
+		if len(v.Name) == 64 {
 			continue
 		}
-		if err := st.Put(ctx, v.kind, v.name, strings.NewReader("v"), 1); err != nil {
-			t.Errorf("%s/%s: %v", v.kind, v.name, err)
+		if err := st.Put(ctx, v.Kind, v.Name, strings.NewReader("v"), 1); err != nil {
+			t.Errorf("%s/%s: %v", v.Kind, v.Name, err)
 		} else if _, err := srv.Client().HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &loc.Bucket, Key: &key}); err != nil {
-			t.Errorf("%s/%s: no key %s: %v", v.kind, v.name, key, err)
+			t.Errorf("%s/%s: no key %s: %v", v.Kind, v.Name, key, err)
 		}
 	}
-}
-
-// vector is one line of the local store's testdata/paths.txt.
-type vector struct {
-	kind       store.Kind
-	name, path string
-}
-
-func readVectors(t *testing.T) []vector {
-	f, err := os.Open("../local/testdata/paths.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var vs []vector
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 3 && !strings.HasPrefix(fields[0], "#") {
-			vs = append(vs, vector{store.Kind(fields[0]), fields[1], fields[2]})
-		}
-	}
-	if len(vs) < 10 {
-		t.Fatalf("read %d vectors: %v", len(vs), sc.Err())
-	}
-	return vs
 }
 
 // TestListSkipsStrays checks that keys which are no object's path are not

@@ -1,8 +1,9 @@
-package remote
+package upload
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"strings"
@@ -46,7 +47,7 @@ func TestBody(t *testing.T) {
 		{"fails at once", iotest.ErrReader(errReader), 100, false, errReader, true},
 	}
 	for _, tc := range tests {
-		b := &body{ctx: context.Background(), r: tc.r, left: tc.size}
+		b := &Body{ctx: context.Background(), r: tc.r, left: tc.size}
 		got, err := drain(b)
 		if tc.whole {
 			if err != io.EOF || !bytes.Equal(got, data[:tc.size]) || b.failure() != nil {
@@ -95,7 +96,7 @@ func TestBodyCancelled(t *testing.T) {
 	for _, at := range []int{1, 50, 99, 100} {
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &cancelling{r: bytes.NewReader(data), at: at, cancel: cancel}
-		b := &body{ctx: ctx, r: r, left: 100}
+		b := &Body{ctx: ctx, r: r, left: 100}
 		got, err := drain(b)
 		if !errors.Is(err, context.Canceled) || len(got) != r.before || b.failure() != err {
 			t.Errorf("cancelled at byte %d: delivered %d bytes (%d read before), then %v; failure() = %v",
@@ -107,12 +108,12 @@ func TestBodyCancelled(t *testing.T) {
 
 func TestBodyDetached(t *testing.T) {
 	r := strings.NewReader("abcdef")
-	b := &body{ctx: context.Background(), r: r, left: 6}
+	b := &Body{ctx: context.Background(), r: r, left: 6}
 	if n, err := b.Read(make([]byte, 2)); n != 2 || err != nil {
 		t.Fatalf("Read: %d, %v", n, err)
 	}
 	b.detach()
-	if _, err := b.Read(make([]byte, 2)); !errors.Is(err, errDetached) {
+	if _, err := b.Read(make([]byte, 2)); !errors.Is(err, ErrDetached) {
 		t.Errorf("Read after detach: %v", err)
 	}
 	if r.Len() != 4 {
@@ -134,7 +135,7 @@ func TestNewUpload(t *testing.T) {
 		{"negative size", strings.NewReader(""), -1, false},
 	}
 	for _, tc := range tests {
-		if _, err := newUpload(context.Background(), tc.r, tc.size); (err == nil) != tc.ok {
+		if _, err := New(context.Background(), tc.r, tc.size); (err == nil) != tc.ok {
 			t.Errorf("%s: got %v", tc.name, err)
 		}
 	}
@@ -145,28 +146,112 @@ func TestNewUpload(t *testing.T) {
 func TestUploadRewinds(t *testing.T) {
 	r := strings.NewReader("skip|payload")
 	r.Seek(5, io.SeekStart)
-	u, err := newUpload(context.Background(), r, 7)
+	u, err := New(context.Background(), r, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for try := 1; try <= 3; try++ {
-		b, n, err := u.open(try)
-		if err != nil || n != 7 {
-			t.Fatalf("try %d: %d, %v", try, n, err)
+		if try > 1 {
+			if err := u.Rewind(); err != nil {
+				t.Fatalf("try %d: %v", try, err)
+			}
 		}
-		got, err := drain(b)
+		got, err := drain(u.Body())
 		if string(got) != "payload" || err != io.EOF {
 			t.Errorf("try %d: got %q, %v", try, got, err)
 		}
 	}
-	once, err := newUpload(context.Background(), io.MultiReader(strings.NewReader("payload")), 7)
+	once, err := New(context.Background(), io.MultiReader(strings.NewReader("payload")), 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := once.open(1); err != nil {
+	if once.Rewindable() || once.Rewind() == nil {
+		t.Error("a reader that cannot seek was rewound for a second try")
+	}
+}
+
+func TestSHA256(t *testing.T) {
+	data := "payload"
+	want := sha256.Sum256([]byte(data))
+	tests := []struct {
+		name   string
+		r      io.Reader
+		max    int64
+		sum    bool // a sum is expected
+		seeker bool // the upload can be rewound afterwards
+	}{
+		{"seekable", strings.NewReader(data), 0, true, true},
+		{"buffered", io.MultiReader(strings.NewReader(data)), 7, true, true},
+		{"too large to buffer", io.MultiReader(strings.NewReader(data)), 6, false, false},
+	}
+	for _, tc := range tests {
+		u, err := New(context.Background(), tc.r, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := u.SHA256(tc.max)
+		if err != nil || (sum != nil) != tc.sum || (tc.sum && !bytes.Equal(sum, want[:])) || u.Rewindable() != tc.seeker {
+			t.Errorf("%s: sum %x, %v, rewindable %v", tc.name, sum, err, u.Rewindable())
+		}
+		if got, err := drain(u.Body()); string(got) != data || err != io.EOF {
+			t.Errorf("%s: then sent %q, %v", tc.name, got, err)
+		}
+	}
+}
+
+func TestSHA256Refuses(t *testing.T) {
+	readers := func() []io.Reader {
+		return []io.Reader{strings.NewReader("payload+"), strings.NewReader("pay"), iotest.ErrReader(errReader)}
+	}
+	for _, seekable := range []bool{true, false} {
+		for i, r := range readers() {
+			if !seekable {
+				r = io.MultiReader(r)
+			}
+			u, err := New(context.Background(), r, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum, err := u.SHA256(100); err == nil {
+				t.Errorf("reader %d (seekable %v): sum %x of a reader that is not 7 bytes", i, seekable, sum)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	u, err := New(ctx, strings.NewReader("payload"), 7)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := once.open(2); err == nil {
-		t.Error("a reader that cannot seek was opened for a second try")
+	if _, err := u.SHA256(0); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestMatches(t *testing.T) {
+	open := func(s string) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
+	}
+	r := strings.NewReader("skip|payload")
+	r.Seek(5, io.SeekStart)
+	u, err := New(context.Background(), r, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(u.Body())
+	if !u.Matches(open("payload")) {
+		t.Error("the same bytes do not match")
+	}
+	for _, other := range []string{"", "payloa", "payload+", "Payload"} {
+		if u.Matches(open(other)) {
+			t.Errorf("%q matches %q", other, "payload")
+		}
+	}
+	if u.Matches(func() (io.ReadCloser, error) { return nil, errReader }) {
+		t.Error("an object that cannot be read matches")
+	}
+	once, _ := New(context.Background(), io.MultiReader(strings.NewReader("payload")), 7)
+	if once.Matches(open("payload")) {
+		t.Error("a reader that cannot be read again matches")
 	}
 }

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// The helpers below are shared by the backends, so that they check calls,
+// copy the caller's bytes and read objects back in one way.
+
+// CheckOp validates the arguments of operation op on kind/name before a
+// backend touches anything, naming the operation and object in its error.
+func CheckOp(ctx context.Context, op string, kind Kind, name string) error {
+	if err := CheckName(kind, name); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s/%s: %w", op, kind, name, err)
+	}
+	return nil
+}
+
+// CopyExact copies r to w and fails unless r yields exactly size bytes and
+// then io.EOF, or once ctx is done.
+func CopyExact(ctx context.Context, w io.Writer, r io.Reader, size int64) error {
+	n, err := io.Copy(w, io.LimitReader(CtxReader{ctx, r}, size))
+	if err != nil {
+		return err
+	}
+	if n < size {
+		return fmt.Errorf("the data ended %d bytes short of its given size: %w", size-n, io.ErrUnexpectedEOF)
+	}
+	return Ends(r)
+}
+
+// Ends returns nil if r has no byte left, else why not: it reads one byte.
+func Ends(r io.Reader) error {
+	var one [1]byte
+	switch n, err := io.ReadFull(r, one[:]); {
+	case n > 0:
+		return errors.New("the data is longer than its given size")
+	case err != io.EOF:
+		return err
+	}
+	return nil
+}
+
+// CtxReader fails every Read once Ctx is done, even the Read of R that
+// saw it done.
+type CtxReader struct {
+	Ctx context.Context
+	R   io.Reader
+}
+
+func (c CtxReader) Read(p []byte) (int, error) {
+	if err := c.Ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.R.Read(p)
+	if cerr := c.Ctx.Err(); cerr != nil {
+		return 0, cerr // checked after reading R, which may be what cancelled Ctx
+	}
+	return n, err
+}
+
+// HTTPRange returns the HTTP Range header of length bytes at offset, to the
+// end if length is negative.
+func HTTPRange(offset, length int64) string {
+	if length < 0 {
+		return fmt.Sprintf("bytes=%d-", offset)
+	}
+	return fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
+}
+
+// rangeReader reads exactly left bytes of an object, fails once ctx is
+// done and reports an object that ends early as io.ErrUnexpectedEOF.
+type rangeReader struct {
+	ctx  context.Context
+	r    io.Reader
+	c    io.Closer
+	what string // the object, as errors name it
+	left int64
+}
+
+// RangeReader returns a reader of the n bytes of object what that r holds,
+// closing c when closed. It fails once ctx is done, and fails with
+// io.ErrUnexpectedEOF if r ends before n bytes.
+func RangeReader(ctx context.Context, r io.Reader, c io.Closer, what string, n int64) io.ReadCloser {
+	return &rangeReader{ctx: ctx, r: r, c: c, what: what, left: n}
+}
+
+func (r *rangeReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	if err := r.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("reading %s: %w", r.what, err)
+	}
+	n, err := r.r.Read(p[:min(int64(len(p)), r.left)])
+	r.left -= int64(n)
+	switch {
+	case err == io.EOF && r.left > 0:
+		return n, fmt.Errorf("reading %s: object ends %d bytes early: %w", r.what, r.left, io.ErrUnexpectedEOF)
+	case err == io.EOF || err == nil:
+		return n, nil
+	default:
+		return n, fmt.Errorf("reading %s: %w", r.what, err)
+	}
+}
+
+func (r *rangeReader) Close() error { return r.c.Close() }
+
+// Sleep waits for d, or fails once ctx is done: the pause of a backend
+// before it retries.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

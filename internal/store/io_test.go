@@ -1,0 +1,91 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+func TestCopyExact(t *testing.T) {
+	broke := errors.New("broke")
+	tests := []struct {
+		name string
+		r    io.Reader
+		ok   bool
+	}{
+		{"exact", strings.NewReader("payload"), true},
+		{"exact, data with EOF", iotest.DataErrReader(strings.NewReader("payload")), true},
+		{"short", strings.NewReader("pay"), false},
+		{"long", strings.NewReader("payload+"), false},
+		{"fails after the last byte", io.MultiReader(strings.NewReader("payload"), iotest.ErrReader(broke)), false},
+	}
+	for _, tc := range tests {
+		var w bytes.Buffer
+		err := CopyExact(context.Background(), &w, tc.r, 7)
+		if (err == nil) != tc.ok || (tc.ok && w.String() != "payload") {
+			t.Errorf("%s: copied %q, %v", tc.name, w.String(), err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := CopyExact(ctx, io.Discard, strings.NewReader("payload"), 7); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestRangeReader(t *testing.T) {
+	read := func(ctx context.Context, data string, n int64) (string, error) {
+		b, err := io.ReadAll(RangeReader(ctx, strings.NewReader(data), io.NopCloser(nil), "packs/x", n))
+		return string(b), err
+	}
+	if got, err := read(context.Background(), "payload", 3); got != "pay" || err != nil {
+		t.Errorf("3 of 7 bytes: %q, %v", got, err)
+	}
+	if got, err := read(context.Background(), "pay", 7); got != "pay" || !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "packs/x") {
+		t.Errorf("7 of 3 bytes: %q, %v", got, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := read(ctx, "payload", 7); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestCheckOp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := CheckOp(ctx, "get", Packs, "ab"); err != nil {
+		t.Errorf("valid call: %v", err)
+	}
+	if err := CheckOp(ctx, "get", Packs, "../x"); err == nil {
+		t.Error("bad name accepted")
+	}
+	cancel()
+	if err := CheckOp(ctx, "get", Packs, "ab"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestHTTPRange(t *testing.T) {
+	if got := HTTPRange(5, 10); got != "bytes=5-14" {
+		t.Errorf("HTTPRange(5, 10) = %q", got)
+	}
+	if got := HTTPRange(5, -1); got != "bytes=5-" {
+		t.Errorf("HTTPRange(5, -1) = %q", got)
+	}
+}
+
+func TestSleep(t *testing.T) {
+	if err := Sleep(context.Background(), time.Millisecond); err != nil {
+		t.Errorf("Sleep: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
