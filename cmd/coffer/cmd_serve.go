@@ -20,7 +20,7 @@ func serveCommand() *command {
 	var tokenFile string
 	return &command{
 		name:    "serve",
-		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "[migrate] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
@@ -39,8 +39,11 @@ func serveCommand() *command {
 			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 && args[0] == "migrate" {
+				return runMigrate(ctx, e, args[1:])
+			}
 			if len(args) > 0 {
-				return usageError{"serve takes no arguments"}
+				return usageError{"serve takes no arguments but migrate"}
 			}
 			if cfg.Data == "" {
 				return usageError{"serve needs --data DIR"}
