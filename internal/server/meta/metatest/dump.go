@@ -11,8 +11,8 @@ import (
 
 // PopulateAll makes, beyond Populate, a row of every table a Dump holds:
 // a revoked device, a name, a reference, a token, a challenge, a pairing
-// with a written slot, an object's creator and usage, a checkpoint with a
-// witness's size, and the log key's verifier key.
+// with a written slot, and an object's creator and usage (10 bytes of
+// sessions/s1 in AcctB). It neither binds a log key nor publishes.
 func PopulateAll(t *testing.T, db meta.DB) {
 	t.Helper()
 	Populate(t, db)
@@ -29,10 +29,17 @@ func PopulateAll(t *testing.T, db meta.DB) {
 	r, err := db.Reserve(ctx, AcctB, 10, 0, t0)
 	must(t, err)
 	must(t, db.Stored(ctx, AcctB, r, meta.Object{Kind: "sessions", Name: "s1", Size: 10, Creator: "b1"}))
+}
+
+// populateAll is PopulateAll with a log key bound and a checkpoint (not
+// a signed one) stored.
+func populateAll(t *testing.T, db meta.DB) {
+	t.Helper()
+	PopulateAll(t, db)
 	must(t, db.BindLogKey(ctx, "log+0000+key"))
 	n, err := db.LogSize(ctx)
 	must(t, err)
-	publish(t, db, &meta.Publication{Size: n, Note: []byte("checkpoint"), At: later, Witnesses: map[string]uint64{"w": n}})
+	publish(t, db, &meta.Publication{Size: n, Note: []byte("checkpoint"), At: t0, Witnesses: map[string]uint64{"w": n}})
 }
 
 // testExportImport checks that a dump imported into an empty database
@@ -41,7 +48,7 @@ func PopulateAll(t *testing.T, db meta.DB) {
 // data is refused.
 func testExportImport(t *testing.T, f *fixture) {
 	db := f.open(t)
-	PopulateAll(t, db)
+	populateAll(t, db)
 	d, err := db.Export(ctx)
 	must(t, err)
 	other := (&fixture{Database: f.fresh(t)}).open(t)
