@@ -18,9 +18,10 @@ func serveCommand() *command {
 	var cfg server.Config
 	var quota byteSize
 	var tokenFile string
+	var readData bool
 	return &command{
 		name:    "serve",
-		args:    "[migrate] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
@@ -36,11 +37,12 @@ func serveCommand() *command {
 			fs.Float64Var(&cfg.Rate, "rate", 1000, "requests per second allowed to each account and each client address, with bursts of twice as many; 0: no limit")
 			fs.StringVar(&tokenFile, "registration-token-file", "", "file holding a token that registering an account requires (default: anyone may register)")
 			fs.StringVar(&cfg.LogOrigin, "log-origin", "", "origin (name) of the transparency log, fixed by the key made in DIR/log.key on first start (default: coffer.log/ and 16 random hex digits)")
+			fs.BoolVar(&readData, "read-data", false, "with migrate: read every copied object back and check its SHA-256 against its name")
 			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
 			if len(args) > 0 && args[0] == "migrate" {
-				return runMigrate(ctx, e, args[1:])
+				return runMigrate(ctx, e, migrateConfig(cfg, readData), args[1:])
 			}
 			if len(args) > 0 {
 				return usageError{"serve takes no arguments but migrate"}

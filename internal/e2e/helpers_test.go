@@ -20,6 +20,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/server/meta/pgtest"
 )
 
 // coffer is the path of the coffer binary TestMain builds.
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building coffer:", err)
 	} else {
-		code = m.Run()
+		code = pgtest.Main(m) // stops the PostgreSQL cluster a test started
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
