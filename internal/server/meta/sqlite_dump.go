@@ -94,7 +94,7 @@ func sqliteInsert(ctx context.Context, tx *sql.Tx, t dumpTable, rows [][]any) er
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
+	defer func() { _ = stmt.Close() }() // a failed insert is the error to report
 	for _, r := range rows {
 		if _, err := stmt.ExecContext(ctx, r...); err != nil {
 			return err
