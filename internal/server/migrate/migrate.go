@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/coffer-backup/coffer/internal/server"
 	"github.com/coffer-backup/coffer/internal/server/meta"
@@ -108,6 +109,7 @@ type migration struct {
 	src    *objects.Local
 	dst    *objects.S3
 	dstDB  meta.DB
+	mu     sync.Mutex // guards report, which workers update
 	report Report
 }
 

@@ -37,12 +37,12 @@ func (m *migration) copyObjects(ctx context.Context, prune bool) error {
 		return err
 	}
 	m.report.Accounts, m.report.Objects, m.report.Bytes = len(accts), 0, 0
-	for _, a := range accts {
+	return eachAccount(ctx, accts, func(ctx context.Context, a string) error {
 		if err := m.copyAccount(ctx, a, prune); err != nil {
 			return fmt.Errorf("copying the objects of account %s: %w", a, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // copyAccount copies one account's objects, kind by kind.
@@ -93,19 +93,21 @@ func list(ctx context.Context, st store.Store, kind store.Kind) (map[string]int6
 // copyKind copies the objects of one kind that the new store lacks.
 func (m *migration) copyKind(ctx context.Context, from, to store.Store, kind store.Kind, have map[string]int64) error {
 	for name, size := range have {
-		m.report.Objects++
-		m.report.Bytes += size
 		copied, err := copyObject(ctx, from, to, kind, name, size)
 		if err != nil {
 			return err
 		}
-		if copied {
-			m.report.Copied++
-			m.report.CopiedBytes += size
-			if m.cfg.Progress != nil {
-				m.cfg.Progress(m.report)
+		m.count(func(r *Report) {
+			r.Objects++
+			r.Bytes += size
+			if copied {
+				r.Copied++
+				r.CopiedBytes += size
+				if m.cfg.Progress != nil {
+					m.cfg.Progress(*r)
+				}
 			}
-		}
+		})
 	}
 	return nil
 }
@@ -151,7 +153,7 @@ func (m *migration) prune(ctx context.Context, to store.Store, kind store.Kind, 
 		if err := to.Delete(ctx, kind, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("deleting %s/%s: %w", kind, name, err)
 		}
-		m.report.Deleted++
+		m.count(func(r *Report) { r.Deleted++ })
 	}
 	return nil
 }

@@ -48,12 +48,12 @@ func (m *migration) verifyObjects(ctx context.Context, _ meta.DB, _ string) erro
 	if err != nil {
 		return err
 	}
-	for _, a := range accts {
+	return eachAccount(ctx, accts, func(ctx context.Context, a string) error {
 		if err := m.verifyAccount(ctx, a, usage[a]); err != nil {
 			return fmt.Errorf("account %s: %w", a, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // verifyAccount compares one account's objects.
@@ -121,7 +121,7 @@ func (m *migration) checkHash(ctx context.Context, st store.Store, kind store.Ki
 	if hex.EncodeToString(h.Sum(nil)) != name {
 		return fmt.Errorf("%s/%s: SHA-256 is not its name: %w", kind, name, ErrMismatch)
 	}
-	m.report.ReadObjects++
+	m.count(func(r *Report) { r.ReadObjects++ })
 	return nil
 }
 
