@@ -57,6 +57,8 @@ func TestMigrate(t *testing.T) {
 	restored := t.TempDir()
 	bob.run(t, "restore", "latest", "--target", restored)
 	sameTree(t, filepath.Join(restored, "b"), srcB)
+	alice.run(t, "restore", "latest", "--target", restored)
+	sameTree(t, filepath.Join(restored, "a"), srcA)
 	alice.run(t, "backup", srcA)
 	alice2.run(t, "verify")
 	alice.run(t, "check", "--read-data")

@@ -218,3 +218,22 @@ func TestMigrateOtherKey(t *testing.T) {
 		t.Fatal("migrated to another log key")
 	}
 }
+
+// TestMigrateDiverged checks that a database the new servers appended to
+// since the migration is refused, not overwritten.
+func TestMigrateDiverged(t *testing.T) {
+	data := embedded(t)
+	cfg := target(t, data)
+	_, err := migrate.Run(ctx, cfg)
+	must(t, err)
+	db, err := meta.OpenPostgres(ctx, cfg.DB)
+	must(t, err)
+	defer db.Close()
+	n, head, err := db.ChainHead(ctx, metatest.AcctB)
+	must(t, err)
+	_, _, err = db.AppendChain(ctx, metatest.AcctB, n, head, []byte("appended by a new server"), meta.Change{At: time.Now()})
+	must(t, err)
+	if _, err := migrate.Run(ctx, cfg); !errors.Is(err, migrate.ErrDiverged) {
+		t.Fatalf("migrating onto a database that moved on: %v", err)
+	}
+}
