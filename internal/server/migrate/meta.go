@@ -14,12 +14,12 @@ import (
 var ErrDiverged = errors.New("the new metadata database holds other data than the old server's")
 
 // copyMeta imports every row of the old database into the new one in one
-// transaction, unless it holds them already, and checks that the new
-// database is bound to the old log key.
-func (m *migration) copyMeta(ctx context.Context, srcDB meta.DB, vkey string) error {
+// transaction, unless it holds them already, checks that the new
+// database is bound to the old log key, and returns the rows.
+func (m *migration) copyMeta(ctx context.Context, srcDB meta.DB, vkey string) (*meta.Dump, error) {
 	d, err := srcDB.Export(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the old metadata: %w", err)
+		return nil, fmt.Errorf("reading the old metadata: %w", err)
 	}
 	err = m.dstDB.Import(ctx, d)
 	switch {
@@ -27,15 +27,15 @@ func (m *migration) copyMeta(ctx context.Context, srcDB meta.DB, vkey string) er
 		m.report.Imported = true
 	case errors.Is(err, meta.ErrExists):
 		if err := m.sameMeta(ctx, d); err != nil {
-			return err
+			return nil, err
 		}
 	default:
-		return fmt.Errorf("importing the metadata: %w", err)
+		return nil, fmt.Errorf("importing the metadata: %w", err)
 	}
 	if err := m.dstDB.BindLogKey(ctx, vkey); err != nil {
-		return fmt.Errorf("the new database's log key: %w", err)
+		return nil, fmt.Errorf("the new database's log key: %w", err)
 	}
-	return nil
+	return d, nil
 }
 
 // sameMeta checks that the new database holds exactly the old rows, as

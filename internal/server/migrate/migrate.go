@@ -152,8 +152,9 @@ func (m *migration) finish(ctx context.Context, vkey string) error {
 		return err
 	}
 	defer srcDB.Close()
-	if err := m.copyMeta(ctx, srcDB, vkey); err != nil {
+	d, err := m.copyMeta(ctx, srcDB, vkey)
+	if err != nil {
 		return err
 	}
-	return m.verify(ctx, srcDB, vkey)
+	return m.verify(ctx, srcDB, d, vkey)
 }

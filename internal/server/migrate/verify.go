@@ -26,11 +26,14 @@ var ErrMismatch = errors.New("the copy differs from the old server")
 // the log key, and the log's root recomputed from its leaves and from
 // its stored hashes is the checkpoint's. With ReadData every
 // content-named object's SHA-256 is its name.
-func (m *migration) verify(ctx context.Context, srcDB meta.DB, vkey string) error {
-	for _, check := range []func(context.Context, meta.DB, string) error{
-		m.verifyObjects, m.verifyChains, m.verifyLog,
+// d is the old database's rows.
+func (m *migration) verify(ctx context.Context, srcDB meta.DB, d *meta.Dump, vkey string) error {
+	for _, check := range []func() error{
+		func() error { return m.verifyObjects(ctx) },
+		func() error { return m.verifyChains(ctx, srcDB, d) },
+		func() error { return m.verifyLog(ctx, srcDB, vkey) },
 	} {
-		if err := check(ctx, srcDB, vkey); err != nil {
+		if err := check(); err != nil {
 			return fmt.Errorf("verifying the copy: %w", err)
 		}
 	}
@@ -39,7 +42,7 @@ func (m *migration) verify(ctx context.Context, srcDB meta.DB, vkey string) erro
 
 // verifyObjects compares every account's objects in the old store, the
 // bucket and the new database's usage.
-func (m *migration) verifyObjects(ctx context.Context, _ meta.DB, _ string) error {
+func (m *migration) verifyObjects(ctx context.Context) error {
 	usage, err := m.dstDB.Usage(ctx)
 	if err != nil {
 		return err
@@ -125,16 +128,18 @@ func (m *migration) checkHash(ctx context.Context, st store.Store, kind store.Ki
 	return nil
 }
 
-// verifyChains compares every account's chain head and every name.
-func (m *migration) verifyChains(ctx context.Context, srcDB meta.DB, _ string) error {
-	d, err := srcDB.Export(ctx)
+// verifyChains compares every account's chain head and every name; d is
+// the old database's rows.
+func (m *migration) verifyChains(ctx context.Context, srcDB meta.DB, d *meta.Dump) error {
+	var accts []string
+	for _, row := range d.Rows("accounts") {
+		accts = append(accts, row[0].(string))
+	}
+	err := eachAccount(ctx, accts, func(ctx context.Context, a string) error {
+		return m.sameHead(ctx, srcDB, a)
+	})
 	if err != nil {
 		return err
-	}
-	for _, row := range d.Rows("accounts") {
-		if err := m.sameHead(ctx, srcDB, row[0].(string)); err != nil {
-			return err
-		}
 	}
 	for _, row := range d.Rows("names") {
 		acct, idx, err := m.dstDB.Name(ctx, row[0].(string))
