@@ -18,9 +18,10 @@ func serveCommand() *command {
 	var cfg server.Config
 	var quota byteSize
 	var tokenFile string
+	var readData bool
 	return &command{
 		name:    "serve",
-		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
@@ -37,11 +38,15 @@ func serveCommand() *command {
 			fs.Float64Var(&cfg.Budget, "budget", server.DefaultBudget, "requests each account and each client address may make at once, refilled at --rate per second")
 			fs.StringVar(&tokenFile, "registration-token-file", "", "file holding a token that registering an account requires (default: anyone may register)")
 			fs.StringVar(&cfg.LogOrigin, "log-origin", "", "origin (name) of the transparency log, fixed by the key made in DIR/log.key on first start (default: coffer.log/ and 16 random hex digits)")
+			fs.BoolVar(&readData, "read-data", false, "with migrate: read every copied object back and check its SHA-256 against its name")
 			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
+			if len(args) > 0 && args[0] == "migrate" {
+				return runMigrate(ctx, e, migrateConfig(cfg, readData), args[1:])
+			}
 			if len(args) > 0 {
-				return usageError{"serve takes no arguments"}
+				return usageError{"serve takes no arguments but migrate"}
 			}
 			if cfg.Data == "" {
 				return usageError{"serve needs --data DIR"}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/keys"
+	"github.com/coffer-backup/coffer/internal/server/meta/pgtest"
 	"github.com/coffer-backup/coffer/internal/store/remote"
 )
 
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building coffer:", err)
 	} else {
-		code = m.Run()
+		code = pgtest.Main(m) // stops the PostgreSQL cluster a test started
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -141,6 +141,7 @@ type Server struct {
 	pub      *publisher       // the transparency log's checkpoints
 	stop     context.CancelFunc
 	bg       sync.WaitGroup // background work, waited for by Close
+	unlock   func()         // releases the shared lock on the data directory
 }
 
 // New opens (creating if needed) the data directory, the metadata database
@@ -176,6 +177,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	var err error
+	if s.unlock, err = LockData(cfg.Data, false); err != nil {
+		return nil, fmt.Errorf("refusing to start: %w (coffer serve migrate is copying it)", err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			s.unlock()
+		}
+	}()
 	if s.objects, err = openObjects(cfg); err != nil {
 		return nil, err
 	}
@@ -205,6 +215,7 @@ func New(cfg Config) (*Server, error) {
 	if len(witnesses) > 0 {
 		s.bg.Go(func() { s.pub.refresh(ctx, cfg.LogRefresh) })
 	}
+	started = true
 	return s, nil
 }
 
@@ -285,6 +296,7 @@ func (s *Server) LogKey() string { return s.pub.key.vkey }
 func (s *Server) Close() error {
 	s.stop()
 	s.bg.Wait()
+	defer s.unlock()
 	return errors.Join(s.db.Close(), s.objects.Close())
 }
 

@@ -242,6 +242,16 @@ type DB interface {
 	// Usage returns the usage of every account.
 	Usage(ctx context.Context) (map[string]Usage, error)
 
+	// Export returns every lasting row of the database (Dump), read in
+	// one transaction, for a copy to another database.
+	Export(ctx context.Context) (*Dump, error)
+	// Import writes a Dump into the database in one transaction, so
+	// that the database then answers as the exported one did (the same
+	// log, checkpoint, accounts, chains and names). It fails with
+	// ErrExists, writing nothing, if the database holds an account, a
+	// name or a log.
+	Import(ctx context.Context, d *Dump) error
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close closes the database.

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -57,4 +58,34 @@ func (d pgDB) Rows(table string) (int, error) {
 // TestPostgres runs the conformance suite on PostgreSQL.
 func TestPostgres(t *testing.T) {
 	metatest.Run(t, func(t *testing.T) metatest.Database { return pgDB{pgtest.URL(t)} })
+}
+
+// TestExportSQLiteToPostgres checks that a dump of SQLite imported into
+// PostgreSQL exports equal and appends after the copied log.
+func TestExportSQLiteToPostgres(t *testing.T) {
+	src, err := meta.OpenSQLite(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	metatest.PopulateAll(t, src)
+	d, err := src.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := pgDB{pgtest.URL(t)}.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if err := dst.Import(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := dst.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d, d2) {
+		t.Errorf("PostgreSQL export differs:\n%v\nwant\n%v", d2, d)
+	}
 }

@@ -52,10 +52,11 @@ func Run(t *testing.T, fresh func(t *testing.T) Database) {
 		{"RacePairings", testRacePairings},
 		{"RaceChallenges", testRaceChallenges},
 		{"AppendRate", testAppendRate},
+		{"ExportImport", testExportImport},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, &fixture{Database: fresh(t)})
+			tc.fn(t, &fixture{Database: fresh(t), fresh: fresh})
 		})
 	}
 }
@@ -63,6 +64,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Database) {
 // fixture is the database of one test.
 type fixture struct {
 	Database
+	fresh func(t *testing.T) Database // makes another empty database
 }
 
 // open opens a handle closed when the test ends.
