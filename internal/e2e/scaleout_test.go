@@ -135,9 +135,15 @@ func testKillMidBackup(t, top *testing.T, c *scaled, srv []*serverProc) {
 	if err := backup.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	ended := make(chan error, 1)
+	go func() { ended <- backup.Wait() }()
+	select {
+	case <-ended:
+		t.Fatal("the backup ended before the instance was killed; the test needs a longer backup")
+	case <-time.After(700 * time.Millisecond):
+	}
 	srv[0].kill()
-	if err := backup.Wait(); err != nil {
+	if err := <-ended; err != nil {
 		t.Logf("the backup interrupted by the kill failed (%v); running it again", err)
 		alice.run(t, "backup", src)
 	}
