@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ func serveCommand() *command {
 	var tokenFile string
 	return &command{
 		name:    "serve",
-		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
@@ -36,6 +37,7 @@ func serveCommand() *command {
 			fs.Float64Var(&cfg.Rate, "rate", 1000, "requests per second allowed to each account and each client address, with bursts of twice as many; 0: no limit")
 			fs.StringVar(&tokenFile, "registration-token-file", "", "file holding a token that registering an account requires (default: anyone may register)")
 			fs.StringVar(&cfg.LogOrigin, "log-origin", "", "origin (name) of the transparency log, fixed by the key made in DIR/log.key on first start (default: coffer.log/ and 16 random hex digits)")
+			fs.Var((*prefixFlag)(&cfg.TrustedProxies), "trusted-proxy", "a load balancer's or reverse proxy's address or CIDR prefix: for its requests, the client's address (rate limits, logs) is the rightmost untrusted one of X-Forwarded-For (repeatable)")
 			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -82,6 +84,31 @@ func (w *witnessFlag) Set(s string) error {
 		return errors.New("want VKEY=URL: a witness's verifier key, '=' and its http(s) URL")
 	}
 	*w = append(*w, server.Witness{VKey: s[:i], URL: s[i+1:]})
+	return nil
+}
+
+// prefixFlag is a repeatable flag value: a CIDR prefix such as
+// 10.0.0.0/8, or one address, which stands for its own prefix.
+type prefixFlag []netip.Prefix
+
+func (p *prefixFlag) String() string {
+	var s []string
+	for _, x := range *p {
+		s = append(s, x.String())
+	}
+	return strings.Join(s, " ")
+}
+
+func (p *prefixFlag) Set(s string) error {
+	pf, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return errors.New("want an IP address or a CIDR prefix such as 10.0.0.0/8")
+		}
+		pf = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+	}
+	*p = append(*p, pf.Masked())
 	return nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,11 @@ type Config struct {
 	// account and to each client address, with bursts of twice as many;
 	// 0 means no limit.
 	Rate float64
+	// TrustedProxies are the prefixes of the load balancers or reverse
+	// proxies in front of the server: for a request from one of them, the
+	// client's address (rate limits, logs) is taken from X-Forwarded-For
+	// (clientAddr). Without them the header is ignored.
+	TrustedProxies []netip.Prefix
 	// RegistrationToken, if not empty, must be presented in the
 	// Coffer-Registration header to register an account.
 	RegistrationToken string
