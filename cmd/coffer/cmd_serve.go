@@ -21,13 +21,14 @@ func serveCommand() *command {
 	var tokenFile string
 	return &command{
 		name:    "serve",
-		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "--data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL] [--object-catalog]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
 			fs.StringVar(&cfg.DB, "db", "", "PostgreSQL metadata database, postgres://…, which several instances may share (default: SQLite in DIR/meta.db); needs --log-key; give a password in PGPASSWORD or ~/.pgpass, not the URL")
 			fs.StringVar(&cfg.LogKeyFile, "log-key", "", "transparency log signing key file, made if missing (default: DIR/log.key); every instance on one --db must be given the same one")
 			fs.StringVar(&cfg.Objects, "objects", "", "where accounts' objects are kept: s3://BUCKET/PREFIX, with credentials and region from the AWS_* environment (default: DIR/accounts)")
+			fs.BoolVar(&cfg.ObjectCatalog, "object-catalog", false, "with --db and --objects: keep an authoritative catalog of the objects in PostgreSQL (consistent paged listings, uploads under unique keys, a sweeper of dead keys)")
 			fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "with --objects: the URL of an S3-compatible service, such as http://127.0.0.1:7070 (default: AWS)")
 			fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "TCP address to listen on")
 			fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate to serve (default: a self-signed one made in DIR/tls, pinned by clients)")
