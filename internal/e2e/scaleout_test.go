@@ -41,6 +41,7 @@ import (
 type scaled struct {
 	s3     *s3test.Server
 	bucket string
+	db     string   // the PostgreSQL database's URL
 	logKey string   // the shared --log-key file
 	vkey   string   // its verifier key
 	flags  []string // every instance's flags
@@ -53,7 +54,8 @@ func newScaled(t *testing.T) *scaled {
 	c := &scaled{s3: s3test.Start(t)}
 	c.bucket = c.s3.Bucket(t)
 	c.logKey, c.vkey = writeLogKey(t)
-	c.flags = []string{"--insecure-http", "--rate", "0", "--db", pgtest.URL(t), "--log-key", c.logKey,
+	c.db = pgtest.URL(t)
+	c.flags = []string{"--insecure-http", "--rate", "0", "--db", c.db, "--log-key", c.logKey,
 		"--objects", "s3://" + c.bucket + "/server", "--s3-endpoint", c.s3.Endpoint}
 	return c
 }
