@@ -122,6 +122,18 @@ func (p *serverProc) tail(n int) string {
 	return strings.Join(p.log[max(0, len(p.log)-n):], "\n")
 }
 
+// logged reports whether a line of the server's log contains s.
+func (p *serverProc) logged(s string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range p.log {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // await waits until the server says where it serves and records it, or
 // returns an error with its log if it exits first or takes over 20 s.
 func (p *serverProc) await() error {

@@ -92,10 +92,14 @@ func (c *scaled) start(t *testing.T, n int) []*serverProc {
 }
 
 // TestScaleOut runs two instances started together on an empty database
-// and bucket, with clients spread over both.
+// and bucket, with a witness cosigning their checkpoints and clients
+// spread over both.
 func TestScaleOut(t *testing.T) {
 	c := newScaled(t)
+	w := startWitness(t, c.vkey)
+	c.flags = append(c.flags, "--witness", w.vkey+"="+w.url)
 	srv := c.start(t, 2)
+	defer noRefusals(t, srv)
 	t.Run("pairing across instances", func(t *testing.T) { testPairAcross(t, srv) })
 	t.Run("kill mid-backup", func(st *testing.T) { testKillMidBackup(st, t, c, srv) })
 	t.Run("concurrent appends", func(t *testing.T) { testConcurrentAppends(t, c, srv) })
@@ -111,6 +115,18 @@ func TestScaleOutCatalog(t *testing.T) {
 	srv := c.start(t, 2)
 	t.Run("pairing across instances", func(t *testing.T) { testPairAcross(t, srv) })
 	t.Run("kill mid-backup", func(st *testing.T) { testKillMidBackup(st, t, c, srv) })
+}
+
+// noRefusals fails the test if an instance logged that the witness did
+// not cosign a checkpoint: instances publishing in turn must never send
+// it an old size.
+func noRefusals(t *testing.T, srv []*serverProc) {
+	t.Helper()
+	for i, p := range srv {
+		if p.logged("did not cosign") {
+			t.Errorf("instance %d: the witness refused a checkpoint:\n%s", i, p.tail(10))
+		}
+	}
 }
 
 // testPairAcross pairs a device of an account made through one instance
