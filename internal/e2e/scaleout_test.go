@@ -25,13 +25,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/mod/sumdb/note"
 	xtlog "golang.org/x/mod/sumdb/tlog"
 
 	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/repo"
+	"github.com/coffer-backup/coffer/internal/server/meta"
 	"github.com/coffer-backup/coffer/internal/server/meta/pgtest"
+	"github.com/coffer-backup/coffer/internal/server/objects"
 	"github.com/coffer-backup/coffer/internal/store/remote"
+	s3store "github.com/coffer-backup/coffer/internal/store/s3"
 	"github.com/coffer-backup/coffer/internal/store/s3/s3test"
 	"github.com/coffer-backup/coffer/internal/tlog"
 )
@@ -45,6 +49,8 @@ type scaled struct {
 	logKey string   // the shared --log-key file
 	vkey   string   // its verifier key
 	flags  []string // every instance's flags
+	// catalog: the instances keep the object catalog (--object-catalog).
+	catalog bool
 }
 
 // newScaled makes an empty database, an empty bucket and a log key; no
@@ -111,10 +117,114 @@ func TestScaleOut(t *testing.T) {
 // mid-backup.
 func TestScaleOutCatalog(t *testing.T) {
 	c := newScaled(t)
-	c.flags = append(c.flags, "--object-catalog")
+	c.flags, c.catalog = append(c.flags, "--object-catalog"), true
 	srv := c.start(t, 2)
 	t.Run("pairing across instances", func(t *testing.T) { testPairAcross(t, srv) })
 	t.Run("kill mid-backup", func(st *testing.T) { testKillMidBackup(st, t, c, srv) })
+	t.Run("only recorded keys", func(t *testing.T) { testOnlyRecordedKeys(t, c) })
+}
+
+// testOnlyRecordedKeys requires every key in the bucket, after the kill,
+// to be recorded in the catalog, and a sweep to leave exactly the keys of
+// stored objects.
+func testOnlyRecordedKeys(t *testing.T, c *scaled) {
+	ctx := context.Background()
+	db, err := meta.OpenPostgres(ctx, c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	states := catalogStates(t, c.db)
+	orphans := 0
+	for _, key := range c.accountKeys(t) {
+		st, ok := states[path.Base(key)]
+		if !ok {
+			t.Errorf("key %s is not in the catalog", key)
+		}
+		if st != meta.ObjectStored {
+			orphans++
+		}
+	}
+	inner, err := objects.NewS3(ctx, s3store.Location{Bucket: c.bucket, Prefix: "server"}, c.s3.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := objects.NewCataloged(inner, db).Sweep(ctx, -time.Second) // no upload is in flight
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d keys of dead reservations after the kill; %d rows swept", orphans, n)
+	states = catalogStates(t, c.db)
+	keys := c.accountKeys(t)
+	for _, key := range keys {
+		if states[path.Base(key)] != meta.ObjectStored {
+			t.Errorf("key %s is left after the sweep (%q)", key, states[path.Base(key)])
+		}
+	}
+	if len(keys) != len(states) {
+		t.Errorf("%d keys and %d rows after the sweep", len(keys), len(states))
+	}
+}
+
+// awaitReservation waits up to 10 s until the catalog holds a reserved
+// row, an upload in progress, so that a kill then leaves one.
+func awaitReservation(t *testing.T, url string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var n int
+		err := conn.QueryRow(context.Background(), "SELECT count(*) FROM object_catalog WHERE state = 'reserved'").Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Log("no upload was in progress within 10 s; killing anyway")
+}
+
+// catalogStates maps each key of the catalog to its state.
+func catalogStates(t *testing.T, url string) map[string]string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), "SELECT key, state FROM object_catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	var key, state string
+	_, err = pgx.ForEachRow(rows, []any{&key, &state}, func() error { m[key] = state; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// accountKeys lists the bucket's keys under the accounts' prefix.
+func (c *scaled) accountKeys(t *testing.T) []string {
+	t.Helper()
+	prefix := "server/accounts/"
+	pages := awss3.NewListObjectsV2Paginator(c.s3.Client(), &awss3.ListObjectsV2Input{Bucket: &c.bucket, Prefix: &prefix})
+	var keys []string
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
 }
 
 // noRefusals fails the test if an instance logged that the witness did
@@ -171,6 +281,9 @@ func testKillMidBackup(t, top *testing.T, c *scaled, srv []*serverProc) {
 	case <-ended:
 		t.Fatal("the backup ended before the instance was killed; the test needs a longer backup")
 	case <-time.After(700 * time.Millisecond):
+	}
+	if c.catalog {
+		awaitReservation(t, c.db)
 	}
 	srv[0].kill()
 	if err := <-ended; err != nil {
