@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -21,13 +22,14 @@ func serveCommand() *command {
 	var readData bool
 	return &command{
 		name:    "serve",
-		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL] [--object-catalog]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
 			fs.StringVar(&cfg.DB, "db", "", "PostgreSQL metadata database, postgres://…, which several instances may share (default: SQLite in DIR/meta.db); needs --log-key; give a password in PGPASSWORD or ~/.pgpass, not the URL")
 			fs.StringVar(&cfg.LogKeyFile, "log-key", "", "transparency log signing key file, made if missing (default: DIR/log.key); every instance on one --db must be given the same one")
 			fs.StringVar(&cfg.Objects, "objects", "", "where accounts' objects are kept: s3://BUCKET/PREFIX, with credentials and region from the AWS_* environment (default: DIR/accounts)")
+			fs.BoolVar(&cfg.ObjectCatalog, "object-catalog", false, "with --db and --objects: keep an authoritative catalog of the objects in PostgreSQL (consistent paged listings, uploads under unique keys, a sweeper of dead keys)")
 			fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "with --objects: the URL of an S3-compatible service, such as http://127.0.0.1:7070 (default: AWS)")
 			fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "TCP address to listen on")
 			fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate to serve (default: a self-signed one made in DIR/tls, pinned by clients)")
@@ -39,6 +41,7 @@ func serveCommand() *command {
 			fs.StringVar(&tokenFile, "registration-token-file", "", "file holding a token that registering an account requires (default: anyone may register)")
 			fs.StringVar(&cfg.LogOrigin, "log-origin", "", "origin (name) of the transparency log, fixed by the key made in DIR/log.key on first start (default: coffer.log/ and 16 random hex digits)")
 			fs.BoolVar(&readData, "read-data", false, "with migrate: read every copied object back and check its SHA-256 against its name")
+			fs.Var((*prefixFlag)(&cfg.TrustedProxies), "trusted-proxy", "a load balancer's or reverse proxy's address or CIDR prefix: for its requests, the client's address (rate limits, logs) is the rightmost untrusted one of X-Forwarded-For (repeatable)")
 			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -88,6 +91,31 @@ func (w *witnessFlag) Set(s string) error {
 		return errors.New("want VKEY=URL: a witness's verifier key, '=' and its http(s) URL")
 	}
 	*w = append(*w, server.Witness{VKey: s[:i], URL: s[i+1:]})
+	return nil
+}
+
+// prefixFlag is a repeatable flag value: a CIDR prefix such as
+// 10.0.0.0/8, or one address, which stands for its own prefix.
+type prefixFlag []netip.Prefix
+
+func (p *prefixFlag) String() string {
+	var s []string
+	for _, x := range *p {
+		s = append(s, x.String())
+	}
+	return strings.Join(s, " ")
+}
+
+func (p *prefixFlag) Set(s string) error {
+	pf, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return errors.New("want an IP address or a CIDR prefix such as 10.0.0.0/8")
+		}
+		pf = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+	}
+	*p = append(*p, pf.Masked())
 	return nil
 }
 

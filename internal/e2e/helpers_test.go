@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +55,10 @@ type serverProc struct {
 	listen string // host:port, kept across restarts
 	data   string
 	done   chan struct{} // closed when the process has exited
+	urls   chan string   // where it says it serves
+
+	mu  sync.Mutex
+	log []string // the server's log, shown if the test fails
 }
 
 var servingRE = regexp.MustCompile(`^coffer: serving on (\S+)$`)
@@ -61,6 +67,18 @@ var servingRE = regexp.MustCompile(`^coffer: serving on (\S+)$`)
 // ("127.0.0.1:0" picks a port) with the extra flags, and waits until it
 // says where it serves.
 func startServer(t *testing.T, data, listen string, extra ...string) *serverProc {
+	t.Helper()
+	p := launchServer(t, data, listen, extra...)
+	if err := p.await(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// launchServer starts coffer serve as startServer does without waiting
+// for it to serve (await does), so that several may start together. The
+// process is killed when the test ends.
+func launchServer(t *testing.T, data, listen string, extra ...string) *serverProc {
 	t.Helper()
 	args := append([]string{"serve", "--data", data, "--listen", listen}, extra...)
 	cmd := exec.Command(coffer, args...)
@@ -71,36 +89,65 @@ func startServer(t *testing.T, data, listen string, extra ...string) *serverProc
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProc{cmd: cmd, data: data, done: make(chan struct{})}
-	urls := make(chan string, 1)
-	var log []string // the server's log, shown if the test fails
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-			log = append(log, sc.Text())
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
+	p := &serverProc{cmd: cmd, data: data, done: make(chan struct{}), urls: make(chan string, 1)}
+	go p.readLog(stderr)
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("the server's last log lines:\n%s", strings.Join(log[max(0, len(log)-20):], "\n"))
+			t.Logf("the server's last log lines:\n%s", p.tail(20))
 		}
 	})
+	return p
+}
+
+// readLog keeps the server's log lines, sends the URL it serves on to
+// p.urls, and closes p.done when the process has exited.
+func (p *serverProc) readLog(stderr io.Reader) {
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			p.urls <- m[1]
+		}
+		p.mu.Lock()
+		p.log = append(p.log, sc.Text())
+		p.mu.Unlock()
+	}
+	p.cmd.Wait()
+	close(p.done)
+}
+
+// tail returns the server's last n log lines.
+func (p *serverProc) tail(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.log[max(0, len(p.log)-n):], "\n")
+}
+
+// logged reports whether a line of the server's log contains s.
+func (p *serverProc) logged(s string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range p.log {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// await waits until the server says where it serves and records it, or
+// returns an error with its log if it exits first or takes over 20 s.
+func (p *serverProc) await() error {
 	select {
-	case p.URL = <-urls:
+	case p.URL = <-p.urls:
 	case <-p.done:
-		t.Fatalf("coffer serve exited before serving")
+		return fmt.Errorf("coffer serve exited before serving: %s", p.tail(5))
 	case <-time.After(20 * time.Second):
-		t.Fatalf("coffer serve did not say where it serves")
+		return fmt.Errorf("coffer serve did not say where it serves")
 	}
 	_, hostport, _ := strings.Cut(p.URL, "://")
 	p.listen, _, _ = strings.Cut(hostport, "#")
-	return p
+	return nil
 }
 
 // kill ends the server with SIGKILL, as a crash would, and waits for it.

@@ -36,6 +36,7 @@ type call struct {
 	dev     meta.Device     // the principal, after authentication
 	err     *apiError       // the error answered, if any
 	cause   error           // what caused a 5xx, for the log
+	client  string          // the client's address (clientAddr), for rate limits and logs
 
 	rc       *http.ResponseController
 	progress time.Duration // how long a read or write may stall
@@ -61,7 +62,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// r.Body stays as it is: net/http decides by its type how to dispose of
 	// a body the handler left unread.
 	c := &call{w: &responseWriter{ResponseWriter: w}, r: r, route: "unmatched", body: &countingReader{rc: r.Body},
-		rc: http.NewResponseController(w), progress: s.progress}
+		client: clientAddr(r, s.cfg.TrustedProxies),
+		rc:     http.NewResponseController(w), progress: s.progress}
 	defer s.finish(c, start)
 	defer s.recoverPanic(c)
 	// No read or write may stall for longer than c.progress; uploads and
@@ -81,7 +83,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dispatch(c *call) error {
 	path := c.r.URL.EscapedPath()
 	if path != "/healthz" && path != "/metrics" {
-		if err := s.limit(s.byAddr, clientKey(c.r.RemoteAddr)); err != nil {
+		if err := s.limit(s.byAddr, clientKey(c.client)); err != nil {
 			return err
 		}
 	}
@@ -171,7 +173,7 @@ func (s *Server) finish(c *call, start time.Time) {
 		slog.Int64("received", c.body.n),
 		slog.Int64("sent", c.w.n),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.String("client", c.r.RemoteAddr),
+		slog.String("client", c.client),
 	}
 	if c.kind != "" || c.name != "" {
 		attrs = append(attrs, slog.String("target", strings.TrimPrefix(string(c.kind)+"/"+c.name, "/")))

@@ -119,15 +119,19 @@ func (l *limiter) makeRoom(now time.Time) {
 // retrySeconds rounds a wait up to whole seconds for Retry-After.
 func retrySeconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
 
-// clientKey is the rate-limit key of a client address ("host:port"): the
-// IPv4 address, or the /64 prefix of an IPv6 address, since one IPv6
-// client usually has a whole /64.
+// clientKey is the rate-limit key of a client address ("host:port", or an
+// address without a port): the IPv4 address, or the /64 prefix of an IPv6
+// address, since one IPv6 client usually has a whole /64.
 func clientKey(remoteAddr string) string {
-	ap, err := netip.ParseAddrPort(remoteAddr)
+	a, err := netip.ParseAddr(remoteAddr)
 	if err != nil {
-		return remoteAddr
+		ap, err := netip.ParseAddrPort(remoteAddr)
+		if err != nil {
+			return remoteAddr
+		}
+		a = ap.Addr()
 	}
-	a := ap.Addr().Unmap()
+	a = a.Unmap()
 	if a.Is6() {
 		p, _ := a.Prefix(64) // cannot fail for a /64 of an IPv6 address
 		return p.String()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/server/meta"
+	"github.com/coffer-backup/coffer/internal/server/objects"
 	"github.com/coffer-backup/coffer/internal/server/wire"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -79,7 +80,7 @@ func (s *Server) putObject(c *call) error {
 		return err
 	}
 	bg := context.WithoutCancel(c.ctx()) // the records must be kept even if the client is gone
-	if err := st.Put(c.ctx(), c.kind, c.name, newUpload(c, want), size); err != nil {
+	if err := st.Put(objects.WithCreator(c.ctx(), c.dev.ID), c.kind, c.name, newUpload(c, want), size); err != nil {
 		if rerr := s.db.Release(bg, c.account, res); rerr != nil {
 			s.log.Error("releasing a quota reservation", "account", c.account, "error", rerr.Error())
 		}

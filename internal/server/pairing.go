@@ -136,7 +136,7 @@ func writeBytes(w http.ResponseWriter, b []byte) error {
 // checkMisses refuses (429) a client address that has used up its
 // allowance of failed lookups of unguessable names.
 func (s *Server) checkMisses(c *call) error {
-	wait := s.misses.peek(clientKey(c.r.RemoteAddr), time.Now())
+	wait := s.misses.peek(clientKey(c.client), time.Now())
 	if wait == 0 {
 		return nil
 	}
@@ -148,6 +148,6 @@ func (s *Server) checkMisses(c *call) error {
 // missed spends one of the client address's failed lookups and returns
 // the 404 to answer.
 func (s *Server) missed(c *call, msg string) error {
-	s.misses.take(clientKey(c.r.RemoteAddr), time.Now())
+	s.misses.take(clientKey(c.client), time.Now())
 	return notFound("%s", msg)
 }

@@ -136,3 +136,42 @@ func TestRefusesIgnoredIfNoneMatchS3(t *testing.T) {
 		t.Error("New with an S3 endpoint and no S3 objects succeeded")
 	}
 }
+
+// TestTwoInstancesCatalog runs two servers with the object catalog on one
+// PostgreSQL database and one bucket: each serves what the other stored
+// and deleted, the bucket's keys are the catalog's unique keys, and a
+// server without PostgreSQL refuses the catalog.
+func TestTwoInstancesCatalog(t *testing.T) {
+	srv := s3test.Start(t)
+	mod, loc := s3Objects(t, srv)
+	pg := pgConfig(t)
+	shared := func(c *Config) {
+		mod(c)
+		c.Data, c.DB, c.LogKeyFile, c.ObjectCatalog = pg.Data, pg.DB, pg.LogKeyFile, true
+	}
+	one, two := newEnv(t, shared), newEnv(t, shared)
+	a := one.newAccount(1)
+	body, name := content(3, 50_000)
+	one.put(a.token, "packs", body, name, 201)
+	two.do(req{method: "GET", path: "/v1/objects/packs/" + name, token: a.token}).want(t, "get from two", 200, "")
+	two.put(a.token, "packs", body, name, 409)
+	var packs []string
+	for _, k := range bucketKeys(t, srv, loc.Bucket) {
+		if strings.Contains(k, "/packs/") {
+			packs = append(packs, k)
+		}
+	}
+	if len(packs) != 1 || !strings.Contains(packs[0], "/"+name+".") {
+		t.Errorf("pack keys %v, want one unique key of %s", packs, name)
+	}
+	two.do(req{method: "DELETE", path: "/v1/objects/packs/" + name, token: a.token}).want(t, "delete on two", 204, "")
+	one.do(req{method: "HEAD", path: "/v1/objects/packs/" + name, token: a.token}).want(t, "head on one", 404, "")
+	one.put(a.token, "packs", body, name, 201)
+
+	alone := Config{Data: t.TempDir(), InsecureHTTP: true, Log: &syncBuffer{}, ObjectCatalog: true}
+	mod(&alone)
+	if s, err := New(alone); err == nil {
+		s.Close()
+		t.Error("a server on SQLite started with the object catalog")
+	}
+}

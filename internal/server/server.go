@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,14 @@ type Config struct {
 	// refilled at Rate per second. 0 means twice Rate. coffer serve uses
 	// DefaultRate and DefaultBudget unless told otherwise.
 	Budget float64
+	// TrustedProxies are the prefixes of the load balancers or reverse
+	// proxies in front of the server: for a request from one of them, the
+	// client's address (rate limits, logs) is taken from X-Forwarded-For
+	// (clientAddr). Without them the header is ignored.
+	TrustedProxies []netip.Prefix
+	// ObjectCatalog keeps an authoritative catalog of the objects in the
+	// PostgreSQL database (objects.Cataloged); it needs DB and Objects.
+	ObjectCatalog bool
 	// RegistrationToken, if not empty, must be presented in the
 	// Coffer-Registration header to register an account.
 	RegistrationToken string
@@ -205,6 +214,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.db = db
+	if err := s.catalogObjects(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if s.pub, err = newPublisher(db, s.log, key, witnesses); err != nil {
 		db.Close()
 		return nil, err
@@ -216,7 +229,50 @@ func New(cfg Config) (*Server, error) {
 		s.bg.Go(func() { s.pub.refresh(ctx, cfg.LogRefresh) })
 	}
 	started = true
+	if c, ok := s.objects.(*objects.Cataloged); ok {
+		s.bg.Go(func() { s.sweep(ctx, c) })
+	}
 	return s, nil
+}
+
+// Sweeping of the object catalog's dead rows (Config.ObjectCatalog).
+const (
+	sweepEvery = 10 * time.Minute
+	// maxUpload is how old a reservation must be before its key is
+	// removed: longer than any upload should last.
+	maxUpload = 24 * time.Hour
+)
+
+// catalogObjects wraps the object backend in the catalog of the
+// PostgreSQL database if Config.ObjectCatalog asks for it.
+func (s *Server) catalogObjects() error {
+	if !s.cfg.ObjectCatalog {
+		return nil
+	}
+	cat, ok := s.db.(meta.Catalog)
+	if !ok || s.cfg.Objects == "" {
+		return errors.New("the object catalog needs a PostgreSQL database (--db) and objects in a bucket (--objects)")
+	}
+	s.objects = objects.NewCataloged(s.objects, cat)
+	return nil
+}
+
+// sweep removes the catalog's dead keys now and then until ctx ends. Every
+// instance sweeps; removing a key twice is harmless.
+func (s *Server) sweep(ctx context.Context, c *objects.Cataloged) {
+	for {
+		n, err := c.Sweep(ctx, maxUpload)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("sweeping the object catalog", "error", err.Error())
+		} else if n > 0 {
+			s.log.Info("object catalog swept", "keys", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(sweepEvery):
+		}
+	}
 }
 
 // checkConfig refuses a configuration that New cannot serve.

@@ -10,7 +10,7 @@ import (
 // pgSchemas are the PostgreSQL schema's versions: pgSchemas[i] upgrades
 // a database of version i (0: empty) to version i+1. The version is the
 // one row of coffer_schema.
-var pgSchemas = []string{pgSchemaV1}
+var pgSchemas = []string{pgSchemaV1, pgSchemaV2}
 
 // pgSchemaV1 holds what SQLite's schema version 4 does, with a log head
 // row that serializes appends to the log and holds its frontier, and an

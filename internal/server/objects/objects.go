@@ -7,11 +7,11 @@
 //
 // Nothing a Backend keeps in memory is needed by another instance: any
 // number of server processes may share one directory (on one machine) or
-// one bucket, and each sees every object the others wrote. What is left
-// of the S3 design of issue 9 — an authoritative catalog of objects in the
-// metadata database, uploads under unique keys reserved first, and a
-// sweeper of keys whose reservation died — can be added as a Backend that
-// wraps another, with no change to the server (docs/operations.md, S3).
+// one bucket, and each sees every object the others wrote. Cataloged
+// wraps a backend with an authoritative catalog of its objects in the
+// PostgreSQL metadata database: uploads under unique keys reserved first,
+// paged listings, and a sweeper of keys whose reservation died
+// (docs/operations.md, The object catalog).
 package objects
 
 import (

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -113,12 +114,21 @@ func (s *Store) ProbeExclusive(ctx context.Context) error {
 	return fmt.Errorf("writing a probe object again: %w", second)
 }
 
-// putProbe writes data under key with If-None-Match: *.
+// putProbe writes data under key with If-None-Match: *. It tries again
+// after a 409 Conflict, which a service keeping keys as files answers
+// while another process removes its own probe's directory (versitygw's
+// posix backend, when instances sharing a prefix start together).
 func (s *Store) putProbe(ctx context.Context, key, data string) error {
-	_, err := s.client.PutObject(ctx, &awss3.PutObjectInput{
-		Bucket: &s.loc.Bucket, Key: &key, Body: strings.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))), IfNoneMatch: aws.String("*"),
-	})
+	var err error
+	for try := 1; try <= putTries; try++ {
+		_, err = s.client.PutObject(ctx, &awss3.PutObjectInput{
+			Bucket: &s.loc.Bucket, Key: &key, Body: strings.NewReader(data),
+			ContentLength: aws.Int64(int64(len(data))), IfNoneMatch: aws.String("*"),
+		})
+		if status(err) != http.StatusConflict || pause(ctx, try) != nil {
+			break
+		}
+	}
 	return putError(err)
 }
 

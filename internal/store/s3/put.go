@@ -112,8 +112,13 @@ func putError(err error) error {
 }
 
 // contentSum returns the base64 SHA-256 an object must have if its kind is
-// content-named (docs/format.md §4.1) and its name is a SHA-256.
+// content-named (docs/format.md §4.1) and its name is a SHA-256, or a
+// SHA-256 followed by '.' and anything (the unique keys under which the
+// server's object catalog uploads, objects.Cataloged).
 func contentSum(kind store.Kind, name string) (string, bool) {
+	if len(name) > 64 && name[64] == '.' {
+		name = name[:64]
+	}
 	if kind != store.Packs && kind != store.Index && kind != store.Snapshots || len(name) != 64 {
 		return "", false
 	}
