@@ -247,3 +247,53 @@ func TestApplyRefusesOtherTypes(t *testing.T) {
 	}
 	checkUnchanged(t, before, snapshot(t, outside), false)
 }
+
+// TestReopenFile reopens a file CreateFile made, and refuses whatever
+// replaced it since: a hard link to a file outside, a second name, a
+// fifo (without blocking on it), a symbolic link. (Another file with one
+// name may get the freed inode number and pass: writing to it changes
+// nothing outside the root.)
+func TestReopenFile(t *testing.T) {
+	_, target, outside := plant(t)
+	r, err := OpenRoot(target)
+	must(t, err)
+	defer r.Close()
+	create := func(rel string) FileID {
+		f, err := r.CreateFile(rel, false)
+		must(t, err)
+		id, err := StatFile(f)
+		must(t, err)
+		must(t, f.Close())
+		return id
+	}
+	id := create("mine")
+	f, err := r.ReopenFile("mine", id)
+	must(t, err)
+	_, err = f.WriteAt([]byte("written"), 0)
+	must(t, err)
+	must(t, f.Close())
+	if b, _ := os.ReadFile(filepath.Join(target, "mine")); string(b) != "written" {
+		t.Errorf("the reopened file holds %q", b)
+	}
+	secret := filepath.Join(outside, "secret")
+	for name, replace := range map[string]func(p string){
+		"hard link outside": func(p string) { must(t, os.Remove(p)); must(t, os.Link(secret, p)) },
+		"second name":       func(p string) { must(t, os.Link(p, p+".2")) },
+		"fifo":              func(p string) { must(t, os.Remove(p)); must(t, unix.Mkfifo(p, 0o666)) },
+		"symlink":           func(p string) { must(t, os.Remove(p)); must(t, os.Symlink(secret, p)) },
+	} {
+		name = "r-" + name
+		id := create(name)
+		replace(filepath.Join(target, name))
+		f, err := r.ReopenFile(name, id)
+		if err == nil {
+			f.Close()
+			t.Errorf("%s: reopened", name)
+		} else if name != "r-symlink" && !errors.Is(err, ErrReplaced) {
+			t.Errorf("%s: %v, want ErrReplaced", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "keep" {
+		t.Errorf("the file outside holds %q", b)
+	}
+}
