@@ -297,3 +297,32 @@ func TestReopenFile(t *testing.T) {
 		t.Errorf("the file outside holds %q", b)
 	}
 }
+
+// TestDirCacheForgets replaces, with overwrite, a directory the Root has
+// cached by a file and that file by a new directory: what is created in
+// the directory's name afterwards must land in the new directory, not in
+// the removed one.
+func TestDirCacheForgets(t *testing.T) {
+	target := t.TempDir()
+	r, err := OpenRoot(target)
+	must(t, err)
+	defer r.Close()
+	must(t, r.Mkdir("a", false))
+	f, err := r.CreateFile("a/x", false) // caches "a"
+	must(t, err)
+	must(t, f.Close())
+	must(t, r.Remove("a/x"))
+	f, err = r.CreateFile("a", true) // replaces the empty directory
+	must(t, err)
+	must(t, f.Close())
+	must(t, r.Mkdir("a", true)) // replaces the file
+	f, err = r.CreateFile("a/y", false)
+	must(t, err)
+	must(t, f.Close())
+	if _, err := os.Stat(filepath.Join(target, "a", "y")); err != nil {
+		t.Errorf("a/y is not in the new directory: %v", err)
+	}
+	if len(r.dirs.dirs) > maxDirs {
+		t.Errorf("%d directories cached", len(r.dirs.dirs))
+	}
+}
