@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -136,7 +137,7 @@ func readEnvelope(r io.Reader, pos *int64, loc index.Location, b *buffers) error
 	if _, err := io.CopyN(io.Discard, r, int64(loc.Offset)-*pos); err != nil {
 		return err
 	}
-	b.env = append(b.env[:0], make([]byte, loc.Length)...)
+	b.env = slices.Grow(b.env[:0], int(loc.Length))[:loc.Length]
 	if _, err := io.ReadFull(r, b.env); err != nil {
 		return err
 	}
