@@ -16,16 +16,22 @@ import (
 // (fsmeta.Root.ReopenFile), when its next blob comes.
 const maxOpen = 64
 
-// pending is a regular file created by the walk whose data extents the
-// pack phase writes; the write of its last extent finishes it.
+// pending is a regular file planned by the walk: the pack phase creates
+// it when its first blob arrives (so a file whose blobs come in one read
+// is opened once) and finishes it with its last extent.
 type pending struct {
 	rel  string
 	node *tree.Node
-	id   fsmeta.FileID
 	left atomic.Int64 // extents not yet written (or failed)
 
 	mu  sync.Mutex
-	err error // the first write error
+	err error // the first error
+
+	op      sync.Mutex // held while the file is created or reopened
+	created bool       // guarded by op
+
+	// Guarded by openFiles.mu:
+	id  fsmeta.FileID // taken when the file is closed to make room
 	f   *os.File
 	el  *list.Element // in openFiles.idle while open and unused
 	use int           // writers holding f
@@ -40,49 +46,73 @@ func (p *pending) fail(err error) {
 	}
 }
 
-// openFiles keeps at most about maxOpen pending files open: files in use
-// are never closed; idle ones are closed, least recently used first,
-// when the count exceeds the bound.
+// failed returns the file's first error.
+func (p *pending) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// openFiles creates pending files and keeps at most about maxOpen of them
+// open: files in use are never closed; idle ones are closed, least
+// recently used first, when the count exceeds the bound.
 type openFiles struct {
-	root *fsmeta.Root
-	mu   sync.Mutex
-	open int
-	idle *list.List // of *pending, most recently used first
+	root      *fsmeta.Root
+	overwrite bool
+	mu        sync.Mutex
+	open      int
+	idle      *list.List // of *pending, most recently used first
 }
 
-func newOpenFiles(root *fsmeta.Root) *openFiles {
-	return &openFiles{root: root, idle: list.New()}
+func newOpenFiles(root *fsmeta.Root, overwrite bool) *openFiles {
+	return &openFiles{root: root, overwrite: overwrite, idle: list.New()}
 }
 
-// adopt takes p's freshly created file, open, as one of the open files.
-func (o *openFiles) adopt(p *pending, f *os.File) {
+// acquire returns p's file open for writing, creating it the first time
+// and reopening it if it was closed since; release must follow.
+func (o *openFiles) acquire(p *pending) (*os.File, error) {
+	p.op.Lock()
+	defer p.op.Unlock()
+	if f := o.inUse(p); f != nil {
+		return f, nil
+	}
+	f, err := o.openFile(p)
+	if err != nil {
+		return nil, err
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	p.f = f
+	p.f, p.use = f, p.use+1
 	o.open++
-	p.el = o.idle.PushFront(p)
 	o.trim()
+	return f, nil
 }
 
-// acquire returns p's file open for writing, reopening it if it was
-// closed; release must follow.
-func (o *openFiles) acquire(p *pending) (*os.File, error) {
+// inUse marks p's file used and returns it, if it is open.
+func (o *openFiles) inUse(p *pending) *os.File {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if p.f == nil {
-		f, err := o.root.ReopenFile(p.rel, p.id)
-		if err != nil {
-			return nil, err
-		}
-		p.f = f
-		o.open++
-	} else if p.el != nil {
+		return nil
+	}
+	if p.el != nil {
 		o.idle.Remove(p.el)
 		p.el = nil
 	}
 	p.use++
-	o.trim()
-	return p.f, nil
+	return p.f
+}
+
+// openFile creates p's file, or reopens the one created. p.op is held.
+func (o *openFiles) openFile(p *pending) (*os.File, error) {
+	if p.created {
+		return o.root.ReopenFile(p.rel, p.id)
+	}
+	f, err := o.root.CreateFile(p.rel, o.overwrite)
+	if err == nil {
+		p.created = true
+	}
+	return f, err
 }
 
 // release ends a use of p's file begun by acquire.
@@ -95,19 +125,34 @@ func (o *openFiles) release(p *pending) {
 	}
 }
 
-// take removes p's file from the set, open (reopened if need be), for
-// the caller to finish and close.
+// take returns p's file, opened or created if need be, removing it from
+// the set, for the caller to finish and close. No write may be under way.
 func (o *openFiles) take(p *pending) (*os.File, error) {
-	f, err := o.acquire(p)
-	if err != nil {
+	if _, err := o.acquire(p); err != nil {
 		return nil, err
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	p.use--
+	o.mu.Unlock()
+	return o.detach(p), nil
+}
+
+// detach removes p's file from the set and returns it, or nil if it is
+// not open, for the caller to finish and close. No write may be under way.
+func (o *openFiles) detach(p *pending) *os.File {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f := p.f
+	if f == nil {
+		return nil
+	}
+	if p.el != nil {
+		o.idle.Remove(p.el)
+		p.el = nil
+	}
 	p.f = nil
 	o.open--
-	return f, nil
+	return f
 }
 
 // trim closes idle files while more than maxOpen are open. o.mu is held.
@@ -115,6 +160,10 @@ func (o *openFiles) trim() {
 	for o.open > maxOpen && o.idle.Len() > 0 {
 		p := o.idle.Remove(o.idle.Back()).(*pending)
 		p.el = nil
+		var err error
+		if p.id, err = fsmeta.StatFile(p.f); err != nil {
+			p.fail(err) // it cannot be reopened
+		}
 		if err := p.f.Close(); err != nil {
 			p.fail(fmt.Errorf("closing: %w", err))
 		}

@@ -1,6 +1,7 @@
 package restorer
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,21 +16,12 @@ import (
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
-// startFile creates the regular file rel and plans its data extents; a
-// file without any is finished at once. Errors are the item's, except a
-// failed batch.
+// startFile plans the data extents of the regular file rel, which the
+// pack phase creates when its first blob arrives; a file without any is
+// created and finished at once. It returns only the error of a failed
+// batch.
 func (rs *Restorer) startFile(ctx context.Context, rel string, n *tree.Node) error {
-	f, err := rs.root.CreateFile(rel, rs.replace())
-	if err != nil {
-		if !rs.kept(err) {
-			rs.addErr(fmt.Errorf("%s: %w", rel, err))
-		}
-		return nil
-	}
 	p := &pending{rel: rel, node: n}
-	if p.id, err = fsmeta.StatFile(f); err != nil {
-		p.fail(err)
-	}
 	var off int64
 	for _, e := range n.Content {
 		if !e.IsHole() {
@@ -39,10 +31,9 @@ func (rs *Restorer) startFile(ctx context.Context, rel string, n *tree.Node) err
 		off += int64(e.Length)
 	}
 	if p.left.Load() == 0 {
-		rs.finishFile(p, f)
+		rs.finishFile(p)
 		return nil
 	}
-	rs.files.adopt(p, f)
 	if rs.plan.targets >= maxBatch {
 		return rs.flush(ctx, nil)
 	}
@@ -94,8 +85,25 @@ func (rs *Restorer) flush(ctx context.Context, abort error) error {
 	return abort
 }
 
-// buffers are a worker's: an envelope as read, a blob's plaintext.
-type buffers struct{ env, plain []byte }
+// buffers are a worker's: an envelope as read, a blob's plaintext, and a
+// reader that takes a range in large reads (most blobs are small).
+type buffers struct {
+	env, plain []byte
+	br         *bufio.Reader
+}
+
+// readBuffer is how much of a range a worker reads at once.
+const readBuffer = 1 << 20
+
+// reader returns b's buffered reader, reading from r.
+func (b *buffers) reader(r io.Reader) *bufio.Reader {
+	if b.br == nil {
+		b.br = bufio.NewReaderSize(r, readBuffer)
+	} else {
+		b.br.Reset(r)
+	}
+	return b.br
+}
 
 // readRange reads one range of a pack as a stream and delivers its blobs
 // in order. A blob that does not authenticate there, and every blob after
@@ -116,9 +124,10 @@ func (rs *Restorer) readRange(ctx context.Context, rd read, b *buffers, abort er
 		return
 	}
 	defer rc.Close()
+	br := b.reader(rc)
 	pos := rd.start
 	for i, n := range rd.needs {
-		if err := readEnvelope(rc, &pos, n.loc, b); err != nil {
+		if err := readEnvelope(br, &pos, n.loc, b); err != nil {
 			rs.fallbackAll(ctx, rd.needs[i:], b)
 			return
 		}
@@ -187,14 +196,9 @@ func (rs *Restorer) write(id blob.ID, t target, plain []byte, err error) {
 	if err != nil {
 		p.fail(err)
 	}
-	if p.left.Add(-1) > 0 {
-		return
+	if p.left.Add(-1) == 0 {
+		rs.finishFile(p)
 	}
-	f, err := rs.files.take(p)
-	if err != nil {
-		p.fail(err)
-	}
-	rs.finishFile(p, f)
 }
 
 // writeAt writes plain at off in p's file, unless the file already failed.
@@ -218,12 +222,18 @@ func (rs *Restorer) writeAt(p *pending, plain []byte, off int64) error {
 }
 
 // finishFile sets the size and the metadata of a file whose extents are
-// all written, through f, and closes it (f may be nil if it could not be
-// reopened). A file that failed is removed, so no incomplete file is left
+// all written, through its descriptor, and closes it. A file that failed
+// is removed if this restore created it, so no incomplete file is left
 // under the real name.
-func (rs *Restorer) finishFile(p *pending, f *os.File) {
-	err := p.err
+func (rs *Restorer) finishFile(p *pending) {
+	err := p.failed()
+	var f *os.File
 	if err == nil {
+		f, err = rs.files.take(p)
+	} else {
+		f = rs.files.detach(p)
+	}
+	if err == nil && endsInHole(p.node) {
 		err = f.Truncate(fileSize(p.node))
 	}
 	if err == nil {
@@ -237,7 +247,7 @@ func (rs *Restorer) finishFile(p *pending, f *os.File) {
 		}
 	}
 	if err != nil {
-		rs.discard(p.rel, err)
+		rs.discard(p, err)
 		return
 	}
 	rs.Stats.Files.Add(1)
@@ -248,12 +258,29 @@ func (rs *Restorer) finishFile(p *pending, f *os.File) {
 	}
 }
 
-// discard removes the incomplete file rel and records err.
-func (rs *Restorer) discard(rel string, err error) {
-	if rerr := rs.root.Remove(rel); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		err = fmt.Errorf("%w (and the incomplete file could not be removed: %v)", err, rerr)
+// discard records err for p and removes p's file if this restore created
+// it: what stood in its way is left alone, and not counted as an error if
+// OverwriteNever keeps it.
+func (rs *Restorer) discard(p *pending, err error) {
+	p.op.Lock()
+	created := p.created
+	p.op.Unlock()
+	if !created && rs.kept(err) {
+		return
 	}
-	rs.addErr(fmt.Errorf("%s: %w", rel, err))
+	if created {
+		if rerr := rs.root.Remove(p.rel); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = fmt.Errorf("%w (and the incomplete file could not be removed: %v)", err, rerr)
+		}
+	}
+	rs.addErr(fmt.Errorf("%s: %w", p.rel, err))
+}
+
+// endsInHole reports whether a file's size is more than its writes make
+// it: its last extent is a hole. (Otherwise writing its last extent set
+// the size of the fresh file.)
+func endsInHole(n *tree.Node) bool {
+	return len(n.Content) > 0 && n.Content[len(n.Content)-1].IsHole()
 }
 
 // fileSize is the end of a file's last extent (as int64, wrapping as the

@@ -54,8 +54,8 @@ func TestPlanReads(t *testing.T) {
 }
 
 // TestOpenFilesBounded writes to more files than maxOpen, in turns, so
-// that files are closed and reopened: no more than maxOpen idle files
-// stay open, and every write lands.
+// that files are created, closed and reopened: no more than maxOpen stay
+// open, and every write lands.
 func TestOpenFilesBounded(t *testing.T) {
 	dir := t.TempDir()
 	root, err := fsmeta.OpenRoot(dir)
@@ -63,19 +63,10 @@ func TestOpenFilesBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	o := newOpenFiles(root)
+	o := newOpenFiles(root, false)
 	files := make([]*pending, 3*maxOpen)
 	for i := range files {
-		rel := fmt.Sprintf("f%d", i)
-		f, err := root.CreateFile(rel, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[i] = &pending{rel: rel}
-		if files[i].id, err = fsmeta.StatFile(f); err != nil {
-			t.Fatal(err)
-		}
-		o.adopt(files[i], f)
+		files[i] = &pending{rel: fmt.Sprintf("f%d", i)}
 	}
 	for round := range 3 {
 		for _, p := range files {
@@ -104,5 +95,8 @@ func TestOpenFilesBounded(t *testing.T) {
 	}
 	if o.open != 0 {
 		t.Errorf("%d files left open", o.open)
+	}
+	if _, err := newOpenFiles(root, false).acquire(&pending{rel: "f0"}); err == nil {
+		t.Error("a second restore created f0 again without overwrite")
 	}
 }

@@ -83,10 +83,11 @@ type Stats struct {
 	Kept                atomic.Int64 // existing items left as they were (OverwriteIfChanged, OverwriteNever)
 }
 
-// Restorer runs one restore. The walk creates every item in path order
-// and plans the data of regular files; the pack phase then reads each
-// pack range the plan needs once, decrypts each blob once and writes it
-// to every file and offset that holds it (docs/format.md §10).
+// Restorer runs one restore. The walk creates directories and other
+// items in path order and plans the data of regular files; the pack phase
+// then reads each pack range the plan needs once, decrypts each blob once
+// and writes it to every file and offset that holds it, creating each
+// file when its first blob arrives (docs/format.md §5.0, §10).
 type Restorer struct {
 	r     *repo.Repo
 	opts  Options
@@ -183,7 +184,7 @@ func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 		return fmt.Errorf("opening target: %w", err)
 	}
 	defer root.Close()
-	rs.root, rs.files = root, newOpenFiles(root)
+	rs.root, rs.files = root, newOpenFiles(root, rs.replace())
 	rs.path = tree.NewPath("")
 	if err := rs.walk(ctx, rootTree); err != nil {
 		// Finishes the files begun, or removes them if ctx is done.
