@@ -164,3 +164,14 @@ func TestPackReadsOnce(t *testing.T) {
 	}
 	t.Logf("%d reads, %d bytes, of %d packs holding %d bytes; %d data blobs, %d trees", reads, total, len(cs.reads), packBytes, len(data), len(trees))
 }
+
+// TestBatches restores dupSpec with a batch of 7 extents, so that the walk
+// stops to run the pack phase many times and hard links reach across
+// batches: the result must be the same.
+func TestBatches(t *testing.T) {
+	defer restorer.SetMaxBatch(7)()
+	b := backup(t, dupSpec())
+	target := t.TempDir()
+	must(t, b.restore(t, restorer.Options{Target: target}))
+	testtree.Compare(t, b.src, filepath.Join(target, "src"))
+}

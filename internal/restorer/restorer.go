@@ -42,10 +42,11 @@ type Options struct {
 	Limits treewalk.Limits
 }
 
-// maxBatch bounds the data extents planned before the pack phase runs:
-// a larger restore runs in batches, each reading every pack range it
-// needs once.
-const maxBatch = 1 << 20
+// maxBatch bounds the data extents planned before the pack phase runs,
+// and so the memory of the plan (a few hundred bytes an extent, with the
+// tree nodes of its files): a larger restore runs in batches, each reading
+// every pack range it needs once. (A variable for tests.)
+var maxBatch = 1 << 18
 
 // maxPath is the longest path, relative to the target, that the kernel
 // resolves (PATH_MAX less the NUL); longer ones cannot be created.
