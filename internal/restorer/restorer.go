@@ -84,11 +84,13 @@ type Stats struct {
 	Kept                atomic.Int64 // existing items left as they were (OverwriteIfChanged, OverwriteNever)
 }
 
-// Restorer runs one restore. The walk creates directories and other
-// items in path order and plans the data of regular files; the pack phase
-// then reads each pack range the plan needs once, decrypts each blob once
-// and writes it to every file and offset that holds it, creating each
-// file when its first blob arrives (docs/format.md §5.0, §10).
+// Restorer runs one restore. The walk creates, in path order, the items
+// the patterns select (a directory only when selected itself or on the
+// way to something restored) and plans the data of regular files; the
+// pack phase then reads each pack range the plan needs once, decrypts
+// each blob once and writes it to every file and offset that holds it,
+// creating each file when its first blob arrives (docs/format.md §5.0,
+// §10).
 type Restorer struct {
 	r     *repo.Repo
 	opts  Options
@@ -368,12 +370,24 @@ func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	}
 }
 
-// finish makes hard links and sets directory metadata, children first. A
-// link is made only to a file this restore wrote itself, never to whatever
-// already stood at that path; the shared inode already has its metadata.
-// When the group's first file could not be written, the link is restored
-// as a file of its own.
+// finish makes hard links and sets directory metadata, children first.
 func (rs *Restorer) finish(ctx context.Context) error {
+	if err := rs.link(ctx); err != nil {
+		return err
+	}
+	for i := len(rs.dirs) - 1; i >= 0; i-- {
+		rs.apply(rs.dirs[i].rel, rs.dirs[i].node, nil)
+	}
+	return nil
+}
+
+// link makes the hard links of the restore. A link is made only to a file
+// this restore wrote itself, never to whatever already stood at that
+// path; the shared inode already has its metadata. When the group's first
+// file could not be written, the link is restored as a file of its own,
+// through the pack phase, before the links are made. It returns only the
+// error of a failed batch.
+func (rs *Restorer) link(ctx context.Context) error {
 	var linked []linkJob
 	for _, l := range rs.links {
 		if rs.unchanged(l.rel, l.node) {
@@ -398,9 +412,6 @@ func (rs *Restorer) finish(ctx context.Context) error {
 			continue
 		}
 		rs.Stats.Files.Add(1)
-	}
-	for i := len(rs.dirs) - 1; i >= 0; i-- {
-		rs.apply(rs.dirs[i].rel, rs.dirs[i].node, nil)
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func (rs *Restorer) makeParents() bool {
 // literal paths to include, it measures and loads only the trees on their
 // way and below them; otherwise the whole snapshot. The trees it needs are
 // prefetched in parallel and kept for the walk (trees), so each distinct
-// tree is read once.
+// tree is read once while the cache has room.
 func (rs *Restorer) measure(ctx context.Context, rootTree blob.ID) error {
 	lits, globs := splitIncludes(rs.opts.Include)
 	sizes := treewalk.NewSizes(rs.trees)
