@@ -70,7 +70,7 @@ func apply(fd int, n *tree.Node, opts ApplyOptions) (warnings []error, err error
 	// descriptor before Linux 6.13 and 6.6, but /proc/self/fd/N leads to the
 	// very file fd refers to, without following it if it is a symbolic link.
 	proc := "/proc/self/fd/" + strconv.Itoa(fd)
-	ws, err := setXattrs(proc, n.Xattrs)
+	ws, err := setXattrs(func(name string, value []byte) error { return unix.Setxattr(proc, name, value, 0) }, n.Xattrs)
 	warnings = append(warnings, ws...)
 	if err != nil {
 		return warnings, err

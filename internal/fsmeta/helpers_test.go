@@ -135,7 +135,13 @@ func restoreTree(t *testing.T, r *Root, src, rel string, links map[[2]uint64]str
 		f, err := r.CreateFile(rel, false)
 		must(t, err)
 		copyData(t, path, f, int64(n.Size))
+		warnings, err := r.ApplyFile(f, rel, n, ApplyOptions{}) // as a restore does
+		must(t, err)
+		if len(warnings) > 0 {
+			t.Fatalf("apply %q: warnings %v", rel, warnings)
+		}
 		must(t, f.Close())
+		return
 	case tree.Symlink:
 		must(t, r.Symlink(n.LinkTarget, rel, false))
 	default:

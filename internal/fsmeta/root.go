@@ -44,8 +44,9 @@ const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RE
 // crossed like directories. Root needs Linux 5.8 or later and /proc. Its
 // methods are safe for concurrent use until Close.
 type Root struct {
-	fd  int
-	dir string
+	fd   int
+	dir  string
+	dirs dirCache // of parent directories below the root
 }
 
 // OpenRoot opens dir, which must exist, as a Root. dir itself may be reached
@@ -60,6 +61,7 @@ func OpenRoot(dir string) (*Root, error) {
 
 // Close releases the root's directory.
 func (r *Root) Close() error {
+	r.dirs.forget()
 	if err := unix.Close(r.fd); err != nil {
 		return fmt.Errorf("fsmeta: close restore target %q: %w", r.dir, err)
 	}
@@ -158,6 +160,7 @@ func (r *Root) make(rel string, overwrite bool, mk func(dfd int, name string) er
 		err = unix.Unlinkat(dfd, name, 0)
 		if errors.Is(err, unix.EISDIR) {
 			err = unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR) // only if empty
+			r.dirs.forget()                                   // it may be cached
 		}
 		if err != nil {
 			return fmt.Errorf("replace: %w", err)
@@ -166,8 +169,9 @@ func (r *Root) make(rel string, overwrite bool, mk func(dfd int, name string) er
 	})
 }
 
-// at validates rel, opens its parent directory below the root and calls op
-// with it and rel's last component.
+// at validates rel, opens its parent directory below the root (or takes
+// it from the cache of directories opened so) and calls op with it and
+// rel's last component.
 func (r *Root) at(rel string, op func(dfd int, name string) error) error {
 	if err := checkRel(rel); err != nil {
 		return err
@@ -176,12 +180,12 @@ func (r *Root) at(rel string, op func(dfd int, name string) error) error {
 	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
 		dir, name = rel[:i], rel[i+1:]
 	}
-	dfd, err := r.open(dir, unix.O_DIRECTORY)
+	d, err := r.dirs.get(dir, func() (int, error) { return r.open(dir, unix.O_DIRECTORY) })
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dfd)
-	return op(dfd, name)
+	defer r.dirs.put(d)
+	return op(d.fd, name)
 }
 
 // open returns an O_PATH descriptor of rel below the root. With O_NOFOLLOW

@@ -247,3 +247,82 @@ func TestApplyRefusesOtherTypes(t *testing.T) {
 	}
 	checkUnchanged(t, before, snapshot(t, outside), false)
 }
+
+// TestReopenFile reopens a file CreateFile made, and refuses whatever
+// replaced it since: a hard link to a file outside, a second name, a
+// fifo (without blocking on it), a symbolic link. (Another file with one
+// name may get the freed inode number and pass: writing to it changes
+// nothing outside the root.)
+func TestReopenFile(t *testing.T) {
+	_, target, outside := plant(t)
+	r, err := OpenRoot(target)
+	must(t, err)
+	defer r.Close()
+	create := func(rel string) FileID {
+		f, err := r.CreateFile(rel, false)
+		must(t, err)
+		id, err := StatFile(f)
+		must(t, err)
+		must(t, f.Close())
+		return id
+	}
+	id := create("mine")
+	f, err := r.ReopenFile("mine", id)
+	must(t, err)
+	_, err = f.WriteAt([]byte("written"), 0)
+	must(t, err)
+	must(t, f.Close())
+	if b, _ := os.ReadFile(filepath.Join(target, "mine")); string(b) != "written" {
+		t.Errorf("the reopened file holds %q", b)
+	}
+	secret := filepath.Join(outside, "secret")
+	for name, replace := range map[string]func(p string){
+		"hard link outside": func(p string) { must(t, os.Remove(p)); must(t, os.Link(secret, p)) },
+		"second name":       func(p string) { must(t, os.Link(p, p+".2")) },
+		"fifo":              func(p string) { must(t, os.Remove(p)); must(t, unix.Mkfifo(p, 0o666)) },
+		"symlink":           func(p string) { must(t, os.Remove(p)); must(t, os.Symlink(secret, p)) },
+	} {
+		name = "r-" + name
+		id := create(name)
+		replace(filepath.Join(target, name))
+		f, err := r.ReopenFile(name, id)
+		if err == nil {
+			f.Close()
+			t.Errorf("%s: reopened", name)
+		} else if name != "r-symlink" && !errors.Is(err, ErrReplaced) {
+			t.Errorf("%s: %v, want ErrReplaced", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "keep" {
+		t.Errorf("the file outside holds %q", b)
+	}
+}
+
+// TestDirCacheForgets replaces, with overwrite, a directory the Root has
+// cached by a file and that file by a new directory: what is created in
+// the directory's name afterwards must land in the new directory, not in
+// the removed one.
+func TestDirCacheForgets(t *testing.T) {
+	target := t.TempDir()
+	r, err := OpenRoot(target)
+	must(t, err)
+	defer r.Close()
+	must(t, r.Mkdir("a", false))
+	f, err := r.CreateFile("a/x", false) // caches "a"
+	must(t, err)
+	must(t, f.Close())
+	must(t, r.Remove("a/x"))
+	f, err = r.CreateFile("a", true) // replaces the empty directory
+	must(t, err)
+	must(t, f.Close())
+	must(t, r.Mkdir("a", true)) // replaces the file
+	f, err = r.CreateFile("a/y", false)
+	must(t, err)
+	must(t, f.Close())
+	if _, err := os.Stat(filepath.Join(target, "a", "y")); err != nil {
+		t.Errorf("a/y is not in the new directory: %v", err)
+	}
+	if len(r.dirs.dirs) > maxDirs {
+		t.Errorf("%d directories cached", len(r.dirs.dirs))
+	}
+}

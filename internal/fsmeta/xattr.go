@@ -67,12 +67,13 @@ func readSized(buf []byte, get func([]byte) (int, error)) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// setXattrs sets attrs on the file procPath names. An attribute outside the
-// "user." namespace that the kernel refuses with EPERM or ENOTSUP is skipped
-// with a warning; every other failure is an error.
-func setXattrs(procPath string, attrs []tree.Xattr) (warnings []error, err error) {
+// setXattrs sets attrs on a file with set (setxattr on a path or
+// fsetxattr on a descriptor). An attribute outside the "user." namespace
+// that the kernel refuses with EPERM or ENOTSUP is skipped with a warning;
+// every other failure is an error.
+func setXattrs(set func(name string, value []byte) error, attrs []tree.Xattr) (warnings []error, err error) {
 	for _, x := range attrs {
-		err := unix.Setxattr(procPath, x.Name, x.Value, 0)
+		err := set(x.Name, x.Value)
 		switch {
 		case err == nil:
 		case !strings.HasPrefix(x.Name, "user.") && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOTSUP)):

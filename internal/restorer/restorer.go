@@ -36,18 +36,17 @@ type Options struct {
 	// Exclude leaves out the items it matches, and what they hold.
 	Exclude   pattern.List
 	Overwrite Overwrite // what to do where the target already holds an item
-	Workers   int
+	Workers   int       // ranges of packs, or trees, read at once
 	// Limits bound what the restore may visit (treewalk.LimitsFor the
 	// snapshot); zero fields stand for the absolute caps.
 	Limits treewalk.Limits
 }
 
-// Restores read packs in aligned windows of readWindow bytes and keep the
-// last readWindows of them (docs/format.md §10).
-const (
-	readWindow  = 4 << 20
-	readWindows = 8
-)
+// maxBatch bounds the data extents planned before the pack phase runs,
+// and so the memory of the plan (a few hundred bytes an extent, with the
+// tree nodes of its files): a larger restore runs in batches, each reading
+// every pack range it needs once. (A variable for tests.)
+var maxBatch = 1 << 18
 
 // maxPath is the longest path, relative to the target, that the kernel
 // resolves (PATH_MAX less the NUL); longer ones cannot be created.
@@ -85,16 +84,27 @@ type Stats struct {
 	Kept                atomic.Int64 // existing items left as they were (OverwriteIfChanged, OverwriteNever)
 }
 
-// Restorer runs one restore.
+// Restorer runs one restore. The walk creates, in path order, the items
+// the patterns select (a directory only when selected itself or on the
+// way to something restored) and plans the data of regular files; the
+// pack phase then reads each pack range the plan needs once, decrypts
+// each blob once and writes it to every file and offset that holds it,
+// creating each file when its first blob arrives (docs/format.md §5.0,
+// §10).
 type Restorer struct {
 	r     *repo.Repo
 	opts  Options
 	Stats Stats
 	root  *fsmeta.Root
-	blobs *repo.WindowReader
-
-	jobs chan fileJob
-	wg   sync.WaitGroup
+	trees *trees
+	sizes map[blob.ID]int64 // of the packs in the store
+	// loadBlob reads one blob on its own (repo.Repo.LoadBlob, which tries
+	// every copy the index lists): the trees' reader, and the pack phase's
+	// fallback for a blob it cannot read in its range or that fails to
+	// authenticate there.
+	loadBlob loadFunc
+	plan     *plan
+	files    *openFiles
 
 	path *tree.Path // of the item being restored, relative to the target
 	open []openDir  // the directories being walked, outermost first
@@ -108,11 +118,6 @@ type Restorer struct {
 	links    []linkJob            // hard links, made after all files
 	firstOf  map[[2]uint64]string // (device, inode) -> first path of a hard-link group
 	created  map[string]bool      // first paths of hard-link groups this restore wrote
-}
-
-type fileJob struct {
-	rel  string
-	node *tree.Node
 }
 
 type dirMeta struct {
@@ -130,7 +135,8 @@ func New(r *repo.Repo, opts Options) *Restorer {
 	if opts.Workers <= 0 {
 		opts.Workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	return &Restorer{r: r, opts: opts, firstOf: make(map[[2]uint64]string), created: make(map[string]bool)}
+	return &Restorer{r: r, opts: opts, loadBlob: r.LoadBlob, plan: newPlan(),
+		firstOf: make(map[[2]uint64]string), created: make(map[string]bool)}
 }
 
 func (rs *Restorer) addErr(err error) {
@@ -164,11 +170,12 @@ func (rs *Restorer) Warnings() []error { return rs.warnings }
 // the others; if the patterns select nothing, it fails with
 // ErrNothingSelected.
 func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
-	blobs, err := rs.r.NewWindowReader(ctx, readWindow, readWindows)
+	sizes, err := rs.r.PackSizes(ctx)
 	if err != nil {
 		return err
 	}
-	rs.blobs = blobs
+	rs.sizes = sizes
+	rs.trees = newTrees(rs.loadBlob, rs.opts.Workers)
 	if err := rs.measure(ctx, rootTree); err != nil {
 		return err
 	}
@@ -180,20 +187,26 @@ func (rs *Restorer) Run(ctx context.Context, rootTree blob.ID) error {
 		return fmt.Errorf("opening target: %w", err)
 	}
 	defer root.Close()
-	rs.root = root
-	rs.jobs = make(chan fileJob, 4*rs.opts.Workers)
-	for range rs.opts.Workers {
-		rs.wg.Add(1)
-		go rs.fileWorker(ctx)
-	}
+	rs.root, rs.files = root, newOpenFiles(root, rs.replace())
 	rs.path = tree.NewPath("")
-	walkErr := rs.walk(ctx, rootTree)
-	close(rs.jobs)
-	rs.wg.Wait()
-	if walkErr != nil {
-		return walkErr
+	if err := rs.walk(ctx, rootTree); err != nil {
+		// Finishes the files begun, or removes them if ctx is done.
+		_ = rs.flush(context.WithoutCancel(ctx), ctx.Err())
+		return err
 	}
-	rs.finish(ctx)
+	if err := rs.flush(ctx, nil); err != nil {
+		return err
+	}
+	if err := rs.finish(ctx); err != nil {
+		return err
+	}
+	return rs.result()
+}
+
+// result is what a restore that ran to the end returns: an *Error if items
+// could not be restored, ErrNothingSelected if the patterns selected
+// nothing, or nil.
+func (rs *Restorer) result() error {
 	if rs.nerrs > 0 {
 		return &Error{Count: rs.nerrs, Existing: rs.nexist, First: rs.errs[0]}
 	}
@@ -229,7 +242,7 @@ func (e *Error) Unwrap() error { return e.First }
 // rs.path.
 func (rs *Restorer) walk(ctx context.Context, ids ...blob.ID) error {
 	for _, id := range ids {
-		b, err := rs.blobs.LoadBlob(ctx, blob.Tree, id, nil)
+		b, err := rs.trees.LoadBlob(ctx, blob.Tree, id, nil)
 		if err != nil {
 			return fmt.Errorf("directory %q: %w", "/"+rs.path.String(), err)
 		}
@@ -285,11 +298,7 @@ func (rs *Restorer) entry(ctx context.Context, rel string, n *tree.Node) error {
 	}
 	switch n.Type {
 	case tree.File:
-		select {
-		case rs.jobs <- fileJob{rel, n}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return rs.startFile(ctx, rel, n)
 	case tree.Symlink:
 		rs.apply(rel, n, rs.root.Symlink(n.LinkTarget, rel, rs.replace()))
 	default:
@@ -361,24 +370,41 @@ func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	}
 }
 
-// finish makes hard links and sets directory metadata, children first. A
-// link is made only to a file this restore wrote itself, never to whatever
-// already stood at that path; the shared inode already has its metadata.
-// When the group's first file could not be written, the link is restored
-// as a file of its own.
-func (rs *Restorer) finish(ctx context.Context) {
+// finish makes hard links and sets directory metadata, children first.
+func (rs *Restorer) finish(ctx context.Context) error {
+	if err := rs.link(ctx); err != nil {
+		return err
+	}
+	for i := len(rs.dirs) - 1; i >= 0; i-- {
+		rs.apply(rs.dirs[i].rel, rs.dirs[i].node, nil)
+	}
+	return nil
+}
+
+// link makes the hard links of the restore. A link is made only to a file
+// this restore wrote itself, never to whatever already stood at that
+// path; the shared inode already has its metadata. When the group's first
+// file could not be written, the link is restored as a file of its own,
+// through the pack phase, before the links are made. It returns only the
+// error of a failed batch.
+func (rs *Restorer) link(ctx context.Context) error {
+	var linked []linkJob
 	for _, l := range rs.links {
 		if rs.unchanged(l.rel, l.node) {
 			continue
 		}
 		if !rs.created[l.target] {
-			_, err := rs.restoreFile(ctx, l.rel, l.node, nil)
-			rs.apply(l.rel, l.node, err)
-			if err == nil {
-				rs.Stats.Files.Add(1)
+			if err := rs.startFile(ctx, l.rel, l.node); err != nil {
+				return err
 			}
 			continue
 		}
+		linked = append(linked, l)
+	}
+	if err := rs.flush(ctx, nil); err != nil {
+		return err
+	}
+	for _, l := range linked {
 		if err := rs.root.Link(l.target, l.rel, rs.replace()); err != nil {
 			if !rs.kept(err) {
 				rs.addErr(fmt.Errorf("%s: %w", l.rel, err))
@@ -387,9 +413,7 @@ func (rs *Restorer) finish(ctx context.Context) {
 		}
 		rs.Stats.Files.Add(1)
 	}
-	for i := len(rs.dirs) - 1; i >= 0; i-- {
-		rs.apply(rs.dirs[i].rel, rs.dirs[i].node, nil)
-	}
+	return nil
 }
 
 // ErrNotInSnapshot is wrapped when an Include path names nothing.

@@ -76,19 +76,21 @@ func (rs *Restorer) makeParents() bool {
 // matches nothing in the snapshot, or if what the restore may visit,
 // every occurrence of a shared tree counted, exceeds the limits. With only
 // literal paths to include, it measures and loads only the trees on their
-// way (treewalk.Sizes loads each distinct tree once); otherwise the whole
-// snapshot.
+// way and below them; otherwise the whole snapshot. The trees it needs are
+// prefetched in parallel and kept for the walk (trees), so each distinct
+// tree is read once while the cache has room.
 func (rs *Restorer) measure(ctx context.Context, rootTree blob.ID) error {
 	lits, globs := splitIncludes(rs.opts.Include)
-	sizes := treewalk.NewSizes(rs.blobs)
+	sizes := treewalk.NewSizes(rs.trees)
 	if len(lits) > 0 && len(globs) == 0 {
 		return rs.measureLiterals(ctx, sizes, rootTree, lits)
 	}
+	rs.trees.prefetch(ctx, []blob.ID{rootTree})
 	if _, err := rs.opts.Limits.Measure(ctx, sizes, "/", rootTree); err != nil {
 		return err
 	}
 	for _, lit := range lits {
-		if _, err := lookup(ctx, rs.blobs, rootTree, lit); err != nil {
+		if _, err := lookup(ctx, rs.trees, rootTree, lit); err != nil {
 			return err
 		}
 	}
@@ -119,10 +121,11 @@ func splitIncludes(l pattern.List) (lits []literal, globs []*pattern.Pattern) {
 func (rs *Restorer) measureLiterals(ctx context.Context, sizes *treewalk.Sizes, rootTree blob.ID, lits []literal) error {
 	var total treewalk.Size
 	for _, lit := range lits {
-		n, err := lookup(ctx, rs.blobs, rootTree, lit)
+		n, err := lookup(ctx, rs.trees, rootTree, lit)
 		if err != nil {
 			return err
 		}
+		rs.trees.prefetch(ctx, n.Subtrees)
 		sz, err := rs.opts.Limits.Measure(ctx, sizes, "/"+lit.path, n.Subtrees...)
 		if err != nil {
 			return err
@@ -150,7 +153,7 @@ func (rs *Restorer) search(ctx context.Context, rootTree blob.ID, pats []*patter
 	left := pats
 	var walk func(rel string, ids []blob.ID) error
 	walk = func(rel string, ids []blob.ID) error {
-		nodes, err := treewalk.Entries(ctx, rs.blobs, ids)
+		nodes, err := treewalk.Entries(ctx, rs.trees, ids)
 		if err != nil {
 			return err
 		}

@@ -79,8 +79,16 @@ func (r *Repo) Snapshot(t testing.TB, id blob.ID) snapshot.Stored {
 // Reopen opens the repository again from its store and loads the index.
 func (r *Repo) Reopen(t testing.TB) *repo.Repo {
 	t.Helper()
+	return r.OpenOn(t, r.Store)
+}
+
+// OpenOn opens the repository from st, which must hold the repository's
+// objects (a wrapper of r.Store, say, that counts reads), and loads the
+// index.
+func (r *Repo) OpenOn(t testing.TB, st store.Store) *repo.Repo {
+	t.Helper()
 	ctx := context.Background()
-	o, err := repo.Open(ctx, r.Store, r.dev)
+	o, err := repo.Open(ctx, st, r.dev)
 	if err != nil {
 		t.Fatal(err)
 	}
