@@ -41,6 +41,9 @@ func TestWarmArenaReused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("derives a key with the default parameters")
 	}
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory faults pages of its own; run without -race")
+	}
 	p := DefaultKDFParams()
 	warmArena(p)
 	before := minorFaults(t)
