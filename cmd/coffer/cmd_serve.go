@@ -25,7 +25,7 @@ func serveCommand() *command {
 		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL] [--object-catalog]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
-			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required; with --db, account stores and TLS certificate only)")
+			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required unless --db and --objects hold everything and --tls-cert or --insecure-http is given)")
 			fs.StringVar(&cfg.DB, "db", "", "PostgreSQL metadata database, postgres://…, which several instances may share (default: SQLite in DIR/meta.db); needs --log-key; give a password in PGPASSWORD or ~/.pgpass, not the URL")
 			fs.StringVar(&cfg.LogKeyFile, "log-key", "", "transparency log signing key file, made if missing (default: DIR/log.key); every instance on one --db must be given the same one")
 			fs.StringVar(&cfg.Objects, "objects", "", "where accounts' objects are kept: s3://BUCKET/PREFIX, with credentials and region from the AWS_* environment (default: DIR/accounts)")
@@ -51,8 +51,8 @@ func serveCommand() *command {
 			if len(args) > 0 {
 				return usageError{"serve takes no arguments but migrate"}
 			}
-			if cfg.Data == "" {
-				return usageError{"serve needs --data DIR"}
+			if cfg.Data == "" && (cfg.DB == "" || cfg.Objects == "") {
+				return usageError{"serve needs --data DIR, unless --db and --objects hold everything"}
 			}
 			if cfg.DB != "" && cfg.LogKeyFile == "" {
 				return usageError{"serve --db needs --log-key FILE: every instance signs the log with the same key"}

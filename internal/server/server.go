@@ -182,12 +182,9 @@ func New(cfg Config) (*Server, error) {
 		pageLen:  wire.MaxChainPage,
 		progress: progressTimeout,
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
 	var err error
-	if s.unlock, err = LockData(cfg.Data, false); err != nil {
-		return nil, fmt.Errorf("refusing to start: %w (coffer serve migrate is copying it)", err)
+	if s.unlock, err = openData(cfg.Data); err != nil {
+		return nil, err
 	}
 	started := false
 	defer func() {
@@ -278,10 +275,8 @@ func (s *Server) sweep(ctx context.Context, c *objects.Cataloged) {
 // checkConfig refuses a configuration that New cannot serve.
 func checkConfig(cfg Config) error {
 	switch {
-	case cfg.Data == "":
-		// Objects are kept there until the server has another object
-		// backend.
-		return errors.New("no data directory given (it holds the objects, also with a metadata database)")
+	case cfg.Data == "" && !stateless(cfg):
+		return errors.New("no data directory given (it holds the SQLite database, the objects or the self-signed certificate; with a PostgreSQL database, objects in S3 and a TLS certificate or plain HTTP, none is needed)")
 	case cfg.DB != "" && !strings.HasPrefix(cfg.DB, "postgres://") && !strings.HasPrefix(cfg.DB, "postgresql://"):
 		return errors.New("the metadata database must be a postgres:// URL")
 	case cfg.DB != "" && cfg.LogKeyFile == "":
@@ -478,3 +473,28 @@ func openObjects(cfg Config) (objects.Backend, error) {
 
 // store returns the object store of an account.
 func (s *Server) store(account string) (store.Store, error) { return s.objects.Account(account) }
+
+// stateless reports whether cfg keeps nothing in a data directory: the
+// metadata in PostgreSQL, the objects in S3, the log key in a file of its
+// own and a given TLS certificate (or none), as instances behind a load
+// balancer run.
+func stateless(cfg Config) bool {
+	return cfg.DB != "" && cfg.Objects != "" && (cfg.InsecureHTTP || cfg.TLSCert != "")
+}
+
+// openData creates the data directory if one is given and holds its
+// shared lock, which coffer serve migrate takes exclusively; it returns
+// the function that releases it.
+func openData(dir string) (func(), error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := LockData(dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("refusing to start: %w (coffer serve migrate is copying it)", err)
+	}
+	return unlock, nil
+}
