@@ -207,11 +207,18 @@ func (r *Repo) LoadIndex(ctx context.Context) error {
 	return r.recoverPacks(ctx, orphans, sizes)
 }
 
-// recoverPacks reads whole each pack no index object names (left by an
+// recoverPacks indexes each pack no index object names (left by an
 // interrupted backup, or uploaded without an index by a device that may
-// lie) and indexes the copies in it that authenticate, to be listed in
-// this device's next index object (docs/format.md §7.3).
+// lie; docs/format.md §7.3). A reader indexes its header's entries as
+// untrusted copies, which reads try like any other; only a writer, which
+// may deduplicate against them and lists them in its next index object,
+// reads the pack whole and keeps the copies that authenticate. So a device
+// uploading packs without an index cannot make every read-only command
+// download them.
 func (r *Repo) recoverPacks(ctx context.Context, ids []blob.ID, sizes map[blob.ID]int64) error {
+	if !r.writing.Load() {
+		return r.headerPacks(ctx, ids, sizes)
+	}
 	for _, id := range ids {
 		v, err := r.VerifyPack(ctx, id, sizes[id], nil)
 		if err != nil || len(v.Good) == 0 {
@@ -221,6 +228,22 @@ func (r *Repo) recoverPacks(ctx context.Context, ids []blob.ID, sizes map[blob.I
 		ip := index.Pack{ID: id, Blobs: v.Good}
 		r.Index.AddPack(ip)
 		r.packer.addPending(ip)
+	}
+	return nil
+}
+
+// headerPacks indexes, untrusted, what the headers of the packs list.
+func (r *Repo) headerPacks(ctx context.Context, ids []blob.ID, sizes map[blob.ID]int64) error {
+	for _, id := range ids {
+		entries, err := r.PackHeader(ctx, id, sizes[id])
+		if err != nil {
+			continue // reported by check; not used
+		}
+		ip := index.Pack{ID: id, Blobs: make([]index.Blob, len(entries))}
+		for i, e := range entries {
+			ip.Blobs[i] = index.Blob{Type: e.Type, ID: e.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
+		}
+		r.Index.AddFile(&index.File{Packs: []index.Pack{ip}}, false)
 	}
 	return nil
 }

@@ -22,6 +22,22 @@ import (
 // crashed leaves a repository as a backup that crashed after uploading its
 // packs but before writing its index would: packs in the store, in no
 // index object. It returns the blobs saved.
+// TestReaderIndexesUnindexedPackUntrusted: a reader (no session) reads
+// an unindexed pack's header only: its blobs read, but a writer would not
+// deduplicate against them without reading the pack.
+func TestReaderIndexesUnindexedPackUntrusted(t *testing.T) {
+	f := newFixture(t)
+	saved := crashed(t, f)
+	r := f.reopen(t)
+	loadIndex(t, r)
+	for id, b := range saved {
+		mustLoad(t, r, blob.Data, id, b)
+		if r.Index.Has(id) {
+			t.Fatalf("blob %s of an unindexed pack trusted from its header alone", id.Short())
+		}
+	}
+}
+
 func crashed(t *testing.T, f *fixture) map[blob.ID][]byte {
 	t.Helper()
 	saved := map[blob.ID][]byte{}
@@ -35,14 +51,20 @@ func crashed(t *testing.T, f *fixture) map[blob.ID][]byte {
 	return saved
 }
 
-// TestRecoverUnindexedPack checks that LoadIndex reads packs that are in
-// no index object from their own headers, that their blobs are reused and
-// not uploaded again, and that the next Flush indexes them.
+// TestRecoverUnindexedPack checks that LoadIndex in a writer (a backup,
+// its session started) reads packs that are in no index object whole,
+// that their authentic blobs are reused and not uploaded again, and that
+// the next Flush indexes them.
 func TestRecoverUnindexedPack(t *testing.T) {
 	f := newFixture(t)
 	saved := crashed(t, f)
 	packs := names(t, f.r, store.Packs)
 	r := f.reopen(t)
+	sess, err := r.StartSession(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.End(ctx)
 	loadIndex(t, r)
 	for id, b := range saved {
 		mustLoad(t, r, blob.Data, id, b)
