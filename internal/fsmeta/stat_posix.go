@@ -1,12 +1,5 @@
-// Package fsmeta captures and applies the file-system metadata of Linux files
-// for backup and restore: every file type, permission bits with setuid, setgid
-// and sticky, numeric and named owners, nanosecond modification times,
-// extended attributes, hard-link identity and the data ranges of sparse files
-// (docs/parts/05-0-metadata.md lists what is and is not recorded).
-//
-// Capture never follows a symbolic link. Restore goes through a Root, which
-// never creates, opens or changes anything outside its directory, whatever
-// names a snapshot holds and whatever symbolic links exist in the target.
+//go:build linux || darwin || freebsd
+
 package fsmeta
 
 import (
@@ -43,56 +36,68 @@ func nodeType(mode uint32) tree.NodeType {
 	return 0
 }
 
+// reservedChars are the bytes, besides '/' and NUL, that a name restored
+// here may not hold: none.
+const reservedChars = ""
+
 // errUnknownType is returned for a file that is none of the node types.
 var errUnknownType = errors.New("unsupported file type")
 
-// Stat returns the metadata of path, which is never followed if it is a
-// symbolic link, as a Node without content. Name is the last element of path
-// (filepath.Base), so a caller capturing a root such as "/" names it itself.
-// Size is set for regular files, Rdev for devices, LinkTarget for symbolic
-// links; Inode, Device and Links for all. Xattrs holds every attribute the
-// caller may read, sorted by name. User and Group are the names of UID and GID
-// on this system, empty when unknown; they are looked up once per ID.
-//
-// Stat costs one lstat and one llistxattr, plus one lgetxattr per attribute
-// and one readlink per symbolic link.
-func Stat(path string) (*tree.Node, error) {
+// rawStat is what Stat takes from a stat structure, whose field types
+// differ between systems (stat_linux.go, stat_darwin.go, stat_freebsd.go).
+type rawStat struct {
+	mode             uint32 // st_mode, type bits included
+	dev, rdev, nlink uint64
+	mtime, ctime     int64 // nanoseconds
+	meta             platformMeta
+}
+
+// capture is Stat with its warnings. It costs one lstat and one
+// llistxattr, plus one lgetxattr per attribute (two on FreeBSD) and one
+// readlink per symbolic link.
+func capture(path string) (*tree.Node, []error, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
-		return nil, fmt.Errorf("fsmeta: lstat %q: %w", path, err)
+		return nil, nil, fmt.Errorf("fsmeta: lstat %q: %w", path, err)
 	}
+	rs := fromStat(&st)
 	n := &tree.Node{
 		Name:   []byte(filepath.Base(path)),
-		Type:   nodeType(st.Mode),
-		Mode:   st.Mode & 0o7777,
+		Type:   nodeType(rs.mode),
+		Mode:   rs.mode & 0o7777,
 		UID:    st.Uid,
 		GID:    st.Gid,
 		User:   userNames.get(st.Uid),
 		Group:  groupNames.get(st.Gid),
-		MTime:  st.Mtim.Nano(),
-		CTime:  st.Ctim.Nano(),
+		MTime:  rs.mtime,
+		CTime:  rs.ctime,
 		Inode:  st.Ino,
-		Device: uint64(st.Dev),
-		Links:  uint64(st.Nlink),
+		Device: rs.dev,
+		Links:  rs.nlink,
 	}
 	var err error
 	switch n.Type {
 	case tree.File:
 		n.Size = uint64(st.Size)
 	case tree.CharDev, tree.BlockDev:
-		n.Rdev = uint64(st.Rdev)
+		n.Rdev = rs.rdev
 	case tree.Symlink:
 		n.LinkTarget, err = readLink(path, st.Size)
 	case 0:
-		err = fmt.Errorf("%w (mode %#o)", errUnknownType, st.Mode)
+		err = fmt.Errorf("%w (mode %#o)", errUnknownType, rs.mode)
 	}
+	var warnings []error
 	if err == nil {
-		n.Xattrs, err = readXattrs(path)
+		n.Xattrs, warnings, err = readXattrs(path)
+		n.Xattrs = withMeta(n.Xattrs, rs.meta)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fsmeta: %q: %w", path, err)
+		return nil, nil, fmt.Errorf("fsmeta: %q: %w", path, err)
 	}
-	return n, nil
+	for i, w := range warnings {
+		warnings[i] = fmt.Errorf("fsmeta: %q: %w", path, w)
+	}
+	return n, warnings, nil
 }
 
 // readLink returns the target of the symbolic link path, whose lstat size is
@@ -129,13 +134,11 @@ func ReadDirNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-// Unchanged reports whether cur, just captured, describes the same content as
-// old, captured by an earlier backup: same type, size, modification and status
-// change times, inode and device. A backup may then reuse old's content
-// instead of reading the file again. A nil node is never unchanged.
-func Unchanged(old, cur *tree.Node) bool {
-	return old != nil && cur != nil &&
-		old.Type == cur.Type && old.Size == cur.Size &&
-		old.MTime == cur.MTime && old.CTime == cur.CTime &&
-		old.Inode == cur.Inode && old.Device == cur.Device
+// StatFile returns the identity of an open file, for ReopenFile.
+func StatFile(f *os.File) (FileID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return FileID{}, fmt.Errorf("fstat %s: %w", f.Name(), err)
+	}
+	return FileID{fromStat(&st).dev, st.Ino}, nil
 }

@@ -1,25 +1,13 @@
 package fsmeta
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"slices"
 	"strconv"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/coffer-backup/coffer/internal/tree"
 )
-
-// ApplyOptions tunes how Apply restores metadata.
-type ApplyOptions struct {
-	// NumericOwner restores the recorded UID and GID as they are. Otherwise,
-	// as tar does, a recorded user or group name that exists on this system
-	// is restored as this system's ID for it.
-	NumericOwner bool
-}
 
 // Apply gives rel, which must already exist with n's type, the metadata n
 // records, in this order: owner, extended attributes, permission bits (not
@@ -53,6 +41,8 @@ func (r *Root) Apply(rel string, n *tree.Node, opts ApplyOptions) (warnings []er
 }
 
 // apply gives the file fd, an O_PATH descriptor, the metadata of n.
+// Platform metadata (another system's birth time, flags, Windows
+// attributes) is not applied, with a warning each.
 func apply(fd int, n *tree.Node, opts ApplyOptions) (warnings []error, err error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -61,7 +51,9 @@ func apply(fd int, n *tree.Node, opts ApplyOptions) (warnings []error, err error
 	if t := nodeType(st.Mode); t != n.Type {
 		return nil, fmt.Errorf("%w: found a %s, want a %s", ErrTypeMismatch, t, n.Type)
 	}
-	if w, err := chown(fd, n, opts); err != nil {
+	real, meta, warnings := splitMeta(n.Xattrs)
+	warnings = append(warnings, meta.unsupported()...)
+	if w, err := chown(chownFD(fd), n, opts); err != nil {
 		return nil, err
 	} else if w != nil {
 		warnings = append(warnings, w)
@@ -70,7 +62,7 @@ func apply(fd int, n *tree.Node, opts ApplyOptions) (warnings []error, err error
 	// descriptor before Linux 6.13 and 6.6, but /proc/self/fd/N leads to the
 	// very file fd refers to, without following it if it is a symbolic link.
 	proc := "/proc/self/fd/" + strconv.Itoa(fd)
-	ws, err := setXattrs(func(name string, value []byte) error { return unix.Setxattr(proc, name, value, 0) }, n.Xattrs)
+	ws, err := setXattrs(func(name string, value []byte) error { return unix.Setxattr(proc, name, value, 0) }, real)
 	warnings = append(warnings, ws...)
 	if err != nil {
 		return warnings, err
@@ -87,45 +79,10 @@ func apply(fd int, n *tree.Node, opts ApplyOptions) (warnings []error, err error
 	return warnings, nil
 }
 
-// chown sets the owner of fd to n's, mapped by name unless opts.NumericOwner,
-// when the process may. It returns a warning when it may not or the kernel
-// refuses the IDs (EPERM, or EINVAL for IDs a user namespace cannot map).
-func chown(fd int, n *tree.Node, opts ApplyOptions) (warning, err error) {
-	uid, gid := n.UID, n.GID
-	if !opts.NumericOwner {
-		if u := userIDs.get(n.User); u.ok {
-			uid = u.id
-		}
-		if g := groupIDs.get(n.Group); g.ok {
-			gid = g.id
-		}
+// chownFD returns chown's setter for fd, an O_PATH or open descriptor,
+// which is not followed if it is a symbolic link.
+func chownFD(fd int) func(uid, gid int) error {
+	return func(uid, gid int) error {
+		return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
 	}
-	if !mayChown(uid, gid) {
-		return fmt.Errorf("%w: owner %d:%d needs root", ErrNotRestored, uid, gid), nil
-	}
-	err = unix.Fchownat(fd, "", int(uid), int(gid), unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
-	switch {
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EINVAL):
-		return fmt.Errorf("%w: owner %d:%d: %w", ErrNotRestored, uid, gid, err), nil
-	case err != nil:
-		return nil, fmt.Errorf("chown: %w", err)
-	}
-	return nil, nil
-}
-
-// supplementaryGroups returns the process's supplementary group IDs.
-var supplementaryGroups = sync.OnceValue(func() []int {
-	groups, _ := os.Getgroups() // none if unknown: only root then sets owners
-	return groups
-})
-
-// mayChown reports whether the process may give a file owner uid and group
-// gid: root may, and so may user uid for a group it belongs to.
-func mayChown(uid, gid uint32) bool {
-	euid := os.Geteuid()
-	if euid == 0 {
-		return true
-	}
-	return uint32(euid) == uid &&
-		(uint32(os.Getegid()) == gid || slices.Contains(supplementaryGroups(), int(gid)))
 }

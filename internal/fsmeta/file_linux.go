@@ -1,7 +1,6 @@
 package fsmeta
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,22 +10,6 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/tree"
 )
-
-// ErrReplaced is returned by ReopenFile when the file at the path is not
-// the one this restore created there.
-var ErrReplaced = errors.New("file replaced since it was created")
-
-// FileID identifies a file by device and inode.
-type FileID struct{ Dev, Ino uint64 }
-
-// StatFile returns the identity of an open file, for ReopenFile.
-func StatFile(f *os.File) (FileID, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return FileID{}, fmt.Errorf("fstat %s: %w", f.Name(), err)
-	}
-	return FileID{uint64(st.Dev), st.Ino}, nil
-}
 
 // ReopenFile opens for writing again the regular file rel that CreateFile
 // made, whose identity was id. It resolves rel as every path below the
@@ -70,12 +53,16 @@ func (r *Root) ApplyFile(f *os.File, rel string, n *tree.Node, opts ApplyOptions
 	if n.Type != tree.File {
 		return nil, r.fail("apply", rel, fmt.Errorf("%w: found a file, want a %s", ErrTypeMismatch, n.Type))
 	}
-	if w, err := chown(fd, n, opts); err != nil {
+	real, meta, ws := splitMeta(n.Xattrs)
+	for _, w := range append(ws, meta.unsupported()...) {
+		warnings = append(warnings, r.fail("apply", rel, w))
+	}
+	if w, err := chown(chownFD(fd), n, opts); err != nil {
 		return nil, r.fail("apply", rel, err)
 	} else if w != nil {
 		warnings = append(warnings, r.fail("apply", rel, w))
 	}
-	ws, err := setXattrs(func(name string, value []byte) error { return unix.Fsetxattr(fd, name, value, 0) }, n.Xattrs)
+	ws, err = setXattrs(func(name string, value []byte) error { return unix.Fsetxattr(fd, name, value, 0) }, real)
 	for _, w := range ws {
 		warnings = append(warnings, r.fail("apply", rel, w))
 	}

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package fsmeta
 
 import (
@@ -7,9 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// Range is a run of Len bytes of a file's data starting at offset Off.
-type Range struct{ Off, Len int64 }
 
 // DataRanges returns the ranges of the first size bytes of f, an open regular
 // file, that hold data, in increasing order; the bytes between them are holes,

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package fsmeta
 
 import (
@@ -13,8 +15,9 @@ import (
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
-// xattrMax is the kernel's limit on both the size of one attribute value and
-// the length of the list of attribute names (XATTR_SIZE_MAX, XATTR_LIST_MAX).
+// xattrMax is Linux's limit on both the size of one attribute value and the
+// length of the list of attribute names (XATTR_SIZE_MAX, XATTR_LIST_MAX), and
+// the format's limit on a value (docs/format.md §5.2).
 const xattrMax = 64 << 10
 
 // xattrBuf is the size of the pooled buffer tried first; lists and values
@@ -24,47 +27,40 @@ const xattrBuf = 1 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, xattrBuf); return &b }}
 
+// errTooLarge is returned for an attribute value larger than the format
+// allows (macOS allows larger ones, such as resource forks).
+var errTooLarge = fmt.Errorf("value larger than %d bytes", xattrMax)
+
 // readXattrs returns every extended attribute of path (not followed) that the
-// caller may read, sorted by name. A file system without attributes has none.
-func readXattrs(path string) ([]tree.Xattr, error) {
+// caller may read, sorted by name, and as warnings those too large to record.
+// A file system without attributes has none.
+func readXattrs(path string) ([]tree.Xattr, []error, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	list, err := readSized(*bp, func(b []byte) (int, error) { return unix.Llistxattr(path, b) })
+	names, err := listXattrs(path, *bp)
 	switch {
 	case errors.Is(err, unix.ENOTSUP):
-		return nil, nil // the file system has no attributes
+		return nil, nil, nil // the file system has no attributes
 	case err != nil:
-		return nil, fmt.Errorf("llistxattr: %w", err)
-	case len(list) == 0:
-		return nil, nil
+		return nil, nil, fmt.Errorf("llistxattr: %w", err)
 	}
 	var attrs []tree.Xattr
-	for name := range strings.SplitSeq(strings.TrimSuffix(string(list), "\x00"), "\x00") {
-		value, err := readSized(*bp, func(b []byte) (int, error) { return unix.Lgetxattr(path, name, b) })
+	var warnings []error
+	for _, name := range names {
+		value, err := getXattr(path, name, *bp)
 		switch {
-		case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		case errors.Is(err, errNoAttr), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 			continue // removed since it was listed, or not readable by this process
+		case errors.Is(err, errTooLarge):
+			warnings = append(warnings, fmt.Errorf("%w: xattr %q: %w", ErrNotRecorded, name, err))
+			continue
 		case err != nil:
-			return nil, fmt.Errorf("lgetxattr %q: %w", name, err)
+			return nil, nil, fmt.Errorf("lgetxattr %q: %w", name, err)
 		}
 		attrs = append(attrs, tree.Xattr{Name: name, Value: bytes.Clone(value)})
 	}
 	slices.SortFunc(attrs, func(a, b tree.Xattr) int { return strings.Compare(a.Name, b.Name) })
-	return attrs, nil
-}
-
-// readSized calls get with buf and, if buf is too small, once more with a
-// buffer of the kernel's maximum size. It returns the bytes get filled.
-func readSized(buf []byte, get func([]byte) (int, error)) ([]byte, error) {
-	n, err := get(buf)
-	if errors.Is(err, unix.ERANGE) {
-		buf = make([]byte, xattrMax)
-		n, err = get(buf)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return buf[:n], nil
+	return attrs, warnings, nil
 }
 
 // setXattrs sets attrs on a file with set (setxattr on a path or

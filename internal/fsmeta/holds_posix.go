@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package fsmeta
 
 import (
@@ -22,17 +24,18 @@ func (r *Root) Holds(rel string, n *tree.Node) (bool, error) {
 		if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
-		if nodeType(st.Mode) != n.Type {
+		rs := fromStat(&st)
+		if nodeType(rs.mode) != n.Type {
 			return nil
 		}
 		switch n.Type {
 		case tree.File:
-			same = uint64(st.Size) == n.Size && st.Mtim.Nano() == n.MTime
+			same = uint64(st.Size) == n.Size && rs.mtime == n.MTime
 		case tree.Symlink:
 			target, err := readLinkAt(dfd, name, st.Size)
 			same = err == nil && bytes.Equal(target, n.LinkTarget)
 		case tree.CharDev, tree.BlockDev:
-			same = uint64(st.Rdev) == n.Rdev
+			same = rs.rdev == n.Rdev
 		default:
 			same = true
 		}

@@ -1,9 +1,10 @@
+//go:build linux || darwin || freebsd
+
 package fsmeta
 
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,50 +14,23 @@ import (
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
-// Errors a Root returns; test them with errors.Is.
-var (
-	// ErrInvalidPath is returned for a relative path that is empty, absolute,
-	// or has a component that is empty, ".", ".." or holds a NUL byte.
-	ErrInvalidPath = errors.New("invalid relative path")
-	// ErrNeedsPrivilege is returned when creating a device node is refused
-	// because the process is not root (lacks CAP_MKNOD).
-	ErrNeedsPrivilege = errors.New("creating device nodes needs root (CAP_MKNOD)")
-	// ErrTypeMismatch is returned by Apply when the file found is not of the
-	// node's type.
-	ErrTypeMismatch = errors.New("file type differs from the snapshot's")
-	// ErrNotRestored wraps each warning of Apply: metadata that was skipped.
-	ErrNotRestored = errors.New("metadata not restored")
-)
-
-// resolveBeneath is how every path below a Root is resolved: never leaving
-// the root, never following a symbolic link, not even the last component.
-const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
-
 // Root creates files below one directory and applies their metadata, and
 // never creates, opens or changes anything outside it. Its paths are
-// relative, '/'-separated, and resolved with openat2 so that no symbolic
-// link, pre-existing or restored, is ever followed: a path through one fails
-// with ELOOP. Replacing (overwrite) unlinks whatever non-directory, or empty
-// directory, is in the way and creates a new file: it never writes through an
-// existing file, which may be a hard link to one outside the root, nor opens
-// an existing fifo or device. (Unlinking such a planted hard link does lower
-// the link count of the file outside.) Mount points below the root are
-// crossed like directories. Root needs Linux 5.8 or later and /proc. Its
-// methods are safe for concurrent use until Close.
+// relative, '/'-separated, and resolved so that no symbolic link,
+// pre-existing or restored, is ever followed: a path through one fails with
+// ELOOP (on Linux with openat2, on macOS and FreeBSD one component at a time
+// with O_NOFOLLOW). Replacing (overwrite) unlinks whatever non-directory, or
+// empty directory, is in the way and creates a new file: it never writes
+// through an existing file, which may be a hard link to one outside the root,
+// nor opens an existing fifo or device. (Unlinking such a planted hard link
+// does lower the link count of the file outside.) Mount points below the
+// root are crossed like directories. On Linux, Root needs Linux 5.8 or later
+// and /proc. Its methods are safe for concurrent use until Close.
 type Root struct {
 	fd   int
 	dir  string
+	real string   // dir with symbolic links resolved (macOS, FreeBSD)
 	dirs dirCache // of parent directories below the root
-}
-
-// OpenRoot opens dir, which must exist, as a Root. dir itself may be reached
-// through symbolic links; nothing below it is.
-func OpenRoot(dir string) (*Root, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("fsmeta: open restore target %q: %w", dir, err)
-	}
-	return &Root{fd: fd, dir: dir}, nil
 }
 
 // Close releases the root's directory.
@@ -119,11 +93,8 @@ func (r *Root) Mknod(rel string, n *tree.Node, overwrite bool) error {
 	default:
 		return r.fail("mknod", rel, fmt.Errorf("%s is not a special file", n.Type))
 	}
-	if dev > math.MaxInt {
-		return r.fail("mknod", rel, fmt.Errorf("device number %#x out of range", dev))
-	}
 	err := r.make(rel, overwrite, func(dfd int, name string) error {
-		return unix.Mknodat(dfd, name, modeBits[n.Type]|0o600, int(dev))
+		return mknodat(dfd, name, modeBits[n.Type]|0o600, dev)
 	})
 	if dev != 0 && errors.Is(err, unix.EPERM) {
 		err = fmt.Errorf("%w: %w", ErrNeedsPrivilege, err)
@@ -186,38 +157,4 @@ func (r *Root) at(rel string, op func(dfd int, name string) error) error {
 	}
 	defer r.dirs.put(d)
 	return op(d.fd, name)
-}
-
-// open returns an O_PATH descriptor of rel below the root. With O_NOFOLLOW
-// in flags, that is the symbolic link itself if rel names one; without, a
-// symbolic link anywhere in rel fails with ELOOP.
-func (r *Root) open(rel string, flags int) (int, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_PATH | unix.O_CLOEXEC),
-		Resolve: resolveBeneath,
-	}
-	fd, err := unix.Openat2(r.fd, rel, &how)
-	if errors.Is(err, unix.ELOOP) {
-		err = fmt.Errorf("refusing to follow a symbolic link: %w", err)
-	}
-	return fd, err
-}
-
-// checkRel returns ErrInvalidPath unless every '/'-separated component of rel
-// is a plain name.
-func checkRel(rel string) error {
-	for c := range strings.SplitSeq(rel, "/") {
-		if c == "" || c == "." || c == ".." || strings.IndexByte(c, 0) >= 0 {
-			return ErrInvalidPath
-		}
-	}
-	return nil
-}
-
-// fail wraps a non-nil err with the operation and the path.
-func (r *Root) fail(op, rel string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("fsmeta: %s %q in %q: %w", op, rel, r.dir, err)
 }

@@ -1,0 +1,45 @@
+//go:build linux || darwin
+
+package fsmeta
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// listXattrs returns the names of path's attributes (not followed), read
+// with llistxattr into buf first.
+func listXattrs(path string, buf []byte) ([]string, error) {
+	list, err := readSized(buf, func(b []byte) (int, error) { return unix.Llistxattr(path, b) })
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSuffix(string(list), "\x00"), "\x00"), nil
+}
+
+// getXattr returns the value of path's attribute name (not followed), in
+// buf if it fits.
+func getXattr(path, name string, buf []byte) ([]byte, error) {
+	return readSized(buf, func(b []byte) (int, error) { return unix.Lgetxattr(path, name, b) })
+}
+
+// readSized calls get with buf and, if buf is too small, once more with a
+// buffer of xattrMax bytes. It returns the bytes get filled, or errTooLarge
+// if those do not fit either.
+func readSized(buf []byte, get func([]byte) (int, error)) ([]byte, error) {
+	n, err := get(buf)
+	if errors.Is(err, unix.ERANGE) {
+		buf = make([]byte, xattrMax)
+		n, err = get(buf)
+		if errors.Is(err, unix.ERANGE) {
+			return nil, fmt.Errorf("%w: %w", errTooLarge, err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
