@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/coffer-backup/coffer/internal/filelock"
 )
 
 // dataLockFile is the file in the data directory whose flock(2) tells
@@ -28,13 +28,9 @@ func LockData(dir string, exclusive bool) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("data directory lock: %w", err)
 	}
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
-	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f, exclusive); err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrLocked) {
 			return nil, fmt.Errorf("%s: %w", path, ErrDataInUse)
 		}
 		return nil, fmt.Errorf("data directory lock %s: %w", path, err)

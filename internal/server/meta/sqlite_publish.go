@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/coffer-backup/coffer/internal/filelock"
 )
 
 // schemaV4 adds the state that server instances sharing the database
@@ -48,11 +48,11 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		return nil, err
 	}
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := filelock.TryLock(f, true)
 		if err == nil {
 			return func() { f.Close() }, nil // closing releases the lock
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
+		if !errors.Is(err, filelock.ErrLocked) {
 			f.Close()
 			return nil, err
 		}

@@ -145,12 +145,3 @@ func objectPath(kind store.Kind, name string) string { return store.ObjectPath(k
 func (s *Store) abs(rel string) string {
 	return filepath.Join(s.dir, filepath.FromSlash(rel))
 }
-
-// syncDir flushes a directory's entries to stable storage.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
-}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -29,7 +28,7 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, name string, offset, l
 	if err := store.CheckOp(ctx, "get", kind, name); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(s.abs(objectPath(kind, name)), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(s.abs(objectPath(kind, name)), os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil, notFound("get", kind, name, err)
 	}
@@ -92,7 +91,7 @@ func (s *Store) Delete(ctx context.Context, kind store.Kind, name string) error 
 		return err
 	}
 	p := s.abs(objectPath(kind, name))
-	if err := syscall.Unlink(p); err != nil {
+	if err := unlink(p); err != nil {
 		return notFound("delete", kind, name, err)
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
