@@ -18,6 +18,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/fsmeta"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 )
 
@@ -169,11 +170,14 @@ func (a *Archiver) walkRoots(ctx context.Context, paths []string) (blob.ID, erro
 	top := &dirState{children: make([]*tree.Node, len(paths)), onDone: func(nodes []*tree.Node) { done <- nodes }}
 	top.pending.Store(int64(len(paths)) + 1)
 	for i, p := range paths {
-		n, err := fsmeta.Stat(p)
+		n, skipped, err := fsmeta.StatWarn(p)
 		if err != nil {
 			close(a.jobs)
 			a.wg.Wait()
 			return blob.ID{}, fmt.Errorf("%s: %w", p, err)
+		}
+		for _, w := range skipped {
+			a.warn(fmt.Errorf("%s: %w", termsafe.Name(p), w))
 		}
 		n.Name = []byte(filepath.Base(p))
 		a.visit(ctx, top, i, nil, p, n, parent[string(n.Name)])

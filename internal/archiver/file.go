@@ -11,7 +11,6 @@ import (
 	"github.com/coffer-backup/coffer/internal/fsmeta"
 	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
-	"golang.org/x/sys/unix"
 )
 
 type fileJob struct {
@@ -138,18 +137,13 @@ func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content 
 // blocking on a fifo or updating its access time, and checks that it is
 // still the regular file that was listed.
 func openRegular(path string, n *tree.Node) (*os.File, error) {
-	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-	fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
-	if err == unix.EPERM {
-		fd, err = unix.Open(path, flags, 0)
-	}
+	f, err := openFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", termsafe.Name(path), err)
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != n.Inode {
-		unix.Close(fd)
+	if ino, regular, err := regularIno(f); err != nil || !regular || ino != n.Inode {
+		f.Close()
 		return nil, fmt.Errorf("%s: changed while being backed up; left out", termsafe.Name(path))
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return f, nil
 }

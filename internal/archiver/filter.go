@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/coffer-backup/coffer/internal/fsmeta"
 	"github.com/coffer-backup/coffer/internal/pattern"
@@ -123,13 +120,16 @@ func (a *Archiver) entry(sc *scope, dir, name string, warn func(error)) (*tree.N
 		warn(fmt.Errorf("%s: name of %d bytes, longer than the %d the format allows: skipped", termsafe.Name(p), len(name), tree.MaxNameLen))
 		return nil, false
 	}
-	n, err := fsmeta.Stat(p)
+	n, skipped, err := fsmeta.StatWarn(p)
 	if err != nil {
 		warn(fmt.Errorf("%s: %w", termsafe.Name(p), err))
 		return nil, false
 	}
 	if a.leftOut(sc, name, p, n) {
 		return nil, false
+	}
+	for _, w := range skipped { // such as Windows' alternate data streams
+		warn(fmt.Errorf("%s: %w", termsafe.Name(p), w))
 	}
 	n.Name = []byte(name)
 	return n, true
@@ -219,20 +219,16 @@ var (
 // readSmall reads at most max bytes from the start of the regular file
 // at path, without following a symbolic link or blocking on a fifo.
 func readSmall(path string, max int) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ELOOP) {
-		return nil, errSymlink
-	}
+	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	_, regular, err := regularIno(f)
+	if err != nil {
 		return nil, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if !regular {
 		return nil, errNotRegular
 	}
 	return io.ReadAll(io.LimitReader(f, int64(max)))

@@ -13,8 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/fsmeta"
@@ -268,7 +267,7 @@ func (rs *Restorer) child(ctx context.Context, n *tree.Node) error {
 	defer rs.path.Pop()
 	if rs.path.Len() > maxPath {
 		rel := rs.path.String()
-		rs.addErr(fmt.Errorf("%.64s…: path of %d bytes: %w", rel, len(rel), unix.ENAMETOOLONG))
+		rs.addErr(fmt.Errorf("%.64s…: path of %d bytes: %w", rel, len(rel), syscall.ENAMETOOLONG))
 		return nil
 	}
 	return rs.entry(ctx, rs.path.String(), n)

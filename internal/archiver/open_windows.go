@@ -1,0 +1,44 @@
+package archiver
+
+import (
+	"os"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/coffer-backup/coffer/internal/fsmeta"
+)
+
+// openFile opens path for reading without following a reparse point
+// (errSymlink if it is one).
+func openFile(path string) (*os.File, error) {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return nil, err
+	}
+	const share = windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE
+	h, err := windows.CreateFile(p, windows.GENERIC_READ, share, nil, windows.OPEN_EXISTING,
+		windows.FILE_FLAG_OPEN_REPARSE_POINT|windows.FILE_FLAG_BACKUP_SEMANTICS, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(h), path)
+	var info windows.ByHandleFileInformation
+	if err := windows.GetFileInformationByHandle(h, &info); err == nil && info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+		f.Close()
+		return nil, errSymlink
+	}
+	return f, nil
+}
+
+// regularIno returns the file index of f and whether it is a regular file.
+func regularIno(f *os.File) (uint64, bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, err
+	}
+	id, err := fsmeta.StatFile(f)
+	if err != nil {
+		return 0, false, err
+	}
+	return id.Ino, fi.Mode().IsRegular(), nil
+}
