@@ -1,3 +1,5 @@
+//go:build linux
+
 package dump_test
 
 import (

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testtree builds file trees on disk for tests, from a declarative
 // Spec or at random, and compares two trees item by item with every piece of
 // metadata Coffer promises to restore: type, name bytes, permission bits with
