@@ -169,3 +169,39 @@ func TestMknodNeedsPrivilege(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyForeignPlatformMeta checks that Linux restores a node another
+// platform recorded (birth time, flags, a Windows security descriptor) with
+// everything Linux has, and one warning per field it cannot set, through
+// both Apply and ApplyFile.
+func TestApplyForeignPlatformMeta(t *testing.T) {
+	r, err := OpenRoot(t.TempDir())
+	must(t, err)
+	defer r.Close()
+	btime, flags := int64(base-7), uint32(0x8000)
+	n := &tree.Node{Type: tree.File, UID: uint32(os.Geteuid()), GID: uint32(os.Getegid()), Mode: 0o640, MTime: base,
+		Xattrs: withMeta(nil, platformMeta{birthTime: &btime, flags: &flags, winSD: []byte{1}})}
+	for _, viaFile := range []bool{false, true} {
+		f, err := r.CreateFile("f", true)
+		must(t, err)
+		var warnings []error
+		if viaFile {
+			warnings, err = r.ApplyFile(f, "f", n, ApplyOptions{NumericOwner: true})
+		} else {
+			warnings, err = r.Apply("f", n, ApplyOptions{NumericOwner: true})
+		}
+		f.Close()
+		if err != nil || len(warnings) != 3 {
+			t.Fatalf("ApplyFile %v: warnings %v, error %v; want 3 warnings", viaFile, warnings, err)
+		}
+		for _, w := range warnings {
+			if !errors.Is(w, ErrNotRestored) {
+				t.Errorf("warning %v does not wrap ErrNotRestored", w)
+			}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(r.fd, "f", &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&0o7777 != 0o640 || st.Mtim.Nano() != base {
+			t.Errorf("ApplyFile %v: mode %#o mtime %d, %v", viaFile, st.Mode&0o7777, st.Mtim.Nano(), err)
+		}
+	}
+}
