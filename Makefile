@@ -11,7 +11,7 @@ VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(GOBIN)/versitygw
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3 cross
 
 build:
 	$(GO) build -buildvcs=auto -o bin/coffer ./cmd/coffer
@@ -19,7 +19,7 @@ build:
 demo: build
 	./scripts/demo.sh
 
-test: fmt-check vet lint unit
+test: fmt-check vet cross lint unit
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -27,6 +27,16 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# The client on the other platforms: vet (which type-checks the tests too)
+# and a build of the command, for each. Only Linux runs the tests.
+CROSS_PLATFORMS := darwin/amd64 darwin/arm64 freebsd/amd64 windows/amd64
+cross:
+	@for p in $(CROSS_PLATFORMS); do \
+		echo "vet and build for $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... && \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/coffer || exit 1; \
+	done
 
 # golangci-lint (depguard layering rules, staticcheck) is installed from the
 # Go module proxy at a pinned version when it is missing.
