@@ -87,7 +87,7 @@ func (r *Root) apply(rel string, n *tree.Node) ([]error, error) {
 	if err != nil {
 		return warnings, r.fail("apply", rel, err)
 	}
-	defer windows.CloseHandle(h)
+	defer func() { _ = windows.CloseHandle(h) }() // read or attributes set: nothing to flush
 	if meta.winSD != nil {
 		warnings = append(warnings, setSD(h, meta.winSD, ownerOK)...)
 	}

@@ -11,6 +11,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Root creates files below one directory and applies their metadata, and
+// never creates, opens or changes anything outside it, as on Linux
+// (root_linux.go), resolving its paths one component at a time with
+// O_NOFOLLOW. Its methods are safe for concurrent use until Close.
+type Root struct {
+	fd   int
+	dir  string
+	real string   // dir with symbolic links resolved, for macOS's path-based calls
+	dirs dirCache // of parent directories below the root
+}
+
 // OpenRoot opens dir, which must exist, as a Root. dir itself may be reached
 // through symbolic links; nothing below it is.
 func OpenRoot(dir string) (*Root, error) {

@@ -11,6 +11,24 @@ import (
 // the root, never following a symbolic link, not even the last component.
 const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
+// Root creates files below one directory and applies their metadata, and
+// never creates, opens or changes anything outside it. Its paths are
+// relative, '/'-separated, and resolved so that no symbolic link,
+// pre-existing or restored, is ever followed: a path through one fails with
+// ELOOP (on Linux with openat2, on macOS and FreeBSD one component at a time
+// with O_NOFOLLOW). Replacing (overwrite) unlinks whatever non-directory, or
+// empty directory, is in the way and creates a new file: it never writes
+// through an existing file, which may be a hard link to one outside the root,
+// nor opens an existing fifo or device. (Unlinking such a planted hard link
+// does lower the link count of the file outside.) Mount points below the
+// root are crossed like directories. On Linux, Root needs Linux 5.8 or later
+// and /proc. Its methods are safe for concurrent use until Close.
+type Root struct {
+	fd   int
+	dir  string
+	dirs dirCache // of parent directories below the root
+}
+
 // OpenRoot opens dir, which must exist, as a Root. dir itself may be reached
 // through symbolic links; nothing below it is.
 func OpenRoot(dir string) (*Root, error) {

@@ -73,7 +73,7 @@ func fromHandle(path string, n *tree.Node) ([]error, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer windows.CloseHandle(h)
+	defer func() { _ = windows.CloseHandle(h) }() // read or attributes set: nothing to flush
 	var info windows.ByHandleFileInformation
 	if err := windows.GetFileInformationByHandle(h, &info); err != nil {
 		return nil, fmt.Errorf("GetFileInformationByHandle: %w", err)
