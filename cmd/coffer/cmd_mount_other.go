@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin
 
 package main
 
@@ -8,7 +8,7 @@ import (
 	"runtime"
 )
 
-// runMount refuses: internal/fusefs serves FUSE on Linux only.
+// runMount refuses: internal/fusefs serves FUSE on Linux and macOS only.
 func runMount(context.Context, *env, []string) error {
-	return fmt.Errorf("coffer mount is available on Linux only, not on %s", runtime.GOOS)
+	return fmt.Errorf("coffer mount is available on Linux and macOS only, not on %s", runtime.GOOS)
 }

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin
 
 // Package fusefs serves an account's snapshots as a read-only FUSE file
 // system (coffer mount): snapshots/ID/ holds each snapshot's items with

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin
 
 package fusefs
 
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -174,21 +175,29 @@ func (it *item) Readlink(context.Context) ([]byte, syscall.Errno) {
 // Getxattr returns a recorded extended attribute.
 func (it *item) Getxattr(_ context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	for _, x := range it.n.Xattrs {
-		if x.Name == attr {
+		if x.Name == attr && !platformMeta(x.Name) {
 			return fitInto(dest, x.Value)
 		}
 	}
-	return 0, syscall.ENODATA
+	return 0, errNoXattr
 }
 
 // Listxattr returns the recorded extended attributes' names.
 func (it *item) Listxattr(_ context.Context, dest []byte) (uint32, syscall.Errno) {
 	var names []byte
 	for _, x := range it.n.Xattrs {
-		names = append(append(names, x.Name...), 0)
+		if !platformMeta(x.Name) {
+			names = append(append(names, x.Name...), 0)
+		}
 	}
 	return fitInto(dest, names)
 }
+
+// platformMeta reports whether an attribute name is one of the reserved
+// names that hold another platform's metadata (docs/format.md §5.0,
+// "Platform metadata"): they begin with NUL, which a list of names
+// cannot carry, and are no attribute of the file.
+func platformMeta(name string) bool { return strings.HasPrefix(name, "\x00") }
 
 // fitInto copies v into dest as the xattr calls do: an empty dest asks
 // only for the size, a short one gets ERANGE.

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin
 
 package fusefs
 
@@ -9,12 +9,10 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 )
 
 // cacheTimeout is how long the kernel may keep names and attributes: a
@@ -31,8 +29,8 @@ type Server struct {
 }
 
 // Mount mounts fsys read-only at dir, an existing directory, and serves it
-// until it is unmounted. It needs /dev/fuse and, unless the caller is root,
-// fusermount3 (package fuse3).
+// until it is unmounted. On Linux it needs /dev/fuse and, unless the caller
+// is root, fusermount3 (package fuse3); on macOS, macFUSE (untested).
 func Mount(dir string, fsys *FS) (*Server, error) {
 	if err := available(); err != nil {
 		return nil, err
@@ -55,23 +53,6 @@ func Mount(dir string, fsys *FS) (*Server, error) {
 	return &Server{srv: srv, dir: dir}, nil
 }
 
-// available fails, wrapping ErrNoFuse, if /dev/fuse is missing or neither
-// a direct mount (as root) nor fusermount3 can mount.
-func available() error {
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return fmt.Errorf("%w: %w", ErrNoFuse, err)
-	}
-	if os.Geteuid() == 0 {
-		return nil
-	}
-	for _, bin := range []string{"fusermount3", "fusermount"} {
-		if _, err := exec.LookPath(bin); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: fusermount3 not found (install fuse3)", ErrNoFuse)
-}
-
 // Wait returns once the file system is unmounted, by Unmount or from
 // outside (fusermount3 -u, umount).
 func (s *Server) Wait() { s.srv.Wait() }
@@ -86,22 +67,6 @@ func (s *Server) Unmount() error {
 	}
 	if derr := detach(s.dir); derr != nil {
 		return fmt.Errorf("unmounting %s: %w (detaching: %w)", s.dir, err, derr)
-	}
-	return nil
-}
-
-// detach unmounts dir lazily: with umount2(MNT_DETACH) as root, else with
-// fusermount3 -u -z.
-func detach(dir string) error {
-	if os.Geteuid() == 0 {
-		return unix.Unmount(dir, unix.MNT_DETACH)
-	}
-	bin := "fusermount3"
-	if _, err := exec.LookPath(bin); err != nil {
-		bin = "fusermount"
-	}
-	if out, err := exec.Command(bin, "-u", "-z", dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %w: %s", bin, err, out)
 	}
 	return nil
 }
