@@ -121,7 +121,11 @@ func (r *Root) applyAt(rel string, dfd int, name string, fd int, n *tree.Node, o
 			return warnings, fmt.Errorf("chmod: %w", err)
 		}
 	}
-	warnings = append(warnings, r.setTimes(rel, dfd, name, n.MTime, meta.birthTime)...)
+	ws, err := r.setTimes(rel, dfd, name, n.MTime, meta.birthTime)
+	warnings = append(warnings, ws...)
+	if err != nil {
+		return warnings, err
+	}
 	if meta.flags != nil {
 		if w := setFlags(fd, n.Type, *meta.flags); w != nil {
 			warnings = append(warnings, w)
@@ -132,9 +136,9 @@ func (r *Root) applyAt(rel string, dfd int, name string, fd int, n *tree.Node, o
 
 // setTimes sets the modification and access times of name in dfd, not
 // followed, to mtime, and first its birth time to *btime if that is set.
-// A birth time the system refuses or does not keep is a warning, and so
-// is failing to set the times.
-func (r *Root) setTimes(rel string, dfd int, name string, mtime int64, btime *int64) []error {
+// A birth time the system refuses or does not keep is a warning; failing
+// to set the times is the error.
+func (r *Root) setTimes(rel string, dfd int, name string, mtime int64, btime *int64) ([]error, error) {
 	var warnings []error
 	if btime != nil {
 		if err := r.setBirthTime(rel, dfd, name, *btime); err != nil {
@@ -144,13 +148,13 @@ func (r *Root) setTimes(rel string, dfd int, name string, mtime int64, btime *in
 	}
 	ts := unix.NsecToTimespec(mtime)
 	if err := unix.UtimesNanoAt(dfd, name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return append(warnings, fmt.Errorf("%w: set times: %w", ErrNotRestored, err))
+		return warnings, fmt.Errorf("set times: %w", err)
 	}
 	var st unix.Stat_t
 	if btime != nil && unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Btim.Nano() != *btime {
 		warnings = append(warnings, fmt.Errorf("%w: birth time: the file system kept %d, not %d", ErrNotRestored, st.Btim.Nano(), *btime))
 	}
-	return warnings
+	return warnings, nil
 }
 
 // setFlags sets the file flags of fd (chflags(2)); without a descriptor
@@ -158,6 +162,9 @@ func (r *Root) setTimes(rel string, dfd int, name string, mtime int64, btime *in
 // system flags without root, EOPNOTSUPP where the file system has none),
 // that is a warning.
 func setFlags(fd int, t tree.NodeType, flags uint32) error {
+	if flags&storageFlags != 0 { // not written by Coffer's capture: a foreign tree
+		return fmt.Errorf("%w: file flags %#x describe storage, not the file", ErrNotRestored, flags)
+	}
 	if fd < 0 {
 		return fmt.Errorf("%w: file flags %#x of a %s: not supported on %s", ErrNotRestored, flags, t, runtime.GOOS)
 	}

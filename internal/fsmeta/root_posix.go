@@ -110,7 +110,9 @@ func (r *Root) make(rel string, overwrite bool, mk func(dfd int, name string) er
 			return err
 		}
 		err = unix.Unlinkat(dfd, name, 0)
-		if errors.Is(err, unix.EISDIR) {
+		// unlink(2) of a directory fails with EISDIR on Linux, EPERM on
+		// macOS and FreeBSD.
+		if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) && isDir(dfd, name) {
 			err = unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR) // only if empty
 			r.dirs.forget()                                   // it may be cached
 		}
@@ -138,4 +140,10 @@ func (r *Root) at(rel string, op func(dfd int, name string) error) error {
 	}
 	defer r.dirs.put(d)
 	return op(d.fd, name)
+}
+
+// isDir reports whether name in directory dfd is a directory (not followed).
+func isDir(dfd int, name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }

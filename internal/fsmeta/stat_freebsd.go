@@ -5,6 +5,10 @@ import "golang.org/x/sys/unix"
 // errNoAttr is the error for an extended attribute that does not exist.
 const errNoAttr = unix.ENOATTR
 
+// storageFlags are file flags that describe storage rather than the file
+// (macOS has some, stat_darwin.go); FreeBSD's all describe the file.
+const storageFlags = 0
+
 // fromStat takes Stat's fields from a FreeBSD stat (64-bit dev_t since
 // FreeBSD 12); birth time, when the file system keeps one (st_birthtime
 // is -1 otherwise), and, when any is set, the file flags (chflags(2)) are

@@ -93,7 +93,11 @@ func fromHandle(path string, n *tree.Node) ([]error, error) {
 		return nil, fmt.Errorf("GetSecurityInfo: %w", err)
 	}
 	n.Xattrs = withMeta(nil, m)
-	return streams(h)
+	warnings, err := streams(h)
+	if err != nil { // some file systems cannot list streams: say so, and back up the rest
+		warnings = []error{fmt.Errorf("%w: alternate data streams, if any: %w", ErrNotRecorded, err)}
+	}
+	return warnings, nil
 }
 
 // openHandle opens path, not following it if it is a reparse point, for
