@@ -1,7 +1,6 @@
 package fsmeta
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -158,17 +157,8 @@ func setSD(h windows.Handle, blob []byte, ownerOK bool) []error {
 // owner, group, SACL and DACL lie within it, before Windows reads it, and
 // returns it in memory aligned for the API.
 func parseSD(blob []byte) (*windows.SECURITY_DESCRIPTOR, error) {
-	// SECURITY_DESCRIPTOR_RELATIVE: Revision, Sbz1 (bytes), Control
-	// (uint16), then the offsets of Owner, Group, Sacl and Dacl (uint32).
-	const header = 20
-	if len(blob) < header || blob[0] != 1 || binary.LittleEndian.Uint16(blob[2:])&windows.SE_SELF_RELATIVE == 0 {
-		return nil, errors.New("not a self-relative security descriptor")
-	}
-	for i, isACL := range []bool{false, false, true, true} {
-		off := int(binary.LittleEndian.Uint32(blob[4+4*i:]))
-		if off != 0 && !partFits(blob, off, isACL) {
-			return nil, errors.New("malformed security descriptor")
-		}
+	if err := checkSD(blob); err != nil {
+		return nil, err
 	}
 	buf := make([]uint64, (len(blob)+7)/8)
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(blob)), blob)
@@ -177,18 +167,4 @@ func parseSD(blob []byte) (*windows.SECURITY_DESCRIPTOR, error) {
 		return nil, errors.New("invalid security descriptor")
 	}
 	return sd, nil
-}
-
-// partFits reports whether the SID (8 bytes and 4 per sub-authority, whose
-// count is its second byte) or ACL (AclSize, a uint16 at offset 2) at off
-// lies within blob.
-func partFits(blob []byte, off int, isACL bool) bool {
-	if off < 20 || off+8 > len(blob) {
-		return false
-	}
-	size := 8 + 4*int(blob[off+1])
-	if isACL {
-		size = int(binary.LittleEndian.Uint16(blob[off+2:]))
-	}
-	return size >= 8 && off+size <= len(blob)
 }

@@ -139,32 +139,18 @@ func streams(h windows.Handle) ([]error, error) {
 		case err != nil:
 			return nil, fmt.Errorf("list streams: %w", err)
 		}
-		return parseStreams(buf), nil
+		list, err := parseStreamInfo(buf)
+		if err != nil {
+			return nil, err
+		}
+		var warnings []error
+		for _, st := range list {
+			if st.name != "::$DATA" {
+				warnings = append(warnings, fmt.Errorf("%w: alternate data stream %q (%d bytes)", ErrNotRecorded, st.name, st.size))
+			}
+		}
+		return warnings, nil
 	}
-}
-
-// parseStreams reads FILE_STREAM_INFO entries: NextEntryOffset (uint32),
-// StreamNameLength (uint32, bytes), StreamSize (int64),
-// StreamAllocationSize (int64), StreamName (UTF-16).
-func parseStreams(buf []byte) []error {
-	var warnings []error
-	for off := 0; off+24 <= len(buf); {
-		next := int(*(*uint32)(unsafe.Pointer(&buf[off])))
-		nameLen := int(*(*uint32)(unsafe.Pointer(&buf[off+4])))
-		size := *(*int64)(unsafe.Pointer(&buf[off+8]))
-		if off+24+nameLen > len(buf) || nameLen%2 != 0 {
-			break
-		}
-		name := windows.UTF16ToString(unsafe.Slice((*uint16)(unsafe.Pointer(&buf[off+24])), nameLen/2))
-		if name != "::$DATA" {
-			warnings = append(warnings, fmt.Errorf("%w: alternate data stream %q (%d bytes)", ErrNotRecorded, name, size))
-		}
-		if next == 0 {
-			break
-		}
-		off += next
-	}
-	return warnings
 }
 
 // ReadDirNames returns the names of the entries of dir, sorted by their
