@@ -58,6 +58,7 @@ type dumper struct {
 	warn  func(error)
 	base  int                  // bytes of a path before its name in the archive, less the '/'
 	links map[[2]uint64]string // (device, inode) of a hard-link group -> its first name
+	meta  bool                 // warned that platform metadata is left out
 }
 
 // item writes the item n found at path p.
@@ -129,6 +130,13 @@ func (d *dumper) file(hdr *tar.Header, n *tree.Node) {
 // record cannot carry.
 func (d *dumper) xattrs(hdr *tar.Header, n *tree.Node) {
 	for _, x := range n.Xattrs {
+		if strings.HasPrefix(x.Name, "\x00") { // platform metadata (docs/format.md §5.0), no attribute
+			if !d.meta {
+				d.meta = true
+				d.warn(fmt.Errorf("%s: birth times, file flags and Windows attributes and security descriptors have no place in a tar archive; left out of every item", hdr.Name))
+			}
+			continue
+		}
 		if strings.ContainsAny(x.Name, "=\x00") {
 			d.warn(fmt.Errorf("%s: extended attribute %q cannot be put in a tar archive; left out", hdr.Name, x.Name))
 			continue
