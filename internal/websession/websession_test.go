@@ -219,7 +219,9 @@ func TestAcceptRefuses(t *testing.T) {
 	reqOf := func(sealed []byte) websession.Request {
 		return must[websession.Request](t)(websession.ParseRequest(must[[]byte](t)(a.code.Open(websession.SlotRequest, sealed))))
 	}
-	seal := func(r websession.Request) []byte { return must[[]byte](t)(a.code.Seal(websession.SlotRequest, r.Marshal())) }
+	seal := func(r websession.Request) []byte {
+		return must[[]byte](t)(a.code.Seal(websession.SlotRequest, r.Marshal()))
+	}
 	other, _ := keys.NewDevice("other")
 	good := reqOf(a.request)
 	badSig := good
