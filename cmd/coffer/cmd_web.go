@@ -13,7 +13,9 @@ import (
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/passphrase"
+	"github.com/coffer-backup/coffer/internal/store/remote"
 	"github.com/coffer-backup/coffer/internal/termsafe"
+	"github.com/coffer-backup/coffer/internal/websession"
 )
 
 // sessionRow is a browser session as `coffer web sessions` and
@@ -79,7 +81,7 @@ func (e *env) webAccess(ctx context.Context, on bool) error {
 		return err
 	}
 	defer s.Close()
-	rs, err := s.relay()
+	rs, err := webRelay(s)
 	if err != nil {
 		return err
 	}
@@ -101,6 +103,16 @@ func (e *env) webAccess(ctx context.Context, on bool) error {
 	})
 }
 
+// webRelay returns the session's store as the server that relays and
+// enforces browser sessions.
+func webRelay(s *session) (*remote.Store, error) {
+	rs, ok := s.store.(*remote.Store)
+	if !ok {
+		return nil, withHint(errors.New("web access needs a Coffer server store"), "browser sessions are relayed and enforced by 'coffer serve --web'; a directory or S3 store cannot serve one")
+	}
+	return rs, nil
+}
+
 // webCode returns the session code: the argument, else
 // $COFFER_WEB_CODE (or its _FILE), else a prompt.
 func webCode(args []string) (string, error) {
@@ -116,12 +128,15 @@ func (e *env) webApprove(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := websession.ParseCode(code); err != nil {
+		return err // a typo, caught before the device is unlocked
+	}
 	s, err := e.openRepo(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	rs, err := s.relay()
+	rs, err := webRelay(s)
 	if err != nil {
 		return err
 	}
@@ -170,7 +185,7 @@ func (e *env) webRevoke(ctx context.Context, prefix string) error {
 		return err
 	}
 	defer s.Close()
-	rs, err := s.relay()
+	rs, err := webRelay(s)
 	if err != nil {
 		return err
 	}
