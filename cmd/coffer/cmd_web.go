@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/devices"
+	"github.com/coffer-backup/coffer/internal/home"
 	"github.com/coffer-backup/coffer/internal/passphrase"
 	"github.com/coffer-backup/coffer/internal/store/remote"
 	"github.com/coffer-backup/coffer/internal/termsafe"
@@ -225,4 +226,32 @@ func (e *env) webSessions(ctx context.Context) error {
 			r.print(w)
 		}
 	})
+}
+
+// savedLen is the length of the chain this device saved for account, or
+// -1 if it has none (its first use: nothing is new to it then).
+func savedLen(h *home.Home, account string) int {
+	if account == "" {
+		return -1
+	}
+	entries, err := h.Chain(account)
+	if err != nil || entries == nil {
+		return -1
+	}
+	return len(entries)
+}
+
+// reportSessions tells the user of every browser session approved in the
+// entries from seen on, as newly seen chain entries are reported: a
+// session this user did not approve is a sign of a device in other hands.
+func (e *env) reportSessions(c *account.Chain, seen int) {
+	if seen < 0 {
+		return
+	}
+	for _, s := range c.Sessions() {
+		if s.Seq >= uint64(seen) {
+			e.say("notice: device %s approved browser session %s (chain entry %d), read-only until %s; end it with 'coffer web revoke %s'",
+				termsafe.Name(s.Approver), s.ID, s.Seq, s.NotAfter.Local().Format("2006-01-02 15:04:05"), s.ID[:8])
+		}
+	}
 }

@@ -208,6 +208,8 @@ func TestWebSession(t *testing.T) {
 	}
 	u.run(t, "init", "--store", srv.URL)
 	u.run(t, "backup", src)
+	phone := newUser(t, "phone")
+	pair(t, u, phone, srv.URL)
 
 	w := newWebBrowser(t, srv.URL)
 	if out, err := u.try(nil, "web", "approve", w.b.Code(), "--yes", "--timeout", "2s"); err == nil || !strings.Contains(err.Error(), "web access is off") {
@@ -235,6 +237,12 @@ func TestWebSession(t *testing.T) {
 		if st, body := w.do(q.method, q.path, []byte("{}"), w.token); st != http.StatusForbidden {
 			t.Errorf("%s %s as a browser session: %d %s", q.method, q.path, st, body)
 		}
+	}
+	if _, stderr := phone.runStderr(t, "snapshots"); !strings.Contains(stderr, "approved browser session "+w.b.SessionID()) {
+		t.Errorf("the other device did not report the new session: %q", stderr)
+	}
+	if _, stderr := phone.runStderr(t, "snapshots"); strings.Contains(stderr, "browser session") {
+		t.Errorf("the other device reported the session twice: %q", stderr)
 	}
 	var sessions struct {
 		WebAccess bool `json:"web_access"`
