@@ -2,8 +2,6 @@ package keys
 
 import (
 	"runtime"
-
-	"golang.org/x/sys/unix"
 )
 
 // warmMinKiB is the smallest Argon2id memory worth warming: below it the
@@ -41,7 +39,7 @@ func warmArena(p KDFParams) {
 		return
 	}
 	a := make([]byte, int(kib)<<10)
-	_ = unix.Madvise(a, unix.MADV_HUGEPAGE) // without THP, 4 KiB pages are faulted in below
+	adviseHugePages(a) // without THP, 4 KiB pages are faulted in below
 	for i := 0; i < len(a); i += pageSize {
 		a[i] = 1
 	}
