@@ -182,12 +182,12 @@ func CleanPath(p string) string { return path.Clean("/" + strings.TrimSpace(p)) 
 
 // Entry is one item of a folder.
 type Entry struct {
-	Name   string    `json:"name"`
-	Type   string    `json:"type"`
-	Size   uint64    `json:"size"`
-	Mode   string    `json:"mode"`
-	MTime  time.Time `json:"mtime"`
-	Link   string    `json:"link_target,omitempty"`
+	Name  string    `json:"name"`
+	Type  string    `json:"type"`
+	Size  uint64    `json:"size"`
+	Mode  string    `json:"mode"`
+	MTime time.Time `json:"mtime"`
+	Link  string    `json:"link_target,omitempty"`
 }
 
 // Listing is a folder's entries, folders first, then by name.
