@@ -1,8 +1,6 @@
 package keys
 
-import (
-	"runtime"
-)
+import "runtime"
 
 // warmMinKiB is the smallest Argon2id memory worth warming: below it the
 // page faults cost less than the collection warmArena runs.

@@ -1,7 +1,7 @@
-//go:build !unix
+//go:build !linux
 
 package keys
 
-// adviseHugePages does nothing where there is no madvise (GOOS=js, the
-// web app's WebAssembly): the arena is then faulted in 4 KiB at a time.
+// adviseHugePages does nothing where the kernel takes no such advice (and
+// in a browser, GOOS=js, where package keys must build for web sessions).
 func adviseHugePages([]byte) {}
