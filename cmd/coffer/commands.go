@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"time"
 )
@@ -29,6 +30,7 @@ func commands() map[string]*command {
 		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
 		{name: "recovery-contact", args: "add ACCOUNT... --fingerprint FP... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
 		serveCommand(),
+		{name: "web", args: "--listen 127.0.0.1:PORT", summary: "browse the backups in a web browser, served by this device with its own keys", setup: webListenFlags, run: func(ctx context.Context, e *env, _ []string) error { return e.webListen(ctx) }},
 		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness},
 	}
 	m := make(map[string]*command, len(list))

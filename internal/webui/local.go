@@ -31,18 +31,28 @@ type Local struct {
 // NewLocal returns a Local for addr, a loopback address and port, with a
 // fresh token and CSRF token, serving api.
 func NewLocal(addr string, api http.Handler, signOut func()) (*Local, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	if err := CheckLoopback(addr); err != nil {
+		return nil, err
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("local mode listens on a loopback address only (127.0.0.1:PORT or [::1]:PORT), not %q", addr)
-	}
+	var err error
 	l := &Local{Addr: addr, Token: randomToken(), CSRF: randomToken(), API: api, SignOut: signOut}
 	if l.app, err = Handler(Page{Mode: "local", CSRF: l.CSRF}); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// CheckLoopback refuses an address that is not a loopback IP and port:
+// local mode serves the device's keys' reads to this machine only.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("local mode listens on a loopback address only (127.0.0.1:PORT or [::1]:PORT), not %q", addr)
+	}
+	return nil
 }
 
 // randomToken returns 256 random bits, URL-safe.
