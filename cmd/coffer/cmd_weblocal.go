@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/browse"
+	"github.com/coffer-backup/coffer/internal/webapi"
 	"github.com/coffer-backup/coffer/internal/webui"
 )
 
@@ -49,8 +50,8 @@ func (e *env) webListen(ctx context.Context) error {
 	}
 	ctx, signOut := context.WithCancel(ctx)
 	defer signOut()
-	api := &webui.API{B: browse.New(s.repo, s.chain, e.warner()),
-		Info: webui.Info{Mode: "local", Account: s.chain.Account(), Build: webui.BuildHash()}}
+	api := &webapi.API{B: browse.New(s.repo, s.chain, e.warner()),
+		Info: webapi.Info{Mode: "local", Account: s.chain.Account(), Build: webui.BuildHash()}}
 	loc, err := webui.NewLocal(ln.Addr().String(), api, signOut)
 	if err != nil {
 		ln.Close()

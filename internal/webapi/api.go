@@ -1,11 +1,10 @@
-// Package webui is the web app of docs/web.md: the JSON browse API, the
-// page, its script and style, and the WebAssembly build of the API, all
-// embedded in the binary. The API is one http.Handler over a
-// browse.Browser; the native binary serves it to the page in local mode
-// (coffer web --listen), and in server mode the page's Worker runs the
-// same handler compiled to WebAssembly, so the server never sees a key
-// or a decrypted byte.
-package webui
+// Package webapi is the web app's JSON browse API (docs/web.md, "The web
+// app"): one http.Handler over a browse.Browser, which the native binary
+// serves to the page in local mode (coffer web --listen) and which, in
+// server mode, the page's Worker runs compiled to WebAssembly, after
+// SignIn has had a device approve the session, so the server never sees a
+// key or a decrypted byte. It builds for GOOS=js and embeds nothing.
+package webapi
 
 import (
 	"encoding/json"
