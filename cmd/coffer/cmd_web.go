@@ -53,15 +53,18 @@ func (r sessionRow) print(w io.Writer) {
 }
 
 func webFlags(fs *flag.FlagSet, o *opts) {
-	storeFlag(fs, o)
+	webListenFlags(fs, o) // --store and --listen
 	timeoutFlag(fs, o)
 	fs.BoolVar(&o.yes, "yes", false, "with approve: do not ask to confirm the comparison code (for scripts that compare it themselves)")
 	fs.DurationVar(&o.duration, "duration", devices.DefaultSessionLength, "with approve: how long the browser session lasts, at most 24h")
 }
 
 func runWeb(ctx context.Context, e *env, args []string) error {
+	if e.o.listen != "" && len(args) == 0 {
+		return e.webListen(ctx) // local mode (cmd_weblocal.go)
+	}
 	if len(args) == 0 {
-		return usageError{"web needs a subcommand: enable, disable, approve CODE, revoke SESSION or sessions"}
+		return usageError{"web needs a subcommand: enable, disable, approve CODE, revoke SESSION or sessions; or --listen 127.0.0.1:PORT"}
 	}
 	switch sub, rest := args[0], args[1:]; {
 	case (sub == "enable" || sub == "disable") && len(rest) == 0:
@@ -73,7 +76,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	case sub == "sessions" && len(rest) == 0:
 		return e.webSessions(ctx)
 	}
-	return usageError{"usage: coffer web enable | disable | approve CODE [--yes] [--duration D] | revoke SESSION | sessions"}
+	return usageError{"usage: coffer web enable | disable | approve CODE [--yes] [--duration D] | revoke SESSION | sessions | --listen 127.0.0.1:PORT"}
 }
 
 func (e *env) webAccess(ctx context.Context, on bool) error {

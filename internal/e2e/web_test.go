@@ -1,311 +1,338 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
-	"io/fs"
-	"net/http"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/crypt"
-	"github.com/coffer-backup/coffer/internal/server/wire"
-	"github.com/coffer-backup/coffer/internal/websession"
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 )
 
-// webBrowser is the browser side of issue 12 driven from Go: a
-// websession.Browser speaking to a real coffer serve --web over HTTP, as
-// the web app does, without a browser.
-type webBrowser struct {
-	t     *testing.T
-	url   string
-	b     *websession.Browser
-	grant *websession.Grant
-	token string
-}
+// chromiumPath is Debian's chromium, which .ci/run installs with apt.
+const chromiumPath = "/usr/bin/chromium"
 
-func newWebBrowser(t *testing.T, url string) *webBrowser {
-	b, err := websession.NewBrowser(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &webBrowser{t: t, url: url, b: b}
-}
-
-// do sends a request and returns the status and body.
-func (w *webBrowser) do(method, path string, body []byte, token string) (int, []byte) {
-	w.t.Helper()
-	r, err := http.NewRequest(method, w.url+path, bytes.NewReader(body))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(r)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return res.StatusCode, b
-}
-
-// put writes a mailbox slot, retrying while the device has not opened
-// the mailbox yet.
-func (w *webBrowser) put(slot int, body []byte) {
-	w.t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		st, resp := w.do("PUT", fmt.Sprintf("/v1/pairings/%s/%d", w.b.MailboxID(), slot), body, "")
-		if st == http.StatusCreated {
-			return
-		}
-		if st != http.StatusNotFound || time.Now().After(deadline) {
-			w.t.Fatalf("slot %d: %d %s", slot, st, resp)
-		}
-		time.Sleep(time.Second)
-	}
-}
-
-// get waits for a mailbox slot.
-func (w *webBrowser) get(slot int) []byte {
-	w.t.Helper()
-	for range 6 {
-		st, body := w.do("GET", fmt.Sprintf("/v1/pairings/%s/%d?wait=10", w.b.MailboxID(), slot), nil, "")
-		if st == http.StatusOK {
-			return body
-		}
-		if st != http.StatusNoContent {
-			w.t.Fatalf("slot %d: %d %s", slot, st, body)
-		}
-	}
-	w.t.Fatalf("slot %d stayed empty", slot)
-	return nil
-}
-
-// approve runs the browser's side of the exchange while the user runs
-// coffer web approve with the code, and returns the comparison code the
-// browser showed and the command's stderr.
-func (w *webBrowser) approve(u *user, extra ...string) (string, string) {
-	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := u.command(ctx, nil, append([]string{"web", "approve", w.b.Code(), "--json", "--timeout", "50s"}, extra...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	offer, err := w.b.Offer()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.put(1, offer)
-	acc, err := w.b.Accept(w.get(2))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	cs, err := w.b.Countersign()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.put(3, cs)
-	if w.grant, err = w.b.OpenGrant(w.get(4)); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		w.t.Fatalf("web approve: %v: %s", err, stderr.String())
-	}
-	return acc.Compare, stderr.String()
-}
-
-// login authenticates as the session; it returns the status of the
-// challenge or token request that failed, or 200.
-func (w *webBrowser) login() int {
-	w.t.Helper()
-	req, _ := json.Marshal(wire.ChallengeRequest{Account: w.grant.Account, Device: w.b.SessionID()})
-	st, body := w.do("POST", "/v1/auth/challenge", req, "")
-	if st != http.StatusOK {
-		return st
-	}
-	var ch wire.ChallengeResponse
-	if err := json.Unmarshal(body, &ch); err != nil {
-		w.t.Fatal(err)
-	}
-	sig := w.b.Sign(wire.AuthMessage(w.grant.Account, w.b.SessionID(), ch.Challenge))
-	req, _ = json.Marshal(wire.TokenRequest{Account: w.grant.Account, Device: w.b.SessionID(), Challenge: ch.Challenge, Signature: sig})
-	st, body = w.do("POST", "/v1/auth/token", req, "")
-	if st != http.StatusOK {
-		return st
-	}
-	var tok wire.TokenResponse
-	if err := json.Unmarshal(body, &tok); err != nil {
-		w.t.Fatal(err)
-	}
-	w.token = tok.Token
-	return st
-}
-
-// snapshots reads and opens every snapshot object with the granted keys.
-func (w *webBrowser) snapshots() (int, [][]byte) {
-	w.t.Helper()
-	st, body := w.do("GET", "/v1/objects/snapshots/", nil, w.token)
-	if st != http.StatusOK {
-		return st, nil
-	}
-	var list wire.ListResponse
-	if err := json.Unmarshal(body, &list); err != nil {
-		w.t.Fatal(err)
-	}
-	keys := make([]*crypt.Key, len(w.grant.DataKeys))
-	for i := range w.grant.DataKeys {
-		keys[i] = &w.grant.DataKeys[i]
-	}
-	opener := crypt.NewOpener(keys...)
-	var out [][]byte
-	for _, o := range list.Objects {
-		st, env := w.do("GET", "/v1/objects/snapshots/"+o.Name, nil, w.token)
-		if st != http.StatusOK {
-			return st, nil
-		}
-		pt, err := opener.Open(nil, env, crypt.AD(crypt.ADSnapshot, nil))
-		if err != nil {
-			w.t.Fatalf("snapshot %s does not open with the granted keys: %v", o.Name, err)
-		}
-		out = append(out, pt)
-	}
-	return http.StatusOK, out
-}
-
-var compareRE = regexp.MustCompile(`comparison code: ([0-9A-Z]{5}-[0-9A-Z]{5})`)
-
-// TestWebSession is issue 12's protocol end to end without a browser: a
-// device approves a Go websession.Browser against a real coffer serve
-// --web; the browser reads and decrypts the snapshots with what it was
-// granted, is refused every write, and is locked out by revoke and by
-// expiry; the server's data holds neither the plaintext nor the keys.
-func TestWebSession(t *testing.T) {
-	data := t.TempDir()
-	srv := startServer(t, data, "127.0.0.1:0", "--insecure-http", "--web")
-	u := newUser(t, "laptop")
-	src := filepath.Join(t.TempDir(), "src")
-	writeTree(t, src, 12, 200<<10)
-	secret := []byte("the plaintext that must not reach the server 5f1c")
-	if err := os.WriteFile(filepath.Join(src, "note.txt"), secret, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	u.run(t, "init", "--store", srv.URL)
-	u.run(t, "backup", src)
-	phone := newUser(t, "phone")
-	pair(t, u, phone, srv.URL)
-
-	w := newWebBrowser(t, srv.URL)
-	if out, err := u.try(nil, "web", "approve", w.b.Code(), "--yes", "--timeout", "2s"); err == nil || !strings.Contains(err.Error(), "web access is off") {
-		t.Fatalf("approve with web access off: %q %v", out, err)
-	}
-	u.run(t, "web", "enable")
-	compare, stderr := w.approve(u, "--yes")
-	if m := compareRE.FindStringSubmatch(stderr); m == nil || m[1] != compare {
-		t.Fatalf("the device showed %q, the browser %s", stderr, compare)
-	}
-	if st := w.login(); st != http.StatusOK {
-		t.Fatalf("session login: %d", st)
-	}
-	st, snaps := w.snapshots()
-	if st != http.StatusOK || len(snaps) != 1 || !bytes.Contains(snaps[0], []byte(filepath.Base(src))) {
-		t.Fatalf("snapshots: %d, %d opened", st, len(snaps))
-	}
-	for _, q := range []struct{ method, path string }{
-		{"PUT", "/v1/objects/snapshots/" + strings.Repeat("0", 64)},
-		{"DELETE", "/v1/objects/snapshots/" + strings.Repeat("0", 64)},
-		{"GET", "/v1/objects/keys/"},
-		{"POST", "/v1/chain"},
-		{"POST", "/v1/pairings"},
-	} {
-		if st, body := w.do(q.method, q.path, []byte("{}"), w.token); st != http.StatusForbidden {
-			t.Errorf("%s %s as a browser session: %d %s", q.method, q.path, st, body)
-		}
-	}
-	if _, stderr := phone.runStderr(t, "snapshots"); !strings.Contains(stderr, "approved browser session "+w.b.SessionID()) {
-		t.Errorf("the other device did not report the new session: %q", stderr)
-	}
-	if _, stderr := phone.runStderr(t, "snapshots"); strings.Contains(stderr, "browser session") {
-		t.Errorf("the other device reported the session twice: %q", stderr)
-	}
-	var sessions struct {
-		WebAccess bool `json:"web_access"`
-		Sessions  []struct{ ID, State string }
-	}
-	u.runJSON(t, &sessions, "web", "sessions")
-	if !sessions.WebAccess || len(sessions.Sessions) != 1 || sessions.Sessions[0].ID != w.b.SessionID() || sessions.Sessions[0].State != "active" {
-		t.Fatalf("web sessions: %+v", sessions)
-	}
-	u.run(t, "web", "revoke", w.b.SessionID()[:8])
-	if st, _ := w.snapshots(); st != http.StatusUnauthorized {
-		t.Errorf("reading after revoke: %d", st)
-	}
-	if st := w.login(); st != http.StatusForbidden {
-		t.Errorf("login after revoke: %d", st)
-	}
-
-	short := newWebBrowser(t, srv.URL)
-	short.approve(u, "--yes", "--duration", "3s")
-	if st := short.login(); st != http.StatusOK {
-		t.Fatalf("short session login: %d", st)
-	}
-	time.Sleep(3500 * time.Millisecond)
-	if st, _ := short.snapshots(); st != http.StatusUnauthorized && st != http.StatusForbidden {
-		t.Errorf("reading after not-after: %d", st)
-	}
-	if st := short.login(); st != http.StatusForbidden {
-		t.Errorf("login after not-after: %d", st)
-	}
-	noSecrets(t, data, srv, append([][]byte{secret, w.grant.IDKey[:], w.grant.ConfKey[:]}, dataKeys(w.grant)...))
-}
-
-func dataKeys(g *websession.Grant) [][]byte {
-	var out [][]byte
-	for i := range g.DataKeys {
-		out = append(out, g.DataKeys[i][:])
-	}
-	return out
-}
-
-// noSecrets fails if a file of the server's data directory or its log
-// holds one of secrets, raw or in base64.
-func noSecrets(t *testing.T, data string, srv *serverProc, secrets [][]byte) {
+// webTree writes what the browser tests browse: a photo, a text file
+// and a large file of size bytes; it returns the large file's SHA-256.
+func webTree(t *testing.T, dir string, size int) string {
 	t.Helper()
-	logText := []byte(srv.tail(1 << 20))
-	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for x := range 64 {
+		for y := range 48 {
+			img.Set(x, y, color.RGBA{uint8(x * 4), uint8(y * 5), 128, 255})
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
+	}
+	var pic bytes.Buffer
+	if err := png.Encode(&pic, img); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "photos", "beach.png"), pic.Bytes())
+	writeFile(t, filepath.Join(dir, "notes", "todo.txt"), []byte(webText))
+	return writeLarge(t, filepath.Join(dir, "big", "large.bin"), size)
+}
+
+// writeLarge writes size pseudo-random bytes, a MiB at a time, and returns
+// their SHA-256.
+func writeLarge(t *testing.T, name string, size int) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rng := rand.NewChaCha8([32]byte{12})
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; left -= len(buf) {
+		b := buf[:min(left, len(buf))]
+		_, _ = rng.Read(b)
+		h.Write(b)
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
 		}
-		for _, s := range secrets {
-			for _, form := range [][]byte{s, []byte(base64.StdEncoding.EncodeToString(s)), []byte(base64.RawURLEncoding.EncodeToString(s))} {
-				if bytes.Contains(b, form) || bytes.Contains(logText, form) {
-					t.Errorf("%s or the log holds a secret", p)
-				}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+const webText = "buy milk\n<script>alert(1)</script> stays text\n"
+
+func writeFile(t *testing.T, name string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// headless starts Debian's chromium, headless and without its sandbox
+// (tests run as root), downloading into dir. It skips the test where
+// chromium is missing, unless CI is set: .ci/run installs it.
+func headless(t *testing.T, dir string) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("chromium is missing (%v): make chromium installs it", err)
+		}
+		t.Skipf("chromium is missing (%v); make chromium installs it", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("headless", "new"))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 5*time.Minute)
+	t.Cleanup(cancel3)
+	on := true
+	_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// pageErrors collects the page's uncaught exceptions and Content Security
+// Policy or Trusted Types violations, which the test requires to be none.
+type pageErrors struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (p *pageErrors) watch(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
+			p.mu.Lock()
+			p.errs = append(p.errs, e.ExceptionDetails.Text)
+			p.mu.Unlock()
+		}
+	})
+	if err == nil {
+		_, err = chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `window.__violations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));`})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *pageErrors) check(t *testing.T, ctx context.Context) {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__violations || []`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.errs)+len(v) > 0 {
+		t.Fatalf("page errors %q, policy violations %q", p.errs, v)
+	}
+}
+
+// entry is the folder entry named name.
+func entry(name string) chromedp.Search {
+	return chromedp.Search(`//*[@data-testid="entry" and text()="` + name + `"]`)
+}
+
+// crumb is the breadcrumb's element named name.
+func crumb(name string) chromedp.Search {
+	return chromedp.Search(`//*[@data-testid="breadcrumb"]//button[text()="` + name + `"]`)
+}
+
+// testID is the element with that data-testid.
+func testID(id string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + id + `"]`) }
+
+// downloads waits for the download the page starts next and returns the
+// path it completed at.
+type downloads struct {
+	done chan string
+}
+
+func watchDownloads(t *testing.T, ctx context.Context, dir string) *downloads {
+	t.Helper()
+	d := &downloads{done: make(chan string, 4)}
+	err := chromedp.ListenBrowser(ctx, func(ev any) {
+		if e, ok := ev.(*browser.EventDownloadProgress); ok {
+			switch e.State {
+			case browser.DownloadProgressStateCompleted:
+				d.done <- filepath.Join(dir, e.GUID)
+			case browser.DownloadProgressStateCanceled:
+				d.done <- ""
 			}
 		}
-		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return d
+}
+
+func fileSHA256(t *testing.T, name string) string {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// browseAndDownload drives the page at url as a user would: the snapshot
+// list, into root's folders, the photo and text previews, and the large
+// file's download, whose SHA-256 must be want. It returns the time to
+// the first listing and the download's duration.
+func browseAndDownload(t *testing.T, ctx context.Context, url, root, want, dlDir string) (time.Duration, time.Duration) {
+	t.Helper()
+	var pe pageErrors
+	pe.watch(t, ctx)
+	dl := watchDownloads(t, ctx, dlDir)
+	start := time.Now()
+	err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(testID("snapshot")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstListing := time.Since(start)
+	err = chromedp.Do(ctx,
+		chromedp.Click(testID("snapshot")),
+		chromedp.Click(entry(root)),
+		chromedp.Click(entry("photos")),
+		chromedp.WaitVisible(crumb("photos")),
+		chromedp.Click(entry("beach.png")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="preview"] img`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Poll[int](`document.querySelector('[data-testid="preview"] img').naturalWidth || false`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(crumb(root)),
+		chromedp.Click(entry("notes")),
+		chromedp.Click(entry("todo.txt")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="preview"] pre`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`[data-testid="preview"] pre`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if width != 64 || text != webText {
+		t.Fatalf("previews: image %d pixels wide (want 64), text %q", width, text)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(crumb(root)),
+		chromedp.Click(entry("big")),
+		chromedp.Click(entry("large.bin")),
+		chromedp.WaitVisible(testID("download")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlStart := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Click(testID("download"))); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	select {
+	case got = <-dl.done:
+	case <-ctx.Done():
+		t.Fatal("no download completed")
+	}
+	took := time.Since(dlStart)
+	if got == "" {
+		t.Fatal("the download was canceled")
+	}
+	if sum := fileSHA256(t, got); sum != want {
+		t.Fatalf("downloaded file's SHA-256 %s, want %s", sum, want)
+	}
+	pe.check(t, ctx)
+	return firstListing, took
+}
+
+// startWebLocal runs coffer web --listen and returns the URL it prints.
+func startWebLocal(t *testing.T, u *user, store string) (string, *exec.Cmd) {
+	t.Helper()
+	cmd := u.command(context.Background(), nil, "web", "--listen", "127.0.0.1:0", "--store", store, "--json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("coffer web: %v: %s", err, stderr.String())
+	}
+	var res struct{ URL string }
+	if err := json.Unmarshal([]byte(line), &res); err != nil || !strings.HasPrefix(res.URL, "http://127.0.0.1:") {
+		t.Fatalf("coffer web printed %q: %v", line, err)
+	}
+	return res.URL, cmd
+}
+
+// TestWebLocal browses, previews and downloads in headless Chromium
+// through coffer web --listen, the local mode, then signs out, which
+// stops the process.
+func TestWebLocal(t *testing.T) {
+	u := newUser(t, "laptop")
+	src := filepath.Join(t.TempDir(), "home")
+	const size = 48 << 20
+	want := webTree(t, src, size)
+	store := filepath.Join(t.TempDir(), "store")
+	u.run(t, "init", "--store", store)
+	u.run(t, "backup", "--store", store, src)
+	url, cmd := startWebLocal(t, u, store)
+	dlDir := t.TempDir()
+	ctx := headless(t, dlDir)
+	first, took := browseAndDownload(t, ctx, url, "home", want, dlDir)
+	t.Logf("local mode: first listing after %v; %d MiB downloaded in %v (%.0f MB/s)",
+		first.Round(time.Millisecond), size>>20, took.Round(time.Millisecond), float64(size)/took.Seconds()/1e6)
+	if err := chromedp.Do(ctx, chromedp.Click(testID("sign-out"))); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("coffer web after sign-out: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("coffer web still runs after the page signed out")
 	}
 }
