@@ -229,7 +229,7 @@ func TestAcceptRefuses(t *testing.T) {
 	badSig.Sig[3] ^= 1
 	otherKey := good
 	otherKey.Approver = other.Public().Sign
-	otherKey.Sig = ed25519.Sign(other.Sign, devices.CountersignMessage(good.SignedPart))
+	otherKey.Sig = ed25519.Sign(other.Sign, crypt.AD("coffer v1 device chain", good.SignedPart))
 	// An add-device entry, properly signed: never a session.
 	addP := must[*devices.PendingAdd](t)(w.chain.PrepareAdd(devices.ByDevice(w.dev), other.Public(), devices.Full, t0))
 	add := websession.Request{SignedPart: addP.SignedPart(), Approver: w.dev.Public().Sign}
