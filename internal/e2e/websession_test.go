@@ -113,6 +113,7 @@ func (w *webBrowser) approve(u *user, extra ...string) (string, string) {
 		w.t.Fatal(err)
 	}
 	w.put(1, offer)
+	posted := time.Now()
 	acc, err := w.b.Accept(w.get(2))
 	if err != nil {
 		w.t.Fatal(err)
@@ -125,6 +126,7 @@ func (w *webBrowser) approve(u *user, extra ...string) (string, string) {
 	if w.grant, err = w.b.OpenGrant(w.get(4)); err != nil {
 		w.t.Fatal(err)
 	}
+	w.t.Logf("approval: %v from the offer's post to the opened grant (the device unlocks its keys and opens the repository meanwhile)", time.Since(posted).Round(time.Millisecond))
 	if err := cmd.Wait(); err != nil {
 		w.t.Fatalf("web approve: %v: %s", err, stderr.String())
 	}
