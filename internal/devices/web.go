@@ -28,8 +28,6 @@ const (
 	// DefaultSessionLength is the length `coffer web approve` grants
 	// unless told otherwise.
 	DefaultSessionLength = time.Hour
-	// sessionBodySize is the body of a browser-session entry.
-	sessionBodySize = idSize + ed25519.PublicKeySize + keys.KEMPublicKeySize + 8 + 8 + 1 + 8
 )
 
 // WebSession is what a browser-session entry grants: the browser's
