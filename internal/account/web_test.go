@@ -27,9 +27,11 @@ func runBrowser(relay account.Relay, b *websession.Browser, wait time.Duration) 
 	offer, err := b.Offer()
 	deadline := time.Now().Add(wait)
 	for err == nil {
-		if err = relay.PutPairing(ctx, b.MailboxID(), 1, offer); !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+		err = relay.PutPairing(ctx, b.MailboxID(), 1, offer)
+		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
 			break
 		}
+		err = nil // the device has not opened the mailbox yet
 		time.Sleep(10 * time.Millisecond)
 	}
 	get := func(slot int) []byte {
@@ -94,19 +96,21 @@ func TestApprove(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wait := 5 * time.Second
+			// Generous for the device (a loaded machine, -race); the
+			// browser of a failing approval gives up on its grant sooner.
+			wait, browserWait := 30*time.Second, 30*time.Second
 			if tc.wantErr != nil {
-				wait = 300 * time.Millisecond
+				browserWait = 3 * time.Second
 			}
 			var shown account.WebApproval
 			a := &account.Approver{Relay: relay, Store: cs, Chain: c, Repo: f.r, Me: f.dev, Length: time.Hour, Deadline: time.Now().Add(wait),
 				Confirm: func(w account.WebApproval) error { shown = w; return tc.confirm }}
 			done := make(chan *browserRun)
-			go func() { done <- runBrowser(relay, b, wait) }()
+			go func() { done <- runBrowser(relay, b, browserWait) }()
 			n, sess, err := a.Approve(ctx, b.Code())
 			run := <-done
 			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("approve: %v, want %v", err, tc.wantErr)
+				t.Fatalf("approve: %v, want %v (browser: %v)", err, tc.wantErr, run.err)
 			}
 			stored := mustFirstUse(t, f)
 			if _, ok := stored.Session(b.SessionID()); ok != tc.appended {
@@ -147,14 +151,14 @@ func TestRevokeSession(t *testing.T) {
 	}
 	relay := newRelay(0)
 	b, _ := websession.NewBrowser(rand.Reader)
-	a := &account.Approver{Relay: relay, Store: cs, Chain: c, Repo: f.r, Me: f.dev, Length: time.Minute, Deadline: time.Now().Add(5 * time.Second),
+	a := &account.Approver{Relay: relay, Store: cs, Chain: c, Repo: f.r, Me: f.dev, Length: time.Minute, Deadline: time.Now().Add(30 * time.Second),
 		Confirm: func(account.WebApproval) error { return nil }}
 	done := make(chan *browserRun)
-	go func() { done <- runBrowser(relay, b, 5*time.Second) }()
-	if c, _, err = a.Approve(ctx, b.Code()); err != nil {
-		t.Fatal(err)
+	go func() { done <- runBrowser(relay, b, 30*time.Second) }()
+	c, _, err = a.Approve(ctx, b.Code())
+	if run := <-done; err != nil || run.err != nil {
+		t.Fatalf("device: %v; browser: %v", err, run.err)
 	}
-	<-done
 	if _, err := c.ResolveSession("ab"); !errors.Is(err, account.ErrUnknownSession) {
 		t.Errorf("a 2-digit prefix: %v", err)
 	}
