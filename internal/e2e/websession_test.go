@@ -126,7 +126,7 @@ func (w *webBrowser) approve(u *user, extra ...string) (string, string) {
 	if w.grant, err = w.b.OpenGrant(w.get(4)); err != nil {
 		w.t.Fatal(err)
 	}
-	w.t.Logf("approval: %v from the offer's post to the opened grant (the device unlocks its keys and opens the repository meanwhile)", time.Since(posted).Round(time.Millisecond))
+	w.t.Logf("approval: %v from the offer's post to the opened grant", time.Since(posted).Round(time.Millisecond))
 	if err := cmd.Wait(); err != nil {
 		w.t.Fatalf("web approve: %v: %s", err, stderr.String())
 	}
