@@ -1,10 +1,6 @@
 package keys
 
-import (
-	"runtime"
-
-	"golang.org/x/sys/unix"
-)
+import "runtime"
 
 // warmMinKiB is the smallest Argon2id memory worth warming: below it the
 // page faults cost less than the collection warmArena runs.
@@ -41,7 +37,7 @@ func warmArena(p KDFParams) {
 		return
 	}
 	a := make([]byte, int(kib)<<10)
-	_ = unix.Madvise(a, unix.MADV_HUGEPAGE) // without THP, 4 KiB pages are faulted in below
+	adviseHugePages(a) // without THP, 4 KiB pages are faulted in below
 	for i := 0; i < len(a); i += pageSize {
 		a[i] = 1
 	}
