@@ -17,7 +17,7 @@ func commands() map[string]*command {
 		{name: "dump", args: "SNAP PATH", summary: "write a file to stdout, or a directory as a tar archive", setup: storeFlag, run: runDump},
 		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: snapFlags, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
-		{name: "forget", args: "SNAP... | --keep-last N ... [--prune]", summary: "remove snapshots, named or by a retention policy", setup: forgetFlags, run: runForget},
+		{name: "forget", args: "SNAP... | --keep-last N ... [--keep-within SPAN] [--keep-tag T]... [--group-by host,paths,tags,device] [--prune]", summary: "remove snapshots, named or by a retention policy", setup: forgetFlags, run: runForget},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
 		{name: "repair", args: "[--dry-run]", summary: "rebuild the index from the copies that authenticate; delete false ones (full device)", setup: pruneFlags, run: runRepair},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
@@ -146,5 +146,8 @@ func forgetFlags(fs *flag.FlagSet, o *opts) {
 	fs.IntVar(&o.keep.Weekly, "keep-weekly", 0, "likewise for ISO weeks")
 	fs.IntVar(&o.keep.Monthly, "keep-monthly", 0, "likewise for months")
 	fs.IntVar(&o.keep.Yearly, "keep-yearly", 0, "likewise for years")
+	fs.Var((*withinFlag)(&o.keep.Within), "keep-within", "keep the snapshots taken within this span of the newest of their group, such as 1y6m or 7d12h (y, m, d, h)")
+	fs.Var((*keepTagFlag)(&o.keep.Tags), "keep-tag", "keep the snapshots carrying this tag (repeatable: any of them)")
+	fs.Var(&groupByFlag{&o.keep.GroupBy}, "group-by", "decide on each group of snapshots with the same of these, comma-separated: host, paths, tags, device (default host,paths,device; an append-only device's snapshots are always a group of their own)")
 	fs.BoolVar(&o.prune, "prune", false, "prune afterwards")
 }

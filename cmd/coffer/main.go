@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -151,7 +152,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if err != nil {
-		return e.fail(usageError{err.Error()})
+		return e.fail(usageError{asTyped(err.Error(), args[1:])})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -188,7 +189,7 @@ var valueFlags = map[string]bool{
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true, "budget": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true, "ignore-session": true,
-	"snapshot": true, "newest": true,
+	"snapshot": true, "newest": true, "keep-within": true, "keep-tag": true, "group-by": true,
 	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }
 
@@ -210,6 +211,29 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// flagInMessage finds the flag the flag package names in its errors,
+// always with one dash.
+var flagInMessage = regexp.MustCompile(`(not defined: |for flag |for |needs an argument: )-([^\s:=]+)`)
+
+// asTyped rewrites the flag package's message so that it names the flag
+// as the user typed it: "--name" for "--name" or "--name=…", else "-name".
+func asTyped(msg string, args []string) string {
+	return flagInMessage.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := flagInMessage.FindStringSubmatch(m)
+		name := "-" + sub[2]
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			if a == "-"+name || strings.HasPrefix(a, "-"+name+"=") {
+				name = "-" + name
+				break
+			}
+		}
+		return sub[1] + name
+	})
 }
 
 // fail prints err as a one-line message (with say) and returns the exit
