@@ -18,6 +18,7 @@ func commands() map[string]*command {
 		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: snapFlags, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
 		{name: "forget", args: "SNAP... | --keep-last N ... [--keep-within SPAN] [--keep-tag T]... [--group-by host,paths,tags,device] [--prune]", summary: "remove snapshots, named or by a retention policy", setup: forgetFlags, run: runForget},
+		{name: "tag", args: "SNAP... --add T... | --remove T... | --set T...", summary: "change snapshots' tags: each becomes a new snapshot, the old one forgotten (full device)", setup: tagFlags, run: runTag},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
 		{name: "repair", args: "[--dry-run]", summary: "rebuild the index from the copies that authenticate; delete false ones (full device)", setup: pruneFlags, run: runRepair},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
@@ -150,4 +151,12 @@ func forgetFlags(fs *flag.FlagSet, o *opts) {
 	fs.Var((*keepTagFlag)(&o.keep.Tags), "keep-tag", "keep the snapshots carrying this tag (repeatable: any of them)")
 	fs.Var(&groupByFlag{&o.keep.GroupBy}, "group-by", "decide on each group of snapshots with the same of these, comma-separated: host, paths, tags, device (default host,paths,device; an append-only device's snapshots are always a group of their own)")
 	fs.BoolVar(&o.prune, "prune", false, "prune afterwards")
+}
+
+func tagFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.StringVar(&o.device, "device", "", "resolve SNAP among the snapshots of this device (name or ID prefix); 'latest' is then its newest")
+	fs.Var(&o.tagAdd, "add", "add this tag (repeatable)")
+	fs.Var(&o.tagRemove, "remove", "remove this tag (repeatable)")
+	fs.Var(&o.tagSet, "set", "replace all tags with these (repeatable; --set '' removes them all); not with --add or --remove")
 }

@@ -85,6 +85,8 @@ type opts struct {
 	ignoreSessions                            multi           // prune --ignore-session
 	snapshots                                 multi           // coffer find --snapshot
 	newest                                    int             // coffer find --newest
+	tagAdd, tagRemove                         multi           // coffer tag
+	tagSet                                    tagSetFlag      // coffer tag --set
 	filterOpts
 }
 
@@ -190,6 +192,7 @@ var valueFlags = map[string]bool{
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true, "ignore-session": true,
 	"snapshot": true, "newest": true, "keep-within": true, "keep-tag": true, "group-by": true,
+	"add": true, "remove": true, "set": true,
 	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }
 
