@@ -15,8 +15,8 @@ import (
 	"github.com/coffer-backup/coffer/internal/termsafe"
 )
 
-// tagSetFlag is tag --set: given at all, it replaces the tags; ” adds
-// none, so "--set ”" removes them all.
+// tagSetFlag is tag --set: given at all, it replaces the tags; an empty
+// value adds none, so that an empty --set removes them all.
 type tagSetFlag struct {
 	given bool
 	tags  []string
