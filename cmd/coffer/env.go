@@ -75,14 +75,14 @@ func (e *env) unlockDevice(h *home.Home) (*keys.Device, error) {
 	if !h.HasDevice() {
 		return nil, withHint(fmt.Errorf("%w (in %s)", home.ErrNoDevice, h.Dir), "run 'coffer init --store DIR' to create an account; for an existing one, 'coffer join' (with a code from one of its devices) or 'coffer recover' (with the recovery key); or set COFFER_HOME")
 	}
-	pass, err := passphrase.Get("Passphrase for this device's Coffer keys: ", false)
+	pass, err := passphrase.Get(e.o.passCommand, "Passphrase for this device's Coffer keys: ", false)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(pass)
 	dev, err := h.LoadDevice(pass)
 	if errors.Is(err, keys.ErrWrongPassphrase) {
-		return nil, withHint(err, "check COFFER_PASSPHRASE or COFFER_PASSPHRASE_FILE")
+		return nil, withHint(err, "check --passphrase-command, COFFER_PASSPHRASE, COFFER_PASSPHRASE_FILE or COFFER_PASSPHRASE_COMMAND, whichever gave it")
 	}
 	return dev, err
 }

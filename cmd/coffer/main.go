@@ -67,6 +67,7 @@ type command struct {
 // takes.
 type opts struct {
 	json, quiet                               bool
+	passCommand                               string // --passphrase-command
 	store, target, host, parent               string
 	excludes, tags, includes                  multi
 	readData, oneDevice, prune, dryRun, force bool // oneDevice: backup --one-file-system
@@ -143,6 +144,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&e.o.json, "json", false, "print machine-readable JSON on stdout")
 	fs.BoolVar(&e.o.quiet, "quiet", false, "print no progress")
 	fs.BoolVar(&e.o.quiet, "q", false, "short for --quiet")
+	fs.StringVar(&e.o.passCommand, "passphrase-command", "", "run this with sh -c and take the first line it prints as the passphrase of this device's keys (default $COFFER_PASSPHRASE_COMMAND, after $COFFER_PASSPHRASE and its _FILE)")
 	if cmd.setup != nil {
 		cmd.setup(fs, &e.o)
 	}
@@ -192,7 +194,7 @@ var valueFlags = map[string]bool{
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true, "ignore-session": true,
 	"snapshot": true, "newest": true, "keep-within": true, "keep-tag": true, "group-by": true,
-	"add": true, "remove": true, "set": true,
+	"add": true, "remove": true, "set": true, "passphrase-command": true,
 	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }
 
