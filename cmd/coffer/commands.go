@@ -110,6 +110,7 @@ func backupFlags(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.host, "host", "", "hostname to record (default: this machine's)")
 	fs.StringVar(&o.parent, "parent", "", "snapshot to compare with to skip unchanged files (default: the latest of the same host and paths)")
 	fs.BoolVar(&o.force, "force", false, "read every file, even those unchanged since the parent snapshot")
+	verboseFlags(fs, o, "name each regular file on stderr as it is stored: new or changed (read), or unchanged (taken from the parent unread)")
 }
 
 func restoreFlags(fs *flag.FlagSet, o *opts) {
@@ -118,6 +119,7 @@ func restoreFlags(fs *flag.FlagSet, o *opts) {
 	fs.Var(&o.includes, "include", "restore only what this gitignore pattern matches, from the snapshot's root (repeatable)")
 	fs.Var(&o.excludes, "exclude", "leave out what this gitignore pattern matches (repeatable)")
 	fs.Var(&o.overwrite, "overwrite", "where the target holds an item: always replace it, replace it if-changed (size or time), or never (default: fail)")
+	verboseFlags(fs, o, "name each item on stderr as it is restored, or kept as the target holds it")
 }
 
 func findFlags(fs *flag.FlagSet, o *opts) {
@@ -159,4 +161,10 @@ func tagFlags(fs *flag.FlagSet, o *opts) {
 	fs.Var(&o.tagAdd, "add", "add this tag (repeatable)")
 	fs.Var(&o.tagRemove, "remove", "remove this tag (repeatable)")
 	fs.Var(&o.tagSet, "set", "replace all tags with these (repeatable; --set '' removes them all); not with --add or --remove")
+}
+
+// verboseFlags are --verbose and its short form -v.
+func verboseFlags(fs *flag.FlagSet, o *opts, usage string) {
+	fs.BoolVar(&o.verbose, "verbose", false, usage)
+	fs.BoolVar(&o.verbose, "v", false, "short for --verbose")
 }

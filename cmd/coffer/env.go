@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/devices"
@@ -29,6 +30,7 @@ type env struct {
 	o              opts
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	errMu          sync.Mutex // orders the progress line and --verbose lines on stderr
 }
 
 // emit prints v as JSON with --json, else calls text.

@@ -66,7 +66,7 @@ type command struct {
 // opts holds every flag of every command; each command registers the ones it
 // takes.
 type opts struct {
-	json, quiet                               bool
+	json, quiet, verbose                      bool
 	passCommand                               string // --passphrase-command
 	store, target, host, parent               string
 	excludes, tags, includes                  multi
