@@ -11,7 +11,7 @@ VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(GOBIN)/versitygw
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3 shells
 
 build:
 	$(GO) build -buildvcs=auto -o bin/coffer ./cmd/coffer
@@ -83,7 +83,18 @@ fuse3:
 		fi; \
 	fi
 
-unit: omniwitness versitygw postgres fuse3
+# zsh and fish let internal/cliref and cmd/coffer check the completion
+# scripts with the shells themselves (fish also completes with them);
+# installed like fuse3, else those cases skip.
+shells:
+	@for sh in zsh fish; do \
+		if ! command -v $$sh >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing $$sh"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$sh >/dev/null; \
+		fi; \
+	done
+
+unit: omniwitness versitygw postgres fuse3 shells
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:

@@ -30,6 +30,8 @@ func commands() map[string]*command {
 		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
 		{name: "recovery-contact", args: "add ACCOUNT... --fingerprint FP... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
 		serveCommand(),
+		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script, made from this command table", run: runCompletion},
+		{name: "man", summary: "print the man page (section 1) in roff, made from this command table", run: runMan},
 		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness},
 	}
 	m := make(map[string]*command, len(list))

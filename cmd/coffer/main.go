@@ -141,10 +141,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("coffer "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.BoolVar(&e.o.json, "json", false, "print machine-readable JSON on stdout")
-	fs.BoolVar(&e.o.quiet, "quiet", false, "print no progress")
-	fs.BoolVar(&e.o.quiet, "q", false, "short for --quiet")
-	fs.StringVar(&e.o.passCommand, "passphrase-command", "", "run this with sh -c and take the first line it prints as the passphrase of this device's keys (default $COFFER_PASSPHRASE_COMMAND, after $COFFER_PASSPHRASE and its _FILE)")
+	globalFlags(fs, &e.o)
 	if cmd.setup != nil {
 		cmd.setup(fs, &e.o)
 	}
@@ -161,6 +158,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return e.fail(cmd.run(ctx, e, pos))
+}
+
+// globalFlags are the flags every command takes.
+func globalFlags(fs *flag.FlagSet, o *opts) {
+	fs.BoolVar(&o.json, "json", false, "print machine-readable JSON on stdout")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no progress")
+	fs.BoolVar(&o.quiet, "q", false, "short for --quiet")
+	fs.StringVar(&o.passCommand, "passphrase-command", "", "run this with sh -c and take the first line it prints as the passphrase of this device's keys (default $COFFER_PASSPHRASE_COMMAND, after $COFFER_PASSPHRASE and its _FILE)")
 }
 
 // commandFirst moves flags given before the command name after it, so that
