@@ -61,17 +61,39 @@ func runRecover(ctx context.Context, e *env, args []string) error {
 		return e.accountsHint(err, n.loc)
 	}
 	defer st.Close()
-	acct := e.o.account
-	if acct == "" {
-		if acct, err = account.StoreAccount(ctx, st); err != nil {
-			return e.accountsHint(err, n.loc)
-		}
+	acct, err := e.recoverAccount(ctx, st, n.loc)
+	if err != nil {
+		return err
 	}
 	c, err := account.RecoverWithKey(ctx, st, acct, rk, n.dev, e.firstLogCheck(ctx, n, st))
 	if err != nil {
 		return err
 	}
 	return e.recovered(ctx, n, c)
+}
+
+// recoverAccount returns the account to recover from the store at loc:
+// on a server, --account; in a directory or S3 store, the one account it
+// holds, which --account, if given, must name in full or by a prefix of
+// 4 or more digits.
+func (e *env) recoverAccount(ctx context.Context, st store.Store, loc string) (string, error) {
+	if storeopen.IsRemote(loc) {
+		return e.o.account, nil
+	}
+	acct, err := account.StoreAccount(ctx, st)
+	if err != nil {
+		return "", e.accountsHint(err, loc)
+	}
+	if e.o.account != "" && !isPrefix(acct, e.o.account) {
+		return "", fmt.Errorf("the store holds account %s, which --account %s does not name (its ID or a prefix of 4 or more digits)", acct, termsafe.Name(e.o.account))
+	}
+	return acct, nil
+}
+
+// isPrefix reports whether ref names the ID id: all of it, or a prefix of
+// 4 or more hex digits in either case.
+func isPrefix(id, ref string) bool {
+	return len(ref) >= 4 && strings.HasPrefix(id, strings.ToLower(ref))
 }
 
 // accountsHint adds to err, when loc is a server's data directory rather
@@ -145,7 +167,7 @@ func (e *env) recoverWithContacts(ctx context.Context) error {
 		return err
 	}
 	defer dc.Zero()
-	if e.o.account != "" && e.o.account != acct {
+	if e.o.account != "" && !isPrefix(acct, e.o.account) {
 		return fmt.Errorf("the contact codes are for account %s, not %s", acct, e.o.account)
 	}
 	n, err := e.newcomer("recover")
