@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/coffer-backup/coffer/internal/account"
@@ -84,9 +85,31 @@ func (e *env) unlockDevice(h *home.Home) (*keys.Device, error) {
 	defer clear(pass)
 	dev, err := h.LoadDevice(pass)
 	if errors.Is(err, keys.ErrWrongPassphrase) {
-		return nil, withHint(err, "check --passphrase-command, COFFER_PASSPHRASE, COFFER_PASSPHRASE_FILE or COFFER_PASSPHRASE_COMMAND, whichever gave it")
+		return nil, withHint(err, passphraseHint(passphrase.Source(e.o.passCommand)))
 	}
 	return dev, err
+}
+
+// passphraseHint says what to check when the passphrase from source is
+// wrong.
+func passphraseHint(source string) string {
+	switch source {
+	case passphrase.CommandFlag:
+		return "check what the command of --passphrase-command prints first"
+	case passphrase.CommandEnvVar:
+		return "check what the command of COFFER_PASSPHRASE_COMMAND prints first"
+	case "":
+		return "type the passphrase this device's keys were sealed with (set by init, join or recover, or by 'coffer passphrase change')"
+	}
+	return "check " + source + " (it is used before " + strings.Join(afterSource(source), " and ") + ")"
+}
+
+// afterSource lists the passphrase sources source hides.
+func afterSource(source string) []string {
+	if source == passphrase.EnvVar {
+		return []string{passphrase.FileEnvVar, passphrase.CommandEnvVar}
+	}
+	return []string{passphrase.CommandEnvVar}
 }
 
 // session is an opened repository with what it needs closed afterwards.

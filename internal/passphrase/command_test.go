@@ -74,12 +74,12 @@ func TestPrecedence(t *testing.T) {
 	}
 	noTTY := filepath.Join(t.TempDir(), "no tty")
 	for _, tc := range []struct {
-		name, flag, env, fileEnv, commandEnv, want string
+		name, flag, env, fileEnv, commandEnv, want, source string
 	}{
-		{"flag first", "echo from flag", "from env", file, "echo from env command", "from flag"},
-		{"then the variable", "", "from env", file, "echo from env command", "from env"},
-		{"then the file", "", "-", file, "echo from env command", "from file"},
-		{"then the command", "", "-", "-", "echo from env command", "from env command"},
+		{"flag first", "echo from flag", "from env", file, "echo from env command", "from flag", CommandFlag},
+		{"then the variable", "", "from env", file, "echo from env command", "from env", EnvVar},
+		{"then the file", "", "-", file, "echo from env command", "from file", FileEnvVar},
+		{"then the command", "", "-", "-", "echo from env command", "from env command", CommandEnvVar},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			unsetEnv(t)
@@ -92,10 +92,13 @@ func TestPrecedence(t *testing.T) {
 			if err != nil || string(p) != tc.want {
 				t.Fatalf("got %q, %v; want %q", p, err, tc.want)
 			}
+			if got := Source(tc.flag); got != tc.source {
+				t.Errorf("Source says %q, want %q", got, tc.source)
+			}
 		})
 	}
 	unsetEnv(t)
-	if _, err := get("", "", false, noTTY); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("with nothing set: %v", err)
+	if _, err := get("", "", false, noTTY); !errors.Is(err, ErrUnavailable) || Source("") != "" {
+		t.Fatalf("with nothing set: %v, source %q", err, Source(""))
 	}
 }

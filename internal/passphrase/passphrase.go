@@ -51,16 +51,34 @@ func Get(command, prompt string, confirm bool) ([]byte, error) {
 }
 
 func get(command, prompt string, confirm bool, tty string) ([]byte, error) {
-	if command != "" {
-		return fromCommand(command, "--passphrase-command")
-	}
-	if p, ok, err := fromEnv(EnvVar, FileEnvVar, "passphrase"); ok {
+	switch Source(command) {
+	case CommandFlag:
+		return fromCommand(command, CommandFlag)
+	case EnvVar, FileEnvVar:
+		p, _, err := fromEnv(EnvVar, FileEnvVar, "passphrase")
 		return p, err
-	}
-	if c, ok := os.LookupEnv(CommandEnvVar); ok {
-		return fromCommand(c, "$"+CommandEnvVar)
+	case CommandEnvVar:
+		return fromCommand(os.Getenv(CommandEnvVar), "$"+CommandEnvVar)
 	}
 	return fromTerminal(prompt, confirm, tty)
+}
+
+// CommandFlag is what Source returns when the caller's command (a flag)
+// gives the passphrase.
+const CommandFlag = "--passphrase-command"
+
+// Source names where Get(command, …) takes the passphrase from:
+// CommandFlag, EnvVar, FileEnvVar, CommandEnvVar, or "" for the terminal.
+func Source(command string) string {
+	if command != "" {
+		return CommandFlag
+	}
+	for _, v := range []string{EnvVar, FileEnvVar, CommandEnvVar} {
+		if _, ok := os.LookupEnv(v); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // GetNew returns a new passphrase: from $COFFER_NEW_PASSPHRASE, else the
