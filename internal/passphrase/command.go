@@ -40,13 +40,23 @@ func fromCommand(command, source string) ([]byte, error) {
 	case errors.As(err, &exit):
 		return nil, fmt.Errorf("%w: the command of %s exited with %s", ErrCommand, source, exit.ProcessState)
 	case err != nil:
-		return nil, fmt.Errorf("%w: the command of %s could not run: %w", ErrCommand, source, errors.Unwrap(err))
+		return nil, fmt.Errorf("%w: the command of %s could not run: %w", ErrCommand, source, cause(err))
 	}
 	line, _, _ := bytes.Cut(out.buf.Bytes(), []byte("\n"))
 	if line = bytes.TrimSuffix(line, []byte("\r")); len(line) > MaxFileSize {
 		return nil, fmt.Errorf("%w: the command of %s printed a first line longer than %d bytes", ErrCommand, source, MaxFileSize)
 	}
 	return nonEmpty(bytes.Clone(line), "passphrase from the command of "+source)
+}
+
+// cause is the reason inside an error of os/exec, which would otherwise
+// name the program and its arguments (the command line).
+func cause(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
 }
 
 // shell returns the command that runs a command line with the system's

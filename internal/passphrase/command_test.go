@@ -40,6 +40,7 @@ func TestCommand(t *testing.T) {
 		{"line too long", "cat " + long, "", ErrCommand, "longer than 4096 bytes"},
 		{"too much", "echo topsecret; cat " + long + "; echo", "", ErrCommand, "printed more than 4098 bytes"},
 		{"endless", "yes topsecret", "", ErrCommand, "printed more than 4098 bytes"},
+		{"left running", "echo secret; sleep 5 &", "", ErrCommand, "could not run: exec: WaitDelay expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			unsetEnv(t)
