@@ -253,3 +253,23 @@ func TestFishCompletes(t *testing.T) {
 		}
 	}
 }
+
+// TestZshLoads loads the script after compinit in a real zsh: it must
+// register its function for the program.
+func TestZshLoads(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("zsh is not installed")
+	}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "_prog")
+	if err := os.WriteFile(script, []byte(generate(t, Zsh)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(zsh, "-f", "-c", "autoload -U compinit && compinit -u -D && source "+shq(script)+" && print -r -- ${_comps[prog]} && whence -w _prog_backup")
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "_prog\n_prog_backup: function\n" {
+		t.Fatalf("%v: %q", err, out)
+	}
+}
