@@ -148,8 +148,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pos, err := parseInterleaved(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stdout, "usage: coffer %s %s\n\n%s\n\nflags:\n", cmd.name, cmd.args, cmd.summary)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		printFlags(stdout, fs)
 		return exitOK
 	}
 	if err != nil {
@@ -158,6 +157,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return e.fail(cmd.run(ctx, e, pos))
+}
+
+// printFlags lists the flags of fs as they are typed: "--name VALUE" (or
+// "-v" for one letter), then the usage and any default, indented.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		dashes := "--"
+		if len(f.Name) == 1 {
+			dashes = "-"
+		}
+		name, usage := flag.UnquoteUsage(f)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			name = ""
+		} else {
+			name = " " + strings.ToUpper(name)
+		}
+		fmt.Fprintf(w, "  %s%s%s\n    \t%s", dashes, f.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "[]" {
+			fmt.Fprintf(w, " (default %s)", d)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // globalFlags are the flags every command takes.
