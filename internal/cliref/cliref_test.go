@@ -2,6 +2,7 @@ package cliref
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -271,5 +272,70 @@ func TestZshLoads(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || string(out) != "_prog\n_prog_backup: function\n" {
 		t.Fatalf("%v: %q", err, out)
+	}
+}
+
+// TestZshCompletes types command lines and a Tab into a real interactive
+// zsh (through zsh/zpty) with the script loaded, and waits for the
+// completion zsh draws.
+func TestZshCompletes(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("zsh is not installed")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "_prog"), []byte(generate(t, Zsh)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"file-a", "file-b"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each case: what is typed before the Tab, and a pattern zsh's screen
+	// must come to show.
+	cases := [][2]string{
+		{"prog res", "prog restore "},
+		{"prog backup --st", "prog backup --store "},
+		{"prog backup file-", "file-a *file-b"},
+		{"prog device rem", "prog device remove "},
+		{"prog restore --overwrite if", "prog restore --overwrite if-changed "},
+		{"prog restore --overwrite ", "always *if-changed *never"},
+	}
+	var script strings.Builder
+	script.WriteString(`zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1='>'; autoload -U compinit; compinit -u -D; source ./_prog; setopt NO_BEEP"
+expect() {
+    local out= chunk i
+    for ((i = 0; i < 100; i++)); do
+        while zpty -r -t z chunk; do out+=$chunk; done
+        out=${out//$'\e'\[[0-9;?]#[a-zA-Z]/}
+        out=${out//$'\r'/}
+        out=${out//$'\b'/}
+        [[ $out == *${~1}* ]] && { print -r -- "ok"; return; }
+        sleep 0.1
+    done
+    print -r -- "no: $out"
+}
+`)
+	for _, c := range cases {
+		fmt.Fprintf(&script, "zpty -w -n z $'\\x15'%s$'\\t'\nexpect %s\n", shq(c[0]), shq(c[1]))
+	}
+	cmd := exec.Command(zsh, "-f", "-c", script.String())
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir, "TERM=dumb")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("%d answers for %d cases:\n%s", len(lines), len(cases), out)
+	}
+	for i, l := range lines {
+		if l != "ok" {
+			t.Errorf("%q: want %q, screen %q", cases[i][0], cases[i][1], l)
+		}
 	}
 }
