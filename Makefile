@@ -87,12 +87,11 @@ fuse3:
 # scripts with the shells themselves (fish also completes with them);
 # installed like fuse3, else those cases skip.
 shells:
-	@for sh in zsh fish; do \
-		if ! command -v $$sh >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing $$sh"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$sh >/dev/null; \
-		fi; \
-	done
+	@missing=; for sh in zsh fish; do command -v $$sh >/dev/null 2>&1 || missing="$$missing $$sh"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 unit: omniwitness versitygw postgres fuse3 shells
 	$(GO) test -race -count=1 -timeout 30m ./...
