@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/devices"
@@ -29,6 +31,7 @@ type env struct {
 	o              opts
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	errMu          sync.Mutex // orders the progress line and --verbose lines on stderr
 }
 
 // emit prints v as JSON with --json, else calls text.
@@ -75,16 +78,38 @@ func (e *env) unlockDevice(h *home.Home) (*keys.Device, error) {
 	if !h.HasDevice() {
 		return nil, withHint(fmt.Errorf("%w (in %s)", home.ErrNoDevice, h.Dir), "run 'coffer init --store DIR' to create an account; for an existing one, 'coffer join' (with a code from one of its devices) or 'coffer recover' (with the recovery key); or set COFFER_HOME")
 	}
-	pass, err := passphrase.Get("Passphrase for this device's Coffer keys: ", false)
+	pass, err := passphrase.Get(e.o.passCommand, "Passphrase for this device's Coffer keys: ", false)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(pass)
 	dev, err := h.LoadDevice(pass)
 	if errors.Is(err, keys.ErrWrongPassphrase) {
-		return nil, withHint(err, "check COFFER_PASSPHRASE or COFFER_PASSPHRASE_FILE")
+		return nil, withHint(err, passphraseHint(passphrase.Source(e.o.passCommand)))
 	}
 	return dev, err
+}
+
+// passphraseHint says what to check when the passphrase from source is
+// wrong.
+func passphraseHint(source string) string {
+	switch source {
+	case passphrase.CommandFlag:
+		return "check what the command of --passphrase-command prints first"
+	case passphrase.CommandEnvVar:
+		return "check what the command of COFFER_PASSPHRASE_COMMAND prints first"
+	case "":
+		return "type the passphrase this device's keys were sealed with (set by init, join or recover, or by 'coffer passphrase change')"
+	}
+	return "check " + source + " (it is used before " + strings.Join(afterSource(source), " and ") + ")"
+}
+
+// afterSource lists the passphrase sources source hides.
+func afterSource(source string) []string {
+	if source == passphrase.EnvVar {
+		return []string{passphrase.FileEnvVar, passphrase.CommandEnvVar}
+	}
+	return []string{passphrase.CommandEnvVar}
 }
 
 // session is an opened repository with what it needs closed afterwards.
