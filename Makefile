@@ -84,10 +84,12 @@ fuse3:
 	fi
 
 # zsh and fish let internal/cliref and cmd/coffer check the completion
-# scripts with the shells themselves (fish also completes with them);
-# installed like fuse3, else those cases skip.
+# scripts with the shells themselves (fish also completes with them), and
+# groff (package groff-base) renders the man page; installed like fuse3,
+# else those cases skip (and fail under CI=true).
 shells:
-	@missing=; for sh in zsh fish; do command -v $$sh >/dev/null 2>&1 || missing="$$missing $$sh"; done; \
+	@missing=; for sh in zsh fish groff; do command -v $$sh >/dev/null 2>&1 || missing="$$missing $$sh"; done; \
+	missing=$$(echo "$$missing" | sed 's/groff/groff-base/'); \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -53,10 +53,7 @@ func generate(t *testing.T, gen func(io.Writer, *Program) error) string {
 // shell is not installed.
 func checkSyntax(t *testing.T, script string, shell string, args ...string) {
 	t.Helper()
-	path, err := exec.LookPath(shell)
-	if err != nil {
-		t.Skipf("%s is not installed", shell)
-	}
+	path := lookTool(t, shell)
 	f := filepath.Join(t.TempDir(), "script")
 	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
@@ -74,10 +71,7 @@ func TestFishSyntax(t *testing.T) { checkSyntax(t, generate(t, Fish), "fish", "-
 // TestBashCompletes sources the script in a real bash and asks it to
 // complete command lines, as bash-completion would.
 func TestBashCompletes(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("bash is not installed")
-	}
+	bash := lookTool(t, "bash")
 	dir := t.TempDir()
 	script := filepath.Join(dir, "prog.bash")
 	if err := os.WriteFile(script, []byte(generate(t, Bash)), 0o644); err != nil {
@@ -138,10 +132,7 @@ func itoa(n int) string { return string(rune('0' + n)) }
 // checks the text a reader sees.
 func TestManRenders(t *testing.T) {
 	page := generate(t, Man)
-	groff, err := exec.LookPath("groff")
-	if err != nil {
-		t.Skip("groff is not installed")
-	}
+	groff := lookTool(t, "groff")
 	cmd := exec.Command(groff, "-man", "-Tutf8", "-ww", "-rLL=200n")
 	cmd.Stdin = strings.NewReader(page)
 	var stdout, stderr bytes.Buffer
@@ -208,10 +199,7 @@ func TestEveryCommandAndFlag(t *testing.T) {
 // TestFishCompletes loads the script in a real fish and asks it to
 // complete command lines (complete -C).
 func TestFishCompletes(t *testing.T) {
-	fish, err := exec.LookPath("fish")
-	if err != nil {
-		t.Skip("fish is not installed")
-	}
+	fish := lookTool(t, "fish")
 	dir := t.TempDir()
 	script := filepath.Join(dir, "prog.fish")
 	if err := os.WriteFile(script, []byte(generate(t, Fish)), 0o644); err != nil {
@@ -258,10 +246,7 @@ func TestFishCompletes(t *testing.T) {
 // TestZshLoads loads the script after compinit in a real zsh: it must
 // register its function for the program.
 func TestZshLoads(t *testing.T) {
-	zsh, err := exec.LookPath("zsh")
-	if err != nil {
-		t.Skip("zsh is not installed")
-	}
+	zsh := lookTool(t, "zsh")
 	dir := t.TempDir()
 	script := filepath.Join(dir, "_prog")
 	if err := os.WriteFile(script, []byte(generate(t, Zsh)), 0o644); err != nil {
@@ -279,10 +264,7 @@ func TestZshLoads(t *testing.T) {
 // zsh (through zsh/zpty) with the script loaded, and waits for the
 // completion zsh draws.
 func TestZshCompletes(t *testing.T) {
-	zsh, err := exec.LookPath("zsh")
-	if err != nil {
-		t.Skip("zsh is not installed")
-	}
+	zsh := lookTool(t, "zsh")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "_prog"), []byte(generate(t, Zsh)), 0o644); err != nil {
 		t.Fatal(err)
@@ -338,4 +320,20 @@ expect() {
 			t.Errorf("%q: want %q, screen %q", cases[i][0], cases[i][1], l)
 		}
 	}
+}
+
+// lookTool returns the path of a tool the test runs, skipping the test
+// where it is missing, except in CI (CI=true), where `make shells`
+// installs it and its absence is a failure.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed (make shells installs it)", name)
+	}
+	t.Skipf("%s is not installed", name)
+	return ""
 }
