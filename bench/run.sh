@@ -23,6 +23,9 @@
 #   KOPIA_BIN   a kopia binary to measure; otherwise `kopia` on PATH, otherwise one built with
 #               `go install -tags nohtmlui github.com/kopia/kopia@$KOPIA_VERSION` (default latest)
 #               into KOPIA_DIR (default: kopia-bin beside the corpus, outside the repository)
+#   KOPIA_SRC   a checkout of Kopia's public source to build with `go build -tags nohtmlui .` into
+#               KOPIA_DIR instead of `go install` (where the module proxy refuses Kopia but a copy
+#               of its repository can be had, e.g. the tool library's `fetch github:kopia/kopia`)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -165,6 +168,16 @@ ensure_kopia() {
     KOPIA=$(command -v kopia)
   elif [[ -x $dir/kopia ]]; then
     KOPIA=$dir/kopia
+  elif [[ -n ${KOPIA_SRC:-} ]]; then
+    log "kopia: building $KOPIA_SRC into $dir"
+    mkdir -p "$dir"
+    if (cd "$KOPIA_SRC" && GOFLAGS= go build -tags nohtmlui -o "$dir/kopia" .) >"$dir/install.log" 2>&1; then
+      KOPIA=$dir/kopia
+    else
+      R[kopia.status]="SKIPPED: kopia could not be built from $KOPIA_SRC ($(tail -n 2 "$dir/install.log" | head -c 300 | tr '\n\t|' '  /'))"
+      log "kopia: ${R[kopia.status]}"
+      return 0
+    fi
   else
     log "kopia: building github.com/kopia/kopia@${KOPIA_VERSION:-latest} into $dir"
     mkdir -p "$dir"

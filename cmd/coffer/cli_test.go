@@ -259,10 +259,10 @@ func TestPassphraseSources(t *testing.T) {
 	}{
 		{"file", testPassphrase + "\n", []string{"COFFER_PASSPHRASE_FILE=" + file}, 0, ""},
 		{"file with CRLF", testPassphrase + "\r\n", []string{"COFFER_PASSPHRASE_FILE=" + file}, 0, ""},
-		{"wrong file", "nope\n", []string{"COFFER_PASSPHRASE_FILE=" + file}, 1, "^coffer: error: .*wrong passphrase.*\ncoffer: hint: .*COFFER_PASSPHRASE_FILE\n$"},
+		{"wrong file", "nope\n", []string{"COFFER_PASSPHRASE_FILE=" + file}, 1, "^coffer: error: .*wrong passphrase.*\ncoffer: hint: check COFFER_PASSPHRASE_FILE .*\n$"},
 		{"missing file", "", []string{"COFFER_PASSPHRASE_FILE=" + file + ".missing"}, 1, "^coffer: error: passphrase file \\(\\$COFFER_PASSPHRASE_FILE\\): .*no such file or directory\n$"},
 		{"variable first", "nope\n", []string{"COFFER_PASSPHRASE_FILE=" + file, "COFFER_PASSPHRASE=" + testPassphrase}, 0, ""},
-		{"none", "", nil, 1, "^coffer: error: no passphrase available: set COFFER_PASSPHRASE or COFFER_PASSPHRASE_FILE, or run from a terminal \\(open /dev/tty: .*\\)\n$"},
+		{"none", "", nil, 1, "^coffer: error: no passphrase available: set COFFER_PASSPHRASE, COFFER_PASSPHRASE_FILE or COFFER_PASSPHRASE_COMMAND, or run from a terminal \\(open /dev/tty: .*\\)\n$"},
 	} {
 		if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
 			t.Fatal(err)

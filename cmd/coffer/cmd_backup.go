@@ -89,7 +89,7 @@ func (e *env) backupOptions(args []string) (archiver.Options, error) {
 	if err != nil {
 		return archiver.Options{}, err
 	}
-	opts := archiver.Options{Filter: f, Tags: tags, Hostname: e.hostname(), Version: version}
+	opts := archiver.Options{Filter: f, Tags: tags, Hostname: e.hostname(), Version: version, Verbose: e.backupVerbose()}
 	if u, err := user.Current(); err == nil {
 		opts.Username = u.Username
 	}

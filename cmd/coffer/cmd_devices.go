@@ -203,7 +203,7 @@ func (e *env) deviceNamed(h *home.Home, name string) (*keys.Device, error) {
 	if h.HasDevice() {
 		return e.unlockDevice(h)
 	}
-	pass, err := passphrase.Get("New passphrase for this device's Coffer keys: ", true)
+	pass, err := passphrase.Get(e.o.passCommand, "New passphrase for this device's Coffer keys: ", true)
 	if err != nil {
 		return nil, err
 	}

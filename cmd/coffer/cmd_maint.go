@@ -76,7 +76,7 @@ type keptRow struct {
 
 func runForget(ctx context.Context, e *env, args []string) error {
 	if (len(args) > 0) == !e.o.keep.Empty() {
-		return usageError{"forget needs snapshot IDs or a policy (at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N), not both"}
+		return usageError{"forget needs snapshot IDs or a policy (at least one of --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N, --keep-within SPAN, --keep-tag T), not both"}
 	}
 	s, err := e.openRepo(ctx)
 	if err != nil {

@@ -191,7 +191,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	rs := restorer.New(s.repo, restorer.Options{Target: e.o.target, Include: include, Exclude: exclude,
-		Overwrite: e.o.overwrite.mode, Limits: treewalk.LimitsFor(sn)})
+		Overwrite: e.o.overwrite.mode, Limits: treewalk.LimitsFor(sn), Verbose: e.restoreVerbose()})
 	var total int64
 	if sn.Summary != nil {
 		total = int64(sn.Summary.TotalBytes)

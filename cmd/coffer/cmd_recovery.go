@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/store"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
 	"github.com/coffer-backup/coffer/internal/store/remote"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 )
 
 // Where recovery secrets come from; never the command line.
@@ -26,13 +27,14 @@ const (
 
 func runRecover(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
-		return usageError{"recover takes no arguments; give --store and --account (or --contact)"}
+		return usageError{"recover takes no arguments; give --store (and --account for a server, or --contact)"}
 	}
 	if e.o.contact {
 		return e.recoverWithContacts(ctx)
 	}
-	if e.o.account == "" {
-		return usageError{"recover needs --account ACCOUNT (or --contact)"}
+	if e.o.account == "" && storeopen.IsRemote(e.o.store) {
+		return withHint(usageError{"recover from a server needs --account ACCOUNT (or --contact)"},
+			"a server shows no one its accounts before they sign in; the account ID is what 'coffer init' printed, and what 'coffer verify --json' prints on any device of the account")
 	}
 	text, err := passphrase.Secret(recoveryKeyEnv, recoveryKeyFileEnv, "recovery key", "Recovery key: ")
 	if err != nil {
@@ -56,14 +58,56 @@ func runRecover(ctx context.Context, e *env, args []string) error {
 	defer rdev.Zero()
 	st, err := e.openStore(n.home, n.loc, storeopen.Options{Account: e.o.account, Device: rdev})
 	if err != nil {
-		return err
+		return e.accountsHint(err, n.loc)
 	}
 	defer st.Close()
-	c, err := account.RecoverWithKey(ctx, st, e.o.account, rk, n.dev, e.firstLogCheck(ctx, n, st))
+	acct, err := e.recoverAccount(ctx, st, n.loc)
+	if err != nil {
+		return err
+	}
+	c, err := account.RecoverWithKey(ctx, st, acct, rk, n.dev, e.firstLogCheck(ctx, n, st))
 	if err != nil {
 		return err
 	}
 	return e.recovered(ctx, n, c)
+}
+
+// recoverAccount returns the account to recover from the store at loc:
+// on a server, --account; in a directory or S3 store, the one account it
+// holds, which --account, if given, must name in full or by a prefix of
+// 4 or more digits.
+func (e *env) recoverAccount(ctx context.Context, st store.Store, loc string) (string, error) {
+	if storeopen.IsRemote(loc) {
+		return e.o.account, nil
+	}
+	acct, err := account.StoreAccount(ctx, st)
+	if err != nil {
+		return "", e.accountsHint(err, loc)
+	}
+	if e.o.account != "" && !isPrefix(acct, e.o.account) {
+		return "", fmt.Errorf("the store holds account %s, which --account %s does not name (its ID or a prefix of 4 or more digits)", acct, termsafe.Name(e.o.account))
+	}
+	return acct, nil
+}
+
+// isPrefix reports whether ref names the ID id: all of it, or a prefix of
+// 4 or more hex digits in either case.
+func isPrefix(id, ref string) bool {
+	return len(ref) >= 4 && strings.HasPrefix(id, strings.ToLower(ref))
+}
+
+// accountsHint adds to err, when loc is a server's data directory rather
+// than a store, the stores of the accounts it keeps.
+func (e *env) accountsHint(err error, loc string) error {
+	stores := storeopen.AccountStores(loc)
+	if len(stores) == 0 {
+		return err
+	}
+	for i, s := range stores {
+		stores[i] = termsafe.Name(s)
+	}
+	return withHint(fmt.Errorf("%s is a server's data directory, with %s, not a store", termsafe.Name(loc), plural(len(stores), "account")),
+		"recover from the account's own store: --store "+strings.Join(stores, " or --store "))
 }
 
 // firstLogCheck pins the server's log policy for a recovering device and
@@ -123,7 +167,7 @@ func (e *env) recoverWithContacts(ctx context.Context) error {
 		return err
 	}
 	defer dc.Zero()
-	if e.o.account != "" && e.o.account != acct {
+	if e.o.account != "" && !isPrefix(acct, e.o.account) {
 		return fmt.Errorf("the contact codes are for account %s, not %s", acct, e.o.account)
 	}
 	n, err := e.newcomer("recover")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -22,7 +23,7 @@ func serveCommand() *command {
 	var readData bool
 	return &command{
 		name:    "serve",
-		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL] [--object-catalog]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]...",
+		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL] [--object-catalog]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]... [--web]",
 		summary: "run a server that stores the encrypted repositories of many accounts",
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required unless --db and --objects hold everything and --tls-cert or --insecure-http is given)")
@@ -42,6 +43,7 @@ func serveCommand() *command {
 			fs.StringVar(&cfg.LogOrigin, "log-origin", "", "origin (name) of the transparency log, fixed by the key made in DIR/log.key on first start (default: coffer.log/ and 16 random hex digits)")
 			fs.BoolVar(&readData, "read-data", false, "with migrate: read every copied object back and check its SHA-256 against its name")
 			fs.Var((*prefixFlag)(&cfg.TrustedProxies), "trusted-proxy", "a load balancer's or reverse proxy's address or CIDR prefix: for its requests, the client's address (rate limits, logs) is the rightmost untrusted one of X-Forwarded-For (repeatable)")
+			fs.BoolVar(&cfg.Web, "web", false, "allow read-only browser sessions that accounts approve (coffer web) and serve the web app at /")
 			fs.Var((*witnessFlag)(&cfg.Witnesses), "witness", "a witness that cosigns the log's checkpoints: its verifier key, '=', and its submission URL prefix (repeatable)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error {
@@ -68,10 +70,17 @@ func serveCommand() *command {
 					return fmt.Errorf("registration token file %s is empty", tokenFile)
 				}
 			}
+			if cfg.Web && webAppHandler != nil {
+				cfg.WebApp = webAppHandler()
+			}
 			return server.Run(ctx, cfg)
 		},
 	}
 }
+
+// webAppHandler returns the web app coffer serve --web serves at /; nil
+// until the web app (internal/webui) sets it from an init function.
+var webAppHandler func() http.Handler
 
 // witnessFlag is a repeatable flag value: VKEY=URL, a witness's cosigner
 // verifier key and its submission URL prefix, split at the first "=http".

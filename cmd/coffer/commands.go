@@ -17,7 +17,8 @@ func commands() map[string]*command {
 		{name: "dump", args: "SNAP PATH", summary: "write a file to stdout, or a directory as a tar archive", setup: storeFlag, run: runDump},
 		{name: "diff", args: "SNAP SNAP", summary: "show what changed between two snapshots", setup: snapFlags, run: runDiff},
 		{name: "check", args: "[--read-data]", summary: "verify the repository's integrity", setup: checkFlags, run: runCheck},
-		{name: "forget", args: "SNAP... | --keep-last N ... [--prune]", summary: "remove snapshots, named or by a retention policy", setup: forgetFlags, run: runForget},
+		{name: "forget", args: "SNAP... | --keep-last N ... [--keep-within SPAN] [--keep-tag T]... [--group-by host,paths,tags,device] [--prune]", summary: "remove snapshots, named or by a retention policy", setup: forgetFlags, run: runForget},
+		{name: "tag", args: "SNAP... --add T... | --remove T... | --set T...", summary: "change snapshots' tags: each becomes a new snapshot, the old one forgotten (full device)", setup: tagFlags, run: runTag},
 		{name: "prune", summary: "delete data no snapshot uses (safe while backups run)", setup: pruneFlags, run: runPrune},
 		{name: "repair", args: "[--dry-run]", summary: "rebuild the index from the copies that authenticate; delete false ones (full device)", setup: pruneFlags, run: runRepair},
 		{name: "verify", summary: "check the account's device chain against the server's transparency log and its witnesses", setup: storeFlag, run: runVerify},
@@ -28,7 +29,10 @@ func commands() map[string]*command {
 		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},
 		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
 		{name: "recovery-contact", args: "add ACCOUNT... --fingerprint FP... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
+		{name: "web", args: "enable | disable | approve CODE [--yes] [--duration D] | revoke SESSION | sessions | --listen 127.0.0.1:PORT", summary: "let a browser read the backups: turn web access on or off, approve, revoke or list browser sessions; or serve them to a browser from this device", setup: webFlags, run: runWeb},
 		serveCommand(),
+		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script, made from this command table", run: runCompletion},
+		{name: "man", summary: "print the man page (section 1) in roff, made from this command table", run: runMan},
 		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness},
 	}
 	m := make(map[string]*command, len(list))
@@ -109,6 +113,7 @@ func backupFlags(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.host, "host", "", "hostname to record (default: this machine's)")
 	fs.StringVar(&o.parent, "parent", "", "snapshot to compare with to skip unchanged files (default: the latest of the same host and paths)")
 	fs.BoolVar(&o.force, "force", false, "read every file, even those unchanged since the parent snapshot")
+	verboseFlags(fs, o, "name each regular file on stderr as it is stored: new or changed (read), or unchanged (taken from the parent unread)")
 }
 
 func restoreFlags(fs *flag.FlagSet, o *opts) {
@@ -117,6 +122,7 @@ func restoreFlags(fs *flag.FlagSet, o *opts) {
 	fs.Var(&o.includes, "include", "restore only what this gitignore pattern matches, from the snapshot's root (repeatable)")
 	fs.Var(&o.excludes, "exclude", "leave out what this gitignore pattern matches (repeatable)")
 	fs.Var(&o.overwrite, "overwrite", "where the target holds an item: always replace it, replace it if-changed (size or time), or never (default: fail)")
+	verboseFlags(fs, o, "name each item on stderr as it is restored, or kept as the target holds it")
 }
 
 func findFlags(fs *flag.FlagSet, o *opts) {
@@ -146,5 +152,22 @@ func forgetFlags(fs *flag.FlagSet, o *opts) {
 	fs.IntVar(&o.keep.Weekly, "keep-weekly", 0, "likewise for ISO weeks")
 	fs.IntVar(&o.keep.Monthly, "keep-monthly", 0, "likewise for months")
 	fs.IntVar(&o.keep.Yearly, "keep-yearly", 0, "likewise for years")
+	fs.Var((*withinFlag)(&o.keep.Within), "keep-within", "keep the snapshots taken within this span of the newest of their group, such as 1y6m or 7d12h (y, m, d, h)")
+	fs.Var((*keepTagFlag)(&o.keep.Tags), "keep-tag", "keep the snapshots carrying this tag (repeatable: any of them)")
+	fs.Var(&groupByFlag{&o.keep.GroupBy}, "group-by", "decide on each group of snapshots with the same of these, comma-separated: host, paths, tags, device (default host,paths,device; an append-only device's snapshots are always a group of their own)")
 	fs.BoolVar(&o.prune, "prune", false, "prune afterwards")
+}
+
+func tagFlags(fs *flag.FlagSet, o *opts) {
+	storeFlag(fs, o)
+	fs.StringVar(&o.device, "device", "", "resolve SNAP among the snapshots of this device (name or ID prefix); 'latest' is then its newest")
+	fs.Var(&o.tagAdd, "add", "add this tag (repeatable)")
+	fs.Var(&o.tagRemove, "remove", "remove this tag (repeatable)")
+	fs.Var(&o.tagSet, "set", "replace all tags with these (repeatable; --set '' removes them all); not with --add or --remove")
+}
+
+// verboseFlags are --verbose and its short form -v.
+func verboseFlags(fs *flag.FlagSet, o *opts, usage string) {
+	fs.BoolVar(&o.verbose, "verbose", false, usage)
+	fs.BoolVar(&o.verbose, "v", false, "short for --verbose")
 }

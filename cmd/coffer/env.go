@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/devices"
@@ -29,6 +31,7 @@ type env struct {
 	o              opts
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	errMu          sync.Mutex // orders the progress line and --verbose lines on stderr
 }
 
 // emit prints v as JSON with --json, else calls text.
@@ -75,16 +78,38 @@ func (e *env) unlockDevice(h *home.Home) (*keys.Device, error) {
 	if !h.HasDevice() {
 		return nil, withHint(fmt.Errorf("%w (in %s)", home.ErrNoDevice, h.Dir), "run 'coffer init --store DIR' to create an account; for an existing one, 'coffer join' (with a code from one of its devices) or 'coffer recover' (with the recovery key); or set COFFER_HOME")
 	}
-	pass, err := passphrase.Get("Passphrase for this device's Coffer keys: ", false)
+	pass, err := passphrase.Get(e.o.passCommand, "Passphrase for this device's Coffer keys: ", false)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(pass)
 	dev, err := h.LoadDevice(pass)
 	if errors.Is(err, keys.ErrWrongPassphrase) {
-		return nil, withHint(err, "check COFFER_PASSPHRASE or COFFER_PASSPHRASE_FILE")
+		return nil, withHint(err, passphraseHint(passphrase.Source(e.o.passCommand)))
 	}
 	return dev, err
+}
+
+// passphraseHint says what to check when the passphrase from source is
+// wrong.
+func passphraseHint(source string) string {
+	switch source {
+	case passphrase.CommandFlag:
+		return "check what the command of --passphrase-command prints first"
+	case passphrase.CommandEnvVar:
+		return "check what the command of COFFER_PASSPHRASE_COMMAND prints first"
+	case "":
+		return "type the passphrase this device's keys were sealed with (set by init, join or recover, or by 'coffer passphrase change')"
+	}
+	return "check " + source + " (it is used before " + strings.Join(afterSource(source), " and ") + ")"
+}
+
+// afterSource lists the passphrase sources source hides.
+func afterSource(source string) []string {
+	if source == passphrase.EnvVar {
+		return []string{passphrase.FileEnvVar, passphrase.CommandEnvVar}
+	}
+	return []string{passphrase.CommandEnvVar}
 }
 
 // session is an opened repository with what it needs closed afterwards.
@@ -130,6 +155,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, err
 	}
+	seen := savedLen(h, acct)
 	var rep *transparency.Report
 	check := func(c *account.Chain) (*account.Chain, error) {
 		c, rep, err = e.checkLog(ctx, h, loc, st, c)
@@ -153,6 +179,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 	if storeopen.IsRemote(loc) || storeopen.IsS3(loc) {
 		r.SetUploads(remoteUploads)
 	}
+	e.reportSessions(c, seen)
 	s := &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc, log: rep}
 	r.SetPlanAuthority(account.NewPlans(func() *account.Chain { return s.chain }, s.setChain, st, dev))
 	return s, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/pattern"
 	"github.com/coffer-backup/coffer/internal/restorer"
+	"github.com/coffer-backup/coffer/internal/snapshot"
 )
 
 // ignoreFile is the per-directory ignore file a backup reads.
@@ -192,4 +193,42 @@ func printRestore(w io.Writer, id blob.ID, r *restoreResult) {
 		fmt.Fprintf(w, "; %d existing items kept", r.Kept)
 	}
 	fmt.Fprintln(w)
+}
+
+// withinFlag is forget --keep-within.
+type withinFlag snapshot.Within
+
+func (w *withinFlag) String() string { return snapshot.Within(*w).String() }
+func (w *withinFlag) Set(s string) error {
+	v, err := snapshot.ParseWithin(s)
+	*w = withinFlag(v)
+	return err
+}
+
+// keepTagFlag is forget --keep-tag: one tag a snapshot may carry.
+type keepTagFlag []string
+
+func (k *keepTagFlag) String() string { return strings.Join(*k, ",") }
+func (k *keepTagFlag) Set(s string) error {
+	if err := snapshot.CheckTag(s); err != nil {
+		return errors.New("a tag is non-empty and has no comma (repeat --keep-tag to keep several)")
+	}
+	*k = append(*k, s)
+	return nil
+}
+
+// groupByFlag is forget --group-by; unset, retention's default grouping
+// applies.
+type groupByFlag struct{ g **snapshot.GroupBy }
+
+func (f groupByFlag) String() string {
+	if f.g == nil || *f.g == nil {
+		return ""
+	}
+	return (*f.g).String()
+}
+func (f groupByFlag) Set(s string) error {
+	g, err := snapshot.ParseGroupBy(s)
+	*f.g = &g
+	return err
 }

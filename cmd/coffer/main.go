@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -65,7 +66,8 @@ type command struct {
 // opts holds every flag of every command; each command registers the ones it
 // takes.
 type opts struct {
-	json, quiet                               bool
+	json, quiet, verbose                      bool
+	passCommand                               string // --passphrase-command
 	store, target, host, parent               string
 	excludes, tags, includes                  multi
 	readData, oneDevice, prune, dryRun, force bool // oneDevice: backup --one-file-system
@@ -84,6 +86,10 @@ type opts struct {
 	ignoreSessions                            multi           // prune --ignore-session
 	snapshots                                 multi           // coffer find --snapshot
 	newest                                    int             // coffer find --newest
+	yes                                       bool            // coffer web approve --yes
+	duration                                  time.Duration   // coffer web approve --duration
+	tagAdd, tagRemove                         multi           // coffer tag
+	tagSet                                    tagSetFlag      // coffer tag --set
 	filterOpts
 }
 
@@ -137,25 +143,52 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("coffer "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.BoolVar(&e.o.json, "json", false, "print machine-readable JSON on stdout")
-	fs.BoolVar(&e.o.quiet, "quiet", false, "print no progress")
-	fs.BoolVar(&e.o.quiet, "q", false, "short for --quiet")
+	globalFlags(fs, &e.o)
 	if cmd.setup != nil {
 		cmd.setup(fs, &e.o)
 	}
 	pos, err := parseInterleaved(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stdout, "usage: coffer %s %s\n\n%s\n\nflags:\n", cmd.name, cmd.args, cmd.summary)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		printFlags(stdout, fs)
 		return exitOK
 	}
 	if err != nil {
-		return e.fail(usageError{err.Error()})
+		return e.fail(usageError{asTyped(err.Error(), args[1:])})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return e.fail(cmd.run(ctx, e, pos))
+}
+
+// printFlags lists the flags of fs as they are typed: "--name VALUE" (or
+// "-v" for one letter), then the usage and any default, indented.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		dashes := "--"
+		if len(f.Name) == 1 {
+			dashes = "-"
+		}
+		name, usage := flag.UnquoteUsage(f)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			name = ""
+		} else {
+			name = " " + strings.ToUpper(name)
+		}
+		fmt.Fprintf(w, "  %s%s%s\n    \t%s", dashes, f.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "[]" {
+			fmt.Fprintf(w, " (default %s)", d)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// globalFlags are the flags every command takes.
+func globalFlags(fs *flag.FlagSet, o *opts) {
+	fs.BoolVar(&o.json, "json", false, "print machine-readable JSON on stdout")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no progress")
+	fs.BoolVar(&o.quiet, "q", false, "short for --quiet")
+	fs.StringVar(&o.passCommand, "passphrase-command", "", "run this with sh -c and take the first line it prints as the passphrase of this device's keys (default $COFFER_PASSPHRASE_COMMAND, after $COFFER_PASSPHRASE and its _FILE)")
 }
 
 // commandFirst moves flags given before the command name after it, so that
@@ -188,7 +221,8 @@ var valueFlags = map[string]bool{
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true, "budget": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true, "ignore-session": true,
-	"snapshot": true, "newest": true,
+	"snapshot": true, "newest": true, "duration": true, "keep-within": true, "keep-tag": true, "group-by": true,
+	"add": true, "remove": true, "set": true, "passphrase-command": true,
 	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }
 
@@ -210,6 +244,29 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// flagInMessage finds the flag the flag package names in its errors,
+// always with one dash.
+var flagInMessage = regexp.MustCompile(`(not defined: |for flag |for |needs an argument: )-([^\s:=]+)`)
+
+// asTyped rewrites the flag package's message so that it names the flag
+// as the user typed it: "--name" for "--name" or "--name=…", else "-name".
+func asTyped(msg string, args []string) string {
+	return flagInMessage.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := flagInMessage.FindStringSubmatch(m)
+		name := "-" + sub[2]
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			if a == "-"+name || strings.HasPrefix(a, "-"+name+"=") {
+				name = "-" + name
+				break
+			}
+		}
+		return sub[1] + name
+	})
 }
 
 // fail prints err as a one-line message (with say) and returns the exit

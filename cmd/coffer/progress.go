@@ -8,6 +8,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/restorer"
+	"github.com/coffer-backup/coffer/internal/termsafe"
 )
 
 // counters is what a progress line shows: items and bytes done, and the
@@ -31,10 +32,10 @@ func (e *env) startProgress(c counters) (stop func()) {
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(e.stderr, "\r\x1b[K")
+				e.drawErr("\r\x1b[K")
 				return
 			case <-t.C:
-				fmt.Fprint(e.stderr, "\r\x1b[K"+progressLine(c, time.Since(start)))
+				e.drawErr("\r\x1b[K" + progressLine(c, time.Since(start)))
 			}
 		}
 	}()
@@ -77,4 +78,41 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// drawErr writes s on stderr, between whole lines of --verbose.
+func (e *env) drawErr(s string) {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	fmt.Fprint(e.stderr, s)
+}
+
+// verbose prints, with --verbose, a line naming what was done with an
+// item, on stderr (stdout keeps the result alone), erasing a progress line
+// first; the next tick draws it again. It may be called concurrently.
+func (e *env) verbose(what, name string) {
+	if !e.o.verbose {
+		return
+	}
+	erase := ""
+	if e.interactive() {
+		erase = "\r\x1b[K"
+	}
+	e.drawErr(fmt.Sprintf("%s%-9s %s\n", erase, what, termsafe.Name(name)))
+}
+
+// backupVerbose is the archiver's Verbose with --verbose, else nil.
+func (e *env) backupVerbose() func(string, archiver.FileEvent) {
+	if !e.o.verbose {
+		return nil
+	}
+	return func(p string, what archiver.FileEvent) { e.verbose(string(what), p) }
+}
+
+// restoreVerbose is the restorer's Verbose with --verbose, else nil.
+func (e *env) restoreVerbose() func(string, restorer.Event) {
+	if !e.o.verbose {
+		return nil
+	}
+	return func(rel string, what restorer.Event) { e.verbose(string(what), rel) }
 }

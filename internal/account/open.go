@@ -88,3 +88,16 @@ func Open(ctx context.Context, h *home.Home, st store.Store, dev *keys.Device, a
 	}
 	return r, c, warn, nil
 }
+
+// StoreAccount returns the account a directory or S3 store holds, as its
+// configuration names it (docs/format.md §9). A store holds one account.
+// The name is read before anything is authenticated, but every wrapped key
+// and chain entry binds the account ID: a store that names another only
+// makes recovery fail.
+func StoreAccount(ctx context.Context, st store.Store) (string, error) {
+	cfg, err := repo.ReadConfig(ctx, st)
+	if err != nil {
+		return "", fmt.Errorf("finding the store's account: %w", err)
+	}
+	return cfg.Account, nil
+}

@@ -31,6 +31,28 @@ type Options struct {
 	Parent   *snapshot.Stored // files unchanged since this snapshot are not read
 	Workers  int              // file readers; default a few per CPU
 	Version  string           // program version recorded in the snapshot
+	// Verbose, if set, is told of each regular file Run stores, by its
+	// absolute path: FileNew or FileChanged once it was read, FileUnmodified
+	// when its content is taken from the parent unread. It is called from
+	// several goroutines at once.
+	Verbose func(path string, what FileEvent)
+}
+
+// FileEvent is what Run did with one regular file (Options.Verbose).
+type FileEvent string
+
+// The events of Options.Verbose.
+const (
+	FileNew        FileEvent = "new"       // not in the parent: read
+	FileChanged    FileEvent = "changed"   // in the parent with other metadata: read
+	FileUnmodified FileEvent = "unchanged" // as in the parent: not read
+)
+
+// note tells Options.Verbose, if set, of an event.
+func (a *Archiver) note(path string, what FileEvent) {
+	if a.opts.Verbose != nil {
+		a.opts.Verbose(path, what)
+	}
 }
 
 // Stats counts what a backup did; its fields are updated atomically while
@@ -227,6 +249,7 @@ func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, sc *scope, 
 			n.Content = old.Content
 			a.Stats.FilesUnmodified.Add(1)
 			a.Stats.BytesSkipped.Add(int64(n.Size))
+			a.note(path, FileUnmodified)
 			a.childDone(ctx, d, slot, n)
 			return
 		}

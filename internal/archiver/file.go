@@ -40,8 +40,10 @@ func (a *Archiver) fileWorker(ctx context.Context) {
 		}
 		if j.changed {
 			a.Stats.FilesChanged.Add(1)
+			a.note(j.path, FileChanged)
 		} else {
 			a.Stats.FilesNew.Add(1)
+			a.note(j.path, FileNew)
 		}
 		a.childDone(ctx, j.dir, j.slot, j.node)
 	}

@@ -56,6 +56,7 @@ type Chain struct {
 	contactsAt uint64              // sequence number of the entry that set the contacts
 	commits    [][sha256.Size]byte // commits[epoch] = root-key commitment
 	history
+	webState
 	replaying bool // Replay: signatures were checked when the entries were first accepted
 }
 
@@ -132,6 +133,7 @@ func (c *Chain) clone() *Chain {
 		n.devices, n.removed = map[string]Member{}, map[string]uint64{}
 	}
 	n.history = c.history.clone()
+	n.webState = c.webState.clone()
 	return &n
 }
 
@@ -189,6 +191,8 @@ func (c *Chain) checkSignatures(e *Entry) error {
 		return fmt.Errorf("countersignature of added device %s: %w", e.Device.ID, ErrBadSignature)
 	case (e.Type == TypeGenesis || e.Type == TypeRotateRecovery) && !ed25519.Verify(e.Recovery, e.message(labelCounter), e.Countersig):
 		return fmt.Errorf("countersignature of the %s entry's recovery key: %w", e.Type, ErrBadSignature)
+	case e.Type == TypeWebSession && !ed25519.Verify(e.Session.Sign, e.message(labelCounter), e.Countersig):
+		return fmt.Errorf("countersignature of browser session %s: %w", e.Session.ID, ErrBadSignature)
 	}
 	return nil
 }
@@ -239,6 +243,8 @@ func (c *Chain) apply(e *Entry) error {
 		c.recovery = e.Recovery
 	case TypeSetContacts:
 		c.contacts, c.threshold, c.contactsAt = e.Contacts, e.Threshold, e.Seq
+	case TypeWebAccess, TypeWebSession, TypeRevokeSession:
+		return c.applyWeb(e)
 	}
 	return nil
 }
@@ -247,6 +253,9 @@ func (c *Chain) addDevice(e *Entry, by string) error {
 	id := e.Device.ID
 	if _, ok := c.devices[id]; ok {
 		return fmt.Errorf("device %s is already in the chain: %w", id, ErrDuplicateDevice)
+	}
+	if _, ok := c.sessions[id]; ok {
+		return fmt.Errorf("device %s has a browser session's key: %w", id, ErrDuplicateDevice)
 	}
 	if seq, ok := c.removed[id]; ok {
 		return fmt.Errorf("device %s was removed at entry %d and cannot return: %w", id, seq, ErrDuplicateDevice)
@@ -274,6 +283,7 @@ func (c *Chain) removeDevice(e *Entry) error {
 	}
 	delete(c.devices, e.Remove)
 	c.removed[e.Remove] = e.Seq
+	c.endSessions(e.Seq, func(s Session) bool { return s.Approver == e.Remove })
 	return nil
 }
 

@@ -249,9 +249,9 @@ func TestExtend(t *testing.T) {
 		seq     uint64
 		want    error
 	}{
-		{"new entries", entries[4:], 13, 0, nil},
+		{"new entries", entries[4:], uint64(len(entries)), 0, nil},
 		{"overlapping entries", entries[2:6], 6, 0, nil},
-		{"whole chain", entries, 13, 0, nil},
+		{"whole chain", entries, uint64(len(entries)), 0, nil},
 		{"nothing", nil, 4, 0, nil},
 		{"shorter chain (rollback)", entries[:2], 4, 0, nil},
 		{"fork at a held entry", append(slices.Clone(entries[:3]), fork(t, states, 3)...), 0, 3, ErrFork},

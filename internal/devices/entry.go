@@ -65,13 +65,17 @@ const (
 	TypeSnapshot       Type = 8  // a snapshot a device wrote
 	TypeForget         Type = 9  // snapshots a full device forgot
 	TypePrunePlan      Type = 10 // a prune plan a full device wrote
+	TypeWebAccess      Type = 11 // web access turned on or off
+	TypeWebSession     Type = 12 // a browser session, countersigned by the browser's key
+	TypeRevokeSession  Type = 13 // a browser session ended early
 )
 
 var typeNames = map[Type]string{
 	TypeGenesis: "genesis", TypeAddDevice: "add device", TypeRemoveDevice: "remove device",
 	TypeRotateKey: "rotate key", TypeRotateRecovery: "rotate recovery key", TypeSetContacts: "set recovery contacts",
 	TypeAddAppendOnly: "add append-only device", TypeSnapshot: "snapshot", TypeForget: "forget snapshots",
-	TypePrunePlan: "prune plan",
+	TypePrunePlan: "prune plan", TypeWebAccess: "web access", TypeWebSession: "browser session",
+	TypeRevokeSession: "revoke browser session",
 }
 
 // adds reports whether entries of type t add a device.
@@ -137,6 +141,8 @@ type Entry struct {
 	Contacts  []keys.DevicePublic // set contacts: the n contacts
 	Object    ObjectID            // snapshot, prune plan: the object's ID
 	Forget    []ObjectID          // forget snapshots: their IDs, distinct
+	Web       bool                // web access: on
+	Session   WebSession          // browser session; revoke session: only its ID
 
 	Signer     string // DeviceID of the signing device, or Recovery
 	Sig        []byte // Ed25519 over labelSign || 0x00 || signed part
@@ -187,6 +193,16 @@ func (e *Entry) appendBody(b []byte) []byte {
 		return e.appendEpoch(b)
 	case TypeRotateRecovery:
 		return append(b, e.Recovery...)
+	case TypeWebAccess:
+		if e.Web {
+			return append(b, 1)
+		}
+		return append(b, 0)
+	case TypeWebSession:
+		return appendSession(b, &e.Session)
+	case TypeRevokeSession:
+		id, _ := hex.DecodeString(e.Session.ID)
+		return append(b, id...)
 	case TypeSetContacts:
 		b = append(b, byte(e.Threshold), byte(len(e.Contacts)))
 		for _, c := range e.Contacts {
@@ -213,7 +229,7 @@ func (e *Entry) message(label string) []byte { return crypt.AD(label, e.signedPa
 // (docs/devices.md §D.3): by the added device, or by the recovery key the
 // entry introduces.
 func (t Type) countersigned() bool {
-	return t == TypeGenesis || t.adds() || t == TypeRotateRecovery
+	return t == TypeGenesis || t.adds() || t == TypeRotateRecovery || t == TypeWebSession
 }
 
 // Parse decodes one entry, refusing anything that is not in canonical form
@@ -273,6 +289,12 @@ func (e *Entry) readBody(r *binread.Reader) error {
 		e.Recovery = r.Take(ed25519.PublicKeySize)
 	case TypeSetContacts:
 		err = e.readContacts(r)
+	case TypeWebAccess:
+		e.Web, err = readWebAccess(r)
+	case TypeWebSession:
+		e.Session, err = readSession(r)
+	case TypeRevokeSession:
+		e.Session.ID = hex.EncodeToString(r.Take(idSize))
 	default:
 		return fmt.Errorf("unknown entry type %d: %w", e.Type, ErrMalformed)
 	}

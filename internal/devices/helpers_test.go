@@ -36,7 +36,7 @@ func dev(t testing.TB, name string) *keys.Device {
 	t.Helper()
 	devOnce.Do(func() {
 		devs = map[string]*keys.Device{}
-		for i, n := range []string{"laptop", "phone", "desktop", "friend", "sister", "stranger"} {
+		for i, n := range []string{"laptop", "phone", "desktop", "friend", "sister", "stranger", "browser"} {
 			seed := byte(i + 1)
 			sign := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32))
 			k, err := hpke.MLKEM768X25519().NewPrivateKey(bytes.Repeat([]byte{seed + 0x80}, 32))
@@ -79,6 +79,12 @@ func countersigner(d *keys.Device) func([]byte) []byte {
 	return func(m []byte) []byte { return ed25519.Sign(d.Sign, m) }
 }
 
+// browserSession is the session of the "browser" test keys, an hour from now.
+func browserSession(t testing.TB, now time.Time) WebSession {
+	b := dev(t, "browser").Public()
+	return WebSession{ID: b.ID, Sign: b.Sign, KEM: b.KEM, NotBefore: now, NotAfter: now.Add(time.Hour), Scope: ScopeRead}
+}
+
 func at(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 
 // standardChain builds the chain the tests and the vectors share:
@@ -96,6 +102,10 @@ func at(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 //	10 laptop records snapshot 32×0x52
 //	11 desktop forgets snapshot 32×0x51
 //	12 laptop records prune plan 32×0x53
+//	13 laptop turns web access on
+//	14 laptop approves the browser session of the "browser" keys, for an hour
+//	15 laptop revokes that session
+//	16 laptop turns web access off
 //
 // It returns the entries and the verified chain after each of them.
 func standardChain(t testing.TB) ([][]byte, []*Chain) {
@@ -147,6 +157,18 @@ func standardChain(t testing.TB) ([][]byte, []*Chain) {
 		func(c *Chain, now time.Time) ([]byte, error) {
 			return c.RecordPlan(ByDevice(laptop), object(0x53), now)
 		},
+		func(c *Chain, now time.Time) ([]byte, error) { return c.SetWebAccess(ByDevice(laptop), true, now) },
+		func(c *Chain, now time.Time) ([]byte, error) {
+			p, err := c.PrepareSession(ByDevice(laptop), browserSession(t, now), now)
+			if err != nil {
+				return nil, err
+			}
+			return p.Finish(ed25519.Sign(dev(t, "browser").Sign, CountersignMessage(p.SignedPart())))
+		},
+		func(c *Chain, now time.Time) ([]byte, error) {
+			return c.RevokeSession(ByDevice(laptop), dev(t, "browser").ID, now)
+		},
+		func(c *Chain, now time.Time) ([]byte, error) { return c.SetWebAccess(ByDevice(laptop), false, now) },
 	}
 	for i, step := range steps {
 		b, err := step(c, at(i+1))

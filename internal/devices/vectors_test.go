@@ -43,7 +43,7 @@ type entryVector struct {
 func makeVectors(t *testing.T) *chainVectors {
 	entries, _ := standardChain(t)
 	v := &chainVectors{Account: account, Recovery: []string{recoveryText1, recoveryText2}}
-	for _, n := range []string{"laptop", "phone", "desktop", "friend", "sister"} {
+	for _, n := range []string{"laptop", "phone", "desktop", "friend", "sister", "browser"} {
 		d := dev(t, n)
 		kemSeed, err := d.KEM.Bytes()
 		if err != nil {

@@ -276,6 +276,40 @@ func TestAppendOnlyDevice(t *testing.T) {
 	if n := snapshotCount(t, a); n != 3 {
 		t.Errorf("after the append-only device's attempts: %d snapshots, want 3", n)
 	}
+	appendOnlyRetention(t, a, b)
+}
+
+// appendOnlyRetention: the append-only device b cannot retag, a full
+// device a cannot retag b's snapshots (it would vouch for them), and
+// however a's retention groups, b's newer snapshots never make a forget
+// a's own.
+func appendOnlyRetention(t *testing.T, a, b *user) {
+	t.Helper()
+	var snaps []struct {
+		ID     string `json:"id"`
+		Author struct {
+			Rights string `json:"rights"`
+		} `json:"author"`
+	}
+	a.runJSON(t, &snaps, "snapshots")
+	if len(snaps) != 3 || snaps[0].Author.Rights != "full" || snaps[2].Author.Rights != "append-only" {
+		t.Fatalf("snapshots: %+v", snaps)
+	}
+	if _, err := b.try(nil, "tag", "--device", "nas", "latest", "--add", "x"); err == nil || !strings.Contains(err.Error(), "may not change tags") {
+		t.Errorf("the append-only device retagged: %v", err)
+	}
+	if _, err := a.try(nil, "tag", snaps[2].ID, "--add", "x"); err == nil || !strings.Contains(err.Error(), "was written by append-only device") {
+		t.Errorf("a full device retagged an append-only device's snapshot: %v", err)
+	}
+	for _, group := range []string{"", "host", "host,paths,tags"} {
+		var res struct {
+			Remove []string `json:"remove"`
+		}
+		a.runJSON(t, &res, "forget", "--keep-last", "1", "--group-by", group, "--dry-run")
+		if len(res.Remove) != 1 || res.Remove[0] == snaps[0].ID {
+			t.Errorf("--group-by %q would remove %v; the full device's %s must stay", group, res.Remove, snaps[0].ID)
+		}
+	}
 }
 
 // mistype changes the first character of a typable key to another valid

@@ -37,7 +37,7 @@ func warmArena(p KDFParams) {
 		return
 	}
 	a := make([]byte, int(kib)<<10)
-	adviseHugePages(a) // without them, 4 KiB pages are faulted in below
+	adviseHugePages(a) // without THP, 4 KiB pages are faulted in below
 	for i := 0; i < len(a); i += pageSize {
 		a[i] = 1
 	}

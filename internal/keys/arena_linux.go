@@ -2,6 +2,6 @@ package keys
 
 import "golang.org/x/sys/unix"
 
-// adviseHugePages asks the kernel to back a with transparent huge pages.
-// It is advice only: without them, a is faulted in 4 KiB at a time.
+// adviseHugePages asks the kernel for transparent huge pages for a (advice
+// only: an error changes nothing but speed).
 func adviseHugePages(a []byte) { _ = unix.Madvise(a, unix.MADV_HUGEPAGE) }

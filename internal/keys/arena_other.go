@@ -2,6 +2,6 @@
 
 package keys
 
-// adviseHugePages does nothing where the kernel takes no advice on
-// transparent huge pages; a is faulted in page by page.
+// adviseHugePages does nothing where the kernel takes no such advice (and
+// in a browser, GOOS=js, where package keys must build for web sessions).
 func adviseHugePages([]byte) {}

@@ -1,6 +1,6 @@
 // Package passphrase obtains the passphrase that unlocks a device keystore:
-// from the environment, from a file, or typed by the user at the terminal
-// without echo. It never returns an empty passphrase, and the passphrase
+// from the environment, from a file, from a command's output, or typed by
+// the user at the terminal without echo. It never returns an empty passphrase, and the passphrase
 // never appears in its errors.
 package passphrase
 
@@ -35,25 +35,50 @@ const MaxFileSize = 4096
 
 // Errors of Get, wrapped with the source of the passphrase.
 var (
-	ErrUnavailable = errors.New("no passphrase available: set " + EnvVar + " or " + FileEnvVar + ", or run from a terminal")
+	ErrUnavailable = errors.New("no passphrase available: set " + EnvVar + ", " + FileEnvVar + " or " + CommandEnvVar + ", or run from a terminal")
 	ErrEmpty       = errors.New("empty value refused")
 	ErrMismatch    = errors.New("the two passphrases typed differ")
 )
 
-// Get returns the passphrase from $COFFER_PASSPHRASE if it is set, else
-// from the file named by $COFFER_PASSPHRASE_FILE if that is set, else by
-// showing prompt on the terminal and reading a line without echo. With
-// confirm, a typed passphrase is asked for twice and must match; a
-// passphrase from the environment or a file is taken as is.
-func Get(prompt string, confirm bool) ([]byte, error) {
-	return get(prompt, confirm, ttyPath)
+// Get returns the passphrase from the first of these that is set: the
+// output of command (the caller's --passphrase-command), $COFFER_PASSPHRASE,
+// the file named by $COFFER_PASSPHRASE_FILE, the output of the command
+// $COFFER_PASSPHRASE_COMMAND; else it shows prompt on the terminal and
+// reads a line without echo. With confirm, a typed passphrase is asked for
+// twice and must match; one from elsewhere is taken as is.
+func Get(command, prompt string, confirm bool) ([]byte, error) {
+	return get(command, prompt, confirm, ttyPath)
 }
 
-func get(prompt string, confirm bool, tty string) ([]byte, error) {
-	if p, ok, err := fromEnv(EnvVar, FileEnvVar, "passphrase"); ok {
+func get(command, prompt string, confirm bool, tty string) ([]byte, error) {
+	switch Source(command) {
+	case CommandFlag:
+		return fromCommand(command, CommandFlag)
+	case EnvVar, FileEnvVar:
+		p, _, err := fromEnv(EnvVar, FileEnvVar, "passphrase")
 		return p, err
+	case CommandEnvVar:
+		return fromCommand(os.Getenv(CommandEnvVar), "$"+CommandEnvVar)
 	}
 	return fromTerminal(prompt, confirm, tty)
+}
+
+// CommandFlag is what Source returns when the caller's command (a flag)
+// gives the passphrase.
+const CommandFlag = "--passphrase-command"
+
+// Source names where Get(command, …) takes the passphrase from:
+// CommandFlag, EnvVar, FileEnvVar, CommandEnvVar, or "" for the terminal.
+func Source(command string) string {
+	if command != "" {
+		return CommandFlag
+	}
+	for _, v := range []string{EnvVar, FileEnvVar, CommandEnvVar} {
+		if _, ok := os.LookupEnv(v); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // GetNew returns a new passphrase: from $COFFER_NEW_PASSPHRASE, else the

@@ -10,7 +10,7 @@ import (
 
 // unsetEnv clears both variables for the test and restores them after.
 func unsetEnv(t *testing.T) {
-	for _, v := range []string{EnvVar, FileEnvVar} {
+	for _, v := range []string{EnvVar, FileEnvVar, CommandEnvVar} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
@@ -20,12 +20,12 @@ func TestEnvironment(t *testing.T) {
 	unsetEnv(t)
 	t.Setenv(EnvVar, "from env")
 	t.Setenv(FileEnvVar, filepath.Join(t.TempDir(), "never read"))
-	p, err := get("unused: ", true, filepath.Join(t.TempDir(), "no tty"))
+	p, err := get("", "unused: ", true, filepath.Join(t.TempDir(), "no tty"))
 	if err != nil || string(p) != "from env" {
 		t.Fatalf("got %q, %v; want the variable's value", p, err)
 	}
 	t.Setenv(EnvVar, "")
-	if _, err := get("", false, ""); !errors.Is(err, ErrEmpty) {
+	if _, err := get("", "", false, ""); !errors.Is(err, ErrEmpty) {
 		t.Fatalf("empty %s: got %v, want ErrEmpty", EnvVar, err)
 	}
 }
@@ -52,7 +52,7 @@ func TestFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Setenv(FileEnvVar, name)
-			p, err := get("", false, "")
+			p, err := get("", "", false, "")
 			if !errors.Is(err, tc.err) || string(p) != tc.want {
 				t.Fatalf("got %q, %v; want %q, %v", p, err, tc.want, tc.err)
 			}
@@ -75,7 +75,7 @@ func TestFileErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			unsetEnv(t)
 			t.Setenv(FileEnvVar, tc.file)
-			p, err := get("", false, "")
+			p, err := get("", "", false, "")
 			if err == nil || !strings.Contains(err.Error(), tc.want) || p != nil {
 				t.Fatalf("got %q, %v; want an error containing %q", p, err, tc.want)
 			}
@@ -93,11 +93,11 @@ func TestNoTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tty := range []string{filepath.Join(t.TempDir(), "missing"), notTTY} {
-		_, err := get("Passphrase: ", false, tty)
+		_, err := get("", "Passphrase: ", false, tty)
 		if !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("tty %s: got %v, want ErrUnavailable", tty, err)
 		}
-		for _, v := range []string{EnvVar, FileEnvVar} {
+		for _, v := range []string{EnvVar, FileEnvVar, CommandEnvVar} {
 			if !strings.Contains(err.Error(), v) {
 				t.Errorf("error %q does not tell the user to set %s", err, v)
 			}

@@ -71,7 +71,7 @@ func TestTerminal(t *testing.T) {
 			}
 			done := make(chan result)
 			go func() {
-				p, err := get("Passphrase: ", tc.confirm, tty)
+				p, err := get("", "Passphrase: ", tc.confirm, tty)
 				done <- result{p, err}
 			}()
 			// Type each line only after its prompt shows, as a user would.

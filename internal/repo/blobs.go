@@ -57,6 +57,9 @@ func (r *Repo) SaveBlobCopy(ctx context.Context, t blob.Type, plaintext []byte) 
 // SealBlob compresses and seals a blob and passes the envelope, valid only
 // during the call, to use. It returns the envelope's length.
 func (r *Repo) SealBlob(t blob.Type, id blob.ID, plaintext []byte, use func([]byte) error) (int, error) {
+	if err := r.writable(); err != nil {
+		return 0, err
+	}
 	fb, eb := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
 	defer bufPool.Put(fb)
 	defer bufPool.Put(eb)

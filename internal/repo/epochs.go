@@ -38,6 +38,9 @@ func (r *Repo) current() (crypt.Key, *devices.Chain, [32]byte) {
 // keyring gives it the older epochs. The caller must have authenticated
 // dev (by its fingerprint, or by pairing) and add it to the chain.
 func (r *Repo) WrapTo(ctx context.Context, dev keys.DevicePublic) error {
+	if err := r.writable(); err != nil {
+		return err
+	}
 	root, _, commit := r.current()
 	defer root.Zero()
 	return r.putWrap(ctx, &root, keys.DeviceObjectName(commit, dev.ID), dev)
@@ -48,6 +51,9 @@ func (r *Repo) WrapTo(ctx context.Context, dev keys.DevicePublic) error {
 // to be recorded by a rotate-recovery entry: write first, then append.
 // Later epochs are wrapped to it by NewEpoch without the key at hand.
 func (r *Repo) WrapToRecovery(ctx context.Context, rk *keys.RecoveryKey) error {
+	if err := r.writable(); err != nil {
+		return err
+	}
 	rd, err := rk.Device()
 	if err != nil {
 		return err
@@ -137,6 +143,9 @@ func (r *Repo) NewEpoch(ctx context.Context, chain *devices.Chain, members []key
 // checkBase requires chain to be of the repository's account and epoch,
 // with the same commitments, and to leave room for another epoch.
 func (r *Repo) checkBase(chain *devices.Chain) error {
+	if err := r.writable(); err != nil {
+		return err
+	}
 	r.epochMu.Lock()
 	defer r.epochMu.Unlock()
 	e := r.chain.Epoch()

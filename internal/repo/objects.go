@@ -28,6 +28,9 @@ func (r *Repo) SaveObject(ctx context.Context, kind store.Kind, adLabel string, 
 // SealObject seals plaintext as SaveObject does and returns its name and
 // bytes without storing them.
 func (r *Repo) SealObject(adLabel string, plaintext []byte) (blob.ID, []byte, error) {
+	if err := r.writable(); err != nil {
+		return blob.ID{}, nil, err
+	}
 	env, err := r.sealer.Seal(nil, plaintext, crypt.AD(adLabel, nil))
 	if err != nil {
 		return blob.ID{}, nil, err

@@ -77,6 +77,9 @@ type Repo struct {
 	health packHealth
 	// onUpload, if set, learns every pack this Repo uploads (OnUpload).
 	onUpload atomic.Pointer[func(index.Pack)]
+	// readOnly holds the keys of a Repo opened by OpenRead, which has no
+	// sealer, gear table or root keys; nil otherwise.
+	readOnly *ReadKeys
 }
 
 // Errors callers distinguish.
@@ -488,7 +491,12 @@ func (r *Repo) Hash(t blob.Type, plaintext []byte) blob.ID { return r.hasher.Sum
 
 // Close forgets the keys. It does not close the store.
 func (r *Repo) Close() {
-	r.sealer.Zero()
+	if r.sealer != nil {
+		r.sealer.Zero()
+	}
+	if r.readOnly != nil {
+		r.readOnly.Zero()
+	}
 	r.opener.Zero()
 	r.keys.Zero()
 	r.epochMu.Lock()

@@ -251,6 +251,7 @@ func (rs *Restorer) finishFile(p *pending) {
 		return
 	}
 	rs.Stats.Files.Add(1)
+	rs.note(p.rel, Restored)
 	if p.node.Links > 1 {
 		rs.mu.Lock()
 		rs.created[p.rel] = true
@@ -265,7 +266,7 @@ func (rs *Restorer) discard(p *pending, err error) {
 	p.op.Lock()
 	created := p.created
 	p.op.Unlock()
-	if !created && rs.kept(err) {
+	if !created && rs.kept(p.rel, err) {
 		return
 	}
 	if created {

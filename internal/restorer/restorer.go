@@ -39,6 +39,27 @@ type Options struct {
 	// Limits bound what the restore may visit (treewalk.LimitsFor the
 	// snapshot); zero fields stand for the absolute caps.
 	Limits treewalk.Limits
+	// Verbose, if set, is told of each item by its path relative to the
+	// target: Restored once it was created (a directory when made, before
+	// its metadata), Kept when an item in the target is left as it is. It
+	// is called from several goroutines at once.
+	Verbose func(rel string, what Event)
+}
+
+// Event is what a restore did with one item (Options.Verbose).
+type Event string
+
+// The events of Options.Verbose.
+const (
+	Restored Event = "restored"
+	Kept     Event = "kept"
+)
+
+// note tells Options.Verbose, if set, of an event.
+func (rs *Restorer) note(rel string, what Event) {
+	if rs.opts.Verbose != nil {
+		rs.opts.Verbose(rel, what)
+	}
 }
 
 // maxBatch bounds the data extents planned before the pack phase runs,
@@ -326,13 +347,14 @@ func (rs *Restorer) replace() bool {
 	return rs.opts.Overwrite == OverwriteAlways || rs.opts.Overwrite == OverwriteIfChanged
 }
 
-// kept reports whether err is an item already in the target that
-// OverwriteNever keeps; it counts it.
-func (rs *Restorer) kept(err error) bool {
+// kept reports whether err is the item already in the target at rel
+// that OverwriteNever keeps; it counts it.
+func (rs *Restorer) kept(rel string, err error) bool {
 	if rs.opts.Overwrite != OverwriteNever || !errors.Is(err, fs.ErrExist) {
 		return false
 	}
 	rs.Stats.Kept.Add(1)
+	rs.note(rel, Kept)
 	return true
 }
 
@@ -347,6 +369,7 @@ func (rs *Restorer) unchanged(rel string, n *tree.Node) bool {
 		return false
 	}
 	rs.Stats.Kept.Add(1)
+	rs.note(rel, Kept)
 	return true
 }
 
@@ -354,13 +377,14 @@ func (rs *Restorer) unchanged(rel string, n *tree.Node) bool {
 // outcome).
 func (rs *Restorer) apply(rel string, n *tree.Node, err error) {
 	if err != nil {
-		if !rs.kept(err) {
+		if !rs.kept(rel, err) {
 			rs.addErr(fmt.Errorf("%s: %w", rel, err))
 		}
 		return
 	}
 	if n.Type != tree.File && n.Type != tree.Dir {
 		rs.Stats.Others.Add(1)
+		rs.note(rel, Restored)
 	}
 	ws, err := rs.root.Apply(rel, n, fsmeta.ApplyOptions{})
 	rs.addWarnings(ws)
@@ -405,12 +429,13 @@ func (rs *Restorer) link(ctx context.Context) error {
 	}
 	for _, l := range linked {
 		if err := rs.root.Link(l.target, l.rel, rs.replace()); err != nil {
-			if !rs.kept(err) {
+			if !rs.kept(l.rel, err) {
 				rs.addErr(fmt.Errorf("%s: %w", l.rel, err))
 			}
 			continue
 		}
 		rs.Stats.Files.Add(1)
+		rs.note(l.rel, Restored)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func (rs *Restorer) makeParents() bool {
 		}
 		if err := rs.root.Mkdir(d.rel, rs.replace()); err != nil {
 			d.failed = true
-			if !rs.kept(err) {
+			if !rs.kept(d.rel, err) {
 				rs.addErr(fmt.Errorf("%s: %w", d.rel, err))
 			}
 			return false
@@ -68,6 +68,7 @@ func (rs *Restorer) makeParents() bool {
 		d.made = true
 		rs.dirs = append(rs.dirs, dirMeta{d.rel, d.node})
 		rs.Stats.Dirs.Add(1)
+		rs.note(d.rel, Restored)
 	}
 	return true
 }

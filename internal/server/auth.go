@@ -127,6 +127,9 @@ func (s *Server) activePrincipal(c *call, account, id string) (meta.Device, erro
 	if !d.Active() {
 		return meta.Device{}, forbidden("the principal has been revoked")
 	}
+	if _, err := s.checkWeb(c.ctx(), account, d); err != nil {
+		return meta.Device{}, err
+	}
 	return d, nil
 }
 
@@ -177,6 +180,11 @@ func (s *Server) token(c *call) error {
 	tok := make([]byte, wire.TokenBytes)
 	_, _ = rand.Read(tok) // never fails
 	expires := now.Add(wire.TokenTTL)
+	if end, err := s.checkWeb(c.ctx(), req.Account, d); err != nil {
+		return err
+	} else if d.Rights == meta.Web && end.Before(expires) {
+		expires = end // a session's token ends with it
+	}
 	if err := s.db.AddToken(c.ctx(), sha256.Sum256(tok), req.Account, req.Device, expires, now); err != nil {
 		return err
 	}

@@ -115,10 +115,12 @@ func changeOf(prev *devices.Chain, e *devices.Entry, at time.Time) meta.Change {
 	case devices.TypeAddAppendOnly:
 		c.Add = []meta.Device{principal(e.Device, meta.AppendOnly, signerID(prev, e), at)}
 	case devices.TypeRemoveDevice:
-		c.Revoke = []meta.Device{{ID: e.Remove, Rights: meta.Full}}
+		c.Revoke = append([]meta.Device{{ID: e.Remove, Rights: meta.Full}}, endedSessions(prev, func(s devices.Session) bool { return s.Approver == e.Remove })...)
 	case devices.TypeRotateRecovery:
 		c.Revoke = []meta.Device{{ID: keys.DeviceID(prev.Recovery()), Rights: meta.Recovery}}
 		c.Add = []meta.Device{recoveryPrincipal(e.Recovery, signerID(prev, e), at)}
+	case devices.TypeWebAccess, devices.TypeWebSession, devices.TypeRevokeSession:
+		c = webChange(prev, e, at)
 	case devices.TypeSetContacts:
 		old, _ := prev.Contacts()
 		for _, o := range old {
@@ -251,6 +253,9 @@ func (s *Server) checkEntry(c *call, prev *devices.Chain, req wire.ChainAppend) 
 	if e.Seq != req.Seq {
 		// Extend would take it for a repeat of an entry it holds.
 		return nil, nil, badEntry(&devices.EntryError{Seq: e.Seq, Err: fmt.Errorf("appended at position %d: %w", req.Seq, devices.ErrOutOfOrder)})
+	}
+	if err := s.checkSessionEntry(e); err != nil {
+		return nil, nil, err
 	}
 	next, err := prev.Extend([][]byte{req.Entry})
 	if errors.Is(err, devices.ErrNoRight) {

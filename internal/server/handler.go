@@ -87,6 +87,10 @@ func (s *Server) dispatch(c *call) error {
 			return err
 		}
 	}
+	if s.webApp(c.w, c.r) {
+		c.route = "web_app"
+		return nil
+	}
 	t, err := resolve(path)
 	if err != nil {
 		return err
@@ -133,6 +137,9 @@ func (s *Server) authenticate(c *call) error {
 		return unauthenticated("unknown or expired token, or revoked device")
 	}
 	if err != nil {
+		return err
+	}
+	if _, err := s.checkWeb(c.ctx(), account, dev); err != nil {
 		return err
 	}
 	c.account, c.dev = account, dev

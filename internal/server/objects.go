@@ -205,6 +205,10 @@ func mayRead(c *call) error {
 		if c.kind == store.Keys && strings.HasPrefix(c.name, "contact-"+c.dev.ID+"-") {
 			return nil
 		}
+	case meta.Web:
+		if c.kind != store.Keys { // it was granted the keys it reads with
+			return nil
+		}
 	}
 	return forbidden("a principal with %s rights may not read this", c.dev.Rights)
 }

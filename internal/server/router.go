@@ -26,7 +26,8 @@ var (
 	fullOnly      = []meta.Rights{meta.Full}
 	chainWriters  = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery} // narrowed by the chain's own rights (docs/devices.md §D.4)
 	anyPrincipal  = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery, meta.Contact}
-	objectReaders = anyPrincipal                                             // narrowed by mayRead
+	objectReaders = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery, meta.Contact, meta.Web} // narrowed by mayRead
+	chainReaders  = objectReaders
 	objectWriters = []meta.Rights{meta.Full, meta.AppendOnly, meta.Recovery} // narrowed by mayWrite
 )
 
@@ -36,7 +37,7 @@ var (
 	routeChallenge    = &route{"challenge", false, nil, (*Server).challenge}
 	routeToken        = &route{"token", false, nil, (*Server).token}
 	routeDevices      = &route{"devices_list", true, devicesOnly, (*Server).listDevices}
-	routeChainGet     = &route{"chain_get", true, anyPrincipal, (*Server).getChain}
+	routeChainGet     = &route{"chain_get", true, chainReaders, (*Server).getChain}
 	routeChainAppend  = &route{"chain_append", true, chainWriters, (*Server).appendChain}
 	routeAccountChain = &route{"account_chain_get", true, anyPrincipal, (*Server).getAccountChain}
 	routePairing      = &route{"pairing_create", true, fullOnly, (*Server).createPairing}

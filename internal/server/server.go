@@ -104,6 +104,15 @@ type Config struct {
 	// ObjectCatalog keeps an authoritative catalog of the objects in the
 	// PostgreSQL database (objects.Cataloged); it needs DB and Objects.
 	ObjectCatalog bool
+	// Web allows browser sessions (docs/web.md): the server accepts
+	// browser-session chain entries and authenticates their read-only
+	// principals, and serves WebApp, if not nil, at every path outside
+	// /v1/, /log/, /healthz and /metrics. Without Web, sessions are
+	// refused however the account is set.
+	Web bool
+	// WebApp is the static web app (package webui), which sets its own
+	// headers (Content-Security-Policy and the like).
+	WebApp http.Handler
 	// RegistrationToken, if not empty, must be presented in the
 	// Coffer-Registration header to register an account.
 	RegistrationToken string

@@ -2,18 +2,20 @@ package snapshot
 
 import (
 	"slices"
-	"strings"
 	"time"
 )
 
 // Policy says which snapshots to keep. A count of N keeps the newest
 // snapshot of each of the N most recent periods (hours, days, ISO weeks,
 // months, years) that have snapshots; Last keeps the N newest snapshots. A
-// negative count keeps every period. Snapshots carrying any of Tags are
-// always kept.
+// negative count keeps every period. Within keeps every snapshot taken
+// within that span of the newest of its group. Snapshots carrying any of
+// Tags are always kept. GroupBy chooses the groups; nil is DefaultGroupBy.
 type Policy struct {
 	Last, Hourly, Daily, Weekly, Monthly, Yearly int
+	Within                                       Within
 	Tags                                         []string
+	GroupBy                                      *GroupBy
 }
 
 // Empty reports whether the policy keeps nothing by itself. Apply keeps
@@ -21,13 +23,13 @@ type Policy struct {
 // than apply it.
 func (p Policy) Empty() bool {
 	return p.Last == 0 && p.Hourly == 0 && p.Daily == 0 && p.Weekly == 0 &&
-		p.Monthly == 0 && p.Yearly == 0 && len(p.Tags) == 0
+		p.Monthly == 0 && p.Yearly == 0 && p.Within.Zero() && len(p.Tags) == 0
 }
 
 // Kept is a snapshot Apply keeps, with the reasons: "last", "hourly",
 // "daily", "weekly", "monthly", "yearly" for each rule that selected it, in
-// that order, then "tag:" and the tag for each of the policy's tags it
-// carries.
+// that order, then "within" if Within kept it, then "tag:" and the tag for
+// each of the policy's tags it carries.
 type Kept struct {
 	Stored
 	Reasons []string
@@ -60,14 +62,16 @@ func dayOf(t time.Time) int { return (t.Year()*100+int(t.Month()))*100 + t.Day()
 // period of the last snapshot it kept.
 type groupState struct {
 	rank      int
+	newest    *Snapshot // the group's newest snapshot, which Within counts back from
 	remaining []int
 	last      []int
 	seen      []bool
 }
 
 // Apply decides which snapshots to keep under p (docs/format.md §8.1).
-// Snapshots are grouped by author device, hostname and set of paths, and each group is
-// considered on its own, newest first: a rule with count N keeps a
+// Snapshots are grouped as p.GroupBy says (by default by author device,
+// hostname and set of paths; an append-only author's snapshots always
+// apart), and each group is considered on its own, newest first: a rule with count N keeps a
 // snapshot if it is the newest of a period no snapshot newer in the group
 // has fallen in, until N have been kept. Periods are read in each
 // snapshot's own time zone. Both lists come back oldest first, as Sort
@@ -82,16 +86,20 @@ func Apply(snaps []Stored, p Policy) (keep []Kept, remove []Stored) {
 		return keep, nil
 	}
 	rules := p.rules()
+	by := DefaultGroupBy
+	if p.GroupBy != nil {
+		by = *p.GroupBy
+	}
 	groups := make(map[string]*groupState)
 	for i := len(sorted) - 1; i >= 0; i-- {
 		s := sorted[i]
-		key := groupKey(s)
+		key := by.key(s)
 		g := groups[key]
 		if g == nil {
-			g = newGroupState(rules)
+			g = newGroupState(rules, s.Snapshot)
 			groups[key] = g
 		}
-		if reasons := g.reasons(s.Snapshot, rules, p.Tags); len(reasons) > 0 {
+		if reasons := g.reasons(s.Snapshot, rules, p); len(reasons) > 0 {
 			keep = append(keep, Kept{Stored: s, Reasons: reasons})
 		} else {
 			remove = append(remove, s)
@@ -102,8 +110,8 @@ func Apply(snaps []Stored, p Policy) (keep []Kept, remove []Stored) {
 	return keep, remove
 }
 
-func newGroupState(rules []rule) *groupState {
-	g := &groupState{remaining: make([]int, len(rules)), last: make([]int, len(rules)), seen: make([]bool, len(rules))}
+func newGroupState(rules []rule, newest *Snapshot) *groupState {
+	g := &groupState{newest: newest, remaining: make([]int, len(rules)), last: make([]int, len(rules)), seen: make([]bool, len(rules))}
 	for i, r := range rules {
 		g.remaining[i] = r.count
 	}
@@ -111,7 +119,7 @@ func newGroupState(rules []rule) *groupState {
 }
 
 // reasons applies the rules to the group's next snapshot, newest first.
-func (g *groupState) reasons(s *Snapshot, rules []rule, tags []string) []string {
+func (g *groupState) reasons(s *Snapshot, rules []rule, p Policy) []string {
 	var reasons []string
 	for i, r := range rules {
 		if g.remaining[i] == 0 {
@@ -126,19 +134,13 @@ func (g *groupState) reasons(s *Snapshot, rules []rule, tags []string) []string 
 		reasons = append(reasons, r.name)
 	}
 	g.rank++
-	for _, t := range tags {
+	if !p.Within.Zero() && s.Time.After(p.Within.Before(g.newest.Time)) {
+		reasons = append(reasons, "within")
+	}
+	for _, t := range p.Tags {
 		if slices.Contains(s.Tags, t) {
 			reasons = append(reasons, "tag:"+t)
 		}
 	}
 	return reasons
-}
-
-// groupKey identifies a snapshot's group: its author device, hostname and
-// set of paths. The author, which the device chain authenticates, keeps one
-// device's snapshots from pushing another's out (docs/format.md §8.1).
-func groupKey(s Stored) string {
-	paths := slices.Clone(s.Paths)
-	slices.Sort(paths)
-	return s.Author.Device + "\x00" + s.Hostname + "\x00" + strings.Join(paths, "\x00")
 }

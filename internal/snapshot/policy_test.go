@@ -64,7 +64,22 @@ func parsePolicy(t *testing.T, fields []string) Policy {
 		}
 		n[i] = v
 	}
-	return Policy{Last: n[0], Hourly: n[1], Daily: n[2], Weekly: n[3], Monthly: n[4], Yearly: n[5], Tags: split(fields[6])}
+	p := Policy{Last: n[0], Hourly: n[1], Daily: n[2], Weekly: n[3], Monthly: n[4], Yearly: n[5], Tags: split(fields[6])}
+	if len(fields) > 7 && fields[7] != "-" {
+		w, err := ParseWithin(fields[7])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Within = w
+	}
+	if len(fields) > 8 {
+		g, err := ParseGroupBy(strings.Join(split(fields[8]), ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.GroupBy = &g
+	}
+	return p
 }
 
 func line(verb string, s Stored) string {
@@ -139,7 +154,7 @@ func TestApplyOrder(t *testing.T) {
 func TestApplyEmpty(t *testing.T) {
 	snaps := retentionSnapshots(t)
 	p := Policy{}
-	if !p.Empty() || (Policy{Tags: []string{"x"}}).Empty() || (Policy{Yearly: -1}).Empty() {
+	if !p.Empty() || (Policy{Tags: []string{"x"}}).Empty() || (Policy{Yearly: -1}).Empty() || (Policy{Within: Within{Hours: 1}}).Empty() {
 		t.Fatal("Empty is wrong")
 	}
 	keep, remove := Apply(snaps, p)

@@ -169,6 +169,11 @@ func checkPath(p string) error {
 	return nil
 }
 
+// CheckTag reports whether a snapshot can carry tag t (docs/format.md
+// §8.1): it must be non-empty and hold no comma; the error wraps
+// ErrInvalid.
+func CheckTag(t string) error { return checkTag(t) }
+
 // checkTag accepts non-empty tags without commas, so that a
 // comma-separated list can name any tag.
 func checkTag(t string) error {

@@ -26,6 +26,7 @@ for k, c in enumerate(v["root_key_commitments"]):
 
 devices, recovery, prev, epoch = {}, None, bytes(32), 0
 appendonly, snaps, forgotten, plans = set(), {}, set(), set()
+web, sessions = False, {}  # session ID -> [signing key, approver, revoked]
 for seq, ev in enumerate(v["entries"]):
     b = bytes.fromhex(ev["entry"])
     assert b[0] == 1
@@ -56,6 +57,18 @@ for seq, ev in enumerate(v["entries"]):
     elif typ == 6:
         k, n = b[i], b[i+1]; i += 2
         for _ in range(n): _, i = record(b, i)
+    elif typ == 11:  # web access: 0x00 off, 0x01 on, a change
+        flag = b[i]; i += 1
+        assert flag in (0, 1) and bool(flag) != web, seq
+    elif typ == 12:  # browser session: ID, S, K, not-before, not-after, scope, epoch
+        sid, bs = b[i:i+16].hex(), b[i+16:i+48]
+        nb, na = struct.unpack(">QQ", b[i+1264:i+1280]); scope = b[i+1280]
+        e, = struct.unpack(">Q", b[i+1281:i+1289]); i += 1289
+        assert device_id(bs) == sid and 0 < na - nb <= 86400 and scope == 1 and e == epoch and web, seq
+        assert sid not in sessions and sid not in devices, seq
+    elif typ == 13:  # revoke browser session
+        sid = b[i:i+16].hex(); i += 16
+        assert sid in sessions and not sessions[sid][2], seq
     tag = b[i]; i += 1
     if tag == 1:
         signer = b[i:i+16].hex(); i += 16
@@ -66,10 +79,10 @@ for seq, ev in enumerate(v["entries"]):
     Ed25519PublicKey.from_public_bytes(key).verify(sig, b"coffer v1 device chain\0" + signed)
     # rights (D.4 step 6): the recovery key signs no snapshot, forget or
     # plan; an append-only device signs snapshot entries only
-    assert not (signer == "recovery" and typ in (8, 9, 10)), seq
+    assert not (signer == "recovery" and typ in (8, 9, 10, 11, 12, 13)), seq
     assert not (signer in appendonly and typ != 8), seq
-    if typ in (1, 2, 5, 7):  # countersigned by the key the entry introduces (D.3)
-        counter = new["S"] if typ in (2, 7) else (recovery if typ == 1 else newrec)
+    if typ in (1, 2, 5, 7, 12):  # countersigned by the key the entry introduces (D.3)
+        counter = new["S"] if typ in (2, 7) else (recovery if typ == 1 else newrec if typ == 5 else bs)
         Ed25519PublicKey.from_public_bytes(counter).verify(b[i:i+64], b"coffer v1 device chain countersignature\0" + signed); i += 64
     assert i == len(b) and signer == ev["signer"]
     if new: devices[new["id"]] = new["S"]
@@ -84,10 +97,20 @@ for seq, ev in enumerate(v["entries"]):
     if typ == 10:
         assert obj not in plans, seq
         plans.add(obj)
-    if typ == 3: del devices[gone]
+    if typ == 3:
+        del devices[gone]
+        for x in sessions.values():
+            if x[1] == gone: x[2] = True
+    if typ == 11:
+        web = bool(flag)
+        if not web:
+            for x in sessions.values(): x[2] = True
+    if typ == 12: sessions[sid] = [bs, signer, False]
+    if typ == 13: sessions[sid][2] = True
     if typ == 5: recovery = newrec
     prev = hashlib.sha256(b).digest()
     assert prev.hex() == ev["hash"]
-print("ok: %d entries, head %s, epoch %d, devices %s, append-only %s, snapshots %s, plans %d" % (
+print("ok: %d entries, head %s, epoch %d, devices %s, append-only %s, snapshots %s, plans %d, web %s, sessions %s" % (
     len(v["entries"]), prev.hex(), epoch, sorted(devices), sorted(appendonly),
-    sorted((k.hex()[:8], a) for k, a in snaps.items()), len(plans)))
+    sorted((k.hex()[:8], a) for k, a in snaps.items()), len(plans), web,
+    sorted((k[:8], "revoked" if x[2] else "active") for k, x in sessions.items())))

@@ -40,6 +40,11 @@ const (
 	AppendOnly Rights = "append-only" // read and write of new objects only
 	Recovery   Rights = "recovery"    // the chain, keys and config objects
 	Contact    Rights = "contact"     // the chain and its own key shares
+	// Web is a browser session (docs/web.md, Protocol): it reads the
+	// chain and every object but keys, writes nothing, and is refused
+	// outside the window its chain entry gives (the server checks that
+	// against the chain on every request).
+	Web Rights = "web"
 )
 
 // Device reports whether r is the rights of a device (Full or AppendOnly).

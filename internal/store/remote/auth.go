@@ -38,7 +38,7 @@ func (s *Store) bearer(ctx context.Context, anon bool, b budget) (string, error)
 	}
 	err = s.retry(ctx, b, func(int) error {
 		var err error
-		tok, reauth, err = s.login(ctx, s.opts.Account, id, key)
+		tok, reauth, err = s.login(ctx, s.opts.Account, id, key, s.opts.Session)
 		return err
 	})
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Store) dropToken(tok string) {
 // login runs the challenge-response once and returns a token and when to
 // replace it. Failures worth retrying come back marked retryable; the two
 // steps are retried together, since a challenge serves only once.
-func (s *Store) login(ctx context.Context, account, id string, key ed25519.PrivateKey) (string, time.Time, error) {
+func (s *Store) login(ctx context.Context, account, id string, key ed25519.PrivateKey, session *Session) (string, time.Time, error) {
 	what := fmt.Sprintf("authenticating %s to account %s", id, account)
 	var ch wire.ChallengeResponse
 	if err := s.step(ctx, "/v1/auth/challenge", what, wire.ChallengeRequest{Account: account, Device: id}, &ch, nil); err != nil {
@@ -72,7 +72,11 @@ func (s *Store) login(ctx context.Context, account, id string, key ed25519.Priva
 	}
 	req := wire.TokenRequest{
 		Account: account, Device: id, Challenge: ch.Challenge,
-		Signature: ed25519.Sign(key, wire.AuthMessage(account, id, ch.Challenge)),
+	}
+	if session != nil {
+		req.Signature = session.Sign(wire.AuthMessage(account, id, ch.Challenge))
+	} else {
+		req.Signature = ed25519.Sign(key, wire.AuthMessage(account, id, ch.Challenge))
 	}
 	var tr wire.TokenResponse
 	start := s.now()

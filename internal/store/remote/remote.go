@@ -45,6 +45,10 @@ type Options struct {
 	// recovery contact's device key. The Store keeps and uses it until
 	// Close; the caller zeroes it afterwards.
 	Signer ed25519.PrivateKey
+	// Session, when Device and Signer are nil, is a browser session
+	// (docs/web.md), which logs in under its ID with its Ed25519 key,
+	// which it keeps to itself: the web app's WebAssembly.
+	Session *Session
 	// Genesis is the account's device chain genesis entry, which Create
 	// registers; its device must be Device.
 	Genesis []byte
@@ -161,9 +165,20 @@ func (o Options) check() error {
 	return nil
 }
 
-// principal returns the ID and the key the Store logs in with.
+// Session is a principal that signs without handing over its key.
+type Session struct {
+	ID   string
+	Sign func(msg []byte) []byte
+}
+
+// principal returns the ID and the key the Store logs in with (no key
+// for a Session, which signs itself).
 func (o Options) principal() (string, ed25519.PrivateKey, error) {
 	switch {
+	case o.Session != nil && (o.Device != nil || o.Signer != nil):
+		return "", nil, errors.New("a session with a device or a signer key")
+	case o.Session != nil:
+		return o.Session.ID, nil, checkID("session", o.Session.ID)
 	case o.Device != nil && o.Signer != nil:
 		return "", nil, errors.New("both a device and a signer key were given")
 	case o.Device != nil && len(o.Device.Sign) == ed25519.PrivateKeySize:

@@ -112,7 +112,7 @@ func newClient(ep endpoint, lim deadline.Limits) *http.Client {
 		HTTP2:               &http.HTTP2Config{SendPingTimeout: lim.OrDefaults().Idle},
 	}
 	return &http.Client{
-		Transport:     &deadline.Transport{Base: t, Limits: lim},
+		Transport:     &deadline.Transport{Base: platformTransport(t), Limits: lim},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

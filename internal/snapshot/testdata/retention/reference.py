@@ -7,6 +7,7 @@ its output. Run from this directory: python3 reference.py
 """
 import datetime
 import hashlib
+import re
 
 
 def rows(name):
@@ -40,13 +41,38 @@ PERIODS = [
 ]
 
 
-def apply(snaps, counts, tags):
+def add_date(t, years, months, days):
+    """Go's time.AddDate: shift the fields, then normalise overflowing
+    months and days (31 March less one month is 3 March)."""
+    y, m = t.year + years, t.month + months
+    y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+    first = t.replace(year=y, month=m, day=1)
+    return first + datetime.timedelta(days=t.day - 1 + days)
+
+
+def within_limit(newest, within):
+    y, mo, d, h = within
+    return add_date(newest, -y, -mo, -d) - datetime.timedelta(hours=h)
+
+
+def group_key(s, group_by):
+    key = []
+    if "host" in group_by:
+        key.append(s["host"])
+    if "paths" in group_by:
+        key.append(tuple(sorted(s["paths"])))
+    if "tags" in group_by:
+        key.append(tuple(sorted(s["tags"])))
+    return tuple(key)
+
+
+def apply(snaps, counts, tags, within, group_by):
     order = sorted(snaps, key=lambda s: (s["time"], s["id"]))
-    empty = all(c == 0 for c in counts) and not tags
+    empty = all(c == 0 for c in counts) and not tags and not any(within)
     reasons = {}
     groups = {}
     for s in order:
-        groups.setdefault((s["host"], tuple(sorted(s["paths"]))), []).append(s)
+        groups.setdefault(group_key(s, group_by), []).append(s)
     for members in groups.values():
         newest_first = list(reversed(members))
         for (name, period), count in zip(PERIODS, counts):
@@ -64,6 +90,11 @@ def apply(snaps, counts, tags):
                 chosen = chosen[:count]
             for s in chosen:
                 reasons.setdefault(s["id"], []).append(name)
+        if any(within):
+            limit = within_limit(newest_first[0]["time"], within)
+            for s in newest_first:
+                if s["time"] > limit:
+                    reasons.setdefault(s["id"], []).append("within")
     for s in order:
         for t in tags:
             if t in s["tags"]:
@@ -78,14 +109,26 @@ def apply(snaps, counts, tags):
     return lines
 
 
+def parse_within(text):
+    parts = {"y": 0, "m": 0, "d": 0, "h": 0}
+    if text != "-":
+        for number, unit in re.findall(r"(\d+)([ymdh])", text):
+            parts[unit] = int(number)
+    return (parts["y"], parts["m"], parts["d"], parts["h"])
+
+
 def main():
     snaps = snapshots()
     for line in rows("policies.txt"):
         f = line.split()
         counts = [int(x) for x in f[1:7]]
         tags = [] if f[7] == "-" else f[7].split(",")
+        within = parse_within(f[8] if len(f) > 8 else "-")
+        group_by = ["host", "paths"]  # the snapshots here have one author
+        if len(f) > 9:
+            group_by = [] if f[9] == "-" else f[9].split(",")
         with open(f[0] + ".golden", "w", encoding="utf-8") as out:
-            out.write("\n".join(apply(snaps, counts, tags)) + "\n")
+            out.write("\n".join(apply(snaps, counts, tags, within, group_by)) + "\n")
 
 
 main()
