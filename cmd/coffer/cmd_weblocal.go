@@ -89,3 +89,14 @@ func webListenFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
 	fs.StringVar(&o.listen, "listen", "", "serve the web app with this device's keys on this loopback address (127.0.0.1:PORT; port 0 picks one) until Ctrl-C or sign-out")
 }
+
+// The web app coffer serve --web serves at / (server mode).
+func init() {
+	webAppHandler = func() http.Handler {
+		h, err := webui.Handler(webui.Page{Mode: "server"})
+		if err != nil {
+			panic(err) // the embedded files are part of the binary: a test covers them
+		}
+		return h
+	}
+}
