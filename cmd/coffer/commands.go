@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"time"
 )
@@ -29,8 +28,8 @@ func commands() map[string]*command {
 		{name: "recover", args: "--store URL --account ACCOUNT | --contact", summary: "regain an account on a new machine with the recovery key or recovery contacts", setup: recoverFlags, run: runRecover},
 		{name: "recovery-key", args: "rotate", summary: "replace the recovery key; the old one stops working", setup: storeFlag, run: runRecoveryKey},
 		{name: "recovery-contact", args: "add ACCOUNT... --fingerprint FP... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
+		{name: "web", args: "enable | disable | approve CODE [--yes] [--duration D] | revoke SESSION | sessions | --listen 127.0.0.1:PORT", summary: "let a browser read the backups: turn web access on or off, approve, revoke or list browser sessions; or serve them to a browser from this device", setup: webFlags, run: runWeb},
 		serveCommand(),
-		{name: "web", args: "--listen 127.0.0.1:PORT", summary: "browse the backups in a web browser, served by this device with its own keys", setup: webListenFlags, run: func(ctx context.Context, e *env, _ []string) error { return e.webListen(ctx) }},
 		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness},
 	}
 	m := make(map[string]*command, len(list))

@@ -130,6 +130,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, err
 	}
+	seen := savedLen(h, acct)
 	var rep *transparency.Report
 	check := func(c *account.Chain) (*account.Chain, error) {
 		c, rep, err = e.checkLog(ctx, h, loc, st, c)
@@ -153,6 +154,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 	if storeopen.IsRemote(loc) || storeopen.IsS3(loc) {
 		r.SetUploads(remoteUploads)
 	}
+	e.reportSessions(c, seen)
 	s := &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc, log: rep}
 	r.SetPlanAuthority(account.NewPlans(func() *account.Chain { return s.chain }, s.setChain, st, dev))
 	return s, nil

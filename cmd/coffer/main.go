@@ -85,6 +85,8 @@ type opts struct {
 	ignoreSessions                            multi           // prune --ignore-session
 	snapshots                                 multi           // coffer find --snapshot
 	newest                                    int             // coffer find --newest
+	yes                                       bool            // coffer web approve --yes
+	duration                                  time.Duration   // coffer web approve --duration
 	filterOpts
 }
 
@@ -189,7 +191,7 @@ var valueFlags = map[string]bool{
 	"data": true, "listen": true, "log": true, "tls-cert": true, "tls-key": true, "quota": true, "rate": true, "budget": true,
 	"registration-token-file": true, "log-origin": true, "witness": true, "log-key": true, "witness-threshold": true,
 	"s3-endpoint": true, "objects": true, "db": true, "device": true, "path": true, "ignore-session": true,
-	"snapshot": true, "newest": true,
+	"snapshot": true, "newest": true, "duration": true,
 	"iexclude": true, "exclude-file": true, "exclude-if-present": true, "exclude-larger-than": true, "overwrite": true,
 }
 

@@ -28,8 +28,16 @@ var ErrPairingTimeout = errors.New("the other device did not answer in time")
 // pollWait is how long one mailbox read waits on the server.
 const pollWait = 25 * time.Second
 
+// mailboxCode is a code that names a mailbox and seals its messages: a
+// pairing code or a web session code.
+type mailboxCode interface {
+	ID() string
+	Seal(slot byte, msg []byte) ([]byte, error)
+	Open(slot byte, sealed []byte) ([]byte, error)
+}
+
 // receive waits until deadline for slot of the pairing and opens it.
-func receive(ctx context.Context, relay Relay, code *pairing.Code, slot byte, deadline time.Time) ([]byte, error) {
+func receive(ctx context.Context, relay Relay, code mailboxCode, slot byte, deadline time.Time) ([]byte, error) {
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -77,7 +85,7 @@ func pause(ctx context.Context, d time.Duration) error {
 }
 
 // send seals msg for slot and posts it.
-func send(ctx context.Context, relay Relay, code *pairing.Code, slot byte, msg []byte) error {
+func send(ctx context.Context, relay Relay, code mailboxCode, slot byte, msg []byte) error {
 	sealed, err := code.Seal(slot, msg)
 	if err != nil {
 		return err
