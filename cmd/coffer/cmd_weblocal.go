@@ -8,9 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/browse"
@@ -23,15 +20,9 @@ type webListenResult struct {
 	Build string `json:"build"`
 }
 
-// runWebListen serves the web app with this device's own keys on a
+// webListen serves the web app with this device's own keys on a
 // loopback address (coffer web --listen ADDR, docs/web.md "Local mode")
-// until SIGINT, SIGTERM or the page's sign-out.
-func runWebListen(e *env) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return e.fail(e.webListen(ctx))
-}
-
+// until ctx ends (SIGINT, SIGTERM) or the page signs out.
 func (e *env) webListen(ctx context.Context) error {
 	if e.o.listen == "" {
 		return usageError{"usage: coffer web --listen 127.0.0.1:PORT"}
