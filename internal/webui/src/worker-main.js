@@ -4,6 +4,12 @@
 // to the Go functions on self.cofferGo; Go posts its answers itself.
 'use strict';
 (() => {
+  // Go's panics and prints go to the page's console, where they can be
+  // seen (a Worker's own console is apart).
+  for (const level of ['log', 'error']) {
+    const orig = console[level].bind(console);
+    console[level] = (...a) => { orig(...a); self.postMessage({ type: 'log', text: a.join(' ') }); };
+  }
   let started = false;
   self.onmessage = async (ev) => {
     const m = ev.data;

@@ -73,7 +73,7 @@
       } else if (m.type === 'start') {
         reqID = request('file?' + new URLSearchParams(params), {
           head: (h) => { if (h.status >= 400) ui.status('download failed: ' + h.status, true); },
-          chunk: (c) => port.postMessage({ type: 'chunk', data: c.data }, [c.data]),
+          chunk: (c) => port.postMessage({ type: 'chunk', data: c.data }, [c.data.buffer]),
           end: (end) => port.postMessage({ type: 'end', error: end.error || '' }),
         });
       } else if (m.type === 'ack' && reqID) {
@@ -88,7 +88,7 @@
   function countdown(ui, expires) {
     const tick = () => {
       const left = Math.max(0, Math.floor((expires - Date.now()) / 1000));
-      ui.$('session-expiry').textContent = 'session ends in ' + Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0');
+      ui.$('expiry').textContent = 'session ends in ' + Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0');
       if (left > 0) setTimeout(tick, 1000);
     };
     tick();
@@ -99,7 +99,7 @@
     worker = null;
     ui.show();
     ui.$('sign-out').hidden = true;
-    ui.$('session-expiry').textContent = '';
+    ui.$('expiry').textContent = '';
     ui.status('Session ' + why + '. The page holds no keys any more; close this tab.', why !== 'signed out');
   }
 
@@ -134,6 +134,7 @@
             ui.onReady();
             break;
           case 'failed': ui.status('sign-in failed: ' + m.error, true); break;
+          case 'log': console.log('worker: ' + m.text); break;
           case 'ended': ended(ui, m.why); break;
           default: {
             const sink = calls.get(m.id);
