@@ -3,8 +3,8 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
