@@ -25,7 +25,7 @@ import (
 
 // webLargeSize is the large file the server-mode test downloads, whose
 // throughput it logs (issue 12 measures 256 MiB).
-const webLargeSize = 24 << 20
+const webLargeSize = 256 << 20
 
 // TestWebServer is the issue's browser test: a real coffer serve --web, a
 // device that backs up a photo, a text and a large file and approves the
