@@ -55,6 +55,10 @@ func TestWebServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	qr, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelector('[data-testid="session-qr"]').width`))
+	if err != nil || qr < 21*4 {
+		t.Errorf("the session code's QR code is %d pixels wide (%v)", qr, err)
+	}
 	approved, session := approveWeb(t, p, u, code)
 	wctx, cancel := context.WithTimeout(p.ctx, 2*time.Minute)
 	err = chromedp.Do(wctx, chromedp.WaitVisible(testID("snapshot")))

@@ -85,6 +85,20 @@
     sw.postMessage({ type: 'download', id, name: ui.safeName(e.name), size: e.size }, [ch.port2]);
   }
 
+  // drawQR draws the code's QR modules, 4 pixels each.
+  function drawQR(canvas, rows) {
+    if (!rows || !rows.length) return;
+    const s = 4;
+    canvas.width = canvas.height = rows.length * s;
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.fillStyle = '#000';
+    rows.forEach((row, y) => {
+      for (let x = 0; x < row.length; x++) if (row[x] === '1') g.fillRect(x * s, y * s, s, s);
+    });
+  }
+
   function countdown(ui, expires) {
     const tick = () => {
       const left = Math.max(0, Math.floor((expires - Date.now()) / 1000));
@@ -125,7 +139,7 @@
       worker.onmessage = (ev) => {
         const m = ev.data;
         switch (m.type) {
-          case 'code': ui.$('session-code').textContent = m.code; break;
+          case 'code': ui.$('session-code').textContent = m.code; drawQR(ui.$('qr'), m.qr); break;
           case 'compare': ui.$('compare-code').textContent = m.compare; break;
           case 'ready':
             ui.$('mode').textContent = 'read-only browser session';

@@ -22,6 +22,8 @@ import (
 	"syscall/js"
 	"time"
 
+	"github.com/skip2/go-qrcode"
+
 	"github.com/coffer-backup/coffer/internal/webapi"
 	"github.com/coffer-backup/coffer/internal/websession"
 )
@@ -56,7 +58,7 @@ func main() {
 		"signOut": js.FuncOf(func(js.Value, []js.Value) any { a.end("signed out"); return nil }),
 	}))
 	build := self.Get("cofferBuild").String()
-	post(map[string]any{"type": "code", "code": b.Code(), "session": b.SessionID(), "build": build})
+	post(map[string]any{"type": "code", "code": b.Code(), "session": b.SessionID(), "build": build, "qr": qrRows(b.Code())})
 	go a.signIn(ctx, b, self.Get("cofferOrigin").String(), build)
 	select {}
 }
@@ -94,6 +96,28 @@ func (a *app) end(why string) {
 	a.mu.Unlock()
 	a.cancel()
 	post(map[string]any{"type": "ended", "why": why})
+}
+
+// qrRows returns the QR code of the session code as rows of "0" and "1"
+// (dark), its quiet zone included, for the page to draw; nil if it cannot
+// be made.
+func qrRows(code string) any {
+	q, err := qrcode.New(code, qrcode.Medium)
+	if err != nil {
+		return nil
+	}
+	var rows []any
+	for _, row := range q.Bitmap() {
+		b := make([]byte, len(row))
+		for i, dark := range row {
+			b[i] = '0'
+			if dark {
+				b[i] = '1'
+			}
+		}
+		rows = append(rows, string(b))
+	}
+	return rows
 }
 
 func post(msg map[string]any, transfer ...any) {
