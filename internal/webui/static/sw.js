@@ -65,5 +65,5 @@ function body(port) {
       port.postMessage({ type: 'cancel' });
       port.close();
     },
-  }, { highWaterMark: 4 });
+  }, { highWaterMark: 16 });
 }

@@ -33,7 +33,7 @@ import (
 // download goes to) holds the producer back.
 const (
 	chunkSize = 1 << 20
-	window    = 4
+	window    = 16
 )
 
 type app struct {
