@@ -258,7 +258,11 @@ func (p *webPage) open(t *testing.T, url string) time.Duration {
 func (p *webPage) browseAndDownload(t *testing.T, root, want string) time.Duration {
 	t.Helper()
 	ctx, dl, pe := p.ctx, p.dl, &p.pe
-	err := chromedp.Do(ctx,
+	dev, err := chromedp.Run(ctx, chromedp.TextContent(testID("device")))
+	if err != nil || !strings.HasPrefix(dev, "laptop · ") {
+		t.Errorf("device list: %q %v", dev, err)
+	}
+	err = chromedp.Do(ctx,
 		chromedp.Click(testID("snapshot")),
 		chromedp.Click(entry(root)),
 		chromedp.Click(entry("photos")),
