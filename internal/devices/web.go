@@ -28,8 +28,6 @@ const (
 	// DefaultSessionLength is the length `coffer web approve` grants
 	// unless told otherwise.
 	DefaultSessionLength = time.Hour
-	// sessionBodySize is the body of a browser-session entry.
-	sessionBodySize = idSize + ed25519.PublicKeySize + keys.KEMPublicKeySize + 8 + 8 + 1 + 8
 )
 
 // WebSession is what a browser-session entry grants: the browser's
@@ -299,15 +297,16 @@ func ParseSessionRequest(signedPart []byte, approver ed25519.PublicKey, sig []by
 	if len(signedPart) > MaxEntrySize-2*ed25519.SignatureSize {
 		return nil, fmt.Errorf("entry to countersign of %d bytes: %w", len(signedPart), ErrMalformed)
 	}
+	// Authenticate before parsing: the signature covers label || signed part.
+	if len(approver) != ed25519.PublicKeySize || !ed25519.Verify(approver, crypt.AD(labelSign, signedPart), sig) {
+		return nil, fmt.Errorf("entry to countersign: %w", ErrBadSignature)
+	}
 	e, err := Parse(append(bytes.Clone(signedPart), make([]byte, 2*ed25519.SignatureSize)...))
 	if err != nil {
 		return nil, fmt.Errorf("entry to countersign: %w", err)
 	}
-	switch {
-	case len(approver) != ed25519.PublicKeySize || e.Signer != keys.DeviceID(approver):
+	if e.Signer != keys.DeviceID(approver) {
 		return nil, fmt.Errorf("entry to countersign is signed by %s, not by the key given: %w", e.Signer, ErrUnknownSigner)
-	case !ed25519.Verify(approver, e.message(labelSign), sig):
-		return nil, fmt.Errorf("entry to countersign: %w", ErrBadSignature)
 	}
 	e.Sig = bytes.Clone(sig)
 	e.Countersig = nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/keys"
 )
 
@@ -154,8 +155,12 @@ func TestParseSessionRequest(t *testing.T) {
 	if _, err := ParseSessionRequest(p.SignedPart(), laptop.Public().Sign, p.Sig()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseSessionRequest(p.SignedPart(), desktop.Public().Sign, p.Sig()); !errors.Is(err, ErrUnknownSigner) {
+	if _, err := ParseSessionRequest(p.SignedPart(), desktop.Public().Sign, p.Sig()); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("another approver key: %v", err)
+	}
+	bySigner := ed25519.Sign(desktop.Sign, crypt.AD(labelSign, p.SignedPart()))
+	if _, err := ParseSessionRequest(p.SignedPart(), desktop.Public().Sign, bySigner); !errors.Is(err, ErrUnknownSigner) {
+		t.Errorf("signed by a key the entry does not name as signer: %v", err)
 	}
 	bad := p.Sig()
 	bad[0] ^= 1

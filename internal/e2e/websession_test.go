@@ -113,6 +113,7 @@ func (w *webBrowser) approve(u *user, extra ...string) (string, string) {
 		w.t.Fatal(err)
 	}
 	w.put(1, offer)
+	posted := time.Now()
 	acc, err := w.b.Accept(w.get(2))
 	if err != nil {
 		w.t.Fatal(err)
@@ -125,10 +126,51 @@ func (w *webBrowser) approve(u *user, extra ...string) (string, string) {
 	if w.grant, err = w.b.OpenGrant(w.get(4)); err != nil {
 		w.t.Fatal(err)
 	}
+	w.t.Logf("approval: %v from the offer's post to the opened grant", time.Since(posted).Round(time.Millisecond))
 	if err := cmd.Wait(); err != nil {
 		w.t.Fatalf("web approve: %v: %s", err, stderr.String())
 	}
 	return acc.Compare, stderr.String()
+}
+
+// decline runs coffer web approve with the code, interactively, and
+// answers "no" once the browser shows its comparison code: the command
+// must fail and append nothing. It returns the two comparison codes.
+func (w *webBrowser) decline(u *user) (browser, device string) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := u.command(ctx, nil, "web", "approve", w.b.Code(), "--timeout", "50s")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	offer, err := w.b.Offer()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.put(1, offer)
+	acc, err := w.b.Accept(w.get(2))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := io.WriteString(stdin, "no\n"); err != nil {
+		w.t.Fatal(err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err == nil || !strings.Contains(stderr.String(), "the browser session was not confirmed") {
+		w.t.Fatalf("declined approve: %v: %s", err, stderr.String())
+	}
+	m := compareRE.FindStringSubmatch(stderr.String())
+	if m == nil {
+		w.t.Fatalf("no comparison code in %q", stderr.String())
+	}
+	return acc.Compare, m[1]
 }
 
 // login authenticates as the session; it returns the status of the
@@ -216,6 +258,10 @@ func TestWebSession(t *testing.T) {
 		t.Fatalf("approve with web access off: %q %v", out, err)
 	}
 	u.run(t, "web", "enable")
+	declined := newWebBrowser(t, srv.URL)
+	if b, d := declined.decline(u); b != d {
+		t.Errorf("declined approval: the browser showed %s, the device %s", b, d)
+	}
 	compare, stderr := w.approve(u, "--yes")
 	if m := compareRE.FindStringSubmatch(stderr); m == nil || m[1] != compare {
 		t.Fatalf("the device showed %q, the browser %s", stderr, compare)
@@ -249,7 +295,8 @@ func TestWebSession(t *testing.T) {
 		Sessions  []struct{ ID, State string }
 	}
 	u.runJSON(t, &sessions, "web", "sessions")
-	if !sessions.WebAccess || len(sessions.Sessions) != 1 || sessions.Sessions[0].ID != w.b.SessionID() || sessions.Sessions[0].State != "active" {
+	if !sessions.WebAccess || len(sessions.Sessions) != 1 || // the declined one was never appended
+		sessions.Sessions[0].ID != w.b.SessionID() || sessions.Sessions[0].State != "active" {
 		t.Fatalf("web sessions: %+v", sessions)
 	}
 	u.run(t, "web", "revoke", w.b.SessionID()[:8])

@@ -181,3 +181,41 @@ func TestWebApp(t *testing.T) {
 	off := newEnv(t, func(c *Config) { c.WebApp = app })
 	off.do(req{method: "GET", path: "/"}).want(t, "without --web", 404, wire.CodeNotFound)
 }
+
+// TestWebSessionEndedByChain: turning web access off, and removing the
+// device that approved a session, revoke the session's principal in the
+// same transaction: its token stops working at once.
+func TestWebSessionEndedByChain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(e *env, a *account, other device, otherTok string) (string, []byte)
+	}{
+		{"web access off", func(e *env, a *account, _ device, _ string) (string, []byte) {
+			b, err := a.chain.SetWebAccess(devices.ByDevice(a.full.k), false, e.clock.Now())
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			return a.token, b
+		}},
+		{"approver removed", func(e *env, a *account, other device, otherTok string) (string, []byte) {
+			b, err := a.chain.RemoveDevice(devices.ByDevice(other.k), a.full.id, commitOf(9), e.clock.Now())
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			return otherTok, b
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, withWeb)
+			a, b, tok := e.webAccount(1)
+			other := newDevice(50)
+			e.appendEntry(a, a.token, a.addDevice(t, other)).want(t, "add a second full device", 201, "")
+			otherTok := e.login(a.id, other)
+			e.do(req{method: "GET", path: "/v1/chain", token: tok}).want(t, "before", 200, "")
+			by, entry := tc.end(e, a, other, otherTok)
+			e.appendEntry(a, by, entry).want(t, tc.name, 201, "")
+			e.do(req{method: "GET", path: "/v1/chain", token: tok}).want(t, "after", http.StatusUnauthorized, "")
+			e.do(req{method: "POST", path: "/v1/auth/challenge", body: wire.ChallengeRequest{Account: a.id, Device: b.id}}).want(t, "challenge after", 403, wire.CodeForbidden)
+		})
+	}
+}

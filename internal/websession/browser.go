@@ -126,7 +126,8 @@ func (b *Browser) Countersign() ([]byte, error) {
 func (b *Browser) Entry() []byte { return bytes.Clone(b.entry) }
 
 // OpenGrant opens the sealed slot-4 message and returns the grant, after
-// checking that it is for this account and session, names the entry this
+// checking, before parsing it, that it is signed by the entry's approver,
+// and then that it is for this account and session, names the entry this
 // browser countersigned, has that entry's validity and the keys of its
 // epochs, and is signed by the entry's approver.
 func (b *Browser) OpenGrant(sealed []byte) (*Grant, error) {
@@ -143,11 +144,16 @@ func (b *Browser) OpenGrant(sealed []byte) (*Grant, error) {
 		return nil, fmt.Errorf("the grant does not open with this session's key: %w", ErrRefused)
 	}
 	defer clear(pt)
-	g, pub, err := parseGrant(pt)
+	body, err := verifyGrant(pt, b.req.Approver)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.checkGrant(g, pub); err != nil {
+	g, err := parseGrant(body)
+	if err != nil {
+		return nil, err
+	}
+	g.Approver = keys.DeviceID(b.req.Approver)
+	if err := b.checkGrant(g); err != nil {
 		g.Zero()
 		return nil, err
 	}
@@ -155,13 +161,11 @@ func (b *Browser) OpenGrant(sealed []byte) (*Grant, error) {
 }
 
 // checkGrant compares a parsed grant with the accepted entry.
-func (b *Browser) checkGrant(g *Grant, pub ed25519.PublicKey) error {
+func (b *Browser) checkGrant(g *Grant) error {
 	a := b.accepted
 	switch {
 	case g.Account != a.Account || g.SessionID != a.SessionID:
 		return fmt.Errorf("grant for another account or session: %w", ErrRefused)
-	case !bytes.Equal(pub, b.req.Approver):
-		return fmt.Errorf("grant signed by %s, not by the approver %s: %w", keys.DeviceID(pub), a.Approver, ErrRefused)
 	case g.Entry != devices.Hash(b.entry):
 		return fmt.Errorf("grant names another entry than the one countersigned: %w", ErrRefused)
 	case !g.NotBefore.Equal(a.NotBefore) || !g.NotAfter.Equal(a.NotAfter):

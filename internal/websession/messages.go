@@ -176,52 +176,57 @@ func SealGrant(c *Code, g *Grant, approver ed25519.PrivateKey, offer Offer) ([]b
 	return c.Seal(SlotGrant, sealed)
 }
 
-// parseGrant decodes a grant's opened plaintext and checks its signature,
-// returning the grant and the signer's public key.
-func parseGrant(pt []byte) (*Grant, ed25519.PublicKey, error) {
-	r := binread.New(pt, ErrMalformed)
+// grantTail is the approver's key and signature that end a grant.
+const grantTail = ed25519.PublicKeySize + ed25519.SignatureSize
+
+// verifyGrant checks, before anything of it is parsed, that a grant's
+// opened plaintext ends with approver's key and its signature of the
+// rest, and returns that rest, the body.
+func verifyGrant(pt []byte, approver ed25519.PublicKey) ([]byte, error) {
+	if len(pt) < grantTail || len(pt) > MaxMessage {
+		return nil, fmt.Errorf("grant of %d bytes: %w", len(pt), ErrMalformed)
+	}
+	body, pub, sig := pt[:len(pt)-grantTail], pt[len(pt)-grantTail:len(pt)-ed25519.SignatureSize], pt[len(pt)-ed25519.SignatureSize:]
+	if !bytes.Equal(pub, approver) {
+		return nil, fmt.Errorf("grant signed by %s, not by the approver %s: %w", keys.DeviceID(pub), keys.DeviceID(approver), ErrRefused)
+	}
+	if !ed25519.Verify(approver, crypt.AD(labelGrant, body), sig) {
+		return nil, fmt.Errorf("grant signature: %w", ErrRefused)
+	}
+	return body, nil
+}
+
+// parseGrant decodes a grant's body, which verifyGrant authenticated.
+func parseGrant(body []byte) (*Grant, error) {
+	r := binread.New(body, ErrMalformed)
 	if t, v := r.U8(), r.U8(); r.Err() == nil && (t != grantType || v != msgVersion) {
-		return nil, nil, fmt.Errorf("grant type %d version %d: %w", t, v, ErrMalformed)
+		return nil, fmt.Errorf("grant type %d version %d: %w", t, v, ErrMalformed)
 	}
 	g := &Grant{Account: string(r.Take(int(r.U8())))}
 	g.SessionID = hex.EncodeToString(r.Take(idSize))
 	copy(g.Entry[:], r.Take(32))
-	g.NotBefore, g.NotAfter = unixTime(r.U64()), unixTime(r.U64())
+	nb, na := r.U64(), r.U64()
 	n := int(r.U16())
-	if r.Err() == nil && (n < 1 || n > keys.MaxEpochs) {
-		return nil, nil, fmt.Errorf("grant of %d epochs: %w", n, ErrMalformed)
+	switch {
+	case r.Err() != nil:
+		return nil, fmt.Errorf("grant: %w", r.Err())
+	case len(g.Account) < 1 || strings.IndexByte(g.Account, 0) >= 0 || nb > 1<<62 || na > 1<<62:
+		return nil, fmt.Errorf("grant's account ID or times out of range: %w", ErrMalformed)
+	case n < 1 || n > keys.MaxEpochs || r.Len() != (n+2)*crypt.KeySize:
+		return nil, fmt.Errorf("grant of %d epochs with %d bytes of keys: %w", n, r.Len(), ErrMalformed)
 	}
-	if r.Err() == nil && r.Len() != (n+2)*crypt.KeySize+ed25519.PublicKeySize+ed25519.SignatureSize {
-		return nil, nil, fmt.Errorf("grant of %d epochs has %d bytes left: %w", n, r.Len(), ErrMalformed)
-	}
-	bodyLen := len(pt) - r.Len() + (n+2)*crypt.KeySize
+	g.NotBefore, g.NotAfter = time.Unix(int64(nb), 0).UTC(), time.Unix(int64(na), 0).UTC()
 	g.DataKeys = make([]crypt.Key, n)
 	for i := range g.DataKeys {
 		copy(g.DataKeys[i][:], r.Take(crypt.KeySize))
 	}
 	copy(g.IDKey[:], r.Take(crypt.KeySize))
 	copy(g.ConfKey[:], r.Take(crypt.KeySize))
-	pub := ed25519.PublicKey(bytes.Clone(r.Take(ed25519.PublicKeySize)))
-	sig := r.Take(ed25519.SignatureSize)
 	if err := r.End(); err != nil {
 		g.Zero()
-		return nil, nil, fmt.Errorf("grant: %w", err)
+		return nil, fmt.Errorf("grant: %w", err)
 	}
-	if !ed25519.Verify(pub, crypt.AD(labelGrant, pt[:bodyLen]), sig) {
-		g.Zero()
-		return nil, nil, fmt.Errorf("grant signature: %w", ErrRefused)
-	}
-	g.Approver = keys.DeviceID(pub)
-	return g, pub, nil
-}
-
-// unixTime converts seconds read from a message, clamping what no valid
-// message holds to a time that fails every later check.
-func unixTime(s uint64) time.Time {
-	if s > 1<<62 {
-		return time.Unix(0, 0).UTC()
-	}
-	return time.Unix(int64(s), 0).UTC()
+	return g, nil
 }
 
 // rawID decodes a 32-hex-digit session ID.

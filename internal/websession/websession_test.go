@@ -27,7 +27,7 @@ type world struct {
 	chain *devices.Chain
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	dev, err := keys.NewDevice("laptop")
 	if err != nil {
@@ -50,7 +50,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) append(t *testing.T, build func(*devices.Chain) ([]byte, error)) []byte {
+func (w *world) append(t testing.TB, build func(*devices.Chain) ([]byte, error)) []byte {
 	t.Helper()
 	e, err := build(w.chain)
 	if err != nil {
@@ -71,7 +71,7 @@ type approval struct {
 	request []byte // sealed slot 2
 }
 
-func (w *world) approve(t *testing.T, codeText string, sealedOffer []byte) *approval {
+func (w *world) approve(t testing.TB, codeText string, sealedOffer []byte) *approval {
 	t.Helper()
 	code, err := websession.ParseCode(codeText)
 	if err != nil {
@@ -229,7 +229,7 @@ func TestAcceptRefuses(t *testing.T) {
 	badSig.Sig[3] ^= 1
 	otherKey := good
 	otherKey.Approver = other.Public().Sign
-	otherKey.Sig = ed25519.Sign(other.Sign, devices.CountersignMessage(good.SignedPart))
+	otherKey.Sig = ed25519.Sign(other.Sign, crypt.AD("coffer v1 device chain", good.SignedPart))
 	// An add-device entry, properly signed: never a session.
 	addP := must[*devices.PendingAdd](t)(w.chain.PrepareAdd(devices.ByDevice(w.dev), other.Public(), devices.Full, t0))
 	add := websession.Request{SignedPart: addP.SignedPart(), Approver: w.dev.Public().Sign}
@@ -383,5 +383,35 @@ func TestSealGrantOtherSession(t *testing.T) {
 	dev := mustDev(t)
 	if _, err := websession.SealGrant(code, g, dev.Sign, offer); !errors.Is(err, websession.ErrRefused) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// BenchmarkExchange measures one whole exchange, both sides, in memory:
+// what the browser's WebAssembly and the device spend besides the network.
+func BenchmarkExchange(b *testing.B) {
+	w := newWorld(b)
+	for b.Loop() {
+		br, err := websession.NewBrowser(rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		off, _ := br.Offer()
+		a := w.approve(b, br.Code(), off)
+		if _, err := br.Accept(a.request); err != nil {
+			b.Fatal(err)
+		}
+		cs, _ := br.Countersign()
+		raw, _ := a.code.Open(websession.SlotCountersign, cs)
+		entry, err := a.pending.Finish(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sealed, err := websession.SealGrant(a.code, grantFor(a.offer, entry, 0), w.dev.Sign, a.offer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := br.OpenGrant(sealed); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
