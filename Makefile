@@ -11,7 +11,7 @@ VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(GOBIN)/versitygw
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3 shells cross
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3 shells cross chromium webwasm
 
 build:
 	$(GO) build -buildvcs=auto -o bin/coffer ./cmd/coffer
@@ -105,7 +105,28 @@ shells:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-unit: omniwitness versitygw postgres fuse3 shells
+
+# Debian's chromium runs the web app's browser tests (internal/e2e,
+# chromedp). It is installed with apt when missing, if we are root and apt
+# is there; elsewhere those tests skip, or fail under CI=true.
+chromium:
+	@if ! [ -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "/usr/bin/chromium is missing: install chromium for the web app's browser tests"; \
+		fi; \
+	fi
+
+# The web app's WebAssembly and Worker script, which the binary embeds, are
+# committed; rebuild them after changing what they build from (the
+# packages internal/webui/wasm imports). internal/webui's
+# TestBuildReproducible checks that the committed bytes are the source's.
+webwasm:
+	./scripts/webwasm.sh
+
+unit: omniwitness versitygw postgres fuse3 shells chromium
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:

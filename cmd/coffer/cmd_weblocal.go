@@ -8,9 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/browse"
@@ -23,15 +20,9 @@ type webListenResult struct {
 	Build string `json:"build"`
 }
 
-// runWebListen serves the web app with this device's own keys on a
+// webListen serves the web app with this device's own keys on a
 // loopback address (coffer web --listen ADDR, docs/web.md "Local mode")
-// until SIGINT, SIGTERM or the page's sign-out.
-func runWebListen(e *env) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return e.fail(e.webListen(ctx))
-}
-
+// until ctx ends (SIGINT, SIGTERM) or the page signs out.
 func (e *env) webListen(ctx context.Context) error {
 	if e.o.listen == "" {
 		return usageError{"usage: coffer web --listen 127.0.0.1:PORT"}
@@ -88,4 +79,15 @@ func (e *env) serveLocal(ctx context.Context, ln net.Listener, loc *webui.Local)
 func webListenFlags(fs *flag.FlagSet, o *opts) {
 	storeFlag(fs, o)
 	fs.StringVar(&o.listen, "listen", "", "serve the web app with this device's keys on this loopback address (127.0.0.1:PORT; port 0 picks one) until Ctrl-C or sign-out")
+}
+
+// The web app coffer serve --web serves at / (server mode).
+func init() {
+	webAppHandler = func() http.Handler {
+		h, err := webui.Handler(webui.Page{Mode: "server"})
+		if err != nil {
+			panic(err) // the embedded files are part of the binary: a test covers them
+		}
+		return h
+	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/buildinfo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
+	"github.com/coffer-backup/coffer/internal/webui"
 )
 
 // Exit codes.
@@ -311,7 +312,8 @@ func printUsage(w io.Writer) {
 func (e *env) printVersion(args []string) int {
 	e.o.json = slices.Contains(args, "--json")
 	info := buildinfo.Read(version)
-	if err := e.emit(info, func(w io.Writer) { fmt.Fprintln(w, info) }); err != nil {
+	info.WebApp = webui.BuildHash()
+	if err := e.emit(info, func(w io.Writer) { fmt.Fprintf(w, "%s\nweb app sha256:%s\n", info, info.WebApp) }); err != nil {
 		return e.fail(err)
 	}
 	return exitOK

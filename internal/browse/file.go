@@ -34,15 +34,17 @@ func (b *Browser) Open(ctx context.Context, ref, p string) (*File, error) {
 	if n.Type != tree.File {
 		return nil, fmt.Errorf("%s: %w", CleanPath(p), ErrNotFile)
 	}
-	f, err := filedata.Open(l, n)
+	fctx, cancel := context.WithCancel(ctx)
+	f, err := filedata.Open(newAhead(fctx, l, n), n)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	fctx, cancel := context.WithCancel(ctx)
 	return &File{Name: path.Base(CleanPath(p)), Size: f.Size(), MTime: n.MTime, ctx: fctx, cancel: cancel, f: f}, nil
 }
 
-// WriteTo writes the whole content to w, one blob at a time. It fails if
+// WriteTo writes the whole content to w, one blob at a time, loading the
+// next few ahead (readAhead). It fails if
 // any blob does not authenticate, after writing the bytes before it.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	return f.f.WriteTo(f.ctx, w)

@@ -17,6 +17,9 @@ type Info struct {
 	Time     string `json:"time,omitempty"`     // commit time, RFC 3339
 	Modified bool   `json:"modified"`           // built from a work tree with changes
 	Go       string `json:"go"`                 // toolchain version
+	// WebApp is the SHA-256, in hex, of the web app's WebAssembly the
+	// binary embeds and serves (docs/web.md): set by the caller.
+	WebApp string `json:"web_app_sha256,omitempty"`
 }
 
 // Read returns the build information of the running binary; override, if

@@ -106,6 +106,7 @@ func GearTable(gear *Key) (*[256]uint64, error) {
 // for concurrent use.
 type Hasher struct {
 	pool sync.Pool
+	web  webHMAC // the browser's HMAC, in the web app (gcm_js.go)
 }
 
 // NewHasher returns a Hasher for the given ID key.
@@ -113,11 +114,15 @@ func NewHasher(idKey *Key) *Hasher {
 	key := *idKey
 	h := &Hasher{}
 	h.pool.New = func() any { return hmac.New(sha256.New, key[:]) }
+	h.web = newWebHMAC(&key)
 	return h
 }
 
 // Sum returns the identifier of a blob of type t with the given plaintext.
 func (h *Hasher) Sum(t blob.Type, plaintext []byte) blob.ID {
+	if id, ok := h.web.sum(t, plaintext); ok {
+		return id
+	}
 	m := h.pool.Get().(hash.Hash)
 	m.Reset()
 	m.Write([]byte{byte(t)})

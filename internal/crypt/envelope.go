@@ -40,7 +40,12 @@ func sessionAEAD(master *Key, session []byte) (cipher.AEAD, error) {
 		return nil, fmt.Errorf("deriving session key: %w", err)
 	}
 	defer clear(k)
-	block, err := aes.NewCipher(k)
+	return newGCM(k)
+}
+
+// goGCM returns Go's AES-256-GCM under key.
+func goGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("session cipher: %w", err)
 	}

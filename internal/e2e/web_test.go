@@ -102,6 +102,9 @@ func headless(t *testing.T, dir string) context.Context {
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("headless", "new"))
+	if os.Getenv("COFFER_CHROMIUM_LOG") != "" { // the browser's log, workers' consoles included
+		opts = append(opts, chromedp.Flag("enable-logging", "stderr"), chromedp.Flag("v", "0"), chromedp.CombinedOutput(os.Stderr))
+	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
@@ -122,15 +125,27 @@ func headless(t *testing.T, dir string) context.Context {
 type pageErrors struct {
 	mu   sync.Mutex
 	errs []string
+	logs []string // the console, shown when a step fails
+}
+
+func (p *pageErrors) console() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.logs...)
 }
 
 func (p *pageErrors) watch(t *testing.T, ctx context.Context) {
 	t.Helper()
 	err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
-			p.mu.Lock()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
 			p.errs = append(p.errs, e.ExceptionDetails.Text)
-			p.mu.Unlock()
+		case *runtime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				p.logs = append(p.logs, string(e.Type)+": "+string(a.Value)+" "+a.Description)
+			}
 		}
 	})
 	if err == nil {
@@ -207,21 +222,46 @@ func fileSHA256(t *testing.T, name string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// browseAndDownload drives the page at url as a user would: the snapshot
-// list, into root's folders, the photo and text previews, and the large
-// file's download, whose SHA-256 must be want. It returns the time to
-// the first listing and the download's duration.
-func browseAndDownload(t *testing.T, ctx context.Context, url, root, want, dlDir string) (time.Duration, time.Duration) {
+// webPage is a headless Chromium tab with its errors and downloads
+// watched.
+type webPage struct {
+	ctx   context.Context
+	pe    pageErrors
+	dl    *downloads
+	dlDir string
+}
+
+func newWebPage(t *testing.T) *webPage {
 	t.Helper()
-	var pe pageErrors
-	pe.watch(t, ctx)
-	dl := watchDownloads(t, ctx, dlDir)
+	p := &webPage{dlDir: t.TempDir()}
+	p.ctx = headless(t, p.dlDir)
+	p.pe.watch(t, p.ctx)
+	p.dl = watchDownloads(t, p.ctx, p.dlDir)
+	return p
+}
+
+// open navigates to url and waits for the snapshot list; it returns how
+// long that took.
+func (p *webPage) open(t *testing.T, url string) time.Duration {
+	t.Helper()
 	start := time.Now()
-	err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(testID("snapshot")))
-	if err != nil {
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(url), chromedp.WaitVisible(testID("snapshot"))); err != nil {
 		t.Fatal(err)
 	}
-	firstListing := time.Since(start)
+	return time.Since(start)
+}
+
+// browseAndDownload drives the page from the snapshot list as a user
+// would: into root's folders, the photo and text previews, and the large
+// file's download, whose SHA-256 must be want. It returns the download's
+// duration.
+func (p *webPage) browseAndDownload(t *testing.T, root, want string) time.Duration {
+	t.Helper()
+	ctx, dl, pe := p.ctx, p.dl, &p.pe
+	dev, err := chromedp.Run(ctx, chromedp.TextContent(testID("device")))
+	if err != nil || !strings.HasPrefix(dev, "laptop · ") {
+		t.Errorf("device list: %q %v", dev, err)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(testID("snapshot")),
 		chromedp.Click(entry(root)),
@@ -277,7 +317,7 @@ func browseAndDownload(t *testing.T, ctx context.Context, url, root, want, dlDir
 		t.Fatalf("downloaded file's SHA-256 %s, want %s", sum, want)
 	}
 	pe.check(t, ctx)
-	return firstListing, took
+	return took
 }
 
 // startWebLocal runs coffer web --listen and returns the URL it prints.
@@ -317,9 +357,10 @@ func TestWebLocal(t *testing.T) {
 	u.run(t, "init", "--store", store)
 	u.run(t, "backup", "--store", store, src)
 	url, cmd := startWebLocal(t, u, store)
-	dlDir := t.TempDir()
-	ctx := headless(t, dlDir)
-	first, took := browseAndDownload(t, ctx, url, "home", want, dlDir)
+	p := newWebPage(t)
+	ctx := p.ctx
+	first := p.open(t, url)
+	took := p.browseAndDownload(t, "home", want)
 	t.Logf("local mode: first listing after %v; %d MiB downloaded in %v (%.0f MB/s)",
 		first.Round(time.Millisecond), size>>20, took.Round(time.Millisecond), float64(size)/took.Seconds()/1e6)
 	if err := chromedp.Do(ctx, chromedp.Click(testID("sign-out"))); err != nil {

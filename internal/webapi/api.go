@@ -97,7 +97,7 @@ func (a *API) file(w http.ResponseWriter, r *http.Request, snap, p string) {
 		apiError(w, statusOf(err), err)
 		return
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.FormatUint(f.Size, 10))

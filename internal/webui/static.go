@@ -69,7 +69,7 @@ func render(p Page) ([]byte, error) {
 		return nil, err
 	}
 	repl := []string{"__MODE__", p.Mode, "__CSRF__", p.CSRF, "__BUILD__", BuildHash()}
-	for _, name := range []string{"app.js", "style.css", "worker.js", wasmName} {
+	for _, name := range []string{"app.js", "server.js", "style.css", "worker.js", wasmName} {
 		v, err := sri(name)
 		if err != nil && name != wasmName {
 			return nil, err

@@ -181,6 +181,7 @@
   const signOut = guard(async () => {
     await api.signOut();
     releaseURLs();
+    if (mode !== 'local') return; // the Worker answers "ended"
     show();
     $('sign-out').hidden = true;
     $('expiry').textContent = '';
@@ -201,7 +202,7 @@
       status('The server-mode script did not load.', true);
       return;
     }
-    api = await window.cofferServer.start({ $, show, status, policy, verifiedBlobs, meta, safeName, onReady: snapshots });
+    api = await window.cofferServer.start({ $, show, status, policy, verifiedBlobs, meta, safeName, onReady: () => snapshots() });
   }
 
   window.addEventListener('DOMContentLoaded', guard(start));
