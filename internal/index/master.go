@@ -113,6 +113,7 @@ func (m *Master) add(packs []Pack, trusted bool) {
 	}
 	run := make([]entry, 0, total)
 	for i, p := range packs {
+		m.packs.markData(nums[i], p.Blobs)
 		for _, b := range p.Blobs {
 			run = append(run, newEntry(b, nums[i], trusted))
 		}
@@ -126,6 +127,17 @@ func (m *Master) add(packs []Pack, trusted bool) {
 		m.n += m.buckets[run[0].bucket].merge(run[:n])
 		run = run[n:]
 	}
+}
+
+// TreePack reports whether the pack is known and every blob any index
+// object or AddPack listed in it is a tree: a tree pack, which readers may
+// fetch whole (docs/format.md §6.7). A listing may lie, so this is only a
+// hint of how to read; what is read is authenticated blob by blob.
+func (m *Master) TreePack(id blob.ID) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	pos, ok := m.packs.find(&id)
+	return ok && !m.packs.data[m.packs.byID[pos]]
 }
 
 // Lookup returns the first location added for the blob in a pack that is

@@ -133,6 +133,6 @@ func (r *Repo) Flush(ctx context.Context) error { return r.packer.flush(ctx) }
 func (r *Repo) SetUploads(n int) {
 	if n >= 1 {
 		r.packer.sem = make(chan struct{}, n)
-		r.packer.builders = make(chan *pack.Builder, 1+n)
+		r.packer.builders = make(chan *pack.Builder, 2+n)
 	}
 }

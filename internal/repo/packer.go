@@ -20,13 +20,14 @@ const (
 )
 
 // packer groups sealed blobs into packs, uploads full packs in the
-// background, and records uploaded packs in index objects. Its memory is
-// bounded: one pack being filled, and at most maxUploads packs being
-// uploaded, in buffers that are recycled.
+// background, and records uploaded packs in index objects. Tree blobs go to
+// tree packs of their own, data blobs to data packs (docs/format.md §6.1).
+// Its memory is bounded: one pack of each kind being filled, and at most
+// maxUploads packs being uploaded, in buffers that are recycled.
 type packer struct {
 	r   *Repo
 	mu  sync.Mutex
-	cur *pack.Builder
+	cur [2]*pack.Builder // by packKind
 
 	sem      chan struct{}
 	wg       sync.WaitGroup
@@ -41,7 +42,7 @@ type packer struct {
 
 func newPacker(r *Repo) *packer {
 	return &packer{r: r, sem: make(chan struct{}, maxUploads),
-		builders: make(chan *pack.Builder, 1+maxUploads)}
+		builders: make(chan *pack.Builder, 2+maxUploads)}
 }
 
 func (p *packer) setErr(err error) {
@@ -60,23 +61,33 @@ func (p *packer) firstErr() error {
 
 // add appends a sealed blob to the current pack and starts the pack's upload
 // once it is full. It blocks while maxUploads packs are being uploaded, so
-// at most 1+maxUploads packs are ever in memory.
+// at most 2+maxUploads packs are ever in memory.
 func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, rawLen uint32) error {
 	if err := p.firstErr(); err != nil {
 		return err
 	}
+	k := packKind(t)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur == nil {
-		p.cur = p.newBuilder()
+	if p.cur[k] == nil {
+		p.cur[k] = p.newBuilder(pack.Target(t) + 5<<20)
 	}
-	p.cur.Add(t, id, env, rawLen)
-	if p.cur.Size() < pack.TargetSize {
+	p.cur[k].Add(t, id, env, rawLen)
+	if p.cur[k].Size() < pack.Target(t) {
 		return nil
 	}
-	full := p.cur
-	p.cur = nil
+	full := p.cur[k]
+	p.cur[k] = nil
 	return p.upload(ctx, full)
+}
+
+// packKind numbers the pack a blob of type t goes to: 1 for a tree pack,
+// 0 for a data pack.
+func packKind(t blob.Type) int {
+	if t == blob.Tree {
+		return 1
+	}
+	return 0
 }
 
 func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
@@ -96,19 +107,34 @@ func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
 	return nil
 }
 
-// packCapacity fits a full pack: the target size, one more blob of the
-// largest chunk, and the header.
-const packCapacity = pack.TargetSize + 5<<20
-
-func (p *packer) newBuilder() *pack.Builder {
+// newBuilder returns an idle builder, or a new one with room for capacity
+// bytes: a pack's target size, one more blob of the largest chunk, and the
+// header.
+func (p *packer) newBuilder(capacity int) *pack.Builder {
 	select {
 	case b := <-p.builders:
 		return b
 	default:
 		b := pack.NewBuilder()
-		b.Grow(packCapacity)
+		b.Grow(capacity)
 		return b
 	}
+}
+
+// uploadPartial starts the upload of the packs being filled.
+func (p *packer) uploadPartial(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, b := range p.cur {
+		p.cur[k] = nil
+		if b == nil || b.Count() == 0 {
+			continue
+		}
+		if err := p.upload(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
@@ -183,18 +209,10 @@ func (p *packer) writeIndex(ctx context.Context) error {
 	return nil
 }
 
-// flush uploads the partial pack, waits for all uploads and writes the
+// flush uploads the partial packs, waits for all uploads and writes the
 // index of everything uploaded.
 func (p *packer) flush(ctx context.Context) error {
-	p.mu.Lock()
-	b := p.cur
-	p.cur = nil
-	var err error
-	if b != nil && b.Count() > 0 {
-		err = p.upload(ctx, b)
-	}
-	p.mu.Unlock()
-	if err != nil {
+	if err := p.uploadPartial(ctx); err != nil {
 		return err
 	}
 	p.wg.Wait()

@@ -77,6 +77,10 @@ type Repo struct {
 	health packHealth
 	// onUpload, if set, learns every pack this Repo uploads (OnUpload).
 	onUpload atomic.Pointer[func(index.Pack)]
+	// sizes are the pack sizes the store listed when the index was last
+	// loaded; trees keeps tree packs read whole (treepacks.go).
+	sizes atomic.Pointer[map[blob.ID]int64]
+	trees *treePacks
 }
 
 // Errors callers distinguish.
@@ -454,7 +458,7 @@ func newRepo(st store.Store, cfg Config, chain *devices.Chain, roots []crypt.Key
 		st: st, cfg: cfg, keys: k, sealer: sealer,
 		opener: crypt.NewOpener(data...), hasher: crypt.NewHasher(&k.ID),
 		gear: gear, Index: index.NewMaster(), chunker: chunker.DefaultParams,
-		chain: chain, roots: roots,
+		chain: chain, roots: roots, trees: newTreePacks(treePackMemory),
 	}
 	r.packer = newPacker(r)
 	return r, nil
