@@ -1,13 +1,13 @@
 package pruner
 
 import (
-	"slices"
 	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
