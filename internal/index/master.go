@@ -32,7 +32,8 @@ type Location struct {
 // table of full pack IDs, whose top bit marks tree blobs, then offset,
 // length and raw length). So an entry costs 30 bytes, plus slack of about
 // 1/16 when a bucket grows (it grows in small steps, not by doubling), and
-// each pack costs 37 bytes in the pack table. A lookup searches one bucket
+// each pack costs 38 bytes in the pack table (with a flag of whether it
+// is listed with a data blob: TreePack). A lookup searches one bucket
 // of about N/65 536 entries (150 at ten million), starting where the ID
 // predicts since IDs are uniform. Adding sorts the batch and merges it into
 // each bucket it touches, and growth never copies more than one small

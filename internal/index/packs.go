@@ -7,7 +7,7 @@ import (
 )
 
 // packTable numbers the packs Master knows, so that entries refer to a
-// pack with 4 bytes instead of 32. It costs 37 bytes a pack: no Go map,
+// pack with 4 bytes instead of 32. It costs 38 bytes a pack: no Go map,
 // whose overhead would cost about twice that. Numbers stay below treeBit
 // (2^31) in any table that fits in memory: 2^31 packs would take 74 GiB.
 type packTable struct {
