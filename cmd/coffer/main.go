@@ -65,7 +65,7 @@ type command struct {
 // opts holds every flag of every command; each command registers the ones it
 // takes.
 type opts struct {
-	json, quiet                               bool
+	json, quiet, noCache                      bool
 	store, target, host, parent               string
 	excludes, tags, includes                  multi
 	readData, oneDevice, prune, dryRun, force bool // oneDevice: backup --one-file-system
@@ -140,6 +140,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&e.o.json, "json", false, "print machine-readable JSON on stdout")
 	fs.BoolVar(&e.o.quiet, "quiet", false, "print no progress")
 	fs.BoolVar(&e.o.quiet, "q", false, "short for --quiet")
+	fs.BoolVar(&e.o.noCache, "no-cache", false, "read index objects, snapshots and tree packs from the store, not from this device's local cache")
 	if cmd.setup != nil {
 		cmd.setup(fs, &e.o)
 	}

@@ -156,6 +156,9 @@ func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
 	var id blob.ID
 	h.Sum(id[:0])
 	body := newPartsReader(parts)
+	if entries[0].Type == blob.Tree {
+		ctx = store.Keep(ctx) // a tree pack: a cache keeps it (docs/format.md §6.7)
+	}
 	if err := p.r.st.Put(ctx, store.Packs, id.String(), body, body.Size()); err != nil {
 		return fmt.Errorf("uploading pack %s: %w", id.Short(), err)
 	}
