@@ -64,9 +64,7 @@ func New(inner store.Store, dir string, limit int64) (*Store, error) {
 		return nil, fmt.Errorf("creating cache %s: %w", dir, err)
 	}
 	s := &Store{Store: inner, dir: dir, limit: limit}
-	if err := s.trim(); err != nil {
-		return nil, err
-	}
+	s.trim()
 	return s, nil
 }
 

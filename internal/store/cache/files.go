@@ -31,7 +31,7 @@ func (s *Store) load(kind store.Kind, name string) ([]byte, bool) {
 		return nil, false
 	}
 	now := time.Now()
-	os.Chtimes(p, now, now) // the time of last use, which trimming goes by
+	_ = os.Chtimes(p, now, now) // the time of last use, which trimming goes by; best effort
 	return b, true
 }
 
@@ -69,15 +69,13 @@ type cached struct {
 const staleTemp = time.Hour
 
 // trim removes the copies used least recently until the directory holds
-// at most s.limit bytes, and temporary files older than staleTemp.
-func (s *Store) trim() error {
+// at most s.limit bytes, and temporary files older than staleTemp. What
+// it cannot list or remove it leaves: another process may be at work.
+func (s *Store) trim() {
 	s.mu.Lock()
 	s.added = 0
 	s.mu.Unlock()
-	files, total, err := s.scan()
-	if err != nil {
-		return err
-	}
+	files, total := s.scan()
 	slices.SortFunc(files, func(a, b cached) int { return a.used.Compare(b.used) })
 	for _, f := range files {
 		if total <= s.limit {
@@ -87,15 +85,14 @@ func (s *Store) trim() error {
 			total -= f.size
 		}
 	}
-	return nil
 }
 
 // scan lists the copies in the directory with their total size, removing
 // stale temporary files on the way.
-func (s *Store) scan() ([]cached, int64, error) {
+func (s *Store) scan() ([]cached, int64) {
 	var files []cached
 	var total int64
-	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return nil // a file or directory another process removed
 		}
@@ -113,5 +110,5 @@ func (s *Store) scan() ([]cached, int64, error) {
 		total += fi.Size()
 		return nil
 	})
-	return files, total, err
+	return files, total
 }
