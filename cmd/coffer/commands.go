@@ -109,6 +109,7 @@ func backupFlags(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.host, "host", "", "hostname to record (default: this machine's)")
 	fs.StringVar(&o.parent, "parent", "", "snapshot to compare with to skip unchanged files (default: the latest of the same host and paths)")
 	fs.BoolVar(&o.force, "force", false, "read every file, even those unchanged since the parent snapshot")
+	fs.StringVar(&o.compression, "compression", "auto", "how hard to compress new data: auto, fast (less CPU) or max (smaller store, more CPU)")
 }
 
 func restoreFlags(fs *flag.FlagSet, o *opts) {

@@ -84,6 +84,7 @@ type opts struct {
 	ignoreSessions                            multi           // prune --ignore-session
 	snapshots                                 multi           // coffer find --snapshot
 	newest                                    int             // coffer find --newest
+	compression                               string          // backup --compression
 	filterOpts
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/chunker"
+	"github.com/coffer-backup/coffer/internal/compress"
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/index"
@@ -62,6 +63,8 @@ type Repo struct {
 	Index   *index.Master
 	packer  *packer
 	chunker chunker.Params
+	// compression is the level SealBlob compresses at (SetCompression).
+	compression compress.Level
 	// epochMu guards chain and roots, which Activate extends.
 	epochMu sync.Mutex
 	chain   *devices.Chain
