@@ -137,7 +137,6 @@ func (r *Repo) SetCompression(l compress.Level) { r.compression = l }
 // It must be called before the first blob is saved.
 func (r *Repo) SetUploads(n int) {
 	if n >= 1 {
-		r.packer.sem = make(chan struct{}, n)
-		r.packer.builders = make(chan *pack.Builder, 2+n)
+		r.packer.setUploads(n)
 	}
 }

@@ -31,7 +31,7 @@ type packer struct {
 
 	sem      chan struct{}
 	wg       sync.WaitGroup
-	builders chan *pack.Builder // idle builders, kept with their buffers
+	builders [2]chan *pack.Builder // idle builders by packKind, kept with their buffers
 
 	errMu sync.Mutex
 	err   error
@@ -41,8 +41,18 @@ type packer struct {
 }
 
 func newPacker(r *Repo) *packer {
-	return &packer{r: r, sem: make(chan struct{}, maxUploads),
-		builders: make(chan *pack.Builder, 2+maxUploads)}
+	p := &packer{r: r}
+	p.setUploads(maxUploads)
+	return p
+}
+
+// setUploads allows n uploads at once, and keeps as many idle builders
+// of each kind as can be in use.
+func (p *packer) setUploads(n int) {
+	p.sem = make(chan struct{}, n)
+	for k := range p.builders {
+		p.builders[k] = make(chan *pack.Builder, 1+n)
+	}
 }
 
 func (p *packer) setErr(err error) {
@@ -70,7 +80,7 @@ func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, r
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur[k] == nil {
-		p.cur[k] = p.newBuilder(pack.Target(t) + 5<<20)
+		p.cur[k] = p.newBuilder(k, pack.Target(t)+5<<20)
 	}
 	p.cur[k].Add(t, id, env, rawLen)
 	if p.cur[k].Size() < pack.Target(t) {
@@ -78,7 +88,7 @@ func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, r
 	}
 	full := p.cur[k]
 	p.cur[k] = nil
-	return p.upload(ctx, full)
+	return p.upload(ctx, full, k)
 }
 
 // packKind numbers the pack a blob of type t goes to: 1 for a tree pack,
@@ -90,7 +100,7 @@ func packKind(t blob.Type) int {
 	return 0
 }
 
-func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
+func (p *packer) upload(ctx context.Context, b *pack.Builder, k int) error {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -100,19 +110,20 @@ func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
 	go func() {
 		defer p.wg.Done()
 		defer func() { <-p.sem }()
-		if err := p.writePack(ctx, b); err != nil {
+		if err := p.writePack(ctx, b, k); err != nil {
 			p.setErr(err)
 		}
 	}()
 	return nil
 }
 
-// newBuilder returns an idle builder, or a new one with room for capacity
-// bytes: a pack's target size, one more blob of the largest chunk, and the
-// header.
-func (p *packer) newBuilder(capacity int) *pack.Builder {
+// newBuilder returns an idle builder of kind k, or a new one with room for
+// capacity bytes: a pack's target size, one more blob of the largest
+// chunk, and the header. Builders of a kind are recycled within it, so a
+// tree builder never grows to a data pack's size.
+func (p *packer) newBuilder(k, capacity int) *pack.Builder {
 	select {
-	case b := <-p.builders:
+	case b := <-p.builders[k]:
 		return b
 	default:
 		b := pack.NewBuilder()
@@ -130,18 +141,18 @@ func (p *packer) uploadPartial(ctx context.Context) error {
 		if b == nil || b.Count() == 0 {
 			continue
 		}
-		if err := p.upload(ctx, b); err != nil {
+		if err := p.upload(ctx, b, k); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
+func (p *packer) writePack(ctx context.Context, b *pack.Builder, k int) error {
 	defer func() {
 		b.Reset()
 		select {
-		case p.builders <- b:
+		case p.builders[k] <- b:
 		default:
 		}
 	}()
