@@ -19,6 +19,7 @@ set -euo pipefail
 : "${A:?set A to a coffer binary}" "${B:?set B to a coffer binary}" "${CORPUS:?set CORPUS}"
 RUNS=${RUNS:-7}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/coffer-rebackup.XXXXXX")}
+mkdir -p "$WORK"
 export COFFER_PASSPHRASE=bench-coffer-passphrase
 declare -A URL PID
 log() { printf '%s\n' "$*" >&2; }
