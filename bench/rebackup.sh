@@ -19,7 +19,7 @@ set -euo pipefail
 : "${A:?set A to a coffer binary}" "${B:?set B to a coffer binary}" "${CORPUS:?set CORPUS}"
 RUNS=${RUNS:-7}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/coffer-rebackup.XXXXXX")}
-mkdir -p "$WORK"
+mkdir -p "$WORK/runs"
 export COFFER_PASSPHRASE=bench-coffer-passphrase
 declare -A URL PID
 log() { printf '%s\n' "$*" >&2; }
@@ -27,7 +27,7 @@ log() { printf '%s\n' "$*" >&2; }
 # serve X starts X's server and sets URL[X] and PID[X].
 serve() {
   local x=$1 bin=${!1} logf=$WORK/$1.serve.log i
-  "$bin" serve --data "$WORK/$x-server" --listen 127.0.0.1:0 --insecure-http </dev/null >"$logf" 2>&1 &
+  "$bin" serve --data "$WORK/$x-serverdata" --listen 127.0.0.1:0 --insecure-http </dev/null >"$logf" 2>&1 &
   PID[$x]=$!
   for ((i = 0; i < 300; i++)); do
     URL[$x]=$(sed -n 's/^coffer: serving on \(http:[^ ]*\)$/\1/p' "$logf" | head -1)
@@ -49,7 +49,7 @@ prepare() {
 }
 
 # run NAME X WHERE [FLAGS] times one re-backup by X's binary to WHERE (local or server),
-# appending "seconds cpu requests sent 429s" to WORK/NAME.
+# appending "seconds cpu requests sent 429s" to WORK/runs/NAME.
 run() {
   local name=$1 x=$2 where=$3 bin=${!2} store lines=0 t0 t1
   shift 3
@@ -69,14 +69,14 @@ run() {
       END { printf "%d %.0f %d\n", n, s, t }')
   fi
   awk -v a="$t0" -v b="$t1" -v r="$req" -v s="$sent" -v t="$tmr" '{ printf "%.3f %.2f %d %d %d\n", b - a, $1 + $2, r, s, t }' \
-    "$WORK/time" >>"$WORK/$name"
+    "$WORK/time" >>"$WORK/runs/$name"
 }
 
-# stats NAME prints the median [min–max] of each column of WORK/NAME.
+# stats NAME prints the median [min–max] of each column of WORK/runs/NAME.
 stats() {
   local col out=""
   for col in 1 2 3 4 5; do
-    out+=$(sort -g -k"$col,$col" "$WORK/$1" | awk -v c="$col" '{ v[NR] = $c } END {
+    out+=$(sort -g -k"$col,$col" "$WORK/runs/$1" | awk -v c="$col" '{ v[NR] = $c } END {
       m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
       printf " | %g [%g–%g]", m, v[1], v[NR] }')
   done
