@@ -78,7 +78,7 @@ stats() {
   for col in 1 2 3 4 5; do
     out+=$(sort -g -k"$col,$col" "$WORK/runs/$1" | awk -v c="$col" '{ v[NR] = $c } END {
       m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-      printf " | %g [%g–%g]", m, v[1], v[NR] }')
+      printf " | %.10g [%.10g–%.10g]", m, v[1], v[NR] }')
   done
   printf '| %s%s |\n' "$1" "$out"
 }
