@@ -80,7 +80,7 @@ func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, r
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur[k] == nil {
-		p.cur[k] = p.newBuilder(k, pack.Target(t)+5<<20)
+		p.cur[k] = p.newBuilder(k, builderRoom[k])
 	}
 	p.cur[k].Add(t, id, env, rawLen)
 	if p.cur[k].Size() < pack.Target(t) {
@@ -90,6 +90,11 @@ func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, r
 	p.cur[k] = nil
 	return p.upload(ctx, full, k)
 }
+
+// builderRoom is, by packKind, the room a new builder starts with: for a
+// data pack, its target size, one more blob of the largest chunk, and the
+// header; a tree pack, usually far smaller, grows as it fills.
+var builderRoom = [2]int{pack.TargetSize + 5<<20, 0}
 
 // packKind numbers the pack a blob of type t goes to: 1 for a tree pack,
 // 0 for a data pack.
@@ -118,9 +123,8 @@ func (p *packer) upload(ctx context.Context, b *pack.Builder, k int) error {
 }
 
 // newBuilder returns an idle builder of kind k, or a new one with room for
-// capacity bytes: a pack's target size, one more blob of the largest
-// chunk, and the header. Builders of a kind are recycled within it, so a
-// tree builder never grows to a data pack's size.
+// capacity bytes. Builders of a kind are recycled within it, so a tree
+// builder never grows to a data pack's size.
 func (p *packer) newBuilder(k, capacity int) *pack.Builder {
 	select {
 	case b := <-p.builders[k]:
