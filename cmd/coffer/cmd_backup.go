@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/account"
 	"github.com/coffer-backup/coffer/internal/archiver"
 	"github.com/coffer-backup/coffer/internal/blob"
+	"github.com/coffer-backup/coffer/internal/compress"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 )
 
@@ -29,11 +30,16 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	level, err := compress.ParseLevel(e.o.compression)
+	if err != nil {
+		return usageError{"--compression: " + err.Error()}
+	}
 	s, err := e.openRepo(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	s.repo.SetCompression(level)
 	if e.o.dryRun {
 		return e.dryRunBackup(ctx, s, opts, args)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/cache"
 	storeopen "github.com/coffer-backup/coffer/internal/store/open"
 	"github.com/coffer-backup/coffer/internal/store/remote"
 	"github.com/coffer-backup/coffer/internal/termsafe"
@@ -161,7 +162,7 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		c, rep, err = e.checkLog(ctx, h, loc, st, c)
 		return c, err
 	}
-	r, c, warn, err := account.Open(ctx, h, st, dev, acct, check)
+	r, c, warn, err := account.Open(ctx, h, e.cached(loc, st), dev, acct, check)
 	if remote.IsRevoked(warn) {
 		warn, err = nil, fmt.Errorf("%w: the server no longer accepts its key", account.ErrRemoved)
 	}
@@ -189,6 +190,28 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 func (s *session) setChain(c *account.Chain) error {
 	s.chain = c
 	return c.Save(s.home)
+}
+
+// cached returns st behind this device's local cache of the store at loc
+// (docs/format.md §12), or st itself for a directory store, with
+// --no-cache, or when the cache cannot be opened.
+func (e *env) cached(loc string, st store.Store) store.Store {
+	if e.o.noCache || !storeopen.IsRemote(loc) && !storeopen.IsS3(loc) {
+		return st
+	}
+	canon, err := storeopen.Canonical(loc)
+	if err != nil {
+		return st
+	}
+	dir, err := home.CacheDir(canon)
+	if err == nil {
+		var c *cache.Store
+		if c, err = cache.New(st, dir, 0); err == nil {
+			return c
+		}
+	}
+	e.say("warning: reading without a local cache: %v", err)
+	return st
 }
 
 // remoteUploads is how many packs go to a server or a bucket at once:

@@ -67,7 +67,7 @@ type command struct {
 // opts holds every flag of every command; each command registers the ones it
 // takes.
 type opts struct {
-	json, quiet, verbose                      bool
+	json, quiet, verbose, noCache             bool
 	passCommand                               string // --passphrase-command
 	store, target, host, parent               string
 	excludes, tags, includes                  multi
@@ -91,6 +91,7 @@ type opts struct {
 	duration                                  time.Duration   // coffer web approve --duration
 	tagAdd, tagRemove                         multi           // coffer tag
 	tagSet                                    tagSetFlag      // coffer tag --set
+	compression                               string          // backup --compression
 	filterOpts
 }
 
@@ -189,6 +190,7 @@ func globalFlags(fs *flag.FlagSet, o *opts) {
 	fs.BoolVar(&o.json, "json", false, "print machine-readable JSON on stdout")
 	fs.BoolVar(&o.quiet, "quiet", false, "print no progress")
 	fs.BoolVar(&o.quiet, "q", false, "short for --quiet")
+	fs.BoolVar(&o.noCache, "no-cache", false, "read index objects, snapshots and tree packs from the store, not from this device's local cache")
 	fs.StringVar(&o.passCommand, "passphrase-command", "", "run this with sh -c and take the first line it prints as the passphrase of this device's keys (default $COFFER_PASSPHRASE_COMMAND, after $COFFER_PASSPHRASE and its _FILE)")
 }
 

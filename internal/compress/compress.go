@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync"
 
@@ -29,15 +30,38 @@ const (
 // storing a blob raw is cheaper to read back.
 const minSavingDiv = 32 // keep zstd only if it saves more than 1/32
 
-var (
-	encoders = sync.Pool{New: func() any {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-		if err != nil {
-			return err
+// Level chooses how hard Encode tries to shrink a blob (docs/format.md
+// §3.2). Readers read any zstd frame, so the level is the writer's choice
+// alone and never affects a blob's ID.
+type Level int
+
+// The levels, as backup --compression names them.
+const (
+	Auto Level = iota // zstd's default level; blobs that look random are stored raw
+	Fast              // zstd's fastest level; blobs that look random are stored raw
+	Max               // zstd's best level; every blob of 64 bytes or more is tried
+	numLevels
+)
+
+var levelNames = [numLevels]string{"auto", "fast", "max"}
+
+func (l Level) String() string { return levelNames[l] }
+
+// ParseLevel returns the level named s: auto, fast or max.
+func ParseLevel(s string) (Level, error) {
+	for l, name := range levelNames {
+		if s == name {
+			return Level(l), nil
 		}
-		return e
-	}}
+	}
+	return Auto, fmt.Errorf("unknown compression %q: want auto, fast or max", s)
+}
+
+// zstdLevels are the encoder levels of each Level.
+var zstdLevels = [numLevels]zstd.EncoderLevel{zstd.SpeedDefault, zstd.SpeedFastest, zstd.SpeedBestCompression}
+
+var (
+	encoders [numLevels]sync.Pool
 	decoders = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxMemory(MaxRaw), zstd.WithDecoderMaxWindow(MaxRaw))
@@ -48,18 +72,35 @@ var (
 	}}
 )
 
-// Encode appends the framed form of src to dst: the marker Zstd and the
-// compressed bytes if that saves space, otherwise the marker Raw and src.
-func Encode(dst, src []byte) ([]byte, error) {
+func init() {
+	for l := range encoders {
+		encoders[l].New = func() any {
+			e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevels[l]),
+				zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+			if err != nil {
+				return err
+			}
+			return e
+		}
+	}
+}
+
+// Encode appends the framed form of src to dst at level Auto.
+func Encode(dst, src []byte) ([]byte, error) { return EncodeLevel(dst, src, Auto) }
+
+// EncodeLevel appends the framed form of src to dst: the marker Zstd and
+// the bytes compressed at level l if that saves space, otherwise the
+// marker Raw and src.
+func EncodeLevel(dst, src []byte, l Level) ([]byte, error) {
 	n := len(dst)
-	if len(src) >= 64 && compressible(src) {
-		e, err := getEncoder()
+	if len(src) >= 64 && (l == Max || compressible(src, l)) {
+		e, err := getEncoder(l)
 		if err != nil {
 			return nil, err
 		}
 		dst = append(dst, Zstd)
 		dst = e.EncodeAll(src, dst)
-		encoders.Put(e)
+		encoders[l].Put(e)
 		if len(dst)-n-1 < len(src)-len(src)/minSavingDiv {
 			return dst, nil
 		}
@@ -69,26 +110,58 @@ func Encode(dst, src []byte) ([]byte, error) {
 	return append(dst, src...), nil
 }
 
-// compressible estimates cheaply, from a sample, whether zstd can shrink src:
-// data that is already compressed or encrypted is not worth the attempt.
-func compressible(src []byte) bool {
-	const sample = 4096
-	if len(src) <= 2*sample {
-		return true
+// sampleSize is the length of the sample compressible looks at.
+const sampleSize = 4096
+
+// compressible estimates cheaply, from a sample, whether zstd can shrink
+// src: data that is already compressed or encrypted is not worth the
+// attempt. A blob of at most 2·sampleSize bytes is judged by the entropy
+// of its bytes; a longer one by compressing sampleSize bytes of its middle
+// at level l.
+func compressible(src []byte, l Level) bool {
+	if len(src) <= 2*sampleSize {
+		return !looksRandom(src)
 	}
-	e, err := getEncoder()
+	e, err := getEncoder(l)
 	if err != nil {
 		return true
 	}
-	defer encoders.Put(e)
+	defer encoders[l].Put(e)
 	mid := len(src) / 2
-	var buf [2 * sample]byte
-	out := e.EncodeAll(src[mid:mid+sample], buf[:0])
-	return len(out) < sample-sample/16
+	var buf [2 * sampleSize]byte
+	out := e.EncodeAll(src[mid:mid+sampleSize], buf[:0])
+	return len(out) < sampleSize-sampleSize/16
 }
 
-func getEncoder() (*zstd.Encoder, error) {
-	switch v := encoders.Get().(type) {
+// randomBits is the entropy, in bits per byte, from which a blob is taken
+// for random: compressed and encrypted data measure about 8, text 4 to 5,
+// machine code about 6.
+const randomBits = 7.5
+
+// looksRandom reports whether the bytes of b, at most 2·sampleSize of
+// them, have an entropy of randomBits per byte or more, by their
+// frequencies with the Miller–Madow correction of the bias that makes a
+// short sample of random bytes look less random than it is.
+func looksRandom(b []byte) bool {
+	var counts [256]int
+	for _, c := range b {
+		counts[c]++
+	}
+	n := float64(len(b))
+	h, seen := 0.0, 0
+	for _, k := range counts {
+		if k > 0 {
+			p := float64(k) / n
+			h -= p * math.Log2(p)
+			seen++
+		}
+	}
+	h += float64(seen-1) / (2 * n * math.Ln2)
+	return h >= randomBits
+}
+
+func getEncoder(l Level) (*zstd.Encoder, error) {
+	switch v := encoders[l].Get().(type) {
 	case *zstd.Encoder:
 		return v, nil
 	case error:

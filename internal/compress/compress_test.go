@@ -3,6 +3,7 @@ package compress
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"runtime"
@@ -280,4 +281,84 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoded output does not decode to itself: %v", err)
 		}
 	})
+}
+
+// TestLevels: every level frames what it can shrink as zstd and the rest
+// raw, and Decode restores each; max shrinks text at least as well as the
+// others.
+func TestLevels(t *testing.T) {
+	inputs := map[string][]byte{
+		"small text":   text(3000),
+		"large text":   text(300000),
+		"small random": randomBytes(t, 3000),
+		"large random": randomBytes(t, 300000),
+	}
+	sizes := map[string][numLevels]int{}
+	for _, l := range []Level{Auto, Fast, Max} {
+		for name, in := range inputs {
+			framed, err := EncodeLevel(nil, in, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMarker := Zstd
+			if bytes.Contains([]byte(name), []byte("random")) {
+				wantMarker = Raw
+			}
+			if framed[0] != wantMarker {
+				t.Errorf("%s at %s: marker %d, want %d", name, l, framed[0], wantMarker)
+			}
+			out, err := Decode(nil, framed, len(in))
+			if err != nil || !bytes.Equal(out, in) {
+				t.Fatalf("%s at %s: does not decode to its input: %v", name, l, err)
+			}
+			s := sizes[name]
+			s[l] = len(framed)
+			sizes[name] = s
+		}
+	}
+	for name, s := range sizes {
+		if s[Max] > s[Auto] || s[Max] > s[Fast] {
+			t.Errorf("%s: max (%d bytes) larger than auto (%d) or fast (%d)", name, s[Max], s[Auto], s[Fast])
+		}
+	}
+}
+
+// TestLooksRandom: the entropy sample tells random and compressed bytes
+// from text, code-like bytes and runs, at every size up to 8 KiB.
+func TestLooksRandom(t *testing.T) {
+	for _, n := range []int{512, 1024, 4096, 8192} {
+		for _, c := range []struct {
+			name string
+			in   []byte
+			want bool
+		}{
+			{"random", randomBytes(t, n), true},
+			{"text", text(n), false},
+			{"zeros", make([]byte, n), false},
+			{"base64 of random", []byte(base64.StdEncoding.EncodeToString(randomBytes(t, n))[:n]), false},
+			{"seven-bit random", sevenBits(randomBytes(t, n)), false},
+		} {
+			if got := looksRandom(c.in); got != c.want {
+				t.Errorf("%s of %d bytes: looksRandom = %v, want %v", c.name, n, got, c.want)
+			}
+		}
+	}
+}
+
+func sevenBits(b []byte) []byte {
+	for i := range b {
+		b[i] &= 0x7f
+	}
+	return b
+}
+
+func TestParseLevel(t *testing.T) {
+	for _, l := range []Level{Auto, Fast, Max} {
+		if got, err := ParseLevel(l.String()); got != l || err != nil {
+			t.Errorf("ParseLevel(%q) = %v, %v", l, got, err)
+		}
+	}
+	if _, err := ParseLevel("best"); err == nil {
+		t.Error("ParseLevel accepted an unknown level")
+	}
 }

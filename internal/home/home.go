@@ -4,6 +4,8 @@
 package home
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,6 +133,27 @@ func Locate() (*Home, error) {
 		return nil, fmt.Errorf("cannot find a home directory; set COFFER_HOME: %w", err)
 	}
 	return &Home{Dir: filepath.Join(h, ".config", "coffer")}, nil
+}
+
+// CacheDir returns the directory of the local cache of the store whose
+// canonical location is loc (docs/format.md §12): under $COFFER_HOME/cache
+// if COFFER_HOME is set, else $XDG_CACHE_HOME/coffer, else
+// ~/.cache/coffer, the subdirectory named by the first 32 hex digits of
+// the SHA-256 of loc.
+func CacheDir(loc string) (string, error) {
+	sum := sha256.Sum256([]byte(loc))
+	id := hex.EncodeToString(sum[:16])
+	if d := os.Getenv("COFFER_HOME"); d != "" {
+		return filepath.Join(d, "cache", id), nil
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "coffer", id), nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find a cache directory; set COFFER_HOME or XDG_CACHE_HOME: %w", err)
+	}
+	return filepath.Join(h, ".cache", "coffer", id), nil
 }
 
 // KeystorePath is where the device keystore lives.

@@ -59,3 +59,25 @@ func TestRememberEndpoint(t *testing.T) {
 		t.Errorf("an empty endpoint was remembered: %v", s.S3Endpoints)
 	}
 }
+
+// TestCacheDir: the cache lives under COFFER_HOME when it is set, else
+// under XDG_CACHE_HOME, else ~/.cache (docs/format.md §12), in a directory
+// named by the store's location.
+func TestCacheDir(t *testing.T) {
+	const id = "7fb9692596506b4ddd58c0dec1e7fa74" // SHA-256("s3://b/p"), first 16 bytes
+	for _, tc := range []struct {
+		name, cofferHome, xdg, home, want string
+	}{
+		{"COFFER_HOME wins", "/c", "/x", "/h", "/c/cache/" + id},
+		{"XDG_CACHE_HOME", "", "/x", "/h", "/x/coffer/" + id},
+		{"the home directory", "", "", "/h", "/h/.cache/coffer/" + id},
+	} {
+		t.Setenv("COFFER_HOME", tc.cofferHome)
+		t.Setenv("XDG_CACHE_HOME", tc.xdg)
+		t.Setenv("HOME", tc.home)
+		got, err := CacheDir("s3://b/p")
+		if err != nil || got != tc.want {
+			t.Errorf("%s: CacheDir = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}

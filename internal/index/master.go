@@ -32,7 +32,8 @@ type Location struct {
 // table of full pack IDs, whose top bit marks tree blobs, then offset,
 // length and raw length). So an entry costs 30 bytes, plus slack of about
 // 1/16 when a bucket grows (it grows in small steps, not by doubling), and
-// each pack costs 37 bytes in the pack table. A lookup searches one bucket
+// each pack costs 38 bytes in the pack table (with a flag of whether it
+// is listed with a data blob: TreePack). A lookup searches one bucket
 // of about N/65 536 entries (150 at ten million), starting where the ID
 // predicts since IDs are uniform. Adding sorts the batch and merges it into
 // each bucket it touches, and growth never copies more than one small
@@ -113,6 +114,7 @@ func (m *Master) add(packs []Pack, trusted bool) {
 	}
 	run := make([]entry, 0, total)
 	for i, p := range packs {
+		m.packs.markData(nums[i], p.Blobs)
 		for _, b := range p.Blobs {
 			run = append(run, newEntry(b, nums[i], trusted))
 		}
@@ -126,6 +128,17 @@ func (m *Master) add(packs []Pack, trusted bool) {
 		m.n += m.buckets[run[0].bucket].merge(run[:n])
 		run = run[n:]
 	}
+}
+
+// TreePack reports whether the pack is known and every blob any index
+// object or AddPack listed in it is a tree: a tree pack, which readers may
+// fetch whole (docs/format.md §6.7). A listing may lie, so this is only a
+// hint of how to read; what is read is authenticated blob by blob.
+func (m *Master) TreePack(id blob.ID) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	pos, ok := m.packs.find(&id)
+	return ok && !m.packs.data[m.packs.byID[pos]]
 }
 
 // Lookup returns the first location added for the blob in a pack that is

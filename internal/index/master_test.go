@@ -356,3 +356,47 @@ func TestConcurrentLookupAndAdd(t *testing.T) {
 		t.Fatalf("Len = %d, want %d", m.Len(), 200*20)
 	}
 }
+
+// withTypes returns p with its blobs' types set in turn from types.
+func withTypes(p Pack, types ...blob.Type) Pack {
+	p.Blobs = slices.Clone(p.Blobs[:len(types)])
+	for i, t := range types {
+		p.Blobs[i].Type = t
+	}
+	return p
+}
+
+// TestTreePack: a pack is a tree pack when every listing of it, over all
+// index objects and AddPack calls, lists only trees (docs/format.md §6.7).
+func TestTreePack(t *testing.T) {
+	ids := newIDSource(9)
+	base := makePack(ids, 3)
+	trees := withTypes(base, blob.Tree, blob.Tree)
+	mixed := withTypes(base, blob.Tree, blob.Data)
+	lastData := Pack{ID: base.ID, Blobs: []Blob{{Type: blob.Data, ID: ids.next(), Offset: 200, Length: 100}}}
+	for _, tc := range []struct {
+		name   string
+		add    []Pack
+		viaAdd bool // AddPack rather than AddFile
+		want   bool
+	}{
+		{"unknown pack", nil, false, false},
+		{"trees only", []Pack{trees}, false, true},
+		{"trees only, added by this process", []Pack{trees}, true, true},
+		{"a data blob among trees", []Pack{mixed}, false, false},
+		{"data listed by a second index object", []Pack{trees, lastData}, false, false},
+		{"data blobs only", []Pack{withTypes(base, blob.Data)}, false, false},
+	} {
+		m := NewMaster()
+		for _, p := range tc.add {
+			if tc.viaAdd {
+				m.AddPack(p)
+			} else {
+				m.AddFile(&File{Packs: []Pack{p}}, true)
+			}
+		}
+		if got := m.TreePack(base.ID); got != tc.want {
+			t.Errorf("%s: TreePack = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -7,13 +7,16 @@ import (
 )
 
 // packTable numbers the packs Master knows, so that entries refer to a
-// pack with 4 bytes instead of 32. It costs 37 bytes a pack: no Go map,
+// pack with 4 bytes instead of 32. It costs 38 bytes a pack: no Go map,
 // whose overhead would cost about twice that. Numbers stay below treeBit
 // (2^31) in any table that fits in memory: 2^31 packs would take 74 GiB.
 type packTable struct {
 	ids      []blob.ID // by pack number
 	byID     []uint32  // pack numbers in ascending order of ID
 	excluded []bool    // by pack number
+	// data marks, by pack number, the packs listed with a data blob; the
+	// others are tree packs (docs/format.md §6.7).
+	data []bool
 	// anyExcluded is set by the first exclusion, so that lookups need not
 	// read excluded until then.
 	anyExcluded bool
@@ -61,8 +64,8 @@ func (t *packTable) intern(packs []Pack) []uint32 {
 // add numbers a new pack; the caller files the number in byID.
 func (t *packTable) add(id *blob.ID) uint32 {
 	n := uint32(len(t.ids))
-	t.ids, t.excluded = extend(t.ids, 1), extend(t.excluded, 1)
-	t.ids[n] = *id
+	t.ids, t.excluded, t.data = extend(t.ids, 1), extend(t.excluded, 1), extend(t.data, 1)
+	t.ids[n], t.data[n] = *id, false
 	_, t.excluded[n] = t.excludeLater[*id]
 	delete(t.excludeLater, *id)
 	return n
@@ -79,6 +82,16 @@ func (t *packTable) exclude(id blob.ID) {
 		t.excludeLater = make(map[blob.ID]struct{})
 	}
 	t.excludeLater[id] = struct{}{}
+}
+
+// markData records that pack number n is listed with a data blob.
+func (t *packTable) markData(n uint32, blobs []Blob) {
+	for _, b := range blobs {
+		if b.Type != blob.Tree {
+			t.data[n] = true
+			return
+		}
+	}
 }
 
 // sorted returns the IDs of all packs in ascending order.

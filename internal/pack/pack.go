@@ -27,6 +27,17 @@ const (
 	// envelopes added reach it, the pack is finished.
 	TargetSize = 16 << 20
 
+	// TreeTargetSize is the size at which a writer cuts a tree pack, a
+	// pack that holds only tree blobs (docs/format.md §6.1): small, so
+	// that a reader can fetch one whole to read the trees it holds.
+	TreeTargetSize = 4 << 20
+
+	// TreeReadSize is the size up to which a reader fetches a tree pack
+	// whole rather than blob by blob (docs/format.md §6.7). It exceeds
+	// TreeTargetSize plus a typical large tree, so nearly every tree pack
+	// is read in one request, and bounds what one such read holds.
+	TreeReadSize = 8 << 20
+
 	// MaxSize is the largest pack a reader accepts. It exceeds TargetSize
 	// plus the largest possible blob with room to spare, and bounds what a
 	// hostile store can make a reader allocate for a header.
@@ -100,4 +111,13 @@ func BlobAD(t blob.Type, id blob.ID) []byte {
 		return crypt.AD(crypt.ADBlobTree, id[:])
 	}
 	return nil
+}
+
+// Target returns the size at which a writer cuts a pack of blobs of type
+// t: tree blobs go to tree packs of their own (docs/format.md §6.1).
+func Target(t blob.Type) int {
+	if t == blob.Tree {
+		return TreeTargetSize
+	}
+	return TargetSize
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -194,6 +195,44 @@ func newPacks(before, now map[blob.ID]int64) []blob.ID {
 		}
 	}
 	return out
+}
+
+// dataPack returns the one data pack among ids, failing unless there is
+// exactly one: a backup writes its data blobs and its trees to packs of
+// their own (docs/format.md §6.1).
+func (f *fixture) dataPack(ids []blob.ID) blob.ID {
+	f.t.Helper()
+	var out []blob.ID
+	for id, kind := range f.packKinds() {
+		if slices.Contains(ids, id) && kind == blob.Data {
+			out = append(out, id)
+		}
+	}
+	if len(out) != 1 {
+		f.t.Fatalf("%d data packs among %d", len(out), len(ids))
+	}
+	return out[0]
+}
+
+// packKinds returns the type of the blobs of every pack, failing if a pack
+// holds blobs of both types.
+func (f *fixture) packKinds() map[blob.ID]blob.Type {
+	f.t.Helper()
+	r := f.open()
+	kinds := make(map[blob.ID]blob.Type)
+	for id, size := range f.packs() {
+		entries, err := r.PackHeader(ctx, id, size)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Type != entries[0].Type {
+				f.t.Fatalf("pack %s holds both tree and data blobs", id.Short())
+			}
+		}
+		kinds[id] = entries[0].Type
+	}
+	return kinds
 }
 
 func (f *fixture) count(kind store.Kind) int {

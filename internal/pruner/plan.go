@@ -16,9 +16,10 @@ import (
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
-// smallPack is the size below which packs are merged with the others
-// being repacked, however much of them is referenced.
-const smallPack = pack.TargetSize / 8
+// smallPack is, by packKind, the size below which packs are merged with
+// the others of their kind being repacked, however much of them is
+// referenced: an eighth of the kind's target size.
+var smallPack = [2]int64{pack.TargetSize / 8, pack.TreeTargetSize / 8}
 
 // plan is phase 1 (docs/format.md §8.3): it chooses the packs to delete,
 // repacks what is referenced in those to be repacked, and writes the plan.
@@ -246,24 +247,38 @@ func eachBlob(m *index.Master, keep func(index.Prefix) bool, fn func(index.Prefi
 // choose returns the packs, not yet planned, that hold nothing referenced
 // (drop) and those whose referenced blobs are worth moving (repack): more
 // than RepackFraction of their bytes unreferenced, or small while some
-// other pack is repacked too, so that their blobs end up together.
+// other pack of the same kind is repacked too, so that their blobs end up
+// together. Tree packs and data packs are merged apart (docs/format.md
+// §6.1): a small tree pack is merged only with other tree packs.
 func (p *pruner) choose(st *state, use map[blob.ID]*packUse, planned map[blob.ID]bool) (drop, repack []blob.ID) {
-	var small []blob.ID
+	var small, repacked [2][]blob.ID // by packKind
 	for id, u := range use {
+		k := packKind(st.master, id)
 		switch {
 		case planned[id]:
 		case u.used == 0:
 			drop = append(drop, id)
 		case float64(u.total-u.used) > p.opts.RepackFraction*float64(u.total):
-			repack = append(repack, id)
-		case st.sizes[id] < smallPack:
-			small = append(small, id)
+			repacked[k] = append(repacked[k], id)
+		case st.sizes[id] < smallPack[k]:
+			small[k] = append(small[k], id)
 		}
 	}
-	if len(small)+len(repack) >= 2 {
-		repack = append(repack, small...)
+	for k := range repacked {
+		repack = append(repack, repacked[k]...)
+		if len(small[k])+len(repacked[k]) >= 2 {
+			repack = append(repack, small[k]...)
+		}
 	}
 	return sortIDs(drop), sortIDs(repack)
+}
+
+// packKind is 1 for a tree pack and 0 for any other (docs/format.md §6.7).
+func packKind(m *index.Master, id blob.ID) int {
+	if m.TreePack(id) {
+		return 1
+	}
+	return 0
 }
 
 // repack copies the referenced blobs of packs into new packs and indexes

@@ -20,9 +20,10 @@ func TestPruneFreesSpace(t *testing.T) {
 		name    string
 		backups []files
 		forget  []int // indexes into backups
-		// Expected result; packs are those each backup wrote.
+		// Expected result; packs are those each backup wrote: one of
+		// data blobs and one of trees.
 		deleted, repacked, repackedBlobs int
-		gone                             []int // backups whose pack must be gone
+		gone                             []int // backups whose packs must be gone
 	}{
 		{
 			name:    "nothing forgotten, one pack",
@@ -32,27 +33,30 @@ func TestPruneFreesSpace(t *testing.T) {
 			name:    "forgotten snapshot's own pack is deleted",
 			backups: []files{set(0, 1), set(2)},
 			forget:  []int{1},
-			deleted: 1, gone: []int{1},
+			deleted: 2, gone: []int{1},
 		},
 		{
-			// The used blob of the first pack, and the small second
-			// pack's blob and trees, move to one new pack.
+			// The used blob of the first data pack and the small
+			// second data pack's blob move to one new pack; the first
+			// tree pack goes; the second, small but the only tree pack
+			// left, is not merged with data.
 			name:    "mostly unused pack is repacked with small ones",
 			backups: []files{set(0, 1, 2), set(0, 3)},
 			forget:  []int{0},
-			deleted: 2, repacked: 2, repackedBlobs: 4, gone: []int{0, 1},
+			deleted: 3, repacked: 2, repackedBlobs: 2, gone: []int{0},
 		},
 		{
-			// 3 data blobs, and each snapshot's root and directory trees.
+			// 3 data blobs to one data pack, and each snapshot's root
+			// and directory trees to one tree pack.
 			name:    "small packs are merged",
 			backups: []files{set(0), set(1), set(2)},
-			deleted: 3, repacked: 3, repackedBlobs: 9, gone: []int{0, 1, 2},
+			deleted: 6, repacked: 6, repackedBlobs: 9, gone: []int{0, 1, 2},
 		},
 		{
 			name:    "every snapshot forgotten",
 			backups: []files{set(0), set(1)},
 			forget:  []int{0, 1},
-			deleted: 2, gone: []int{0, 1},
+			deleted: 4, gone: []int{0, 1},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,9 +87,14 @@ func TestPruneFreesSpace(t *testing.T) {
 					if _, ok := after[id]; ok {
 						t.Errorf("pack %s of backup %d survived", id.Short(), i)
 					}
-					freed += before[id]
 				}
 			}
+			for id, size := range before {
+				if _, ok := after[id]; !ok {
+					freed += size
+				}
+			}
+			f.packKinds()
 			if res.BytesFreed != freed {
 				t.Errorf("freed %d bytes, want %d", res.BytesFreed, freed)
 			}
@@ -124,7 +133,7 @@ func TestSessionDefersDeletion(t *testing.T) {
 			}
 			t.Cleanup(func() { sess.End(ctx) })
 			res := f.prune(Options{})
-			if res.PlannedPacks != 1 || res.DeletedPacks != 0 || len(res.Pending) != 1 {
+			if res.PlannedPacks != len(doomed) || res.DeletedPacks != 0 || len(res.Pending) != 1 {
 				t.Fatalf("with a session: planned %d, deleted %d, pending %v", res.PlannedPacks, res.DeletedPacks, res.Pending)
 			}
 			r := f.open()
@@ -150,11 +159,11 @@ func TestSessionDefersDeletion(t *testing.T) {
 				}
 			}
 			res = f.prune(Options{Now: func() time.Time { return time.Now().Add(tc.later) }})
-			wantDeleted := 1
+			wantDeleted := len(doomed)
 			if !tc.end && tc.stale == 0 {
 				wantDeleted = 0
 			}
-			if res.DeletedPacks != wantDeleted || res.StaleSessions != tc.stale || len(res.Pending) != 1-wantDeleted {
+			if res.DeletedPacks != wantDeleted || res.StaleSessions != tc.stale || len(res.Pending) != min(1, len(doomed)-wantDeleted) {
 				t.Errorf("deleted %d, stale %d, pending %v; want %d deleted, %d stale",
 					res.DeletedPacks, res.StaleSessions, res.Pending, wantDeleted, tc.stale)
 			}
@@ -180,7 +189,8 @@ func TestBackupDuringPrune(t *testing.T) {
 			f.backup(set(0))
 			before := f.packs()
 			f.forget(f.backup(set(1)))
-			doomed := newPacks(before, f.packs())[0]
+			doomedAll := newPacks(before, f.packs())
+			doomed := f.dataPack(doomedAll)
 
 			// A session that keeps the plan pending in either case.
 			blocker, err := f.open().StartSession(ctx, "blocker")
@@ -196,7 +206,7 @@ func TestBackupDuringPrune(t *testing.T) {
 				if err := r.LoadIndex(ctx); err != nil {
 					t.Fatal(err)
 				}
-				if res := f.prune(Options{}); res.PlannedPacks != 1 || len(res.Pending) != 1 {
+				if res := f.prune(Options{}); res.PlannedPacks != len(doomedAll) || len(res.Pending) != 1 {
 					t.Fatalf("planned %d, pending %v", res.PlannedPacks, res.Pending)
 				}
 				f.archive(r, set(1, 2))
@@ -204,7 +214,7 @@ func TestBackupDuringPrune(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				if res := f.prune(Options{}); res.PlannedPacks != 1 || len(res.Pending) != 1 {
+				if res := f.prune(Options{}); res.PlannedPacks != len(doomedAll) || len(res.Pending) != 1 {
 					t.Fatalf("planned %d, pending %v", res.PlannedPacks, res.Pending)
 				}
 				f.backup(set(1, 2))
@@ -232,7 +242,8 @@ func TestIndexRewrite(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
 			f := newFixture(t)
-			// A pack too big to be merged, and a small one.
+			// A data pack too big to be merged, and a small one; each
+			// backup's trees in a small tree pack.
 			f.backup(files{"big": content(7, 3<<20)})
 			gone := f.backup(set(1))
 			// As if both backups had stopped before writing their index:
@@ -263,8 +274,10 @@ func TestIndexRewrite(t *testing.T) {
 				if _, err := Prune(ctx, f.open(), opts); !errors.Is(err, errStopped) {
 					t.Fatal(err)
 				}
-				if n := f.count(store.Index); n != 2 {
-					t.Fatalf("%d index objects after the crash, want 2", n)
+				// The backup's, that of the tree pack merging the two
+				// small tree packs, and its replacement.
+				if n := f.count(store.Index); n != 3 {
+					t.Fatalf("%d index objects after the crash, want 3", n)
 				}
 			}
 			res := f.prune(Options{})
@@ -274,11 +287,13 @@ func TestIndexRewrite(t *testing.T) {
 			if res.WrittenIndex != 1 || res.DeletedIndex != 1 {
 				t.Errorf("wrote %d and deleted %d index objects, want 1 and 1", res.WrittenIndex, res.DeletedIndex)
 			}
-			if n := f.count(store.Index); n != 1 {
-				t.Errorf("%d index objects, want 1", n)
+			if n := f.count(store.Index); n != 2 {
+				t.Errorf("%d index objects, want 2", n)
 			}
-			if n := f.count(store.Packs); n != 2 {
-				t.Errorf("%d packs, want 2", n)
+			// The big data pack, the last backup's data pack, and one
+			// tree pack merged from the first and the last backup's.
+			if n := f.count(store.Packs); n != 3 {
+				t.Errorf("%d packs, want 3", n)
 			}
 			f.verify()
 		})

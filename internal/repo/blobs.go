@@ -63,7 +63,7 @@ func (r *Repo) SealBlob(t blob.Type, id blob.ID, plaintext []byte, use func([]by
 	fb, eb := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
 	defer bufPool.Put(fb)
 	defer bufPool.Put(eb)
-	framed, err := compress.Encode((*fb)[:0], plaintext)
+	framed, err := compress.EncodeLevel((*fb)[:0], plaintext, r.compression)
 	if err != nil {
 		return 0, err
 	}
@@ -130,12 +130,16 @@ func (r *Repo) ReadPackRange(ctx context.Context, packID blob.ID, offset, length
 // Flush uploads every blob saved so far and records them in index objects.
 func (r *Repo) Flush(ctx context.Context) error { return r.packer.flush(ctx) }
 
+// SetCompression sets how hard blobs saved from now on are compressed
+// (default compress.Auto). It must be called before the first blob is
+// saved.
+func (r *Repo) SetCompression(l compress.Level) { r.compression = l }
+
 // SetUploads sets how many packs may be uploaded at once (default 1). A
 // remote store gains from two or more; each costs a pack's worth of memory.
 // It must be called before the first blob is saved.
 func (r *Repo) SetUploads(n int) {
 	if n >= 1 {
-		r.packer.sem = make(chan struct{}, n)
-		r.packer.builders = make(chan *pack.Builder, 1+n)
+		r.packer.setUploads(n)
 	}
 }

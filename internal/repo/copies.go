@@ -43,13 +43,22 @@ func (r *Repo) OnUpload(fn func(index.Pack)) {
 }
 
 // LoadCopy reads the one copy of a blob at loc and appends its plaintext
-// to dst. It succeeds only if the bytes authenticate as the blob of type t
+// to dst. A tree blob in a tree pack is read from the whole pack, fetched
+// once and kept in memory (docs/format.md §6.7). It succeeds only if the bytes authenticate as the blob of type t
 // and ID id (docs/format.md §3.0): a copy that does not, however validly
 // encrypted, returns an error wrapping ErrBadCopy.
 func (r *Repo) LoadCopy(ctx context.Context, t blob.Type, id blob.ID, loc index.Location, dst []byte) ([]byte, error) {
 	if loc.Type != t {
 		return nil, badCopyError{fmt.Errorf("blob %s is indexed as %s, expected %s", id.Short(), loc.Type, t)}
 	}
+	if r.wholeTreePack(t, loc) {
+		return r.loadFromTreePack(ctx, t, id, loc, dst)
+	}
+	return r.loadRange(ctx, t, id, loc, dst)
+}
+
+// loadRange reads the copy at loc on its own, in one ranged read.
+func (r *Repo) loadRange(ctx context.Context, t blob.Type, id blob.ID, loc index.Location, dst []byte) ([]byte, error) {
 	env, err := r.ReadPackRange(ctx, loc.Pack, int64(loc.Offset), int64(loc.Length))
 	if err != nil {
 		return nil, err

@@ -167,6 +167,7 @@ func (r *Repo) LoadIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.sizes.Store(&sizes)
 	names, err := r.Names(ctx, store.Index)
 	if err != nil {
 		return err

@@ -20,17 +20,18 @@ const (
 )
 
 // packer groups sealed blobs into packs, uploads full packs in the
-// background, and records uploaded packs in index objects. Its memory is
-// bounded: one pack being filled, and at most maxUploads packs being
-// uploaded, in buffers that are recycled.
+// background, and records uploaded packs in index objects. Tree blobs go to
+// tree packs of their own, data blobs to data packs (docs/format.md §6.1).
+// Its memory is bounded: one pack of each kind being filled, and at most
+// maxUploads packs being uploaded, in buffers that are recycled.
 type packer struct {
 	r   *Repo
 	mu  sync.Mutex
-	cur *pack.Builder
+	cur [2]*pack.Builder // by packKind
 
 	sem      chan struct{}
 	wg       sync.WaitGroup
-	builders chan *pack.Builder // idle builders, kept with their buffers
+	builders [2]chan *pack.Builder // idle builders by packKind, kept with their buffers
 
 	errMu sync.Mutex
 	err   error
@@ -40,8 +41,18 @@ type packer struct {
 }
 
 func newPacker(r *Repo) *packer {
-	return &packer{r: r, sem: make(chan struct{}, maxUploads),
-		builders: make(chan *pack.Builder, 1+maxUploads)}
+	p := &packer{r: r}
+	p.setUploads(maxUploads)
+	return p
+}
+
+// setUploads allows n uploads at once, and keeps as many idle builders
+// of each kind as can be in use.
+func (p *packer) setUploads(n int) {
+	p.sem = make(chan struct{}, n)
+	for k := range p.builders {
+		p.builders[k] = make(chan *pack.Builder, 1+n)
+	}
 }
 
 func (p *packer) setErr(err error) {
@@ -60,26 +71,41 @@ func (p *packer) firstErr() error {
 
 // add appends a sealed blob to the current pack and starts the pack's upload
 // once it is full. It blocks while maxUploads packs are being uploaded, so
-// at most 1+maxUploads packs are ever in memory.
+// at most 2+maxUploads packs are ever in memory.
 func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, rawLen uint32) error {
 	if err := p.firstErr(); err != nil {
 		return err
 	}
+	k := packKind(t)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur == nil {
-		p.cur = p.newBuilder()
+	if p.cur[k] == nil {
+		p.cur[k] = p.newBuilder(k, builderRoom[k])
 	}
-	p.cur.Add(t, id, env, rawLen)
-	if p.cur.Size() < pack.TargetSize {
+	p.cur[k].Add(t, id, env, rawLen)
+	if p.cur[k].Size() < pack.Target(t) {
 		return nil
 	}
-	full := p.cur
-	p.cur = nil
-	return p.upload(ctx, full)
+	full := p.cur[k]
+	p.cur[k] = nil
+	return p.upload(ctx, full, k)
 }
 
-func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
+// builderRoom is, by packKind, the room a new builder starts with: for a
+// data pack, its target size, one more blob of the largest chunk, and the
+// header; a tree pack, usually far smaller, grows as it fills.
+var builderRoom = [2]int{pack.TargetSize + 5<<20, 0}
+
+// packKind numbers the pack a blob of type t goes to: 1 for a tree pack,
+// 0 for a data pack.
+func packKind(t blob.Type) int {
+	if t == blob.Tree {
+		return 1
+	}
+	return 0
+}
+
+func (p *packer) upload(ctx context.Context, b *pack.Builder, k int) error {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -89,33 +115,48 @@ func (p *packer) upload(ctx context.Context, b *pack.Builder) error {
 	go func() {
 		defer p.wg.Done()
 		defer func() { <-p.sem }()
-		if err := p.writePack(ctx, b); err != nil {
+		if err := p.writePack(ctx, b, k); err != nil {
 			p.setErr(err)
 		}
 	}()
 	return nil
 }
 
-// packCapacity fits a full pack: the target size, one more blob of the
-// largest chunk, and the header.
-const packCapacity = pack.TargetSize + 5<<20
-
-func (p *packer) newBuilder() *pack.Builder {
+// newBuilder returns an idle builder of kind k, or a new one with room for
+// capacity bytes. Builders of a kind are recycled within it, so a tree
+// builder never grows to a data pack's size.
+func (p *packer) newBuilder(k, capacity int) *pack.Builder {
 	select {
-	case b := <-p.builders:
+	case b := <-p.builders[k]:
 		return b
 	default:
 		b := pack.NewBuilder()
-		b.Grow(packCapacity)
+		b.Grow(capacity)
 		return b
 	}
 }
 
-func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
+// uploadPartial starts the upload of the packs being filled.
+func (p *packer) uploadPartial(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, b := range p.cur {
+		p.cur[k] = nil
+		if b == nil || b.Count() == 0 {
+			continue
+		}
+		if err := p.upload(ctx, b, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *packer) writePack(ctx context.Context, b *pack.Builder, k int) error {
 	defer func() {
 		b.Reset()
 		select {
-		case p.builders <- b:
+		case p.builders[k] <- b:
 		default:
 		}
 	}()
@@ -130,6 +171,9 @@ func (p *packer) writePack(ctx context.Context, b *pack.Builder) error {
 	var id blob.ID
 	h.Sum(id[:0])
 	body := newPartsReader(parts)
+	if entries[0].Type == blob.Tree {
+		ctx = store.Keep(ctx) // a tree pack: a cache keeps it (docs/format.md §6.7)
+	}
 	if err := p.r.st.Put(ctx, store.Packs, id.String(), body, body.Size()); err != nil {
 		return fmt.Errorf("uploading pack %s: %w", id.Short(), err)
 	}
@@ -183,18 +227,10 @@ func (p *packer) writeIndex(ctx context.Context) error {
 	return nil
 }
 
-// flush uploads the partial pack, waits for all uploads and writes the
+// flush uploads the partial packs, waits for all uploads and writes the
 // index of everything uploaded.
 func (p *packer) flush(ctx context.Context) error {
-	p.mu.Lock()
-	b := p.cur
-	p.cur = nil
-	var err error
-	if b != nil && b.Count() > 0 {
-		err = p.upload(ctx, b)
-	}
-	p.mu.Unlock()
-	if err != nil {
+	if err := p.uploadPartial(ctx); err != nil {
 		return err
 	}
 	p.wg.Wait()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/chunker"
+	"github.com/coffer-backup/coffer/internal/compress"
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/devices"
 	"github.com/coffer-backup/coffer/internal/index"
@@ -62,6 +63,8 @@ type Repo struct {
 	Index   *index.Master
 	packer  *packer
 	chunker chunker.Params
+	// compression is the level SealBlob compresses at (SetCompression).
+	compression compress.Level
 	// epochMu guards chain and roots, which Activate extends.
 	epochMu sync.Mutex
 	chain   *devices.Chain
@@ -80,6 +83,10 @@ type Repo struct {
 	// readOnly holds the keys of a Repo opened by OpenRead, which has no
 	// sealer, gear table or root keys; nil otherwise.
 	readOnly *ReadKeys
+	// sizes are the pack sizes the store listed when the index was last
+	// loaded; trees keeps tree packs read whole (treepacks.go).
+	sizes atomic.Pointer[map[blob.ID]int64]
+	trees *treePacks
 }
 
 // Errors callers distinguish.
@@ -457,7 +464,7 @@ func newRepo(st store.Store, cfg Config, chain *devices.Chain, roots []crypt.Key
 		st: st, cfg: cfg, keys: k, sealer: sealer,
 		opener: crypt.NewOpener(data...), hasher: crypt.NewHasher(&k.ID),
 		gear: gear, Index: index.NewMaster(), chunker: chunker.DefaultParams,
-		chain: chain, roots: roots,
+		chain: chain, roots: roots, trees: newTreePacks(treePackMemory),
 	}
 	r.packer = newPacker(r)
 	return r, nil

@@ -58,8 +58,12 @@ func (w *WindowReader) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, ds
 }
 
 // loadCopy reads one copy through its window, or on its own when it is
-// large, straddles windows or lies beyond the pack's listed size.
+// large, straddles windows or lies beyond the pack's listed size; a tree
+// in a tree pack is read from the whole pack (docs/format.md §6.7).
 func (w *WindowReader) loadCopy(ctx context.Context, t blob.Type, id blob.ID, loc index.Location, dst []byte) ([]byte, error) {
+	if w.r.wholeTreePack(t, loc) {
+		return w.r.loadFromTreePack(ctx, t, id, loc, dst)
+	}
 	start, end := int64(loc.Offset), int64(loc.Offset)+int64(loc.Length)
 	size, known := w.sizes[loc.Pack]
 	if loc.Type != t || !known || end > size || int64(loc.Length) > w.window/2 || start/w.window != (end-1)/w.window {

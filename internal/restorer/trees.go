@@ -18,10 +18,11 @@ type loadFunc func(ctx context.Context, t blob.Type, id blob.ID, dst []byte) ([]
 // trees loads the tree blobs of a restore: prefetch reads, level by level
 // and in parallel, the distinct trees below some, and keeps their
 // plaintext, up to maxTreeCache bytes, so that measuring and walking the
-// snapshot read each tree once. Each tree is read on its own, not in
-// windows: tree blobs lie among data blobs in random order within packs,
-// so a window holding one holds mostly data, which the pack phase reads
-// anyway. It is safe for concurrent use.
+// snapshot read each tree once. A tree in a tree pack is read with its
+// whole pack, which the repository keeps (docs/format.md §6.7); one in a
+// pack of an older writer, among data blobs, is read on its own, not in
+// windows, since a window holding it holds mostly data, which the pack
+// phase reads anyway. It is safe for concurrent use.
 type trees struct {
 	load    loadFunc
 	workers int

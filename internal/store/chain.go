@@ -38,12 +38,23 @@ type ChainReader interface {
 
 // ChainOf returns s's own Chain if it keeps one (a server), or else a
 // Chain kept as objects "chain-<seq>" of kind Keys, whose exclusive
-// creation makes the append a compare-and-swap.
+// creation makes the append a compare-and-swap. A store in front of
+// another (Wrapper) is seen through.
 func ChainOf(s Store) Chain {
 	if c, ok := s.(Chain); ok {
 		return c
 	}
+	if w, ok := s.(Wrapper); ok {
+		return ChainOf(w.Unwrap())
+	}
 	return objectChain{s}
+}
+
+// Wrapper is a Store in front of another, such as a local cache
+// (internal/store/cache); Unwrap returns the store it fronts.
+type Wrapper interface {
+	Store
+	Unwrap() Store
 }
 
 // Bounds on a whole device chain as read from a store: a hostile store

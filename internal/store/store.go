@@ -127,3 +127,15 @@ func ReadAll(ctx context.Context, s Store, kind Kind, name string, limit int64) 
 	}
 	return b, nil
 }
+
+// keepKey marks a context whose reads a caching layer should keep.
+type keepKey struct{}
+
+// Keep returns ctx marked so that a caching layer in front of a store
+// keeps a local copy of the whole objects read with it: the reader says it
+// will want them again (a tree pack, docs/format.md §6.7). A store without
+// such a layer ignores the mark.
+func Keep(ctx context.Context) context.Context { return context.WithValue(ctx, keepKey{}, true) }
+
+// Kept reports whether ctx was marked by Keep.
+func Kept(ctx context.Context) bool { return ctx.Value(keepKey{}) != nil }
