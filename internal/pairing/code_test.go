@@ -23,11 +23,11 @@ func TestCodeVectors(t *testing.T) {
 		if got := c.ID(); got != v.ID {
 			t.Errorf("code %s: ID %s, want %s", v.Code, got, v.ID)
 		}
-		if got := hex.EncodeToString(c.derive(labelKey, 32)); got != v.Key {
+		if got := hex.EncodeToString(c.Derive(scheme.LabelKey, 32)); got != v.Key {
 			t.Errorf("code %s: key %s, want %s", v.Code, got, v.Key)
 		}
 		got, err := ParseCode(v.Text)
-		if err != nil || got.b != c.b {
+		if err != nil || got.String() != c.String() {
 			t.Errorf("ParseCode(%s) = %v, want code %s", v.Text, err, v.Code)
 		}
 	}
@@ -46,7 +46,7 @@ func TestCodeRoundTrip(t *testing.T) {
 		}
 		seen[s], seen[c.ID()] = true, true
 		got, err := ParseCode(s)
-		if err != nil || got.b != c.b {
+		if err != nil || got.String() != c.String() {
 			t.Fatalf("ParseCode(String()) = %v; want the same code", err)
 		}
 	}
@@ -75,7 +75,7 @@ func TestCodeTolerance(t *testing.T) {
 		{"L for 1", strings.ReplaceAll(s, "1", "L")},
 	} {
 		got, err := ParseCode(tc.in)
-		if err != nil || got.b != c.b {
+		if err != nil || got.String() != c.String() {
 			t.Errorf("%s: %q: %v", tc.name, tc.in, err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestParseCodeErrors(t *testing.T) {
 func TestCodeZero(t *testing.T) {
 	c := codeOf(t, "000102030405060708090a0b0c0d0e0f")
 	c.Zero()
-	if c.b != [CodeSize]byte{} {
+	if c.String() != scheme.Form.Encode(make([]byte, CodeSize)) {
 		t.Error("Zero left code bytes")
 	}
 }

@@ -53,7 +53,11 @@ func unhex(t testing.TB, s string) []byte {
 
 func codeOf(t testing.TB, s string) *Code {
 	t.Helper()
-	return &Code{b: [CodeSize]byte(unhex(t, s))}
+	c, err := scheme.ParseCode(scheme.Form.Encode(unhex(t, s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // seq returns n bytes start, start+1, ….

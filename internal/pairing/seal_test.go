@@ -3,6 +3,7 @@ package pairing
 import (
 	"bytes"
 	"errors"
+	"github.com/coffer-backup/coffer/internal/mailbox"
 	"testing"
 )
 
@@ -12,7 +13,7 @@ func TestSealVectors(t *testing.T) {
 	for _, v := range loadVectors(t).Seals {
 		c := codeOf(t, v.Code)
 		msg, want := unhex(t, v.Msg), unhex(t, v.Sealed)
-		got, err := c.seal(v.Slot, msg, unhex(t, v.Nonce))
+		got, err := c.SealWithNonce(v.Slot, msg, unhex(t, v.Nonce))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("code %s slot %d: sealed %x, %v; want %x", v.Code, v.Slot, got, err, want)
 		}
@@ -32,7 +33,7 @@ func TestSealOpen(t *testing.T) {
 				t.Fatalf("Seal(%d, %d bytes): %v", slot, len(msg), err)
 			}
 			s2, _ := c.Seal(slot, msg)
-			if bytes.Equal(s1, s2) || len(s1) != nonceSize+len(msg)+tagSize {
+			if bytes.Equal(s1, s2) || len(s1) != mailbox.NonceSize+len(msg)+mailbox.TagSize {
 				t.Errorf("slot %d: two seals equal, or size %d", slot, len(s1))
 			}
 			if got, err := c.Open(slot, s1); err != nil || !bytes.Equal(got, msg) {
@@ -62,14 +63,14 @@ func TestOpenRefusals(t *testing.T) {
 		want   error
 	}{
 		{"nonce altered", SlotOffer, flip(0), ErrOpen},
-		{"ciphertext altered", SlotOffer, flip(nonceSize), ErrOpen},
+		{"ciphertext altered", SlotOffer, flip(mailbox.NonceSize), ErrOpen},
 		{"tag altered", SlotOffer, flip(len(sealed) - 1), ErrOpen},
 		{"truncated", SlotOffer, sealed[:len(sealed)-1], ErrOpen},
-		{"shorter than nonce and tag", SlotOffer, sealed[:nonceSize+tagSize-1], ErrOpen},
+		{"shorter than nonce and tag", SlotOffer, sealed[:mailbox.NonceSize+mailbox.TagSize-1], ErrOpen},
 		{"empty", SlotOffer, nil, ErrOpen},
 		{"slot 0", 0, sealed, ErrSlot},
 		{"slot 5", 5, sealed, ErrSlot},
-		{"too large", SlotOffer, make([]byte, maxSealed+1), ErrTooLarge},
+		{"too large", SlotOffer, make([]byte, mailbox.MaxSealed+1), ErrTooLarge},
 	} {
 		if _, err := c.Open(tc.slot, tc.sealed); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
