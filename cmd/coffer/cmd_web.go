@@ -80,15 +80,11 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 }
 
 func (e *env) webAccess(ctx context.Context, on bool) error {
-	s, err := e.openRepo(ctx)
+	s, rs, err := e.openRelay(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	rs, err := webRelay(s)
-	if err != nil {
-		return err
-	}
 	c, err := account.SetWebAccess(ctx, rs, s.chain, s.dev, on)
 	if err == nil && c != s.chain {
 		err = s.saveChecked(ctx, e, c)
@@ -105,6 +101,21 @@ func (e *env) webAccess(ctx context.Context, on bool) error {
 			fmt.Fprintf(w, "web access is off (chain entry %d); every browser session has ended\n", seq)
 		}
 	})
+}
+
+// openRelay opens the repository and returns its store as the server that
+// relays and enforces browser sessions (webRelay).
+func (e *env) openRelay(ctx context.Context) (*session, *remote.Store, error) {
+	s, err := e.openRepo(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := webRelay(s)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, rs, nil
 }
 
 // webRelay returns the session's store as the server that relays and
@@ -135,15 +146,11 @@ func (e *env) webApprove(ctx context.Context, args []string) error {
 	if _, err := websession.ParseCode(code); err != nil {
 		return err // a typo, caught before the device is unlocked
 	}
-	s, err := e.openRepo(ctx)
+	s, rs, err := e.openRelay(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	rs, err := webRelay(s)
-	if err != nil {
-		return err
-	}
 	a := &account.Approver{Relay: rs, Store: rs, Chain: s.chain, Repo: s.repo, Me: s.dev, Length: e.o.duration,
 		Deadline: time.Now().Add(e.o.timeout), Confirm: e.confirmSession}
 	e.say("waiting up to %s for the browser", e.o.timeout)
@@ -184,15 +191,11 @@ func (e *env) confirmSession(a account.WebApproval) error {
 }
 
 func (e *env) webRevoke(ctx context.Context, prefix string) error {
-	s, err := e.openRepo(ctx)
+	s, rs, err := e.openRelay(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	rs, err := webRelay(s)
-	if err != nil {
-		return err
-	}
 	c, sess, err := account.RevokeSession(ctx, rs, s.chain, s.dev, prefix)
 	if err == nil {
 		err = s.saveChecked(ctx, e, c)
