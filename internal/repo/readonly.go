@@ -96,6 +96,7 @@ func OpenRead(ctx context.Context, st store.Store, chain *devices.Chain, rk *Rea
 	r := &Repo{
 		st: st, cfg: cfg, keys: k, opener: crypt.NewOpener(data...), hasher: crypt.NewHasher(&k.ID),
 		Index: index.NewMaster(), chunker: chunker.DefaultParams, chain: chain, readOnly: rk.copy(),
+		trees: newTreePacks(treePackMemory),
 	}
 	r.packer = newPacker(r)
 	return r, nil
