@@ -22,6 +22,9 @@ func TestOpenRead(t *testing.T) {
 	a.remove(t, r, removed)
 	cur := randomBytes(t, 7000)
 	curID := saveFlushed(t, r, cur)
+	tree := []byte(`{"nodes":[]}`) // in a tree pack, read whole (§6.7)
+	treeID, _ := save(t, r, blob.Tree, tree)
+	flush(t, r)
 	rk, err := r.ReadKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +43,9 @@ func TestOpenRead(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("blob %s: %v (equal: %v)", id.Short(), err, bytes.Equal(got, want))
 		}
+	}
+	if got, err := ro.LoadBlob(ctx, blob.Tree, treeID, nil); err != nil || !bytes.Equal(got, tree) {
+		t.Fatalf("tree blob %s: %v (equal: %v)", treeID.Short(), err, bytes.Equal(got, tree))
 	}
 	if _, _, err := ro.SaveBlob(ctx, blob.Data, []byte("x")); !errors.Is(err, repo.ErrReadOnly) {
 		t.Errorf("SaveBlob: %v, want ErrReadOnly", err)
