@@ -28,12 +28,25 @@ func (r *Root) Apply(rel string, n *tree.Node, opts ApplyOptions) (warnings []er
 	if err := checkRel(rel); err != nil {
 		return nil, r.fail("apply", rel, err)
 	}
+	if n.Type == tree.Dir { // a directory's handle is likely cached: its children were just made
+		d, err := r.dirs.get(rel, func() (int, error) { return r.open(rel, unix.O_DIRECTORY) })
+		if err == nil {
+			defer r.dirs.put(d)
+			warnings, err = apply(d.fd, n, opts)
+			return r.applied(rel, warnings, err)
+		} // else as any other type, for the same errors
+	}
 	fd, err := r.open(rel, unix.O_NOFOLLOW)
 	if err != nil {
 		return nil, r.fail("apply", rel, err)
 	}
 	defer unix.Close(fd)
 	warnings, err = apply(fd, n, opts)
+	return r.applied(rel, warnings, err)
+}
+
+// applied wraps the outcome of apply for rel.
+func (r *Root) applied(rel string, warnings []error, err error) ([]error, error) {
 	for i, w := range warnings {
 		warnings[i] = r.fail("apply", rel, w)
 	}

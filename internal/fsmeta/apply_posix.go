@@ -46,13 +46,20 @@ var supplementaryGroups = sync.OnceValue(func() []int {
 	return groups
 })
 
+// effectiveIDs returns the process's effective user and group IDs, asked
+// of the kernel once: Coffer never changes them, and a restore would
+// otherwise ask once per item.
+var effectiveIDs = sync.OnceValues(func() (uid, gid int) {
+	return os.Geteuid(), os.Getegid()
+})
+
 // mayChown reports whether the process may give a file owner uid and group
 // gid: root may, and so may user uid for a group it belongs to.
 func mayChown(uid, gid uint32) bool {
-	euid := os.Geteuid()
+	euid, egid := effectiveIDs()
 	if euid == 0 {
 		return true
 	}
 	return uint32(euid) == uid &&
-		(uint32(os.Getegid()) == gid || slices.Contains(supplementaryGroups(), int(gid)))
+		(uint32(egid) == gid || slices.Contains(supplementaryGroups(), int(gid)))
 }

@@ -9,8 +9,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxDirs bounds the directory descriptors a Root keeps.
-const maxDirs = 64
+// maxDirs bounds the directory descriptors a Root keeps: dirLimit of the
+// descriptors the process may open, asked once.
+var maxDirs = sync.OnceValue(func() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return dirLimit(0)
+	}
+	return dirLimit(uint64(lim.Cur))
+})
+
+// dirLimit is how many directory descriptors a Root keeps when the process
+// may open nofile descriptors (Go raises the soft limit to the hard one at
+// start): an eighth of them, at least 64 and at most 1024. A restore
+// creates its files in pack order, which visits a directory many times;
+// with 64 it resolved the directory again for about half its files.
+func dirLimit(nofile uint64) int {
+	return int(min(max(nofile/8, 64), 1024))
+}
 
 // dirCache keeps O_PATH descriptors of the directories a Root resolved
 // last, so that creating many items in one directory resolves its path
@@ -61,7 +77,7 @@ func (c *dirCache) get(rel string, open func() (int, error)) (*dirFD, error) {
 		c.drop(old)
 	}
 	c.dirs[rel] = c.lru.PushFront(d)
-	for c.lru.Len() > maxDirs {
+	for c.lru.Len() > maxDirs() {
 		c.drop(c.lru.Back())
 	}
 	return d, nil

@@ -324,7 +324,20 @@ func TestDirCacheForgets(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(target, "a", "y")); err != nil {
 		t.Errorf("a/y is not in the new directory: %v", err)
 	}
-	if len(r.dirs.dirs) > maxDirs {
+	if len(r.dirs.dirs) > maxDirs() {
 		t.Errorf("%d directories cached", len(r.dirs.dirs))
+	}
+}
+
+// TestDirLimit checks the bound on cached directory descriptors against
+// the process's limit on open descriptors.
+func TestDirLimit(t *testing.T) {
+	for _, c := range []struct {
+		nofile uint64
+		want   int
+	}{{0, 64}, {256, 64}, {1024, 128}, {4096, 512}, {20000, 1024}, {1 << 40, 1024}} {
+		if got := dirLimit(c.nofile); got != c.want {
+			t.Errorf("dirLimit(%d) = %d, want %d", c.nofile, got, c.want)
+		}
 	}
 }

@@ -33,6 +33,7 @@ type need struct {
 	loc     index.Location
 	located bool // false: read it through the fallback (not in the index, or not where a plan can read it)
 	targets []target
+	seq     int // the blob's rank in the order the walk first needed it
 }
 
 // plan is a batch of blobs to restore, grouped by pack. It does no I/O.
@@ -48,7 +49,7 @@ func newPlan() *plan { return &plan{blobs: make(map[blob.ID]*need)} }
 func (p *plan) add(id blob.ID, t target, locate func(blob.ID) (index.Location, bool)) {
 	n := p.blobs[id]
 	if n == nil {
-		n = &need{id: id}
+		n = &need{id: id, seq: len(p.blobs)}
 		n.loc, n.located = locate(id)
 		p.blobs[id] = n
 	}
@@ -66,7 +67,12 @@ type read struct {
 // reads returns the plan's located blobs as ranged reads, each pack's
 // blobs in offset order, joined as maxGap and maxRead allow, and the
 // blobs that must be read through the fallback. Every located blob is in
-// exactly one read, so no pack range is read twice.
+// exactly one read, so no pack range is read twice. The reads come in the
+// order the walk first needed one of their blobs, and the fallback's
+// blobs in the order it needed them: files are then created and finished
+// roughly in path order, a few directories at a time, so that the Root's
+// cache of directory handles keeps the ones in use instead of resolving a
+// path for most files.
 func (p *plan) reads() ([]read, []*need) {
 	byPack := make(map[blob.ID][]*need)
 	var rest []*need
@@ -81,11 +87,19 @@ func (p *plan) reads() ([]read, []*need) {
 	for pk, needs := range byPack {
 		out = append(out, cut(pk, needs)...)
 	}
-	slices.SortFunc(out, func(a, b read) int {
-		return cmp.Or(cmp.Compare(a.pack.String(), b.pack.String()), cmp.Compare(a.start, b.start))
-	})
-	slices.SortFunc(rest, func(a, b *need) int { return cmp.Compare(a.id.String(), b.id.String()) })
+	slices.SortFunc(out, func(a, b read) int { return cmp.Compare(a.first(), b.first()) })
+	slices.SortFunc(rest, func(a, b *need) int { return cmp.Compare(a.seq, b.seq) })
 	return out, rest
+}
+
+// first returns the lowest seq of rd's blobs (distinct for distinct reads,
+// since every blob is in one read only).
+func (rd read) first() int {
+	m := rd.needs[0].seq
+	for _, n := range rd.needs[1:] {
+		m = min(m, n.seq)
+	}
+	return m
 }
 
 // cut sorts one pack's blobs by offset and cuts them into reads.

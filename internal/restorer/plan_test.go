@@ -13,7 +13,8 @@ import (
 
 // TestPlanReads checks how a plan groups blobs: one need per blob however
 // many targets, one read per pack unless a gap of maxGap or a read of
-// more than maxRead cuts it, and unlocated blobs left to the fallback.
+// more than maxRead cuts it, reads in the order their first blob was
+// needed, and unlocated blobs left to the fallback in the order needed.
 func TestPlanReads(t *testing.T) {
 	p1, p2 := blob.ID{1}, blob.ID{2}
 	locs := map[blob.ID]index.Location{
@@ -26,10 +27,10 @@ func TestPlanReads(t *testing.T) {
 	}
 	locate := func(id blob.ID) (index.Location, bool) { l, ok := locs[id]; return l, ok }
 	p := newPlan()
-	for _, id := range []blob.ID{{13}, {12}, {11}, {10}, {15}, {14}, {99}, {10}, {10}} {
+	for _, id := range []blob.ID{{13}, {12}, {11}, {10}, {15}, {14}, {99}, {98}, {10}, {10}} {
 		p.add(id, target{}, locate)
 	}
-	if p.targets != 9 || len(p.blobs) != 7 || len(p.blobs[blob.ID{10}].targets) != 3 {
+	if p.targets != 10 || len(p.blobs) != 8 || len(p.blobs[blob.ID{10}].targets) != 3 {
 		t.Fatalf("%d targets, %d blobs", p.targets, len(p.blobs))
 	}
 	reads, rest := p.reads()
@@ -41,14 +42,14 @@ func TestPlanReads(t *testing.T) {
 		}
 		got = append(got, s)
 	}
-	want := []string{
-		fmt.Sprintf("1:0-%d,10,11,12", 300+maxGap-1), fmt.Sprintf("1:%d-%d,13", 400+2*maxGap, 500+2*maxGap),
-		fmt.Sprintf("2:0-%d,14", maxRead-50), fmt.Sprintf("2:%d-%d,15", maxRead-50, maxRead+50),
+	want := []string{ // 13 was needed first, then 12, ..., 15 before 14
+		fmt.Sprintf("1:%d-%d,13", 400+2*maxGap, 500+2*maxGap), fmt.Sprintf("1:0-%d,10,11,12", 300+maxGap-1),
+		fmt.Sprintf("2:%d-%d,15", maxRead-50, maxRead+50), fmt.Sprintf("2:0-%d,14", maxRead-50),
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("reads\n%v\nwant\n%v", got, want)
 	}
-	if len(rest) != 1 || rest[0].id != (blob.ID{99}) {
+	if len(rest) != 2 || rest[0].id != (blob.ID{99}) || rest[1].id != (blob.ID{98}) {
 		t.Errorf("fallback %v", rest)
 	}
 }
