@@ -168,11 +168,10 @@ func TestPruneDuringBackup(t *testing.T) {
 	}
 }
 
-// TestKilledBackupSession: a backup killed with SIGKILL leaves its session
-// marker, so the plans of a later prune wait for it; prune says which
-// session, and --ignore-session releases it, completing the plans at once.
-func TestKilledBackupSession(t *testing.T) {
-	t.Parallel()
+// interruptedBackup backs up two trees (the first to be forgotten) and
+// then starts a backup of a third, sending it sig once it has stored a
+// pack.
+func interruptedBackup(t *testing.T, sig syscall.Signal) (*tester, *proc) {
 	dir := t.TempDir()
 	data, big := filepath.Join(dir, "data"), filepath.Join(dir, "big")
 	genTree(t, data, 4, 1<<20, 31)
@@ -185,17 +184,43 @@ func TestKilledBackupSession(t *testing.T) {
 	a.backup(data)
 	genTree(t, big, 24, 2<<20, 33)
 	before, _ := a.packs()
-	p := a.stopAfter(before+1, syscall.SIGKILL, "backup", big)
-	p.wait()
+	return a, a.stopAfter(before+1, sig, "backup", big)
+}
 
-	a.ok("forget", "--keep-last", "1", "--prune") // plans, waiting for the killed backup
+// TestKilledBackupSession: a backup killed with SIGKILL leaves its session
+// marker, but the marker names this boot and a process that no longer
+// runs, so a prune on this machine completes its plans at once.
+func TestKilledBackupSession(t *testing.T) {
+	t.Parallel()
+	a, p := interruptedBackup(t, syscall.SIGKILL)
+	p.wait()
+	var res struct {
+		Pending    []string
+		WaitingFor []struct{ ID string } `json:"waiting_for"`
+	}
+	a.okJSON(&res, "forget", "--keep-last", "1", "--prune")
+	if len(res.Pending) != 0 || len(res.WaitingFor) != 0 {
+		t.Fatalf("prune waits for a killed backup: %+v", res)
+	}
+	a.checkClean()
+}
+
+// TestStoppedBackupSession: a backup that is stopped (SIGSTOP), not gone,
+// still holds prune's plans; prune says which session it waits for, and
+// --ignore-session releases it, completing the plans at once.
+func TestStoppedBackupSession(t *testing.T) {
+	t.Parallel()
+	a, p := interruptedBackup(t, syscall.SIGSTOP)
+	defer p.wait()
+	defer p.cmd.Process.Kill()                    //nolint:errcheck // ends the stopped backup
+	a.ok("forget", "--keep-last", "1", "--prune") // plans, waiting for the stopped backup
 	var res struct {
 		Pending    []string
 		WaitingFor []struct{ ID string } `json:"waiting_for"`
 	}
 	a.okJSON(&res, "prune")
 	if len(res.Pending) == 0 || len(res.WaitingFor) != 1 {
-		t.Fatalf("prune with a killed backup's marker: %+v", res)
+		t.Fatalf("prune with a stopped backup's marker: %+v", res)
 	}
 	id := res.WaitingFor[0].ID
 	if out := a.ok("prune"); !strings.Contains(out, "waiting for backup session "+id) || !strings.Contains(out, "--ignore-session "+id[:8]) {
@@ -206,5 +231,4 @@ func TestKilledBackupSession(t *testing.T) {
 	if len(pr.Pending) != 0 {
 		t.Errorf("plans still pending after --ignore-session: %v", pr.Pending)
 	}
-	a.checkClean()
 }

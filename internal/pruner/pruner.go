@@ -58,6 +58,17 @@ type Options struct {
 	// hook, if set, runs after each step of the protocol; an error stops
 	// the prune there, as a crash would (tests only).
 	hook func(step string) error
+	// goneCheck, if set, replaces repo.SessionInfo.Gone (tests only).
+	goneCheck func(repo.SessionInfo) bool
+}
+
+// gone reports whether the process of a session's backup provably no
+// longer runs, so that plans stop waiting for it at once.
+func (o *Options) gone(s repo.SessionInfo) bool {
+	if o.goneCheck != nil {
+		return o.goneCheck(s)
+	}
+	return s.Gone()
 }
 
 // Steps after which Options.hook runs, in protocol order.

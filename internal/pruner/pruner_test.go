@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/index"
+	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -113,11 +114,13 @@ func TestSessionDefersDeletion(t *testing.T) {
 		name  string
 		end   bool          // end the session before the second prune
 		later time.Duration // clock of the second prune, ahead of real time
+		gone  bool          // the second prune finds the session's process gone
 		stale int
 	}{
 		{name: "session ends", end: true},
 		{name: "session still running", later: time.Hour},
 		{name: "crashed session goes stale", later: 25 * time.Hour, stale: 1},
+		{name: "crashed session's process is gone", gone: true, stale: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -158,7 +161,8 @@ func TestSessionDefersDeletion(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			res = f.prune(Options{Now: func() time.Time { return time.Now().Add(tc.later) }})
+			res = f.prune(Options{Now: func() time.Time { return time.Now().Add(tc.later) },
+				goneCheck: func(repo.SessionInfo) bool { return tc.gone }})
 			wantDeleted := len(doomed)
 			if !tc.end && tc.stale == 0 {
 				wantDeleted = 0

@@ -80,7 +80,8 @@ func (p *pruner) load(ctx context.Context) (*state, error) {
 }
 
 // liveSessions lists the IDs and markers of sessions whose marker is not
-// stale nor ignored, and deletes the others' markers.
+// stale nor ignored, and whose process is not provably gone
+// (repo.SessionInfo.Gone), and deletes the others' markers.
 func (p *pruner) liveSessions(ctx context.Context) (map[string]bool, map[string]Waiting, error) {
 	infos, err := p.r.Sessions(ctx)
 	if err != nil {
@@ -89,7 +90,7 @@ func (p *pruner) liveSessions(ctx context.Context) (map[string]bool, map[string]
 	now := p.opts.Now()
 	live, markers := make(map[string]bool), make(map[string]Waiting)
 	for _, s := range infos {
-		if !s.Stale(now) && !p.ignored(s.ID) {
+		if !s.Stale(now) && !p.ignored(s.ID) && !p.opts.gone(s) {
 			live[s.ID] = true
 			markers[s.ID] = Waiting{ID: s.ID, Host: s.Host, Start: s.Start, Refreshed: s.Refreshed}
 			continue

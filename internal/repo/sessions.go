@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/procinfo"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -29,6 +30,7 @@ const (
 	maxSessionSize = 1 << 10
 	maxHostLen     = 255
 	sessionIDLen   = 16 // random bytes, written as 32 hexadecimal digits
+	maxPID         = 1<<31 - 1
 )
 
 // SessionInfo describes one session marker found in the store.
@@ -38,11 +40,18 @@ type SessionInfo struct {
 	Host      string    // host name the backup runs on
 	Start     time.Time // when the session started, by the backup's clock
 	Refreshed time.Time // when this marker was written, by the backup's clock
+	PID       int       // the backup's process ID, 0 if not recorded
+	Boot      string    // the boot of the backup's machine (procinfo.BootID), "" if not recorded
 }
 
 // Stale reports whether the marker is older than SessionStaleAfter at now:
 // its backup is taken to have crashed, and prune no longer waits for it.
 func (s SessionInfo) Stale(now time.Time) bool { return now.Sub(s.Refreshed) > SessionStaleAfter }
+
+// Gone reports whether the backup's process provably no longer runs: the
+// marker names this machine's current boot and a process ID no process
+// has (procinfo.Gone). Prune then stops waiting for it at once.
+func (s SessionInfo) Gone() bool { return procinfo.Gone(s.Boot, s.PID) }
 
 // sessionMarker is the plaintext of a marker (docs/format.md §8.2).
 type sessionMarker struct {
@@ -50,6 +59,8 @@ type sessionMarker struct {
 	Host      string    `json:"host"`
 	Start     time.Time `json:"start"`
 	Refreshed time.Time `json:"refreshed"`
+	PID       int       `json:"pid,omitempty"`
+	Boot      string    `json:"boot,omitempty"`
 }
 
 func (m *sessionMarker) validate() error {
@@ -57,6 +68,10 @@ func (m *sessionMarker) validate() error {
 	switch {
 	case err != nil || len(id) != sessionIDLen || hex.EncodeToString(id) != m.ID:
 		return fmt.Errorf("session ID %q is not %d lower-case hexadecimal digits", m.ID, 2*sessionIDLen)
+	case m.PID < 0 || m.PID > maxPID:
+		return fmt.Errorf("session process ID %d is out of range", m.PID)
+	case !procinfo.ValidBoot(m.Boot):
+		return fmt.Errorf("session boot ID %q is not %d lower-case hexadecimal digits", m.Boot, procinfo.BootIDSize)
 	case len(m.Host) > maxHostLen || !utf8.ValidString(m.Host):
 		return fmt.Errorf("host name is not valid UTF-8 of at most %d bytes", maxHostLen)
 	case m.Start.IsZero() || m.Refreshed.IsZero():
@@ -120,9 +135,10 @@ func (r *Repo) StartSession(ctx context.Context, host string) (*Session, error) 
 		return nil, fmt.Errorf("drawing session ID: %w", err)
 	}
 	now := time.Now().UTC()
+	boot, pid := procinfo.Self()
 	s := &Session{
 		r: r, stop: make(chan struct{}), done: make(chan struct{}),
-		marker: sessionMarker{ID: hex.EncodeToString(id[:]), Host: host, Start: now, Refreshed: now},
+		marker: sessionMarker{ID: hex.EncodeToString(id[:]), Host: host, Start: now, Refreshed: now, PID: pid, Boot: boot},
 	}
 	name, err := s.write(ctx)
 	if err != nil {
@@ -238,7 +254,7 @@ func (r *Repo) Sessions(ctx context.Context) ([]SessionInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sessions/%s: %w", n, err)
 		}
-		out = append(out, SessionInfo{Name: n, ID: m.ID, Host: m.Host, Start: m.Start, Refreshed: m.Refreshed})
+		out = append(out, SessionInfo{Name: n, ID: m.ID, Host: m.Host, Start: m.Start, Refreshed: m.Refreshed, PID: m.PID, Boot: m.Boot})
 	}
 	return out, nil
 }

@@ -142,6 +142,25 @@ func TestMarkerGolden(t *testing.T) {
 	}
 }
 
+// TestMarkerGoldenProcess: a marker that names its process and boot
+// (docs/format.md §8.2) decodes and re-encodes byte for byte.
+func TestMarkerGoldenProcess(t *testing.T) {
+	golden, err := os.ReadFile("testdata/session-marker-pid.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decodeMarker(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.PID != 4242 || m.Boot != "0f1e2d3c4b5a69788796a5b4c3d2e1f0" {
+		t.Errorf("decoded %+v", m)
+	}
+	if b, err := encodeMarker(m); err != nil || !bytes.Equal(b, golden) {
+		t.Errorf("encoded %s (%v), want %s", b, err, golden)
+	}
+}
+
 func TestDecodeMarkerRejects(t *testing.T) {
 	golden := string(readGolden(t))
 	for _, tc := range []struct{ name, in string }{
@@ -158,6 +177,10 @@ func TestDecodeMarkerRejects(t *testing.T) {
 		{"trailing brace", golden + "}"},
 		{"trailing non-JSON space", golden + "\u00a0"},
 		{"too large", golden + strings.Repeat(" ", maxSessionSize)},
+		{"negative pid", strings.Replace(golden, `}`, `,"pid":-1}`, 1)},
+		{"pid past 2^31-1", strings.Replace(golden, `}`, `,"pid":2147483648}`, 1)},
+		{"short boot", strings.Replace(golden, `}`, `,"boot":"0123"}`, 1)},
+		{"upper-case boot", strings.Replace(golden, `}`, `,"boot":"0F1E2D3C4B5A69788796A5B4C3D2E1F0"}`, 1)},
 	} {
 		if _, err := decodeMarker([]byte(tc.in)); err == nil {
 			t.Errorf("%s: accepted", tc.name)
@@ -171,6 +194,7 @@ func FuzzDecodeMarker(f *testing.F) {
 	f.Add(readGolden(f))
 	f.Add([]byte(`{"id":"ffffffffffffffffffffffffffffffff","host":"","start":"2000-01-01T00:00:00+02:00","refreshed":"2000-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"id":"00112233445566778899aabbccddeeff","host":"h","start":"2025-01-02T03:04:05Z","refreshed":"2025-01-02T04:04:05Z","pid":1,"boot":"0f1e2d3c4b5a69788796a5b4c3d2e1f0"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeMarker(b)
 		if err != nil {
@@ -184,7 +208,7 @@ func FuzzDecodeMarker(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded marker does not decode: %v", err)
 		}
-		if m2.ID != m.ID || m2.Host != m.Host || !m2.Start.Equal(m.Start) || !m2.Refreshed.Equal(m.Refreshed) {
+		if m2.ID != m.ID || m2.Host != m.Host || !m2.Start.Equal(m.Start) || !m2.Refreshed.Equal(m.Refreshed) || m2.PID != m.PID || m2.Boot != m.Boot {
 			t.Fatalf("round trip changed %+v to %+v", m, m2)
 		}
 	})
