@@ -57,7 +57,7 @@ func progressLine(c counters, elapsed time.Duration) string {
 func backupProgress(s *archiver.Stats) counters {
 	return func() (int64, int64, int64) {
 		return s.FilesNew.Load() + s.FilesChanged.Load() + s.FilesUnmodified.Load(),
-			s.BytesRead.Load() + s.BytesSkipped.Load(), s.BytesTotal.Load()
+			s.BytesRead.Load() + s.BytesSkipped.Load() + s.BytesHoles.Load(), s.BytesTotal.Load()
 	}
 }
 

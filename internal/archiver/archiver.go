@@ -62,6 +62,7 @@ type Stats struct {
 	DirsNew, DirsChanged, DirsUnmodified    atomic.Int64
 	BytesRead, BytesAdded, BlobsAdded       atomic.Int64
 	BytesSkipped                            atomic.Int64 // size of unmodified files, not read
+	BytesHoles                              atomic.Int64 // holes of sparse files, not read
 	TotalFiles, TotalBytes                  atomic.Int64 // files in the snapshot and their size
 	BytesTotal                              atomic.Int64 // estimate from Scan, if it runs
 }

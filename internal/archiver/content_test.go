@@ -175,6 +175,10 @@ func TestSparse(t *testing.T) {
 	if got, want := a.Stats.TotalBytes.Load(), int64(2*gib+10<<20+11<<20+100<<20); got != want {
 		t.Errorf("TotalBytes %d, want %d", got, want)
 	}
+	// Progress counts holes as done, so it reaches the announced size.
+	if got, want := a.Stats.BytesRead.Load()+a.Stats.BytesHoles.Load(), a.Stats.TotalBytes.Load(); got != want {
+		t.Errorf("BytesRead + BytesHoles = %d, want the files' %d bytes", got, want)
+	}
 }
 
 func rangesLen(rs []testtree.Range) int64 {

@@ -84,7 +84,7 @@ func (a *Archiver) saveRanges(ctx context.Context, ch *chunker.Chunker, f *os.Fi
 	)
 	for _, rg := range ranges {
 		if rg.Off > pos {
-			content = append(content, tree.Extent{Length: uint64(rg.Off - pos)})
+			content = a.hole(content, rg.Off-pos)
 		}
 		sr := io.NewSectionReader(f, rg.Off, rg.Len)
 		if ch == nil {
@@ -103,9 +103,16 @@ func (a *Archiver) saveRanges(ctx context.Context, ch *chunker.Chunker, f *os.Fi
 		}
 	}
 	if size > pos {
-		content = append(content, tree.Extent{Length: uint64(size - pos)}) // a trailing hole
+		content = a.hole(content, size-pos) // a trailing hole
 	}
 	return content, ch, nil
+}
+
+// hole appends a hole extent of n bytes, which are counted as skipped so
+// that progress reaches the size the scan announced.
+func (a *Archiver) hole(content []tree.Extent, n int64) []tree.Extent {
+	a.Stats.BytesHoles.Add(n)
+	return append(content, tree.Extent{Length: uint64(n)})
 }
 
 // saveChunks stores the chunks of one data range and returns the content
