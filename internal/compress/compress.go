@@ -70,8 +70,14 @@ var zstdLevels = [numLevels]zstd.EncoderLevel{zstd.SpeedDefault, zstd.SpeedFaste
 // match reaches further back than the blob's start (TestWindowSameOutput).
 var windows = [...]int{256 << 10, 4 << 20, 0}
 
+// idleEncoders bounds the encoders kept idle per level and window.
+const idleEncoders = 8
+
 var (
-	encoders [numLevels][len(windows)]sync.Pool
+	// encoders hold idle encoders by level and window. Unlike a sync.Pool
+	// they survive collections: a new encoder allocates its window and
+	// tables again (megabytes), and a backup collects often.
+	encoders [numLevels][len(windows)]chan *zstd.Encoder
 	decoders = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxMemory(MaxRaw), zstd.WithDecoderMaxWindow(MaxRaw))
@@ -85,23 +91,19 @@ var (
 func init() {
 	for l := range encoders {
 		for w := range windows {
-			encoders[l][w].New = func() any { return newEncoder(Level(l), windows[w]) }
+			encoders[l][w] = make(chan *zstd.Encoder, idleEncoders)
 		}
 	}
 }
 
 // newEncoder returns a zstd encoder at level l with the given window, or
 // the error that prevented it. A window of 0 is the level's default.
-func newEncoder(l Level, window int) any {
+func newEncoder(l Level, window int) (*zstd.Encoder, error) {
 	o := []zstd.EOption{zstd.WithEncoderLevel(zstdLevels[l]), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)}
 	if window > 0 {
 		o = append(o, zstd.WithWindowSize(window))
 	}
-	e, err := zstd.NewWriter(nil, o...)
-	if err != nil {
-		return err
-	}
-	return e
+	return zstd.NewWriter(nil, o...)
 }
 
 // windowClass returns the index in windows of the encoders for a blob of
@@ -131,7 +133,7 @@ func EncodeLevel(dst, src []byte, l Level) ([]byte, error) {
 		}
 		dst = append(dst, Zstd)
 		dst = e.EncodeAll(src, dst)
-		encoders[l][w].Put(e)
+		putEncoder(l, w, e)
 		if len(dst)-n-1 < len(src)-len(src)/minSavingDiv {
 			return dst, nil
 		}
@@ -157,7 +159,7 @@ func compressible(src []byte, l Level) bool {
 	if err != nil {
 		return true
 	}
-	defer encoders[l][0].Put(e)
+	defer putEncoder(l, 0, e)
 	mid := len(src) / 2
 	var buf [2 * sampleSize]byte
 	out := e.EncodeAll(src[mid:mid+sampleSize], buf[:0])
@@ -191,16 +193,28 @@ func looksRandom(b []byte) bool {
 	return h >= randomBits
 }
 
-// getEncoder takes an encoder at level l with window windows[w] from its
-// pool.
+// getEncoder returns an idle encoder at level l with window windows[w], or
+// a new one.
 func getEncoder(l Level, w int) (*zstd.Encoder, error) {
-	switch v := encoders[l][w].Get().(type) {
-	case *zstd.Encoder:
-		return v, nil
-	case error:
-		return nil, fmt.Errorf("zstd encoder: %w", v)
+	select {
+	case e := <-encoders[l][w]:
+		return e, nil
+	default:
 	}
-	return nil, errors.New("zstd encoder: unexpected pool value")
+	e, err := newEncoder(l, windows[w])
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
+	return e, nil
+}
+
+// putEncoder keeps e, taken with getEncoder(l, w), for reuse, unless
+// idleEncoders are kept already.
+func putEncoder(l Level, w int, e *zstd.Encoder) {
+	select {
+	case encoders[l][w] <- e:
+	default:
+	}
 }
 
 // ErrCorrupt is wrapped by every decoding error.
