@@ -52,12 +52,12 @@ func (a *Archiver) fileWorker(ctx context.Context) {
 // saveFile reads a file and stores its content. Read errors are returned
 // (the file is left out, with a warning); store errors stop the backup.
 func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob) (*chunker.Chunker, error) {
-	f, err := openRegular(j.path, j.node)
+	f, dense, err := openRegular(j.path, j.node)
 	if err != nil {
 		return ch, err
 	}
 	defer f.Close()
-	ranges, err := fsmeta.DataRanges(f, int64(j.node.Size))
+	ranges, err := dataRanges(f, int64(j.node.Size), dense)
 	if err != nil {
 		return ch, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
 	}
@@ -72,6 +72,20 @@ func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob)
 	}
 	j.node.Size, j.node.Content = total, content
 	return ch, nil
+}
+
+// dataRanges returns the data ranges of the first size bytes of f: for a
+// dense file (openedFile.dense), all of them, without asking the file
+// system; otherwise fsmeta.DataRanges.
+func dataRanges(f *os.File, size int64, dense bool) ([]fsmeta.Range, error) {
+	switch {
+	case !dense:
+		return fsmeta.DataRanges(f, size)
+	case size == 0:
+		return nil, nil
+	default:
+		return []fsmeta.Range{{Off: 0, Len: size}}, nil
+	}
 }
 
 // saveRanges stores the data ranges of a file of the given size, with the
@@ -144,15 +158,17 @@ func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content 
 
 // openRegular opens a file for reading without following a symlink,
 // blocking on a fifo or updating its access time, and checks that it is
-// still the regular file that was listed.
-func openRegular(path string, n *tree.Node) (*os.File, error) {
+// still the regular file that was listed. It also reports whether the file
+// is dense (openedFile.dense).
+func openRegular(path string, n *tree.Node) (*os.File, bool, error) {
 	f, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", termsafe.Name(path), err)
+		return nil, false, fmt.Errorf("%s: %w", termsafe.Name(path), err)
 	}
-	if ino, regular, err := regularIno(f); err != nil || !regular || ino != n.Inode {
+	of, err := statOpened(f)
+	if err != nil || !of.regular || of.ino != n.Inode {
 		f.Close()
-		return nil, fmt.Errorf("%s: changed while being backed up; left out", termsafe.Name(path))
+		return nil, false, fmt.Errorf("%s: changed while being backed up; left out", termsafe.Name(path))
 	}
-	return f, nil
+	return f, of.dense, nil
 }

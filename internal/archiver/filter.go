@@ -110,8 +110,10 @@ func (a *Archiver) excluded(sc *scope, name, abs string, isDir bool) bool {
 
 // entry captures the entry name of the directory dir, in scope sc, unless
 // the filter leaves it out; it warns about an entry it cannot capture. An
-// entry excluded whatever its type is not even looked at.
-func (a *Archiver) entry(sc *scope, dir, name string, warn func(error)) (*tree.Node, bool) {
+// entry excluded whatever its type is not even looked at. old, the entry
+// in the parent snapshot if any, lends its extended attributes while the
+// file's status change time and identity are unchanged (fsmeta.StatSince).
+func (a *Archiver) entry(sc *scope, dir, name string, old *tree.Node, warn func(error)) (*tree.Node, bool) {
 	p := filepath.Join(dir, name)
 	if a.excluded(sc, name, p, false) && a.excluded(sc, name, p, true) {
 		return nil, false
@@ -120,7 +122,7 @@ func (a *Archiver) entry(sc *scope, dir, name string, warn func(error)) (*tree.N
 		warn(fmt.Errorf("%s: name of %d bytes, longer than the %d the format allows: skipped", termsafe.Name(p), len(name), tree.MaxNameLen))
 		return nil, false
 	}
-	n, skipped, err := fsmeta.StatWarn(p)
+	n, skipped, err := fsmeta.StatSince(p, old)
 	if err != nil {
 		warn(fmt.Errorf("%s: %w", termsafe.Name(p), err))
 		return nil, false
@@ -224,11 +226,11 @@ func readSmall(path string, max int) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	_, regular, err := regularIno(f)
+	of, err := statOpened(f)
 	if err != nil {
 		return nil, err
 	}
-	if !regular {
+	if !of.regular {
 		return nil, errNotRegular
 	}
 	return io.ReadAll(io.LimitReader(f, int64(max)))

@@ -28,11 +28,25 @@ func openFile(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// regularIno returns the inode of f and whether it is a regular file.
-func regularIno(f *os.File) (uint64, bool, error) {
+// openedFile is what a backup checks of a file it opened.
+type openedFile struct {
+	ino     uint64
+	regular bool
+	// dense is set when the file has as many bytes allocated as its size,
+	// so it has no hole worth looking for (file systems that compress or
+	// inline data allocate fewer and are scanned).
+	dense bool
+}
+
+// statOpened returns the identity, type and allocation of f.
+func statOpened(f *os.File) (openedFile, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return 0, false, err
+		return openedFile{}, err
 	}
-	return st.Ino, st.Mode&unix.S_IFMT == unix.S_IFREG, nil
+	return openedFile{
+		ino:     st.Ino,
+		regular: st.Mode&unix.S_IFMT == unix.S_IFREG,
+		dense:   st.Blocks*512 >= st.Size,
+	}, nil
 }

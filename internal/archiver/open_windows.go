@@ -30,15 +30,22 @@ func openFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-// regularIno returns the file index of f and whether it is a regular file.
-func regularIno(f *os.File) (uint64, bool, error) {
+// openedFile is what a backup checks of a file it opened.
+type openedFile struct {
+	ino     uint64 // the file index
+	regular bool
+	dense   bool // never set here: the data ranges are always looked up
+}
+
+// statOpened returns the identity and type of f.
+func statOpened(f *os.File) (openedFile, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, false, err
+		return openedFile{}, err
 	}
 	id, err := fsmeta.StatFile(f)
 	if err != nil {
-		return 0, false, err
+		return openedFile{}, err
 	}
-	return id.Ino, fi.Mode().IsRegular(), nil
+	return openedFile{ino: id.Ino, regular: fi.Mode().IsRegular()}, nil
 }

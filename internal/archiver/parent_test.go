@@ -193,3 +193,44 @@ func copyTree(t *testing.T, from, to *testrepo.Repo, id blob.ID) blob.ID {
 	must(t, err)
 	return id
 }
+
+// TestParentDeepChanges changes one entry deep in a tree in a way that
+// leaves its content, size and modification time alone (an attribute, a
+// permission, a new empty file): the second snapshot must record the change
+// (the restore is compared with the tree), so every directory above it is
+// stored anew while its unchanged siblings keep the parent's trees.
+func TestParentDeepChanges(t *testing.T) {
+	const t0 = 1_600_000_000_123_456_789
+	spec := testtree.Spec{
+		{Path: "a/b/c/f", Data: []byte("deep"), MTime: t0, Xattrs: map[string][]byte{"user.k": []byte("1")}},
+		{Path: "a/b/c/g", Data: []byte("deep too"), MTime: t0},
+		{Path: "a/other/h", Data: []byte("beside"), MTime: t0},
+		{Path: "z/i", Data: []byte("elsewhere"), MTime: t0},
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(src string) error
+	}{
+		{"xattr", func(src string) error { return unix.Lsetxattr(filepath.Join(src, "a/b/c/f"), "user.k", []byte("2"), 0) }},
+		{"mode", func(src string) error { return os.Chmod(filepath.Join(src, "a/b/c/g"), 0o600) }},
+		{"new empty file", func(src string) error { return os.WriteFile(filepath.Join(src, "a/b/c/new"), nil, 0o644) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if unix.Lsetxattr(dir, "user.probe", nil, 0) != nil {
+				t.Skip("the file system takes no user attributes")
+			}
+			src := filepath.Join(dir, "src")
+			testtree.Build(t, src, spec)
+			r, a, first, second := backupWithParent(t, src, func() { must(t, tc.change(src)) })
+			if x, y := r.Snapshot(t, first.Snapshot).Tree, r.Snapshot(t, second.Snapshot).Tree; x == y {
+				t.Errorf("root tree %s both times", x.Short())
+			}
+			// Changed: src, a, a/b, a/b/c. Unchanged: a/other, z.
+			if c, u := a.Stats.DirsChanged.Load(), a.Stats.DirsUnmodified.Load(); c != 4 || u != 2 {
+				t.Errorf("dirs: %d changed, %d unmodified; want 4 and 2", c, u)
+			}
+		})
+	}
+}

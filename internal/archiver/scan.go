@@ -94,9 +94,9 @@ func (l *lister) visit(ctx context.Context, sc *scope, abs string, n, old *tree.
 	if err := l.fn(Item{Path: abs, Node: n}); err != nil {
 		return err
 	}
-	oldChildren := l.a.oldChildren(ctx, old)
+	oldChildren, _ := l.a.oldChildren(ctx, old)
 	for _, name := range names {
-		if cn, ok := l.a.entry(inner, abs, name, l.warn); ok {
+		if cn, ok := l.a.entry(inner, abs, name, oldChildren[name], l.warn); ok {
 			if err := l.visit(ctx, inner, filepath.Join(abs, name), cn, oldChildren[name]); err != nil {
 				return err
 			}

@@ -20,7 +20,8 @@ const splitTreeSize = 1 << 20
 // flight beyond their entry lists.
 type dirState struct {
 	node     *tree.Node
-	old      *tree.Node // the directory in the parent snapshot, if any
+	old      *tree.Node   // the directory in the parent snapshot, if any
+	oldNodes []*tree.Node // old's entries, in order; nil if unknown
 	children []*tree.Node
 	pending  atomic.Int64 // entries not yet complete, plus one while the walker lists them
 	parent   *dirState
@@ -47,7 +48,7 @@ func (a *Archiver) childDone(ctx context.Context, d *dirState, slot int, n *tree
 	}
 	nodes := compact(d.children)
 	d.children = nil
-	ids, err := a.saveTrees(ctx, nodes)
+	ids, err := a.dirTrees(ctx, d, nodes)
 	if err != nil {
 		a.fail(err)
 		a.childDone(ctx, d.parent, d.slot, nil)
@@ -63,6 +64,35 @@ func (a *Archiver) childDone(ctx context.Context, d *dirState, slot int, n *tree
 		a.Stats.DirsChanged.Add(1)
 	}
 	a.childDone(ctx, d.parent, d.slot, d.node)
+}
+
+// dirTrees returns the tree blobs listing d's entries, nodes: the parent
+// snapshot's when every entry encodes as there (so the listing's bytes,
+// its split and its IDs are the same) and those blobs are still indexed,
+// otherwise new ones (saveTrees).
+func (a *Archiver) dirTrees(ctx context.Context, d *dirState, nodes []*tree.Node) ([]blob.ID, error) {
+	if d.oldNodes != nil && len(d.oldNodes) == len(nodes) && a.indexed(d.old.Subtrees) {
+		same := true
+		for i, n := range nodes {
+			if same = tree.SameEncoding(n, d.oldNodes[i]); !same {
+				break
+			}
+		}
+		if same {
+			return d.old.Subtrees, nil
+		}
+	}
+	return a.saveTrees(ctx, nodes)
+}
+
+// indexed reports whether the index lists every blob of ids.
+func (a *Archiver) indexed(ids []blob.ID) bool {
+	for _, id := range ids {
+		if !a.r.Index.Has(id) {
+			return false
+		}
+	}
+	return len(ids) > 0
 }
 
 // saveTrees stores a directory listing as one or more tree blobs.
@@ -115,15 +145,15 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *
 		a.childDone(ctx, parent, slot, nil)
 		return
 	}
-	oldChildren := a.oldChildren(ctx, old)
-	d := &dirState{node: n, old: old, children: make([]*tree.Node, len(names)), parent: parent, slot: slot}
+	oldChildren, oldNodes := a.oldChildren(ctx, old)
+	d := &dirState{node: n, old: old, oldNodes: oldNodes, children: make([]*tree.Node, len(names)), parent: parent, slot: slot}
 	d.pending.Store(int64(len(names)) + 1)
 	for i, name := range names {
 		if ctx.Err() != nil {
 			a.childDone(ctx, d, i, nil)
 			continue
 		}
-		cn, ok := a.entry(inner, path, name, a.warn)
+		cn, ok := a.entry(inner, path, name, oldChildren[name], a.warn)
 		if !ok {
 			a.childDone(ctx, d, i, nil)
 			continue
@@ -133,26 +163,29 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *
 	a.childDone(ctx, d, -1, nil)
 }
 
-// oldChildren loads the entries of a directory in the parent snapshot.
-func (a *Archiver) oldChildren(ctx context.Context, old *tree.Node) map[string]*tree.Node {
+// oldChildren loads the entries of a directory in the parent snapshot, by
+// name and in order; both are nil if there are none or they cannot be read.
+func (a *Archiver) oldChildren(ctx context.Context, old *tree.Node) (map[string]*tree.Node, []*tree.Node) {
 	if old == nil || old.Type != tree.Dir {
-		return nil
+		return nil, nil
 	}
 	m := make(map[string]*tree.Node)
+	nodes := []*tree.Node{}
 	for _, id := range old.Subtrees {
 		b, err := a.r.LoadBlob(ctx, blob.Tree, id, nil)
 		if err != nil {
-			return nil // the parent is only an optimisation
+			return nil, nil // the parent is only an optimisation
 		}
 		t, err := tree.Decode(b)
 		if err != nil {
-			return nil
+			return nil, nil
 		}
 		for _, c := range t.Nodes {
 			m[string(c.Name)] = c
 		}
+		nodes = append(nodes, t.Nodes...)
 	}
-	return m
+	return m, nodes
 }
 
 // parentRoot returns the entries of the parent snapshot's root tree.
@@ -160,5 +193,6 @@ func (a *Archiver) parentRoot(ctx context.Context) (map[string]*tree.Node, error
 	if a.opts.Parent == nil {
 		return nil, nil
 	}
-	return a.oldChildren(ctx, &tree.Node{Type: tree.Dir, Subtrees: []blob.ID{a.opts.Parent.Tree}}), nil
+	m, _ := a.oldChildren(ctx, &tree.Node{Type: tree.Dir, Subtrees: []blob.ID{a.opts.Parent.Tree}})
+	return m, nil
 }

@@ -60,8 +60,24 @@ func ParseLevel(s string) (Level, error) {
 // zstdLevels are the encoder levels of each Level.
 var zstdLevels = [numLevels]zstd.EncoderLevel{zstd.SpeedDefault, zstd.SpeedFastest, zstd.SpeedBestCompression}
 
+// windows are the zstd windows of the encoder pools, smallest first: a
+// blob is compressed by an encoder whose window is the smallest that holds
+// it whole, so an encoder's history buffer (as large as its window) is no
+// larger than the blobs it compresses. Larger blobs use the level's default
+// window (0 here: 4 MiB at level Fast, 8 MiB at the others). The output does not depend on the window while it
+// holds the whole blob: the frame is then a single segment, whose header
+// records the content size and no window (RFC 8878 §3.1.1.1.1.2), and no
+// match reaches further back than the blob's start (TestWindowSameOutput).
+var windows = [...]int{256 << 10, 4 << 20, 0}
+
+// idleEncoders bounds the encoders kept idle per level and window.
+const idleEncoders = 8
+
 var (
-	encoders [numLevels]sync.Pool
+	// encoders hold idle encoders by level and window. Unlike a sync.Pool
+	// they survive collections: a new encoder allocates its window and
+	// tables again (megabytes), and a backup collects often.
+	encoders [numLevels][len(windows)]chan *zstd.Encoder
 	decoders = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxMemory(MaxRaw), zstd.WithDecoderMaxWindow(MaxRaw))
@@ -74,15 +90,31 @@ var (
 
 func init() {
 	for l := range encoders {
-		encoders[l].New = func() any {
-			e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevels[l]),
-				zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-			if err != nil {
-				return err
-			}
-			return e
+		for w := range windows {
+			encoders[l][w] = make(chan *zstd.Encoder, idleEncoders)
 		}
 	}
+}
+
+// newEncoder returns a zstd encoder at level l with the given window, or
+// the error that prevented it. A window of 0 is the level's default.
+func newEncoder(l Level, window int) (*zstd.Encoder, error) {
+	o := []zstd.EOption{zstd.WithEncoderLevel(zstdLevels[l]), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)}
+	if window > 0 {
+		o = append(o, zstd.WithWindowSize(window))
+	}
+	return zstd.NewWriter(nil, o...)
+}
+
+// windowClass returns the index in windows of the encoders for a blob of
+// n bytes: the smallest window that holds it, or the last.
+func windowClass(n int) int {
+	for w, size := range windows[:len(windows)-1] {
+		if n <= size {
+			return w
+		}
+	}
+	return len(windows) - 1
 }
 
 // Encode appends the framed form of src to dst at level Auto.
@@ -94,13 +126,14 @@ func Encode(dst, src []byte) ([]byte, error) { return EncodeLevel(dst, src, Auto
 func EncodeLevel(dst, src []byte, l Level) ([]byte, error) {
 	n := len(dst)
 	if len(src) >= 64 && (l == Max || compressible(src, l)) {
-		e, err := getEncoder(l)
+		w := windowClass(len(src))
+		e, err := getEncoder(l, w)
 		if err != nil {
 			return nil, err
 		}
 		dst = append(dst, Zstd)
 		dst = e.EncodeAll(src, dst)
-		encoders[l].Put(e)
+		putEncoder(l, w, e)
 		if len(dst)-n-1 < len(src)-len(src)/minSavingDiv {
 			return dst, nil
 		}
@@ -122,11 +155,11 @@ func compressible(src []byte, l Level) bool {
 	if len(src) <= 2*sampleSize {
 		return !looksRandom(src)
 	}
-	e, err := getEncoder(l)
+	e, err := getEncoder(l, 0)
 	if err != nil {
 		return true
 	}
-	defer encoders[l].Put(e)
+	defer putEncoder(l, 0, e)
 	mid := len(src) / 2
 	var buf [2 * sampleSize]byte
 	out := e.EncodeAll(src[mid:mid+sampleSize], buf[:0])
@@ -160,14 +193,28 @@ func looksRandom(b []byte) bool {
 	return h >= randomBits
 }
 
-func getEncoder(l Level) (*zstd.Encoder, error) {
-	switch v := encoders[l].Get().(type) {
-	case *zstd.Encoder:
-		return v, nil
-	case error:
-		return nil, fmt.Errorf("zstd encoder: %w", v)
+// getEncoder returns an idle encoder at level l with window windows[w], or
+// a new one.
+func getEncoder(l Level, w int) (*zstd.Encoder, error) {
+	select {
+	case e := <-encoders[l][w]:
+		return e, nil
+	default:
 	}
-	return nil, errors.New("zstd encoder: unexpected pool value")
+	e, err := newEncoder(l, windows[w])
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
+	return e, nil
+}
+
+// putEncoder keeps e, taken with getEncoder(l, w), for reuse, unless
+// idleEncoders are kept already.
+func putEncoder(l Level, w int, e *zstd.Encoder) {
+	select {
+	case encoders[l][w] <- e:
+	default:
+	}
 }
 
 // ErrCorrupt is wrapped by every decoding error.

@@ -362,3 +362,43 @@ func TestParseLevel(t *testing.T) {
 		t.Error("ParseLevel accepted an unknown level")
 	}
 }
+
+// farRepeats is base64 text, not compressible by short matches, in which
+// a block recurs just inside the largest distance a blob of n bytes
+// allows, so an encoder whose window cut that distance would differ.
+func farRepeats(t testing.TB, n int) []byte {
+	b := []byte(base64.StdEncoding.EncodeToString(randomBytes(t, n)))[:n]
+	if n >= 2048 {
+		copy(b[n-1024:], b[:1024])
+	}
+	return b
+}
+
+// TestWindowSameOutput checks that compressing with the pooled encoders,
+// whose window is the smallest that holds the blob, gives the very bytes
+// zstd's default window gives, at every level and at the sizes where the
+// window class and the frame header change.
+func TestWindowSameOutput(t *testing.T) {
+	sizes := []int{64, 1024, 1025, 4096, 128 << 10, 128<<10 + 1, 256 << 10, 256<<10 + 1, 4 << 20, 4<<20 + 1}
+	for l := range numLevels {
+		ref, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevels[l]),
+			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range sizes {
+			if l == Max && n > 256<<10 && testing.Short() {
+				continue
+			}
+			src := farRepeats(t, n)
+			e, err := getEncoder(l, windowClass(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := e.EncodeAll(src, nil), ref.EncodeAll(src, nil)
+			if !bytes.Equal(got, want) {
+				t.Errorf("%v, %d bytes: window %d gives %d bytes, the default window %d", l, n, windows[windowClass(n)], len(got), len(want))
+			}
+		}
+	}
+}

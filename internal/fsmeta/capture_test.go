@@ -4,6 +4,7 @@ package fsmeta
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -278,5 +279,37 @@ func BenchmarkStat(b *testing.B) {
 		if _, err := Stat(p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStatSinceXattrs checks that StatSince takes the attributes from the
+// earlier capture only while the file's status change time and identity
+// are those of that capture: after an attribute changes, it reads them.
+func TestStatSinceXattrs(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	writeFile(t, p, []byte("data"), 0o600)
+	needXattr(t, filepath.Dir(p), "user.probe")
+	must(t, unix.Lsetxattr(p, "user.a", []byte("1"), 0))
+	old := stat(t, p)
+	old.Xattrs = []tree.Xattr{{Name: "user.kept", Value: []byte("from the earlier capture")}}
+	value := func(n *tree.Node) string { return fmt.Sprintf("%s=%s", n.Xattrs[0].Name, n.Xattrs[0].Value) }
+	n, _, err := StatSince(p, old)
+	must(t, err)
+	if got := value(n); got != "user.kept=from the earlier capture" {
+		t.Errorf("unchanged file: %s, want the earlier capture's attributes", got)
+	}
+	must(t, unix.Lsetxattr(p, "user.a", []byte("2"), 0)) // updates the status change time
+	n, _, err = StatSince(p, old)
+	must(t, err)
+	if n.CTime == old.CTime {
+		t.Skip("the status change time did not move on setxattr (coarse clock)")
+	}
+	if got := value(n); got != "user.a=2" {
+		t.Errorf("after setxattr: %s, want user.a=2", got)
+	}
+	other := stat(t, p)
+	other.Inode++
+	if n, _, _ = StatSince(p, other); value(n) != "user.a=2" {
+		t.Errorf("another inode: %s, want user.a=2", value(n))
 	}
 }

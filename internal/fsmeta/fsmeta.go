@@ -106,3 +106,13 @@ func Stat(path string) (*tree.Node, error) {
 func StatWarn(path string) (*tree.Node, []error, error) {
 	return capture(path)
 }
+
+// StatSince is StatWarn for a file that an earlier backup captured as old
+// (nil if none). When old has the same type, inode, device, size,
+// modification and status change times as the file now, its extended
+// attributes are taken from old instead of being read again: changing an
+// attribute updates the status change time. What StatWarn would warn of is
+// then not reported again. On Windows it is StatWarn.
+func StatSince(path string, old *tree.Node) (*tree.Node, []error, error) {
+	return captureSince(path, old)
+}

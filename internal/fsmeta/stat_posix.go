@@ -55,7 +55,11 @@ type rawStat struct {
 // capture is Stat with its warnings. It costs one lstat and one
 // llistxattr, plus one lgetxattr per attribute (two on FreeBSD) and one
 // readlink per symbolic link.
-func capture(path string) (*tree.Node, []error, error) {
+func capture(path string) (*tree.Node, []error, error) { return captureSince(path, nil) }
+
+// captureSince is capture, without reading the attributes when old, an
+// earlier capture, holds them still (StatSince).
+func captureSince(path string, old *tree.Node) (*tree.Node, []error, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return nil, nil, fmt.Errorf("fsmeta: lstat %q: %w", path, err)
@@ -87,7 +91,9 @@ func capture(path string) (*tree.Node, []error, error) {
 		err = fmt.Errorf("%w (mode %#o)", errUnknownType, rs.mode)
 	}
 	var warnings []error
-	if err == nil {
+	if err == nil && Unchanged(old, n) {
+		n.Xattrs = old.Xattrs // with the platform's metadata, which has not changed either
+	} else if err == nil {
 		n.Xattrs, warnings, err = readXattrs(path)
 		n.Xattrs = withMeta(n.Xattrs, rs.meta)
 	}

@@ -34,6 +34,10 @@ type fileBasicInfo struct {
 // sdInfo is what a backup records of a security descriptor, and restore sets.
 const sdInfo = windows.OWNER_SECURITY_INFORMATION | windows.GROUP_SECURITY_INFORMATION | windows.DACL_SECURITY_INFORMATION
 
+// captureSince is capture: the attributes and security descriptor are read
+// every time.
+func captureSince(path string, _ *tree.Node) (*tree.Node, []error, error) { return capture(path) }
+
 // capture is Stat with its warnings on Windows: os.Lstat gives the type,
 // size and modification time; a handle opened without following a
 // reparse point gives the file index, volume serial number, link count,

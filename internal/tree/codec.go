@@ -61,6 +61,14 @@ func (t *Tree) Encode() ([]byte, error) {
 // callers can split large directories across several tree blobs.
 func (n *Node) EncodedSize() int { return len(n.append(nil)) }
 
+// SameEncoding reports whether a and b add the same bytes to a tree's
+// encoding: whether a tree holding one would be stored as the same blob
+// as the tree holding the other in its place.
+func SameEncoding(a, b *Node) bool {
+	var sa, sb [512]byte
+	return bytes.Equal(a.append(sa[:0]), b.append(sb[:0]))
+}
+
 func (t *Tree) check() error {
 	for i, n := range t.Nodes {
 		if err := n.Validate(); err != nil {

@@ -339,3 +339,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestSameEncoding checks that SameEncoding tells apart nodes that differ
+// in any field a tree stores, and not copies.
+func TestSameEncoding(t *testing.T) {
+	base := func() *Node {
+		return &Node{Name: []byte("f"), Type: File, Mode: 0o644, UID: 1, GID: 2, User: "u", Group: "g",
+			MTime: 3, CTime: 4, Size: 5, Inode: 6, Device: 7, Links: 1,
+			Xattrs:  []Xattr{{Name: "user.a", Value: []byte("1")}},
+			Content: []Extent{{ID: blob.ID{1}, Length: 5}}}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(n *Node)
+		same   bool
+	}{
+		{"copy", func(*Node) {}, true},
+		{"name", func(n *Node) { n.Name = []byte("g") }, false},
+		{"mode", func(n *Node) { n.Mode = 0o600 }, false},
+		{"ctime", func(n *Node) { n.CTime++ }, false},
+		{"xattr value", func(n *Node) { n.Xattrs = []Xattr{{Name: "user.a", Value: []byte("2")}} }, false},
+		{"content", func(n *Node) { n.Content = []Extent{{ID: blob.ID{2}, Length: 5}} }, false},
+		{"subtrees", func(n *Node) { n.Type, n.Size, n.Content, n.Subtrees = Dir, 0, nil, []blob.ID{{3}} }, false},
+	} {
+		n := base()
+		tc.change(n)
+		if got := SameEncoding(base(), n); got != tc.same {
+			t.Errorf("%s: SameEncoding = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}
