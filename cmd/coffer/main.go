@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/buildinfo"
+	"github.com/coffer-backup/coffer/internal/memtune"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/webui"
 )
@@ -46,20 +47,20 @@ func main() {
 // tuneGC trades a little CPU for a lower peak memory: backups keep large
 // buffers alive, and Go's default lets the heap reach twice the live data.
 // The soft memory limit makes the collector run more often only as the heap
-// nears it: a first backup's heap (pack, chunk and zstd buffers) peaks near
-// it, and the runtime caps the extra collection at half the CPU if the live
-// data outgrows it. GOGC and GOMEMLIMIT, when set, take precedence.
+// nears it, and memtune raises it whenever the live data (a large
+// repository's index) comes near it, so the collector never runs without
+// pause. GOGC and GOMEMLIMIT, when set, take precedence.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
+		memtune.Start(memoryLimit)
 	}
 }
 
-// memoryLimit is the soft limit tuneGC sets: with the process's other
-// memory, a first backup's peak resident memory stays under 150 MiB
+// memoryLimit is the soft limit tuneGC starts from: with the process's
+// other memory, a first backup's peak resident memory stays under 150 MiB
 // (issue 10's target; bench/README.md).
 const memoryLimit = 125 << 20
 
