@@ -137,7 +137,11 @@ func TestMigrate(t *testing.T) {
 	cfg.Progress = nil
 	r, err := migrate.Run(ctx, cfg)
 	must(t, err)
-	if r.Copied != allObjects-first.Copied || !r.Imported || r.Checkpoint != 5 || r.LogSize != 5 || r.ReadObjects != 2*packsPerAccount {
+	// An upload that finished as the first run was cancelled is on the
+	// target without being in that run's count, so the completing run may
+	// copy fewer than the rest; the third run below checks that nothing is
+	// missing.
+	if r.Copied == 0 || r.Copied > allObjects-first.Copied || !r.Imported || r.Checkpoint != 5 || r.LogSize != 5 || r.ReadObjects != 2*packsPerAccount {
 		t.Errorf("completing run: %+v", r)
 	}
 	r, err = migrate.Run(ctx, cfg)
