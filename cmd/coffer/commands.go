@@ -114,7 +114,7 @@ func backupFlags(fs *flag.FlagSet, o *opts) {
 	fs.StringVar(&o.parent, "parent", "", "snapshot to compare with to skip unchanged files (default: the latest of the same host and paths)")
 	fs.BoolVar(&o.force, "force", false, "read every file, even those unchanged since the parent snapshot")
 	verboseFlags(fs, o, "name each regular file on stderr as it is stored: new or changed (read), or unchanged (taken from the parent unread)")
-	fs.StringVar(&o.compression, "compression", "auto", "how hard to compress new data: auto, fast (less CPU) or max (smaller store, more CPU)")
+	fs.StringVar(&o.compression, "compression", "auto", "how hard to compress new data: auto, fast (no compression) or max (smaller store, more CPU)")
 }
 
 func restoreFlags(fs *flag.FlagSet, o *opts) {

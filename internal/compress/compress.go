@@ -30,15 +30,15 @@ const (
 // storing a blob raw is cheaper to read back.
 const minSavingDiv = 32 // keep zstd only if it saves more than 1/32
 
-// Level chooses how hard Encode tries to shrink a blob (docs/format.md
-// §3.2). Readers read any zstd frame, so the level is the writer's choice
-// alone and never affects a blob's ID.
+// Level chooses how hard EncodeLevel tries to shrink a blob (docs/format.md
+// §3.2). Readers read any zstd frame and raw frames alike, so the level is
+// the writer's choice alone and never affects a blob's ID.
 type Level int
 
 // The levels, as backup --compression names them.
 const (
-	Auto Level = iota // zstd's default level; blobs that look random are stored raw
-	Fast              // zstd's fastest level; blobs that look random are stored raw
+	Auto Level = iota // zstd's fastest level; blobs whose samples look random are stored raw
+	Fast              // no compression: every blob is stored raw
 	Max               // zstd's best level; every blob of 64 bytes or more is tried
 	numLevels
 )
@@ -57,14 +57,14 @@ func ParseLevel(s string) (Level, error) {
 	return Auto, fmt.Errorf("unknown compression %q: want auto, fast or max", s)
 }
 
-// zstdLevels are the encoder levels of each Level.
-var zstdLevels = [numLevels]zstd.EncoderLevel{zstd.SpeedDefault, zstd.SpeedFastest, zstd.SpeedBestCompression}
+// zstdLevels are the encoder levels of each Level that compresses.
+var zstdLevels = [numLevels]zstd.EncoderLevel{Auto: zstd.SpeedFastest, Max: zstd.SpeedBestCompression}
 
 // windows are the zstd windows of the encoder pools, smallest first: a
 // blob is compressed by an encoder whose window is the smallest that holds
 // it whole, so an encoder's history buffer (as large as its window) is no
 // larger than the blobs it compresses. Larger blobs use the level's default
-// window (0 here: 4 MiB at level Fast, 8 MiB at the others). The output does not depend on the window while it
+// window (0 here: 4 MiB at level Auto, 8 MiB at Max). The output does not depend on the window while it
 // holds the whole blob: the frame is then a single segment, whose header
 // records the content size and no window (RFC 8878 §3.1.1.1.1.2), and no
 // match reaches further back than the blob's start (TestWindowSameOutput).
@@ -121,11 +121,11 @@ func windowClass(n int) int {
 func Encode(dst, src []byte) ([]byte, error) { return EncodeLevel(dst, src, Auto) }
 
 // EncodeLevel appends the framed form of src to dst: the marker Zstd and
-// the bytes compressed at level l if that saves space, otherwise the
-// marker Raw and src.
+// the bytes compressed at level l if l compresses, src looks compressible
+// at l and that saves space, otherwise the marker Raw and src.
 func EncodeLevel(dst, src []byte, l Level) ([]byte, error) {
 	n := len(dst)
-	if len(src) >= 64 && (l == Max || compressible(src, l)) {
+	if l != Fast && len(src) >= 64 && (l == Max || compressible(src)) {
 		w := windowClass(len(src))
 		e, err := getEncoder(l, w)
 		if err != nil {
@@ -143,27 +143,26 @@ func EncodeLevel(dst, src []byte, l Level) ([]byte, error) {
 	return append(dst, src...), nil
 }
 
-// sampleSize is the length of the sample compressible looks at.
+// sampleSize is the length of each sample compressible looks at.
 const sampleSize = 4096
 
-// compressible estimates cheaply, from a sample, whether zstd can shrink
-// src: data that is already compressed or encrypted is not worth the
-// attempt. A blob of at most 2·sampleSize bytes is judged by the entropy
-// of its bytes; a longer one by compressing sampleSize bytes of its middle
-// at level l.
-func compressible(src []byte, l Level) bool {
+// compressible estimates cheaply whether zstd can shrink src: data that is
+// already compressed or encrypted is not worth the attempt. A blob of at
+// most 2·sampleSize bytes is judged by the entropy of all its bytes; a
+// longer one by three samples of sampleSize bytes, at its start, middle
+// and end, and is taken for random only if all three look random
+// (docs/format.md §3.2). Counting bytes costs a fraction of compressing
+// them, so random data costs little more than the count.
+func compressible(src []byte) bool {
 	if len(src) <= 2*sampleSize {
 		return !looksRandom(src)
 	}
-	e, err := getEncoder(l, 0)
-	if err != nil {
-		return true
+	for _, off := range [...]int{0, (len(src) - sampleSize) / 2, len(src) - sampleSize} {
+		if !looksRandom(src[off : off+sampleSize]) {
+			return true
+		}
 	}
-	defer putEncoder(l, 0, e)
-	mid := len(src) / 2
-	var buf [2 * sampleSize]byte
-	out := e.EncodeAll(src[mid:mid+sampleSize], buf[:0])
-	return len(out) < sampleSize-sampleSize/16
+	return false
 }
 
 // randomBits is the entropy, in bits per byte, from which a blob is taken
@@ -174,24 +173,52 @@ const randomBits = 7.5
 // looksRandom reports whether the bytes of b, at most 2·sampleSize of
 // them, have an entropy of randomBits per byte or more, by their
 // frequencies with the Miller–Madow correction of the bias that makes a
-// short sample of random bytes look less random than it is.
+// short sample of random bytes look less random than it is. With counts
+// k_b over n bytes, −Σ p_b·log2 p_b = log2 n − (Σ k_b·log2 k_b)/n, whose
+// terms come from a table.
 func looksRandom(b []byte) bool {
-	var counts [256]int
-	for _, c := range b {
-		counts[c]++
-	}
+	counts := countBytes(b)
 	n := float64(len(b))
-	h, seen := 0.0, 0
+	klogk := klogkTable()
+	sum, seen := 0.0, 0
 	for _, k := range counts {
 		if k > 0 {
-			p := float64(k) / n
-			h -= p * math.Log2(p)
+			sum += klogk[k]
 			seen++
 		}
 	}
-	h += float64(seen-1) / (2 * n * math.Ln2)
+	h := math.Log2(n) - sum/n + float64(seen-1)/(2*n*math.Ln2)
 	return h >= randomBits
 }
+
+// countBytes counts each byte value of b in four interleaved tables, so
+// that runs of one value do not serialize the increments.
+func countBytes(b []byte) [256]int {
+	var c [4][256]int
+	i := 0
+	for ; i+4 <= len(b); i += 4 {
+		c[0][b[i]]++
+		c[1][b[i+1]]++
+		c[2][b[i+2]]++
+		c[3][b[i+3]]++
+	}
+	for ; i < len(b); i++ {
+		c[0][b[i]]++
+	}
+	for v := range c[0] {
+		c[0][v] += c[1][v] + c[2][v] + c[3][v]
+	}
+	return c[0]
+}
+
+// klogkTable holds k·log2 k for every count k a sample can have.
+var klogkTable = sync.OnceValue(func() *[2*sampleSize + 1]float64 {
+	var t [2*sampleSize + 1]float64
+	for k := 1; k < len(t); k++ {
+		t[k] = float64(k) * math.Log2(float64(k))
+	}
+	return &t
+})
 
 // getEncoder returns an idle encoder at level l with window windows[w], or
 // a new one.

@@ -49,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 		{"zeros", make([]byte, 4<<20), Zstd},
 		{"random small", randomBytes(t, 5000), Raw},
 		{"random large", randomBytes(t, 1<<20), Raw},
-		{"text then random", half, Raw}, // the middle sample is random
+		{"text then random", half, Zstd}, // the start sample is text
 		{"random then text", append(randomBytes(t, 20000), text(20000)...), Zstd},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -283,9 +283,9 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// TestLevels: every level frames what it can shrink as zstd and the rest
-// raw, and Decode restores each; max shrinks text at least as well as the
-// others.
+// TestLevels: auto and max frame what they can shrink as zstd and the
+// rest raw, fast frames everything raw, and Decode restores each; max
+// shrinks text at least as well as auto.
 func TestLevels(t *testing.T) {
 	inputs := map[string][]byte{
 		"small text":   text(3000),
@@ -301,7 +301,7 @@ func TestLevels(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantMarker := Zstd
-			if bytes.Contains([]byte(name), []byte("random")) {
+			if l == Fast || bytes.Contains([]byte(name), []byte("random")) {
 				wantMarker = Raw
 			}
 			if framed[0] != wantMarker {
@@ -317,8 +317,8 @@ func TestLevels(t *testing.T) {
 		}
 	}
 	for name, s := range sizes {
-		if s[Max] > s[Auto] || s[Max] > s[Fast] {
-			t.Errorf("%s: max (%d bytes) larger than auto (%d) or fast (%d)", name, s[Max], s[Auto], s[Fast])
+		if s[Max] > s[Auto] || s[Auto] > s[Fast] {
+			t.Errorf("%s: max (%d bytes), auto (%d), fast (%d) not in order", name, s[Max], s[Auto], s[Fast])
 		}
 	}
 }
@@ -341,6 +341,36 @@ func TestLooksRandom(t *testing.T) {
 			if got := looksRandom(c.in); got != c.want {
 				t.Errorf("%s of %d bytes: looksRandom = %v, want %v", c.name, n, got, c.want)
 			}
+		}
+	}
+}
+
+// TestCompressible: a blob longer than two samples is taken for random
+// only if its start, middle and end all look random, so compressible
+// content anywhere a sample falls is tried.
+func TestCompressible(t *testing.T) {
+	const n = 1 << 20
+	with := func(off int) []byte {
+		b := randomBytes(t, n)
+		copy(b[off:], text(sampleSize))
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		in   []byte
+		want bool
+	}{
+		{"random", randomBytes(t, n), false},
+		{"text", text(n), true},
+		{"random with text at its start", with(0), true},
+		{"random with text in its middle", with((n - sampleSize) / 2), true},
+		{"random with text at its end", with(n - sampleSize), true},
+		{"random with text between the samples", with(n / 4), false},
+		{"small random", randomBytes(t, 2*sampleSize), false},
+		{"small text", text(2 * sampleSize), true},
+	} {
+		if got := compressible(c.in); got != c.want {
+			t.Errorf("%s: compressible = %v, want %v", c.name, got, c.want)
 		}
 	}
 }
@@ -380,7 +410,7 @@ func farRepeats(t testing.TB, n int) []byte {
 // window class and the frame header change.
 func TestWindowSameOutput(t *testing.T) {
 	sizes := []int{64, 1024, 1025, 4096, 128 << 10, 128<<10 + 1, 256 << 10, 256<<10 + 1, 4 << 20, 4<<20 + 1}
-	for l := range numLevels {
+	for _, l := range []Level{Auto, Max} {
 		ref, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevels[l]),
 			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 		if err != nil {
