@@ -50,6 +50,21 @@ func (b *Builder) Add(t blob.Type, id blob.ID, envelope []byte, rawLen uint32) {
 // finishes the pack once Size reaches TargetSize.
 func (b *Builder) Size() int { return len(b.buf) }
 
+// Room returns how many more envelope bytes one more blob may have without
+// the finished pack growing: the padding Finish would add now, less the
+// blob's header entry (docs/format.md §6.1, §6.3). It is negative when not
+// even an empty envelope fits.
+func (b *Builder) Room() int {
+	u := b.unpadded()
+	return int(Padme(u)-u) - entrySize
+}
+
+// unpadded returns the length of the pack Finish would write now, before
+// its padding (docs/format.md §6.3: U).
+func (b *Builder) unpadded() uint64 {
+	return uint64(len(b.buf)) + crypt.Overhead + prefixSize + uint64(len(b.entries))*entrySize + trailerSize
+}
+
 // Count returns the number of blobs added so far.
 func (b *Builder) Count() int { return len(b.entries) }
 
@@ -90,7 +105,7 @@ func (b *Builder) FinishParts(s *crypt.Sealer) (parts [][]byte, entries []Entry,
 	if n > MaxBlobs {
 		return nil, nil, fmt.Errorf("finishing a pack: %d blobs, at most %d allowed", n, MaxBlobs)
 	}
-	unpadded := uint64(len(b.buf)) + crypt.Overhead + prefixSize + uint64(n)*entrySize + trailerSize
+	unpadded := b.unpadded()
 	size := Padme(unpadded)
 	if size > MaxSize {
 		return nil, nil, fmt.Errorf("finishing a pack: %d bytes exceed the %d-byte limit", size, MaxSize)

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -22,12 +23,14 @@ const (
 // packer groups sealed blobs into packs, uploads full packs in the
 // background, and records uploaded packs in index objects. Tree blobs go to
 // tree packs of their own, data blobs to data packs (docs/format.md §6.1).
-// Its memory is bounded: one pack of each kind being filled, and at most
-// maxUploads packs being uploaded, in buffers that are recycled.
+// Its memory is bounded: one pack of each kind being filled, the small
+// blobs set aside to fill packs' padding (holdRoom), and at most maxUploads
+// packs being uploaded, in buffers that are recycled.
 type packer struct {
-	r   *Repo
-	mu  sync.Mutex
-	cur [2]*pack.Builder // by packKind
+	r    *Repo
+	mu   sync.Mutex
+	cur  [2]*pack.Builder // by packKind
+	held [2]heldBlobs     // by packKind
 
 	sem      chan struct{}
 	wg       sync.WaitGroup
@@ -69,9 +72,10 @@ func (p *packer) firstErr() error {
 	return p.err
 }
 
-// add appends a sealed blob to the current pack and starts the pack's upload
-// once it is full. It blocks while maxUploads packs are being uploaded, so
-// at most 2+maxUploads packs are ever in memory.
+// add appends a sealed blob to the current pack, or sets a small one aside,
+// and starts the pack's upload once it is full. It blocks while maxUploads
+// packs are being uploaded, so at most 2+maxUploads packs are ever in
+// memory.
 func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, rawLen uint32) error {
 	if err := p.firstErr(); err != nil {
 		return err
@@ -79,16 +83,84 @@ func (p *packer) add(ctx context.Context, t blob.Type, id blob.ID, env []byte, r
 	k := packKind(t)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.held[k].hold(t, id, env, rawLen, pack.Target(t)) {
+		return nil
+	}
+	b := p.builder(k)
+	b.Add(t, id, env, rawLen)
+	if b.Size() < pack.Target(t) {
+		return nil
+	}
+	p.held[k].fill(b)
+	p.cur[k] = nil
+	return p.upload(ctx, b, k)
+}
+
+// builder returns the pack of kind k being filled, starting one if none is.
+func (p *packer) builder(k int) *pack.Builder {
 	if p.cur[k] == nil {
 		p.cur[k] = p.newBuilder(k, builderRoom[k])
 	}
-	p.cur[k].Add(t, id, env, rawLen)
-	if p.cur[k].Size() < pack.Target(t) {
-		return nil
+	return p.cur[k]
+}
+
+// heldBlobs are small sealed blobs set aside to fill the padding of the
+// next full pack of their kind (docs/format.md §6.1): a pack is padded to
+// its Padmé length (§6.3), up to 3% of it, and blobs that fit in that
+// padding make the store smaller at no cost to what it learns.
+type heldBlobs struct {
+	blobs []heldBlob
+	bytes int
+}
+
+type heldBlob struct {
+	t      blob.Type
+	id     blob.ID
+	env    []byte
+	rawLen uint32
+}
+
+// The sizes of what is held, as fractions of the kind's target size: a
+// blob of at most target/holdBlobDiv bytes is held while the held blobs
+// total at most target/holdRoomDiv bytes (64 KiB and 1 MiB for data packs).
+const (
+	holdRoomDiv = 16
+	holdBlobDiv = 256
+)
+
+// hold sets a copy of the blob aside and reports whether it did: only a
+// blob small enough, while there is room.
+func (h *heldBlobs) hold(t blob.Type, id blob.ID, env []byte, rawLen uint32, target int) bool {
+	if len(env) > target/holdBlobDiv || h.bytes+len(env) > target/holdRoomDiv {
+		return false
 	}
-	full := p.cur[k]
-	p.cur[k] = nil
-	return p.upload(ctx, full, k)
+	h.blobs = append(h.blobs, heldBlob{t, id, bytes.Clone(env), rawLen})
+	h.bytes += len(env)
+	return true
+}
+
+// fill moves into b every held blob that fits in its padding, so b's
+// finished size does not change.
+func (h *heldBlobs) fill(b *pack.Builder) {
+	kept := h.blobs[:0]
+	for _, x := range h.blobs {
+		if len(x.env) <= b.Room() {
+			b.Add(x.t, x.id, x.env, x.rawLen)
+			h.bytes -= len(x.env)
+			continue
+		}
+		kept = append(kept, x)
+	}
+	clear(h.blobs[len(kept):])
+	h.blobs = kept
+}
+
+// drain moves every held blob into b.
+func (h *heldBlobs) drain(b *pack.Builder) {
+	for _, x := range h.blobs {
+		b.Add(x.t, x.id, x.env, x.rawLen)
+	}
+	*h = heldBlobs{}
 }
 
 // builderRoom is, by packKind, the room a new builder starts with: for a
@@ -136,11 +208,16 @@ func (p *packer) newBuilder(k, capacity int) *pack.Builder {
 	}
 }
 
-// uploadPartial starts the upload of the packs being filled.
+// uploadPartial starts the upload of the packs being filled, with the
+// blobs held for them.
 func (p *packer) uploadPartial(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, b := range p.cur {
+	for k := range p.cur {
+		if len(p.held[k].blobs) > 0 {
+			p.held[k].drain(p.builder(k))
+		}
+		b := p.cur[k]
 		p.cur[k] = nil
 		if b == nil || b.Count() == 0 {
 			continue
