@@ -30,6 +30,7 @@ type Options struct {
 	Username string
 	Parent   *snapshot.Stored // files unchanged since this snapshot are not read
 	Workers  int              // file readers; default a few per CPU
+	Walkers  int              // directory listers besides the caller; default one per CPU
 	Version  string           // program version recorded in the snapshot
 	// Verbose, if set, is told of each regular file Run stores, by its
 	// absolute path: FileNew or FileChanged once it was read, FileUnmodified
@@ -86,6 +87,9 @@ type Archiver struct {
 	wg     sync.WaitGroup
 	cancel context.CancelCauseFunc
 
+	walkers chan struct{}  // a token per directory walker running besides the caller
+	walking sync.WaitGroup // those walkers
+
 	warnMu   sync.Mutex
 	warnings []error
 }
@@ -95,7 +99,10 @@ func New(r *repo.Repo, opts Options) *Archiver {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0) + 1
 	}
-	return &Archiver{r: r, opts: opts}
+	if opts.Walkers <= 0 {
+		opts.Walkers = runtime.GOMAXPROCS(0)
+	}
+	return &Archiver{r: r, opts: opts, walkers: make(chan struct{}, opts.Walkers)}
 }
 
 func (a *Archiver) warn(err error) {
@@ -195,6 +202,7 @@ func (a *Archiver) walkRoots(ctx context.Context, paths []string) (blob.ID, erro
 	for i, p := range paths {
 		n, skipped, err := fsmeta.StatWarn(p)
 		if err != nil {
+			a.walking.Wait()
 			close(a.jobs)
 			a.wg.Wait()
 			return blob.ID{}, fmt.Errorf("%s: %w", p, err)
@@ -206,6 +214,7 @@ func (a *Archiver) walkRoots(ctx context.Context, paths []string) (blob.ID, erro
 		a.visit(ctx, top, i, nil, p, n, parent[string(n.Name)])
 	}
 	a.childDone(ctx, top, -1, nil)
+	a.walking.Wait()
 	close(a.jobs)
 	a.wg.Wait()
 	var nodes []*tree.Node
@@ -244,7 +253,7 @@ func compact(nodes []*tree.Node) []*tree.Node {
 func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, sc *scope, path string, n *tree.Node, old *tree.Node) {
 	switch n.Type {
 	case tree.Dir:
-		a.walkDir(ctx, d, slot, sc, path, n, old)
+		a.walkDirAsync(ctx, d, slot, sc, path, n, old)
 	case tree.File:
 		if old != nil && a.reusable(old, n) {
 			n.Content = old.Content
@@ -262,6 +271,26 @@ func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, sc *scope, 
 	default:
 		a.childDone(ctx, d, slot, n)
 	}
+}
+
+// walkDirAsync walks a directory on a walker of its own if one is free,
+// otherwise here. A directory's entries complete in any order (dirState),
+// so walking directories in parallel changes no tree, only the order in
+// which files are read: listing and stating entries, a backup's work when
+// little has changed, then uses every CPU.
+func (a *Archiver) walkDirAsync(ctx context.Context, d *dirState, slot int, sc *scope, path string, n, old *tree.Node) {
+	select {
+	case a.walkers <- struct{}{}:
+	default:
+		a.walkDir(ctx, d, slot, sc, path, n, old)
+		return
+	}
+	a.walking.Add(1)
+	go func() {
+		defer a.walking.Done()
+		defer func() { <-a.walkers }()
+		a.walkDir(ctx, d, slot, sc, path, n, old)
+	}()
 }
 
 // reusable reports whether a file's content may be taken from the parent
