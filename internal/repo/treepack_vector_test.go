@@ -16,6 +16,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/crypt"
 	"github.com/coffer-backup/coffer/internal/index"
 	"github.com/coffer-backup/coffer/internal/pack"
+	"github.com/coffer-backup/coffer/internal/pycheck"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/local"
 	"github.com/coffer-backup/coffer/internal/tree"
@@ -402,4 +403,10 @@ func checkVectorSnapshot(t *testing.T, r *Repo, v treePackVector) {
 			}
 		}
 	}
+}
+
+// TestTreePackVectorPython runs the independent reader of the vector,
+// written from docs/format.md alone (testdata/check_treepack.py).
+func TestTreePackVectorPython(t *testing.T) {
+	pycheck.Run(t, ".", "testdata/check_treepack.py")
 }
