@@ -11,7 +11,7 @@ VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(GOBIN)/versitygw
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3 shells cross chromium webwasm
+.PHONY: build demo test lint fmt-check vet unit bench omniwitness versitygw postgres fuse3 shells cross chromium webwasm pycheck
 
 build:
 	$(GO) build -buildvcs=auto -o bin/coffer ./cmd/coffer
@@ -119,6 +119,19 @@ chromium:
 		fi; \
 	fi
 
+# python3 with its cryptography package, and zstd, run the independent
+# Python readers of the format's test vectors (internal/pycheck); installed
+# like fuse3, else those tests skip (and fail under CI=true).
+pycheck:
+	@if ! command -v zstd >/dev/null 2>&1 || ! python3 -c 'import cryptography' >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing python3-cryptography zstd"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-cryptography zstd >/dev/null; \
+		else \
+			echo "python3 with cryptography, or zstd, is missing: install python3-cryptography and zstd for the vector readers"; \
+		fi; \
+	fi
+
 # The web app's WebAssembly and Worker script, which the binary embeds, are
 # committed; rebuild them after changing what they build from (the
 # packages internal/webui/wasm imports). internal/webui's
@@ -126,7 +139,7 @@ chromium:
 webwasm:
 	./scripts/webwasm.sh
 
-unit: omniwitness versitygw postgres fuse3 shells chromium
+unit: omniwitness versitygw postgres fuse3 shells chromium pycheck
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench:

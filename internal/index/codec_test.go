@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/pycheck"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -415,6 +416,12 @@ func TestSplit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSignedGoldenPython runs the independent check of testdata/v2.index,
+// written from docs/format.md §7.1–§7.2 alone (testdata/check_v2.py).
+func TestSignedGoldenPython(t *testing.T) {
+	pycheck.Run(t, "testdata", "check_v2.py")
 }
 
 // TestSignedGolden: testdata/v2.index is the fixture signed (§7.2) by the

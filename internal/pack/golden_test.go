@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/compress"
 	"github.com/coffer-backup/coffer/internal/crypt"
+	"github.com/coffer-backup/coffer/internal/pycheck"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/v1.pack and testdata/v1.json")
@@ -166,4 +167,10 @@ func (k keys) openFramed(p []byte, entries []Entry, framed map[blob.Handle][]byt
 		}
 	}
 	return nil
+}
+
+// TestGoldenPython runs the independent reader of testdata/v1.pack,
+// written from docs/format.md alone (testdata/check_v1.py).
+func TestGoldenPython(t *testing.T) {
+	pycheck.Run(t, ".", "testdata/check_v1.py")
 }

@@ -116,7 +116,8 @@ func (r *Repo) loadFromTreePack(ctx context.Context, t blob.Type, id blob.ID, lo
 }
 
 // readTreePack reads a tree pack whole, asking a cache in front of the
-// store to keep it, and checks that its bytes hash to its name.
+// store to keep it (docs/format.md §12), and checks that its bytes hash
+// to its name (§6.7).
 func (r *Repo) readTreePack(ctx context.Context, id blob.ID) ([]byte, error) {
 	b, err := store.ReadAll(store.Keep(ctx), r.st, store.Packs, id.String(), pack.TreeReadSize)
 	if err != nil {

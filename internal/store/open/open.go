@@ -103,7 +103,9 @@ func IsS3(location string) bool { return s3.IsLocation(location) }
 
 // Canonical returns the form of location to remember it by: an absolute
 // path for a directory, s3://BUCKET/PREFIX for S3, the normalised URL
-// (with its pin) for a server.
+// (with its pin) for a server. For a server or S3 store it is also the
+// string whose SHA-256 names the store's local cache (docs/format.md §12,
+// which gives it byte for byte).
 func Canonical(location string) (string, error) {
 	switch {
 	case IsRemote(location):

@@ -149,8 +149,9 @@ func loopbackOnly(network, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// Canonical returns location normalised: lower-case scheme and host, no
-// trailing slash, and the pin, if any, in lower-case hex.
+// Canonical returns location normalised: lower-case scheme and host (the
+// port kept as written), the escaped path without trailing slashes, and
+// the pin, if any, as "#sha256=" and lower-case hex (docs/format.md §12).
 func Canonical(location string) (string, error) {
 	ep, err := parseLocation(location)
 	if err != nil {

@@ -74,7 +74,8 @@ func checkPrefix(prefix string) error {
 	return nil
 }
 
-// String returns the canonical form of l: s3://BUCKET or s3://BUCKET/PREFIX.
+// String returns the canonical form of l: s3://BUCKET or s3://BUCKET/PREFIX
+// (docs/format.md §12).
 func (l Location) String() string {
 	if l.Prefix == "" {
 		return Scheme + l.Bucket
