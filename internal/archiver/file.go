@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/chunker"
@@ -12,6 +11,15 @@ import (
 	"github.com/coffer-backup/coffer/internal/termsafe"
 	"github.com/coffer-backup/coffer/internal/tree"
 )
+
+// sourceFile is a file open for reading: an os.File, or on Unix a
+// rawFile.
+type sourceFile interface {
+	io.ReaderAt
+	io.Closer
+	Fd() uintptr
+	Name() string
+}
 
 type fileJob struct {
 	path    string
@@ -77,7 +85,7 @@ func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob)
 // dataRanges returns the data ranges of the first size bytes of f: for a
 // dense file (openedFile.dense), all of them, without asking the file
 // system; otherwise fsmeta.DataRanges.
-func dataRanges(f *os.File, size int64, dense bool) ([]fsmeta.Range, error) {
+func dataRanges(f sourceFile, size int64, dense bool) ([]fsmeta.Range, error) {
 	switch {
 	case !dense:
 		return fsmeta.DataRanges(f, size)
@@ -90,7 +98,7 @@ func dataRanges(f *os.File, size int64, dense bool) ([]fsmeta.Range, error) {
 
 // saveRanges stores the data ranges of a file of the given size, with the
 // holes between them as hole extents. It stops early if the file shrinks.
-func (a *Archiver) saveRanges(ctx context.Context, ch *chunker.Chunker, f *os.File, ranges []fsmeta.Range, size int64, path string) ([]tree.Extent, *chunker.Chunker, error) {
+func (a *Archiver) saveRanges(ctx context.Context, ch *chunker.Chunker, f sourceFile, ranges []fsmeta.Range, size int64, path string) ([]tree.Extent, *chunker.Chunker, error) {
 	var (
 		content []tree.Extent
 		pos     int64
@@ -160,7 +168,7 @@ func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content 
 // blocking on a fifo or updating its access time, and checks that it is
 // still the regular file that was listed. It also reports whether the file
 // is dense (openedFile.dense).
-func openRegular(path string, n *tree.Node) (*os.File, bool, error) {
+func openRegular(path string, n *tree.Node) (sourceFile, bool, error) {
 	f, err := openFile(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", termsafe.Name(path), err)

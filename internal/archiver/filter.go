@@ -233,7 +233,7 @@ func readSmall(path string, max int) ([]byte, error) {
 	if !of.regular {
 		return nil, errNotRegular
 	}
-	return io.ReadAll(io.LimitReader(f, int64(max)))
+	return io.ReadAll(io.NewSectionReader(f, 0, int64(max)))
 }
 
 // patternTexts returns the texts of the patterns, as given, for the

@@ -4,6 +4,7 @@ package archiver
 
 import (
 	"errors"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -12,7 +13,7 @@ import (
 // openFile opens path for reading without following a symbolic link
 // (errSymlink), blocking on a fifo or, on Linux where the process may,
 // updating its access time.
-func openFile(path string) (*os.File, error) {
+func openFile(path string) (sourceFile, error) {
 	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
 	fd, err := unix.Open(path, flags|oNoAtime, 0)
 	if err == unix.EPERM && oNoAtime != 0 {
@@ -25,8 +26,39 @@ func openFile(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return &rawFile{fd: fd, name: path}, nil
 }
+
+// rawFile is a file read by its descriptor alone. Unlike an os.File it
+// costs no fcntl and no attempt to register with the poller when opened
+// (two system calls per file, a quarter of a first backup's per-file
+// calls); regular files never wait in the poller anyway.
+type rawFile struct {
+	fd   int
+	name string
+}
+
+// ReadAt reads len(p) bytes at off, or fewer and io.EOF at the end.
+func (f *rawFile) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := unix.Pread(f.fd, p[n:], off+int64(n))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return n, &os.PathError{Op: "read", Path: f.name, Err: err}
+		case k == 0:
+			return n, io.EOF
+		}
+		n += k
+	}
+	return n, nil
+}
+
+func (f *rawFile) Close() error { return unix.Close(f.fd) }
+func (f *rawFile) Fd() uintptr  { return uintptr(f.fd) }
+func (f *rawFile) Name() string { return f.name }
 
 // openedFile is what a backup checks of a file it opened.
 type openedFile struct {
@@ -39,7 +71,7 @@ type openedFile struct {
 }
 
 // statOpened returns the identity, type and allocation of f.
-func statOpened(f *os.File) (openedFile, error) {
+func statOpened(f sourceFile) (openedFile, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return openedFile{}, err

@@ -10,7 +10,7 @@ import (
 
 // openFile opens path for reading without following a reparse point
 // (errSymlink if it is one).
-func openFile(path string) (*os.File, error) {
+func openFile(path string) (sourceFile, error) {
 	p, err := windows.UTF16PtrFromString(path)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,8 @@ type openedFile struct {
 }
 
 // statOpened returns the identity and type of f.
-func statOpened(f *os.File) (openedFile, error) {
+func statOpened(sf sourceFile) (openedFile, error) {
+	f := sf.(*os.File)
 	fi, err := f.Stat()
 	if err != nil {
 		return openedFile{}, err

@@ -93,6 +93,12 @@ func (r *Root) fail(op, rel string, err error) error {
 // caller may read, sorted by name, and the platform's metadata (platform.go).
 // User and Group are the names of UID and GID on this system, empty when
 // unknown; they are looked up once per ID. What the file has that is left
+// File is an open file, as DataRanges needs it: *os.File is one.
+type File interface {
+	Fd() uintptr
+	Name() string
+}
+
 // out is not reported: StatWarn reports it.
 func Stat(path string) (*tree.Node, error) {
 	n, _, err := capture(path)

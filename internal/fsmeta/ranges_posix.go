@@ -5,7 +5,6 @@ package fsmeta
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,10 +15,11 @@ import (
 // touch. A file without holes yields the single range [0, size), an empty or
 // all-hole file none, and a file on a file system that cannot report holes
 // the single range [0, size). DataRanges moves f's offset: read f with ReadAt.
-func DataRanges(f *os.File, size int64) ([]Range, error) {
+func DataRanges(f File, size int64) ([]Range, error) {
+	fd := int(f.Fd())
 	var ranges []Range
 	for off := int64(0); off < size; {
-		data, err := f.Seek(off, unix.SEEK_DATA)
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
 		switch {
 		case errors.Is(err, unix.ENXIO):
 			return ranges, nil // only a hole remains
@@ -31,7 +31,7 @@ func DataRanges(f *os.File, size int64) ([]Range, error) {
 		if data >= size {
 			break
 		}
-		hole, err := f.Seek(data, unix.SEEK_HOLE)
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
 		if err != nil {
 			return nil, fmt.Errorf("fsmeta: find hole in %q: %w", f.Name(), err)
 		}

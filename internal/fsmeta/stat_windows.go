@@ -194,7 +194,7 @@ func StatFile(f *os.File) (FileID, error) {
 // DataRanges returns the single range [0, size) of f, or none for an
 // empty file: holes of sparse files are not looked for on Windows, so
 // they are stored as zeros.
-func DataRanges(_ *os.File, size int64) ([]Range, error) {
+func DataRanges(_ File, size int64) ([]Range, error) {
 	if size <= 0 {
 		return nil, nil
 	}
