@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -23,10 +24,17 @@ func CheckOp(ctx context.Context, op string, kind Kind, name string) error {
 	return nil
 }
 
+// copyBufs hold CopyExact's buffers.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // CopyExact copies r to w and fails unless r yields exactly size bytes and
 // then io.EOF, or once ctx is done.
 func CopyExact(ctx context.Context, w io.Writer, r io.Reader, size int64) error {
-	n, err := io.Copy(w, io.LimitReader(CtxReader{ctx, r}, size))
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	// Hiding w's ReadFrom makes the copy use buf: *os.File's falls back to
+	// 32 KiB writes, a system call each (10k for a 330 MB first backup).
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(CtxReader{ctx, r}, size), *buf)
 	if err != nil {
 		return err
 	}
