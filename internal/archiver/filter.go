@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -113,7 +114,7 @@ func (a *Archiver) excluded(sc *scope, name, abs string, isDir bool) bool {
 // entry excluded whatever its type is not even looked at. old, the entry
 // in the parent snapshot if any, lends its extended attributes while the
 // file's status change time and identity are unchanged (fsmeta.StatSince).
-func (a *Archiver) entry(sc *scope, dir, name string, old *tree.Node, warn func(error)) (*tree.Node, bool) {
+func (a *Archiver) entry(sc *scope, d *fsmeta.Dir, dir, name string, old *tree.Node, warn func(error)) (*tree.Node, bool) {
 	p := filepath.Join(dir, name)
 	if a.excluded(sc, name, p, false) && a.excluded(sc, name, p, true) {
 		return nil, false
@@ -122,7 +123,7 @@ func (a *Archiver) entry(sc *scope, dir, name string, old *tree.Node, warn func(
 		warn(fmt.Errorf("%s: name of %d bytes, longer than the %d the format allows: skipped", termsafe.Name(p), len(name), tree.MaxNameLen))
 		return nil, false
 	}
-	n, skipped, err := fsmeta.StatSince(p, old)
+	n, skipped, err := d.StatSince(name, old)
 	if err != nil {
 		warn(fmt.Errorf("%s: %w", termsafe.Name(p), err))
 		return nil, false
@@ -151,26 +152,52 @@ func (a *Archiver) leftOut(sc *scope, name, abs string, n *tree.Node) bool {
 	}
 }
 
+// listedDir is a directory a backup keeps, open to capture its entries.
+type listedDir struct {
+	inner *scope      // the scope of its entries
+	dir   *fsmeta.Dir // nil for a directory on another file system
+	names []string
+}
+
 // openDir lists the directory abs, entry name of scope sc (nil for a
-// backed-up path), captured as n. It returns the scope of its entries and
-// their names, or keep false if the directory is left out: it cannot be
-// listed (with a warning), or holds a cache tag or an IfPresent entry. A
-// directory on another file system is kept, with no entries.
-func (a *Archiver) openDir(sc *scope, name, abs string, n *tree.Node, warn func(error)) (inner *scope, names []string, keep bool) {
-	inner = sc.child(name, abs, n)
-	if sc != nil && a.opts.Filter.OneFileSystem && n.Device != inner.dev {
-		return inner, nil, true
+// backed-up path), captured as n. It returns it open, or keep false if
+// the directory is left out: it cannot be listed (with a warning), or
+// holds a cache tag or an IfPresent entry. A directory on another file
+// system is kept, with no entries. The caller closes l.dir.
+func (a *Archiver) openDir(sc *scope, name, abs string, n *tree.Node, warn func(error)) (l listedDir, keep bool) {
+	l.inner = sc.child(name, abs, n)
+	if sc != nil && a.opts.Filter.OneFileSystem && n.Device != l.inner.dev {
+		return l, true
 	}
-	names, err := fsmeta.ReadDirNames(abs)
+	d, names, err := fsmeta.OpenDir(abs)
 	if err != nil {
 		warn(fmt.Errorf("%s: %w", termsafe.Name(abs), err))
-		return nil, nil, false
+		return l, false
 	}
 	if a.marked(abs, names) {
-		return nil, nil, false
+		d.Close()
+		return l, false
 	}
-	a.readIgnoreFile(inner, abs, names, warn)
-	return inner, names, true
+	a.readIgnoreFile(l.inner, abs, names, warn)
+	l.dir, l.names = d, names
+	return l, true
+}
+
+// entries captures the entries of l that the filter keeps, by the index
+// of their names (nil for one left out), then closes l's directory.
+// old holds the entries of the directory in the parent snapshot.
+func (a *Archiver) entries(ctx context.Context, l listedDir, abs string, old map[string]*tree.Node, warn func(error)) []*tree.Node {
+	defer l.dir.Close()
+	nodes := make([]*tree.Node, len(l.names))
+	for i, name := range l.names {
+		if ctx.Err() != nil {
+			break
+		}
+		if cn, ok := a.entry(l.inner, l.dir, abs, name, old[name], warn); ok {
+			nodes[i] = cn
+		}
+	}
+	return nodes
 }
 
 // marked reports whether a directory, holding names, is left out for an

@@ -17,9 +17,9 @@ func TestOtherDevice(t *testing.T) {
 	if a.leftOut(sc, "f", sc.root+"/f", &tree.Node{Type: tree.File, Device: 1}) {
 		t.Error("a file on the same device is left out")
 	}
-	inner, names, keep := a.openDir(sc, "", sc.root, &tree.Node{Type: tree.Dir, Device: 2}, func(err error) { t.Error(err) })
-	if !keep || names != nil || inner == nil {
-		t.Errorf("a directory on another device: keep %v, names %q; want kept, empty", keep, names)
+	l, keep := a.openDir(sc, "", sc.root, &tree.Node{Type: tree.Dir, Device: 2}, func(err error) { t.Error(err) })
+	if !keep || l.names != nil || l.inner == nil || l.dir != nil {
+		t.Errorf("a directory on another device: keep %v, names %q, open %v; want kept, empty, not open", keep, l.names, l.dir != nil)
 	}
 	a.opts.Filter.OneFileSystem = false
 	if a.leftOut(sc, "f", sc.root+"/f", &tree.Node{Type: tree.File, Device: 2}) {

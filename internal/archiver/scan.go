@@ -87,20 +87,23 @@ func (l *lister) visit(ctx context.Context, sc *scope, abs string, n, old *tree.
 		read := n.Type == tree.File && (old == nil || !l.a.reusable(old, n))
 		return l.fn(Item{Path: abs, Node: n, Read: read})
 	}
-	inner, names, keep := l.a.openDir(sc, string(n.Name), abs, n, l.warn)
+	ld, keep := l.a.openDir(sc, string(n.Name), abs, n, l.warn)
 	if !keep {
 		return nil
 	}
 	if err := l.fn(Item{Path: abs, Node: n}); err != nil {
+		ld.dir.Close()
 		return err
 	}
 	oldChildren, _ := l.a.oldChildren(ctx, old)
-	for _, name := range names {
-		if cn, ok := l.a.entry(inner, abs, name, oldChildren[name], l.warn); ok {
-			if err := l.visit(ctx, inner, filepath.Join(abs, name), cn, oldChildren[name]); err != nil {
-				return err
-			}
+	for i, cn := range l.a.entries(ctx, ld, abs, oldChildren, l.warn) {
+		if cn == nil {
+			continue
+		}
+		name := ld.names[i]
+		if err := l.visit(ctx, ld.inner, filepath.Join(abs, name), cn, oldChildren[name]); err != nil {
+			return err
 		}
 	}
-	return nil
+	return ctx.Err()
 }

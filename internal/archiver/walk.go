@@ -140,25 +140,22 @@ func (a *Archiver) saveTrees(ctx context.Context, nodes []*tree.Node) ([]blob.ID
 // walkDir lists a directory, entry of scope sc (nil for a backed-up
 // path), and visits the entries the filter keeps, in order.
 func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *scope, path string, n *tree.Node, old *tree.Node) {
-	inner, names, keep := a.openDir(sc, string(n.Name), path, n, a.warn)
+	l, keep := a.openDir(sc, string(n.Name), path, n, a.warn)
 	if !keep {
 		a.childDone(ctx, parent, slot, nil)
 		return
 	}
 	oldChildren, oldNodes := a.oldChildren(ctx, old)
-	d := &dirState{node: n, old: old, oldNodes: oldNodes, children: make([]*tree.Node, len(names)), parent: parent, slot: slot}
-	d.pending.Store(int64(len(names)) + 1)
-	for i, name := range names {
-		if ctx.Err() != nil {
+	nodes := a.entries(ctx, l, path, oldChildren, a.warn)
+	d := &dirState{node: n, old: old, oldNodes: oldNodes, children: make([]*tree.Node, len(nodes)), parent: parent, slot: slot}
+	d.pending.Store(int64(len(nodes)) + 1)
+	for i, cn := range nodes {
+		if cn == nil || ctx.Err() != nil {
 			a.childDone(ctx, d, i, nil)
 			continue
 		}
-		cn, ok := a.entry(inner, path, name, oldChildren[name], a.warn)
-		if !ok {
-			a.childDone(ctx, d, i, nil)
-			continue
-		}
-		a.visit(ctx, d, i, inner, filepath.Join(path, name), cn, oldChildren[name])
+		name := l.names[i]
+		a.visit(ctx, d, i, l.inner, filepath.Join(path, name), cn, oldChildren[name])
 	}
 	a.childDone(ctx, d, -1, nil)
 }

@@ -141,6 +141,39 @@ func TestReadDirNames(t *testing.T) {
 	}
 }
 
+// TestDirStatSince checks that stating an entry relative to its open
+// directory captures what StatSince of its path does, for every kind of
+// entry, and that a symbolic link is not followed.
+func TestDirStatSince(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	writeFile(t, p("file"), []byte("12345"), 0o640)
+	mkdir(t, p("dir"), 0o755)
+	must(t, os.Symlink("dir", p("symlink")))
+	must(t, unix.Mkfifo(p("fifo"), 0o600))
+	d, names, err := OpenDir(dir)
+	must(t, err)
+	defer d.Close()
+	if want := []string{"dir", "fifo", "file", "symlink"}; !slices.Equal(names, want) {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	for _, name := range names {
+		got, _, err := d.StatSince(name, nil)
+		must(t, err)
+		want, _, err := StatSince(p(name), nil)
+		must(t, err)
+		if fmt.Sprint(*got) != fmt.Sprint(*want) {
+			t.Errorf("%s: relative %+v, by path %+v", name, *got, *want)
+		}
+	}
+	if n, _, _ := d.StatSince("symlink", nil); n.Type != tree.Symlink || string(n.LinkTarget) != "dir" {
+		t.Errorf("symlink captured as %v -> %q", n.Type, n.LinkTarget)
+	}
+	if _, _, err := d.StatSince("missing", nil); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("missing entry: %v, want ENOENT", err)
+	}
+}
+
 // TestDataRanges checks data ranges of files with holes at the start, in the
 // middle and at the end, and of files without holes.
 func TestDataRanges(t *testing.T) {

@@ -60,8 +60,16 @@ func capture(path string) (*tree.Node, []error, error) { return captureSince(pat
 // captureSince is capture, without reading the attributes when old, an
 // earlier capture, holds them still (StatSince).
 func captureSince(path string, old *tree.Node) (*tree.Node, []error, error) {
+	return captureAt(unix.AT_FDCWD, path, path, old)
+}
+
+// captureAt is captureSince for the entry name of the directory open as
+// dfd (or AT_FDCWD), at path: its status and link target are read
+// relative to dfd, its attributes by path (Linux has no call to list them
+// relative to a directory before 6.13).
+func captureAt(dfd int, name, path string, old *tree.Node) (*tree.Node, []error, error) {
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
+	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return nil, nil, fmt.Errorf("fsmeta: lstat %q: %w", path, err)
 	}
 	rs := fromStat(&st)
@@ -86,7 +94,9 @@ func captureSince(path string, old *tree.Node) (*tree.Node, []error, error) {
 	case tree.CharDev, tree.BlockDev:
 		n.Rdev = rs.rdev
 	case tree.Symlink:
-		n.LinkTarget, err = readLink(path, st.Size)
+		if n.LinkTarget, err = readLinkAt(dfd, name, st.Size); err != nil {
+			err = fmt.Errorf("readlink: %w", err)
+		}
 	case 0:
 		err = fmt.Errorf("%w (mode %#o)", errUnknownType, rs.mode)
 	}
@@ -106,38 +116,53 @@ func captureSince(path string, old *tree.Node) (*tree.Node, []error, error) {
 	return n, warnings, nil
 }
 
-// readLink returns the target of the symbolic link path, whose lstat size is
-// size (zero on some file systems, such as procfs).
-func readLink(path string, size int64) ([]byte, error) {
-	for _, n := range []int64{min(size+1, unix.PathMax), unix.PathMax} {
-		buf := make([]byte, n)
-		m, err := unix.Readlink(path, buf)
-		if err != nil {
-			return nil, fmt.Errorf("readlink: %w", err)
-		}
-		if m < len(buf) {
-			return buf[:m:m], nil
-		}
-	}
-	return nil, fmt.Errorf("readlink: %w", unix.ENAMETOOLONG)
-}
-
 // ReadDirNames returns the names of the entries of dir, without "." and "..",
 // sorted by their bytes. Names may hold any bytes but '/' and NUL. dir is not
 // followed if it is a symbolic link.
 func ReadDirNames(dir string) ([]string, error) {
+	d, names, err := OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return names, d.Close()
+}
+
+// Dir is a directory open to state its entries relative to it, so that its
+// path is not resolved again for each of them.
+type Dir struct {
+	f    *os.File
+	path string
+}
+
+// OpenDir opens dir, not following it if it is a symbolic link, and
+// returns it with the names of its entries as ReadDirNames does.
+func OpenDir(dir string) (*Dir, []string, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("fsmeta: open directory %q: %w", dir, err)
+		return nil, nil, fmt.Errorf("fsmeta: open directory %q: %w", dir, err)
 	}
-	f := os.NewFile(uintptr(fd), dir)
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
+	d := &Dir{f: os.NewFile(uintptr(fd), dir), path: dir}
+	names, err := d.f.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("fsmeta: read directory %q: %w", dir, err)
+		d.Close()
+		return nil, nil, fmt.Errorf("fsmeta: read directory %q: %w", dir, err)
 	}
 	slices.Sort(names)
-	return names, nil
+	return d, names, nil
+}
+
+// StatSince is StatSince of the entry name of d, with its status and link
+// target read relative to d.
+func (d *Dir) StatSince(name string, old *tree.Node) (*tree.Node, []error, error) {
+	return captureAt(int(d.f.Fd()), name, filepath.Join(d.path, name), old)
+}
+
+// Close closes d; a nil Dir is closed already.
+func (d *Dir) Close() error {
+	if d == nil {
+		return nil
+	}
+	return d.f.Close()
 }
 
 // StatFile returns the identity of an open file, for ReopenFile.

@@ -181,6 +181,27 @@ func ReadDirNames(dir string) ([]string, error) {
 	return names, nil
 }
 
+// Dir is a directory whose entries are stated by their paths (Windows
+// gives no call relative to an open directory that os uses).
+type Dir struct{ path string }
+
+// OpenDir returns dir with the names of its entries, as ReadDirNames.
+func OpenDir(dir string) (*Dir, []string, error) {
+	names, err := ReadDirNames(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Dir{dir}, names, nil
+}
+
+// StatSince is StatSince of the entry name of d.
+func (d *Dir) StatSince(name string, old *tree.Node) (*tree.Node, []error, error) {
+	return captureSince(filepath.Join(d.path, name), old)
+}
+
+// Close does nothing: no handle stays open.
+func (d *Dir) Close() error { return nil }
+
 // StatFile returns the identity of an open file, for ReopenFile: its
 // volume serial number and file index.
 func StatFile(f *os.File) (FileID, error) {
