@@ -29,7 +29,7 @@ type Options struct {
 	Hostname string
 	Username string
 	Parent   *snapshot.Stored // files unchanged since this snapshot are not read
-	Workers  int              // file readers; default a few per CPU
+	Workers  int              // file readers; default one per CPU, at least two
 	Walkers  int              // directory listers besides the caller; default one per CPU
 	Version  string           // program version recorded in the snapshot
 	// Verbose, if set, is told of each regular file Run stores, by its
@@ -97,7 +97,10 @@ type Archiver struct {
 // New returns an Archiver writing to r.
 func New(r *repo.Repo, opts Options) *Archiver {
 	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0) + 1
+		// Each reader holds a chunker buffer (8 MiB) and a compressor's
+		// history (up to 4 MiB): one per CPU keeps the CPUs busy, and a
+		// first backup's peak memory under 150 MiB on two.
+		opts.Workers = max(2, runtime.GOMAXPROCS(0))
 	}
 	if opts.Walkers <= 0 {
 		opts.Walkers = runtime.GOMAXPROCS(0)
