@@ -434,7 +434,8 @@ figure() {
 
 # stats HOW VALUE... prints the median (HOW=median; of an even count, the mean of the middle
 # two) or the maximum (HOW=max), the minimum and the maximum of the values, each with as many
-# decimals as the most precise value has, so one run's figure is printed as it was measured.
+# decimals as the most precise value has (so one run's figure is printed as it was measured),
+# and a median that falls between two such values with one more.
 stats() {
   local how=$1
   shift
@@ -443,7 +444,8 @@ stats() {
     END {
       m = how == "max" ? v[NR] : (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)
       f = sprintf("%%.%df", dec)
-      printf f " " f " " f "\n", m, v[1], v[NR]
+      g = (sprintf(f, m) - m > 1e-9 || m - sprintf(f, m) > 1e-9) ? sprintf("%%.%df", dec + 1) : f
+      printf g " " f " " f "\n", m, v[1], v[NR]
     }'
 }
 
