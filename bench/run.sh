@@ -86,8 +86,8 @@ warm() { find "$CORPUS" -type f -print0 | xargs -0 -P 2 -n 256 cat >/dev/null; }
 
 # measure TOOL STEP CMD... runs CMD under GNU time, recording TOOL.STEP.s (wall seconds),
 # TOOL.STEP.cpu (user + system seconds) and TOOL.STEP.mib (peak RSS); output goes to
-# RD/TOOL.STEP.{out,err,time} (RD: this run's directory). It syncs first so writeback left by an earlier step is not
-# charged to this one.
+# RD/TOOL.STEP.{out,err,time} (RD: the directory of this run, see run_rounds). It syncs first so
+# writeback left by an earlier step is not charged to this one.
 declare -A R
 measure() {
   local tool=$1 step=$2 t0 rc=0 lines=0
