@@ -761,7 +761,7 @@ main() {
   manifest "$CORPUS" >"$WORK/corpus.manifest"
 
   local load0 coffer_from
-  coffer_from="checkout $(git -C "$repo" rev-parse HEAD)"
+  coffer_from="checkout $(git -C "$repo" rev-parse HEAD || true)"
   [[ -z $(git -C "$repo" status --porcelain -- cmd internal go.mod go.sum) ]] ||
     coffer_from+=" with uncommitted changes"
   [[ -z ${COFFER_BIN:-} ]] || coffer_from="binary $COFFER_BIN"
