@@ -7,15 +7,20 @@
 # checks the restored tree against the corpus, and reports the store size. Coffer runs twice:
 # on a local store and against `coffer serve` on loopback (plain HTTP), whose peak RSS, and the
 # requests and bytes of each step, are also reported. Kopia is built from its public module
-# outside the repository (or skipped with a note). The ratios of issue 10's targets follow the
-# table. See README.md.
+# outside the repository (or skipped with a note). Each tool's whole sequence runs RUNS times,
+# interleaved round by round, each run on a fresh store; the table shows medians (peak memory: the
+# maximum over the runs), a second table the spread. The ratios of issue 10's targets follow.
+# See README.md.
 #
 # Environment:
+#   RUNS    runs of each tool's sequence, interleaved round by round (default 3)
+#   TOOLS   rows to run, among coffer coffer-server restic kopia (default: all four)
 #   SCALE   corpus scale given to make-corpus.sh (default 4, about 1 GiB)
 #   CORPUS  corpus directory (default ${TMPDIR:-/tmp}/coffer-corpus-s$SCALE); built once and
 #           reused while the marker file "$CORPUS.complete" says it is complete
 #   WORK    scratch directory for binaries, stores, restores and logs (default: a new
-#           directory beside the corpus, so stores are on the corpus's filesystem)
+#           directory beside the corpus, so stores are on the corpus's filesystem); with RUNS > 1
+#           each run's files are in WORK/run1, WORK/run2, ...
 #   KEEP=1  keep the stores and restored trees in WORK (by default only logs and results stay)
 #   COFFER_BIN  an already built coffer binary to measure instead of building ./cmd/coffer
 #   STEP_TIMEOUT  seconds after which one measured step is killed and reported (default 900)
@@ -81,14 +86,14 @@ warm() { find "$CORPUS" -type f -print0 | xargs -0 -P 2 -n 256 cat >/dev/null; }
 
 # measure TOOL STEP CMD... runs CMD under GNU time, recording TOOL.STEP.s (wall seconds),
 # TOOL.STEP.cpu (user + system seconds) and TOOL.STEP.mib (peak RSS); output goes to
-# WORK/TOOL.STEP.{out,err,time}. It syncs first so writeback left by an earlier step is not
-# charged to this one.
+# RD/TOOL.STEP.{out,err,time} (RD: the directory of this run, see run_rounds). It syncs first so
+# writeback left by an earlier step is not charged to this one.
 declare -A R
 measure() {
   local tool=$1 step=$2 t0 rc=0 lines=0
   shift 2
-  local base=$WORK/$tool.$step
-  [[ $tool != coffer-server ]] || lines=$(wc -l <"$WORK/coffer-server.serve.log")
+  local base=$RD/$tool.$step
+  [[ $tool != coffer-server ]] || lines=$(wc -l <"$RD/coffer-server.serve.log")
   sync
   t0=$(now)
   /usr/bin/time -v -o "$base.time" timeout "${STEP_TIMEOUT:-900}" "$@" <"/dev/null" >"$base.out" 2>"$base.err" || rc=$?
@@ -108,7 +113,7 @@ measure() {
 # R[coffer-server.STEP.requests|429|sent|received] (bytes).
 server_step() {
   local f
-  f=$(tail -n +$(($2 + 1)) "$WORK/coffer-server.serve.log" | awk '
+  f=$(tail -n +$(($2 + 1)) "$RD/coffer-server.serve.log" | awk '
     /"msg":"request"/ {
       n++
       if (match($0, /"status":429[,}]/)) t++
@@ -135,19 +140,19 @@ verify() {
   for root in "$target$CORPUS" "$target/$(basename "$CORPUS")" "$target"; do
     [[ -d $root/src ]] && break
   done
-  manifest "$root" >"$WORK/$tool.restored.manifest"
-  if cmp -s "$WORK/corpus.manifest" "$WORK/$tool.restored.manifest"; then
+  manifest "$root" >"$RD/$tool.restored.manifest"
+  if cmp -s "$WORK/corpus.manifest" "$RD/$tool.restored.manifest"; then
     R[$tool.check]=OK
   else
-    diff "$WORK/corpus.manifest" "$WORK/$tool.restored.manifest" >"$WORK/$tool.restore.diff" || true
-    R[$tool.check]="MISMATCH ($(grep -c '^[<>]' "$WORK/$tool.restore.diff") lines differ, see $WORK/$tool.restore.diff)"
+    diff "$WORK/corpus.manifest" "$RD/$tool.restored.manifest" >"$RD/$tool.restore.diff" || true
+    R[$tool.check]="MISMATCH ($(grep -c '^[<>]' "$RD/$tool.restore.diff") lines differ, see $RD/$tool.restore.diff)"
   fi
   log "$tool: restore check ${R[$tool.check]} (restored root $root)"
 }
 
 run_restic() {
-  local store=$WORK/restic-store target=$WORK/restic-restore
-  export RESTIC_CACHE_DIR=$WORK/restic-cache
+  local store=$RD/restic-store target=$RD/restic-restore
+  export RESTIC_CACHE_DIR=$RD/restic-cache
   measure restic init restic init --repo "$store" || return 1
   measure restic backup restic -r "$store" backup --host bench "$CORPUS" || return 1
   measure restic rebackup restic -r "$store" backup --host bench "$CORPUS" || return 1
@@ -159,7 +164,7 @@ run_restic() {
 # ensure_kopia sets KOPIA to a kopia binary: KOPIA_BIN, else `kopia` on PATH, else one built from
 # its public Go module into KOPIA_DIR, outside the repository. When none can be had, Kopia's row
 # says why and the other rows still run.
-KOPIA=
+KOPIA='' kopia_version=''
 ensure_kopia() {
   local dir=${KOPIA_DIR:-$(dirname "$CORPUS")/kopia-bin}
   if [[ -n ${KOPIA_BIN:-} ]]; then
@@ -171,7 +176,7 @@ ensure_kopia() {
   elif [[ -n ${KOPIA_SRC:-} ]]; then
     log "kopia: building $KOPIA_SRC into $dir"
     mkdir -p "$dir"
-    if (cd "$KOPIA_SRC" && GOFLAGS= go build -tags nohtmlui -o "$dir/kopia" .) >"$dir/install.log" 2>&1; then
+    if (cd "$KOPIA_SRC" && GOFLAGS='' go build -tags nohtmlui -o "$dir/kopia" .) >"$dir/install.log" 2>&1; then
       KOPIA=$dir/kopia
     else
       R[kopia.status]="SKIPPED: kopia could not be built from $KOPIA_SRC ($(tail -n 2 "$dir/install.log" | head -c 300 | tr '\n\t|' '  /'))"
@@ -181,7 +186,7 @@ ensure_kopia() {
   else
     log "kopia: building github.com/kopia/kopia@${KOPIA_VERSION:-latest} into $dir"
     mkdir -p "$dir"
-    if (cd "$dir" && GOFLAGS= GOBIN=$dir go install -tags nohtmlui "github.com/kopia/kopia@${KOPIA_VERSION:-latest}") >"$dir/install.log" 2>&1; then
+    if (cd "$dir" && GOFLAGS='' GOBIN=$dir go install -tags nohtmlui "github.com/kopia/kopia@${KOPIA_VERSION:-latest}") >"$dir/install.log" 2>&1; then
       KOPIA=$dir/kopia
     else
       R[kopia.status]="SKIPPED: kopia could not be built ($(tail -n 2 "$dir/install.log" | head -c 300 | tr '\n\t|' '  /'))"
@@ -189,16 +194,16 @@ ensure_kopia() {
       return 0
     fi
   fi
-  R[kopia.version]=$("$KOPIA" --version 2>/dev/null | head -1 || true)
+  kopia_version=$("$KOPIA" --version 2>/dev/null | head -1 || true)
 }
 
 # run_kopia measures Kopia with default settings on a filesystem repository, its configuration,
-# cache and logs kept in WORK (the cache is not counted in the store).
+# cache and logs kept in RD (the cache is not counted in the store).
 run_kopia() {
   [[ -n $KOPIA ]] || return 1
-  local store=$WORK/kopia-store target=$WORK/kopia-restore id
-  local k=("$KOPIA" --config-file "$WORK/kopia.config" --log-dir "$WORK/kopia-logs")
-  measure kopia init "${k[@]}" repository create filesystem --path "$store" --cache-directory "$WORK/kopia-cache" || return 1
+  local store=$RD/kopia-store target=$RD/kopia-restore id
+  local k=("$KOPIA" --config-file "$RD/kopia.config" --log-dir "$RD/kopia-logs")
+  measure kopia init "${k[@]}" repository create filesystem --path "$store" --cache-directory "$RD/kopia-cache" || return 1
   measure kopia backup "${k[@]}" snapshot create "$CORPUS" || return 1
   measure kopia rebackup "${k[@]}" snapshot create "$CORPUS" || return 1
   id=$("${k[@]}" snapshot list "$CORPUS" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[-1]["id"])') || {
@@ -207,7 +212,7 @@ run_kopia() {
   }
   mkdir "$target" || return 1
   measure kopia restore "${k[@]}" restore "$id" "$target" || return 1
-  finish kopia "$store" "$target" "$WORK/kopia-cache"
+  finish kopia "$store" "$target" "$RD/kopia-cache"
 }
 
 # build_coffer builds the CLI (or copies COFFER_BIN) before the corpus is warmed, so the
@@ -221,13 +226,13 @@ build_coffer() {
 }
 
 # coffer_steps TOOL STORE measures coffer's init, first backup, unchanged re-backup and
-# restore (into WORK/TOOL-restore) against STORE, with a fresh WORK/TOOL-home for its keys.
+# restore (into RD/TOOL-restore) against STORE, with a fresh RD/TOOL-home for its keys.
 coffer_steps() {
-  local tool=$1 store=$2 target=$WORK/$1-restore coffer=$WORK/coffer
-  export COFFER_HOME=$WORK/$tool-home
+  local tool=$1 store=$2 target=$RD/$1-restore coffer=$WORK/coffer
+  export COFFER_HOME=$RD/$tool-home
   have_coffer "$tool" || return 1
   measure "$tool" init "$coffer" init --store "$store" --json || return 1
-  grep -q '"recovery_key"' "$WORK/$tool.init.out" || {
+  grep -q '"recovery_key"' "$RD/$tool.init.out" || {
     R[$tool.status]="FAILED at init: output has no recovery_key"
     return 1
   }
@@ -245,34 +250,34 @@ have_coffer() {
 }
 
 run_coffer() {
-  coffer_steps coffer "$WORK/coffer-store" || return 1
-  finish coffer "$WORK/coffer-store" "$WORK/coffer-restore"
+  coffer_steps coffer "$RD/coffer-store" || return 1
+  finish coffer "$RD/coffer-store" "$RD/coffer-restore"
 }
 
 # run_coffer_server measures coffer against a fresh `coffer serve` on loopback. The server is
 # stopped (and its peak RSS and CPU read) whether or not the steps succeed; the EXIT trap in
 # main stops it if the script dies first.
 run_coffer_server() {
-  local tool=coffer-server data=$WORK/coffer-server-data rc=0
+  local tool=coffer-server data=$RD/coffer-server-data rc=0
   have_coffer "$tool" || return 1
   start_server "$data" || {
-    R[$tool.status]="FAILED to start coffer serve: $(head -c 300 "$WORK/$tool.serve.log" | tr '\n|' ' /')"
+    R[$tool.status]="FAILED to start coffer serve: $(head -c 300 "$RD/$tool.serve.log" | tr '\n|' ' /')"
     stop_server
     return 1
   }
-  log "$tool: server $SERVER_URL (pid $SERVER_PID, log $WORK/$tool.serve.log)"
+  log "$tool: server $SERVER_URL (pid $SERVER_PID, log $RD/$tool.serve.log)"
   coffer_steps "$tool" "$SERVER_URL" || rc=$?
   stop_server
   ((rc == 0)) || return 1
-  finish "$tool" "$data" "$WORK/$tool-restore"
+  finish "$tool" "$data" "$RD/$tool-restore"
 }
 
 # start_server starts `coffer serve` with a fresh data dir DIR on a free loopback port, sets
 # SERVER_PID, waits until /healthz answers and sets SERVER_URL to the client URL the server
 # printed. It runs in the main shell (not in $(...)) so that stop_server can wait for the server.
-SERVER_PID= SERVER_URL=
+SERVER_PID='' SERVER_URL=''
 start_server() {
-  local data=$1 logf=$WORK/coffer-server.serve.log url i
+  local data=$1 logf=$RD/coffer-server.serve.log url i
   rm -rf "$data"
   # shellcheck disable=SC2086 # SERVE_ARGS is a list of flags
   "$WORK/coffer" serve --data "$data" --listen 127.0.0.1:0 --insecure-http ${SERVE_ARGS:-} </dev/null >"$logf" 2>&1 &
@@ -310,8 +315,8 @@ stop_server() {
   fi
   wait "$pid" 2>/dev/null || rc=$?
   R[$t.server.exit]=$rc
-  R[$t.server.requests]=$(grep -c '"msg":"request"' "$WORK/$t.serve.log" 2>/dev/null || true)
-  R[$t.server.statuses]=$(grep -o '"msg":"request".*"status":[0-9]*' "$WORK/$t.serve.log" 2>/dev/null |
+  R[$t.server.requests]=$(grep -c '"msg":"request"' "$RD/$t.serve.log" 2>/dev/null || true)
+  R[$t.server.statuses]=$(grep -o '"msg":"request".*"status":[0-9]*' "$RD/$t.serve.log" 2>/dev/null |
     sed 's/.*"status"://' | sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }' || true)
   log "coffer-server: stopped (exit $rc), peak RSS ${R[$t.server.mib]:-?} MiB"
 }
@@ -328,6 +333,129 @@ finish() {
   [[ ${KEEP:-} == 1 ]] || rm -rf "${@:2}"
 }
 
+# Runs. While a tool runs, R holds its figures of that run; save_run then moves them to
+# RR[RUN:TOOL.KEY], and aggregate puts the medians back in R, with R[TOOL.KEY.min|max].
+declare -A RR
+RUNS=${RUNS:-3}
+ALL_TOOLS="coffer coffer-server restic kopia"
+TOOLS=${TOOLS:-$ALL_TOOLS}
+selected=()
+
+# check_settings fails on a RUNS that is not a positive count or a TOOLS entry that is not a row,
+# and sets selected to the chosen rows, once each, in the table's order.
+check_settings() {
+  [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive whole number, not '$RUNS'"
+  local t u
+  for u in $TOOLS; do
+    [[ " $ALL_TOOLS " == *" $u "* ]] || die "TOOLS: unknown row '$u' (rows: $ALL_TOOLS)"
+  done
+  for t in $ALL_TOOLS; do
+    for u in $TOOLS; do
+      [[ $u != "$t" ]] || { selected+=("$t") && break; }
+    done
+  done
+  ((${#selected[@]})) || die "TOOLS is empty (rows: $ALL_TOOLS)"
+}
+
+# is_selected TOOL succeeds when TOOL's row was chosen with TOOLS.
+is_selected() { [[ " ${selected[*]} " == *" $1 "* ]]; }
+
+# save_run RUN TOOL moves TOOL's figures of this run from R to RR[RUN:TOOL.KEY], after adding
+# TOOL.peak.mib (the largest peak RSS of its steps and of the server) and, when the run stopped
+# without saying why, a status that points at its logs.
+save_run() {
+  local run=$1 t=$2 k peaks=()
+  for k in init backup rebackup restore server; do
+    [[ -z ${R[$t.$k.mib]:-} ]] || peaks+=("${R[$t.$k.mib]}")
+  done
+  ((${#peaks[@]} == 0)) || R[$t.peak.mib]=$(maxf "${peaks[@]}")
+  R[$t.status]=${R[$t.status]:-"FAILED (see the logs in $RD)"}
+  for k in "${!R[@]}"; do
+    [[ $k == "$t".* ]] || continue
+    RR[$run:$k]=${R[$k]}
+    unset "R[$k]"
+  done
+}
+
+# aggregate TOOL sets R[TOOL.KEY] from TOOL's runs: for each figure the median over the runs that
+# have it (for peak memory, *.mib, and the server's exit status: the maximum) and its range in
+# R[TOOL.KEY.min|max]; the status and restore check of the first run that failed, if one did;
+# the server's requests by status of every run. A tool that never ran keeps its R as it is.
+aggregate() {
+  local t=$1 k
+  local -A keys=()
+  for k in "${!RR[@]}"; do
+    [[ ${k#*:} != "$t".* ]] || keys[${k#*:}]=1
+  done
+  for k in "${!keys[@]}"; do
+    case ${k#"$t".} in
+      status) R[$k]=$(first_bad "$k" ok) ;;
+      check) R[$k]=$(first_bad "$k" OK) ;;
+      server.statuses) R[$k]=$(per_run "$k") ;;
+      *) figure "$k" ;;
+    esac
+  done
+}
+
+# first_bad KEY GOOD prints GOOD when every run that has KEY has GOOD there, else the first other
+# value, prefixed with its run when there are several.
+first_bad() {
+  local r v
+  for ((r = 1; r <= RUNS; r++)); do
+    v=${RR[$r:$1]:-$2}
+    [[ $v == "$2" ]] && continue
+    if ((RUNS > 1)); then echo "run $r of $RUNS: $v"; else echo "$v"; fi
+    return
+  done
+  echo "$2"
+}
+
+# per_run KEY prints KEY's value when all runs agree, else "run 1: V; run 2: V; ...".
+per_run() {
+  local r out='' first=${RR[1:$1]:-} same=1
+  for ((r = 1; r <= RUNS; r++)); do
+    [[ ${RR[$r:$1]:-} == "$first" ]] || same=0
+    out+="${out:+; }run $r: ${RR[$r:$1]:-}"
+  done
+  if ((same)); then echo "$first"; else echo "$out"; fi
+}
+
+# figure TOOL.KEY sets R[TOOL.KEY] to the median of KEY over the runs that have it (the maximum
+# for peak memory and the server's exit status) and R[TOOL.KEY.min] and R[TOOL.KEY.max].
+figure() {
+  local k=$1 r how=median vals=()
+  for ((r = 1; r <= RUNS; r++)); do
+    [[ -z ${RR[$r:$k]:-} ]] || vals+=("${RR[$r:$k]}")
+  done
+  ((${#vals[@]})) || return 0
+  [[ $k != *.mib && $k != *.server.exit ]] || how=max
+  read -r "R[$k]" "R[$k.min]" "R[$k.max]" <<<"$(stats "$how" "${vals[@]}")"
+}
+
+# stats HOW VALUE... prints the median (HOW=median; of an even count, the mean of the middle
+# two) or the maximum (HOW=max), the minimum and the maximum of the values, each with as many
+# decimals as the most precise value has (so one run's figure is printed as it was measured),
+# and a median that falls between two such values with one more.
+stats() {
+  local how=$1
+  shift
+  printf '%s\n' "$@" | sort -g | awk -v how="$how" '
+    { v[NR] = $1; p = index($1, "."); if (p && length($1) - p > dec) dec = length($1) - p }
+    END {
+      m = how == "max" ? v[NR] : (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)
+      f = sprintf("%%.%df", dec)
+      g = (sprintf(f, m) - m > 1e-9 || m - sprintf(f, m) > 1e-9) ? sprintf("%%.%df", dec + 1) : f
+      printf g " " f " " f "\n", m, v[1], v[NR]
+    }'
+}
+
+# succeeded TOOL succeeds when every run of TOOL did.
+succeeded() { [[ ${R[$1.status]:-} == ok ]]; }
+
+# over_runs PREFIX SUFFIX prints, with several runs, how the figures that follow were drawn from
+# them, between PREFIX and SUFFIX.
+over_runs() { ((RUNS == 1)) || printf '%smedians of %s runs, peak memory the maximum over them%s' "$1" "$RUNS" "${2:-}"; }
+
 # label TOOL is the tool's name in the table and the JSON.
 label() { if [[ $1 == coffer-server ]]; then echo "coffer (server)"; else echo "$1"; fi; }
 
@@ -343,21 +471,84 @@ row() {
     "${R[$t.restore.mib]}" "${R[$t.store]}" "${R[$t.server.mib]:--}" "${R[$t.init.s]}" "${R[$t.check]}"
 }
 
+# spread TOOL prints the tool's Markdown row of the spread table: min–max over the runs of each
+# timed figure, of the store and of the peak RSS over all steps.
+spread() {
+  local t=$1 k out=
+  if ! succeeded "$t"; then
+    printf '| %s | %s |||||||\n' "$(label "$t")" "${R[$t.status]:-not run}"
+    return
+  fi
+  for k in initbackup.s backup.s rebackup.s restore.s init.s store peak.mib; do
+    out+=" ${R[$t.$k.min]}–${R[$t.$k.max]} |"
+  done
+  printf '| %s |%s\n' "$(label "$t")" "$out"
+}
+
+# spread_table prints, with several runs, the spread of each row's figures.
+spread_table() {
+  local t
+  ((RUNS > 1)) || return 0
+  echo
+  echo "Spread over the $RUNS runs (min–max; the table above shows the medians, and for MiB the maximum):"
+  echo
+  echo '| tool | init+backup s | backup s | re-backup s | restore s | init s | store MiB | MiB peak, any step |'
+  echo '| --- | --- | --- | --- | --- | --- | --- | --- |'
+  for t in "${selected[@]}"; do spread "$t"; done
+}
+
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$(printf '%s' "$s" | tr -d '\000-\037')"; }
 json_num() { if [[ -n ${1:-} ]]; then printf '%s' "$1"; else printf null; fi; }
 
-json_row() {
-  local t=$1 k
-  printf '    {"tool": %s, "status": %s' "$(json_str "$(label "$t")")" "$(json_str "${R[$t.status]:-not run}")"
-  for k in initbackup.s initbackup.mib init.s init.cpu init.mib backup.s backup.cpu backup.mib \
-    rebackup.s rebackup.cpu rebackup.mib restore.s restore.cpu restore.mib \
-    server.mib server.cpu server.exit server.requests \
-    init.requests init.sent init.received backup.requests backup.sent backup.received \
-    rebackup.requests rebackup.sent rebackup.received restore.requests restore.sent restore.received; do
-    printf ', "%s": %s' "${k/./_}" "$(json_num "${R[$t.$k]:-}")"
+# FIGS are the figures of a row in the JSON, as TOOL.KEY suffixes (see json_figs).
+FIGS="initbackup.s initbackup.mib init.s init.cpu init.mib backup.s backup.cpu backup.mib
+  rebackup.s rebackup.cpu rebackup.mib restore.s restore.cpu restore.mib
+  server.mib server.cpu server.exit server.requests
+  init.requests init.sent init.received backup.requests backup.sent backup.received
+  rebackup.requests rebackup.sent rebackup.received restore.requests restore.sent restore.received
+  store peak.mib"
+
+# json_figs ARRAY PREFIX SUFFIX prints, comma-separated, "NAME": ARRAY[PREFIX KEY SUFFIX] (null
+# when absent) for every KEY in FIGS, NAME being KEY with its first dot an underscore (store:
+# store_mib).
+json_figs() {
+  local -n a=$1
+  local k n sep=
+  for k in $FIGS; do
+    n=${k/./_}
+    [[ $k != store ]] || n=store_mib
+    printf '%s"%s": %s' "$sep" "$n" "$(json_num "${a[$2$k$3]:-}")"
+    sep=', '
   done
-  printf ', "store_mib": %s, "restore_check": %s, "server_statuses": %s}' "$(json_num "${R[$t.store]:-}")" \
-    "$(json_str "${R[$t.check]:-}")" "$(json_str "${R[$t.server.statuses]:-}")"
+}
+
+# json_row TOOL prints the tool's JSON object: its status and figures over all runs (medians;
+# peaks: maxima), their minima and maxima, and each run's own.
+json_row() {
+  local t=$1 r
+  printf '    {"tool": %s, "status": %s, ' "$(json_str "$(label "$t")")" "$(json_str "${R[$t.status]:-not run}")"
+  json_figs R "$t." ""
+  printf ', "restore_check": %s, "server_statuses": %s,\n      "min": {' "$(json_str "${R[$t.check]:-}")" \
+    "$(json_str "${R[$t.server.statuses]:-}")"
+  json_figs R "$t." .min
+  printf '},\n      "max": {'
+  json_figs R "$t." .max
+  printf '},\n      "runs": ['
+  if [[ -n ${RR[1:$t.status]:-} ]]; then # a tool runs in every round or in none
+    for ((r = 1; r <= RUNS; r++)); do
+      ((r == 1)) || printf ','
+      json_run "$t" "$r"
+    done
+  fi
+  printf '\n      ]}'
+}
+
+# json_run TOOL RUN prints the JSON object of one run of the tool.
+json_run() {
+  printf '\n        {"run": %s, "status": %s, ' "$2" "$(json_str "${RR[$2:$1.status]}")"
+  json_figs RR "$2:$1." ""
+  printf ', "restore_check": %s, "server_statuses": %s}' "$(json_str "${RR[$2:$1.check]:-}")" \
+    "$(json_str "${RR[$2:$1.server.statuses]:-}")"
 }
 
 # targets prints Coffer's figures against the goals in README.md (meant for SCALE=4).
@@ -366,7 +557,7 @@ targets() {
   local peak
   peak=$(maxf "${R[coffer.init.mib]}" "${R[coffer.backup.mib]}" "${R[coffer.rebackup.mib]}" "${R[coffer.restore.mib]}")
   echo
-  echo "Coffer against its targets (meant for SCALE=4 on 2 cores; this run: SCALE=$SCALE, $(nproc) cores):"
+  echo "Coffer against its targets (meant for SCALE=4 on 2 cores; this run: SCALE=$SCALE, $(nproc) cores$(over_runs '; ')):"
   check "first backup (without init) < 2 s" "${R[coffer.backup.s]}" 2
   check "unchanged re-backup < 0.5 s" "${R[coffer.rebackup.s]}" 0.5
   check "restore < 4 s" "${R[coffer.restore.s]}" 4
@@ -383,7 +574,7 @@ server_targets() {
   local s=coffer-server corpus_mib=$1
   [[ -n ${R[$s.server.mib]:-} ]] || return 0
   echo
-  echo "Coffer server (loopback, plain HTTP${SERVE_ARGS:+, serve $SERVE_ARGS}) against its targets:"
+  echo "Coffer server (loopback, plain HTTP${SERVE_ARGS:+, serve $SERVE_ARGS}) against its targets$(over_runs ' (' ')'):"
   if [[ ${R[$s.status]:-} == ok && ${R[coffer.status]:-} == ok ]]; then
     ratio "first backup (without init)" backup "$corpus_mib"
     ratio "restore" restore "$corpus_mib"
@@ -408,7 +599,7 @@ server_steps() {
   local s=coffer-server step
   [[ -n ${R[$s.init.requests]:-} ]] || return 0
   echo
-  echo "Coffer server, per step (from its request log; sent = server to client):"
+  echo "Coffer server, per step (from its request log; sent = server to client$( ((RUNS == 1)) || echo "; medians of $RUNS runs")):"
   echo
   echo '| step | requests | 429 | MiB sent | MiB received |'
   echo '| --- | --- | --- | --- | --- |'
@@ -419,43 +610,65 @@ server_steps() {
   done
 }
 
-# issue10 prints the ratios that issue 10's Targets name, from this one run (the targets are
-# medians of several runs on a quiet machine): Coffer local against Kopia local, Coffer through
-# the server against Kopia local or Coffer local, the store against restic's, peak memory.
+# issue10 prints the ratios that issue 10's Targets name (meant for medians of several runs on a
+# quiet machine): Coffer local against Kopia local, Coffer through the server against Kopia local
+# or Coffer local, the store against restic's, peak memory. Ratios are of the medians; with
+# several runs each is also taken per round, and its range printed.
 issue10() {
   echo
-  echo "Issue 10 targets, this run (one run; the targets are for medians):"
+  if ((RUNS == 1)); then
+    echo "Issue 10 targets, this run (one run; the targets are for medians):"
+  else
+    echo "Issue 10 targets, ratios of the medians of $RUNS runs, and per round: the range of that round's ratio and in how many rounds it met the target; peak memory is the maximum over all runs:"
+  fi
   local c=coffer s=coffer-server k=kopia
-  if [[ ${R[$k.status]:-} == ok && ${R[$c.status]:-} == ok ]]; then
-    vs "unchanged re-backup, coffer local / kopia local" "${R[$c.rebackup.s]}" "${R[$k.rebackup.s]}" 0.5
-    vs "restore, coffer local / kopia local" "${R[$c.restore.s]}" "${R[$k.restore.s]}" 0.4
-    vs "first backup (without init), coffer local / kopia local" "${R[$c.backup.s]}" "${R[$k.backup.s]}" 0.4
+  if succeeded $k && succeeded $c; then
+    vs "unchanged re-backup, coffer local / kopia local" $c.rebackup.s $k.rebackup.s 0.5
+    vs "restore, coffer local / kopia local" $c.restore.s $k.restore.s 0.4
+    vs "first backup (without init), coffer local / kopia local" $c.backup.s $k.backup.s 0.4
   else
     echo "- against Kopia: not compared (kopia: ${R[$k.status]:-not run}; coffer: ${R[$c.status]:-not run})"
   fi
-  if [[ ${R[$k.status]:-} == ok && ${R[$s.status]:-} == ok ]]; then
-    vs "unchanged re-backup, coffer server / kopia local" "${R[$s.rebackup.s]}" "${R[$k.rebackup.s]}" 0.6
+  if succeeded $k && succeeded $s; then
+    vs "unchanged re-backup, coffer server / kopia local" $s.rebackup.s $k.rebackup.s 0.6
   fi
-  if [[ ${R[$s.status]:-} == ok && ${R[$c.status]:-} == ok ]]; then
-    vs "restore, coffer server / coffer local" "${R[$s.restore.s]}" "${R[$c.restore.s]}" 1.2
-    vs "first backup (without init), coffer server / coffer local" "${R[$s.backup.s]}" "${R[$c.backup.s]}" 1.15
+  if succeeded $s && succeeded $c; then
+    vs "restore, coffer server / coffer local" $s.restore.s $c.restore.s 1.2
+    vs "first backup (without init), coffer server / coffer local" $s.backup.s $c.backup.s 1.15
   fi
-  if [[ ${R[restic.status]:-} == ok && ${R[$c.status]:-} == ok ]]; then
-    vs "store, coffer / restic" "${R[$c.store]}" "${R[restic.store]}" 1.03
+  if succeeded restic && succeeded $c; then
+    vs "store, coffer / restic" $c.store restic.store 1.03
   fi
-  local t peak
+  local t of=
+  ((RUNS == 1)) || of=", maximum over $RUNS runs"
   for t in $c $s; do
-    [[ ${R[$t.status]:-} == ok ]] || continue
-    peak=$(maxf "${R[$t.init.mib]}" "${R[$t.backup.mib]}" "${R[$t.rebackup.mib]}" "${R[$t.restore.mib]}" "${R[$t.server.mib]:-0}")
-    check "peak memory of $(label "$t") (client steps${R[$t.server.mib]:+ and server}) < 150 MiB" "$peak" 150
+    succeeded "$t" || continue
+    check "peak memory of $(label "$t") (client steps${R[$t.server.mib]:+ and server}$of) < 150 MiB" "${R[$t.peak.mib]}" 150
   done
 }
-# vs WHAT A B TARGET prints A/B against a ratio target (met when A/B <= TARGET).
+# vs WHAT A B TARGET prints R[A]/R[B], A and B being TOOL.KEY, against a ratio target (met when
+# A/B <= TARGET); with several runs, also the range of RR[RUN:A]/RR[RUN:B] over the rounds in
+# which both tools succeeded, and in how many of those rounds the target was met.
 vs() {
-  awk -v what="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN {
-    r = b > 0 ? a / b : 0
-    printf "- %s: %s / %s = %.2fx (target <= %sx: %s)\n", what, a, b, r, t, (b > 0 && r <= t ? "met" : "MISSED")
-  }'
+  local r pairs=
+  for ((r = 1; r <= RUNS; r++)); do
+    [[ ${RR[$r:${2%%.*}.status]:-} == ok && ${RR[$r:${3%%.*}.status]:-} == ok ]] || continue
+    pairs+="${RR[$r:$2]} ${RR[$r:$3]}"$'\n'
+  done
+  awk -v what="$1" -v a="${R[$2]}" -v b="${R[$3]}" -v t="$4" -v runs="$RUNS" '
+    NF == 2 {
+      q = $2 > 0 ? $1 / $2 : 0
+      if (n == 0 || q < lo) lo = q
+      if (n == 0 || q > hi) hi = q
+      n++
+      if ($2 > 0 && q <= t) met++
+    }
+    END {
+      r = b > 0 ? a / b : 0
+      printf "- %s: %s / %s = %.2fx (target <= %sx: %s)", what, a, b, r, t, (b > 0 && r <= t ? "met" : "MISSED")
+      if (runs > 1) printf "; per round %.2f–%.2fx, met in %d of %d rounds", lo, hi, met, n
+      printf "\n"
+    }' <<<"$pairs"
 }
 check() {
   local what=$1 got=$2 limit=$3 op=${4:-lt} verdict
@@ -463,16 +676,80 @@ check() {
   echo "- $what: $got ($verdict)"
 }
 
+# run_rounds runs the selected tools' sequences RUNS times, round by round in the table's order,
+# so that a slow phase of a shared machine falls on every tool alike; each run's files are in RD
+# (WORK itself for a single run, else WORK/runN) and its figures are saved in RR. It records the
+# load average at the start of each round in round_loads.
+round_loads=()
+run_rounds() {
+  local round tool
+  for ((round = 1; round <= RUNS; round++)); do
+    RD=$WORK
+    ((RUNS == 1)) || RD=$WORK/run$round
+    mkdir -p "$RD"
+    round_loads+=("$(cut -d' ' -f1 /proc/loadavg)")
+    ((RUNS == 1)) || log "round $round of $RUNS (load average ${round_loads[-1]}, files in $RD)"
+    for tool in "${selected[@]}"; do
+      [[ $tool != kopia || -n $KOPIA ]] || continue
+      warm
+      log "$tool: running"
+      "run_${tool//-/_}" || true # the failure is in R[$tool.status]; the other tools still run
+      save_run "$round" "$tool"
+    done
+  done
+  for tool in "${selected[@]}"; do aggregate "$tool"; done
+}
+
+# report CORPUS_BYTES LOAD0 COFFER_FROM prints the header, the tables and the targets.
+report() {
+  local corpus_bytes=$1 load0=$2 load1 t
+  echo
+  echo "Corpus: $CORPUS, SCALE=$SCALE, $(mib "$corpus_bytes") MiB apparent, $(find "$CORPUS" | wc -l) entries"
+  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem; $(restic version | head -1); kopia ${kopia_version:-not available}; coffer from $3"
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  echo "Load average (1 min): $load0 at start, $load1 at end$( ((RUNS == 1)) || echo "; at the start of each round: ${round_loads[*]}")."
+  awk -v a="$load0" -v b="$load1" -v n="$(nproc)" 'BEGIN { exit !(a > n || b > n) }' &&
+    echo "WARNING: load above $(nproc) cores: other work shared the CPUs, so wall times are inflated (the JSON's *_cpu fields give CPU seconds)."
+  echo "Warm page cache (corpus read once before each tool); seconds are wall time, MiB are peak RSS.$( ((RUNS == 1)) ||
+    echo " Each figure is the median of $RUNS runs, interleaved round by round, each on a fresh store; MiB are the maximum over the runs.")"
+  echo
+  echo '| tool | init+backup s | MiB peak | re-backup s | MiB | restore s | MiB | store MiB | server MiB peak | init s | restore check |'
+  echo '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+  for t in "${selected[@]}"; do row "$t"; done
+  spread_table
+  targets
+  server_targets "$(mib "$corpus_bytes")"
+  server_steps
+  issue10
+}
+
+# write_json CORPUS_BYTES COFFER_FROM writes WORK/results.json.
+write_json() {
+  local t sep=
+  printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "kopia_version": %s, "coffer_from": %s, "serve_args": %s,\n' \
+    "$SCALE" "$(json_str "$CORPUS")" "$(mib "$1")" "$(nproc)" "$(json_str "$(restic version | head -1)")" \
+    "$(json_str "$kopia_version")" "$(json_str "$2")" "$(json_str "${SERVE_ARGS:-}")"
+  printf '  "rounds": %s, "round_loads": [%s],\n  "rows": [\n' "$RUNS" "$(IFS=,; echo "${round_loads[*]}")"
+  for t in "${selected[@]}"; do
+    printf '%s' "$sep"
+    json_row "$t"
+    sep=$',\n'
+  done
+  printf '\n  ]\n}\n'
+}
+
 main() {
   trap stop_server EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  check_settings
   ensure_tools
   ensure_corpus
-  ensure_kopia
+  if is_selected kopia; then ensure_kopia; fi
   WORK=${WORK:-$(mktemp -d "$(dirname "$CORPUS")/coffer-bench.XXXXXX")}
   mkdir -p "$WORK"
   WORK=$(realpath "$WORK")
+  RD=$WORK
   [[ $(stat -c %d "$WORK") == $(stat -c %d "$CORPUS") ]] ||
     log "warning: WORK ($WORK) and CORPUS ($CORPUS) are on different filesystems"
   log "work dir: $WORK"
@@ -483,53 +760,15 @@ main() {
   corpus_bytes=$(du -sb --apparent-size "$CORPUS" | cut -f1)
   manifest "$CORPUS" >"$WORK/corpus.manifest"
 
-  local tool load0 coffer_from="checkout $(git -C "$repo" rev-parse HEAD)"
+  local load0 coffer_from
+  coffer_from="checkout $(git -C "$repo" rev-parse HEAD || true)"
   [[ -z $(git -C "$repo" status --porcelain -- cmd internal go.mod go.sum) ]] ||
     coffer_from+=" with uncommitted changes"
   [[ -z ${COFFER_BIN:-} ]] || coffer_from="binary $COFFER_BIN"
   load0=$(cut -d' ' -f1 /proc/loadavg)
-  for tool in coffer coffer-server restic kopia; do
-    [[ $tool != kopia || -n $KOPIA ]] || continue
-    warm
-    log "$tool: running"
-    "run_${tool//-/_}" || true # the failure is in R[$tool.status]; the other tools still run
-  done
-
-  echo
-  echo "Corpus: $CORPUS, SCALE=$SCALE, $(mib "$corpus_bytes") MiB apparent, $(find "$CORPUS" | wc -l) entries"
-  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(df -T "$WORK" | awk 'NR == 2 { print $2 }') filesystem; $(restic version | head -1); kopia ${R[kopia.version]:-not available}; coffer from $coffer_from"
-  local load1
-  load1=$(cut -d' ' -f1 /proc/loadavg)
-  echo "Load average (1 min): $load0 at start, $load1 at end."
-  awk -v a="$load0" -v b="$load1" -v n="$(nproc)" 'BEGIN { exit !(a > n || b > n) }' &&
-    echo "WARNING: load above $(nproc) cores: other work shared the CPUs, so wall times are inflated (the JSON's *_cpu fields give CPU seconds)."
-  echo "Warm page cache (corpus read once before each tool); seconds are wall time, MiB are peak RSS."
-  echo
-  echo '| tool | init+backup s | MiB peak | re-backup s | MiB | restore s | MiB | store MiB | server MiB peak | init s | restore check |'
-  echo '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
-  row coffer
-  row coffer-server
-  row restic
-  row kopia
-  targets
-  server_targets "$(mib "$corpus_bytes")"
-  server_steps
-  issue10
-
-  {
-    printf '{\n  "scale": %s, "corpus": %s, "corpus_mib": %s, "cores": %s, "restic_version": %s, "kopia_version": %s, "coffer_from": %s, "serve_args": %s,\n  "rows": [\n' \
-      "$SCALE" "$(json_str "$CORPUS")" "$(mib "$corpus_bytes")" "$(nproc)" "$(json_str "$(restic version | head -1)")" \
-      "$(json_str "${R[kopia.version]:-}")" \
-      "$(json_str "$coffer_from")" "$(json_str "${SERVE_ARGS:-}")"
-    json_row coffer
-    printf ',\n'
-    json_row coffer-server
-    printf ',\n'
-    json_row restic
-    printf ',\n'
-    json_row kopia
-    printf '\n  ]\n}\n'
-  } >"$WORK/results.json"
+  run_rounds
+  report "$corpus_bytes" "$load0" "$coffer_from"
+  write_json "$corpus_bytes" "$coffer_from" >"$WORK/results.json"
   echo
   echo "JSON ($WORK/results.json):"
   cat "$WORK/results.json"
