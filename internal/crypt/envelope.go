@@ -114,6 +114,30 @@ func (s *Sealer) Seal(dst, plaintext, ad []byte) ([]byte, error) {
 	return aead.Seal(dst, hdr[SessionSize:], plaintext, ad), nil
 }
 
+// HeaderSize is the length of an envelope's session and nonce, which
+// SealInPlace expects room for before the plaintext.
+const HeaderSize = SessionSize + NonceSize
+
+// SealInPlace seals buf[HeaderSize:] as Seal would, writing the envelope
+// over buf itself: its session and nonce into buf[:HeaderSize] (whatever
+// it held), the ciphertext over the plaintext, and the tag after it. It
+// returns the envelope, which reuses buf's memory when buf has TagSize
+// bytes of spare capacity. It saves Seal's copy of the plaintext into
+// another buffer.
+func (s *Sealer) SealInPlace(buf, ad []byte) ([]byte, error) {
+	if len(buf) < HeaderSize {
+		return nil, fmt.Errorf("sealing in place: %d bytes, less than the %d-byte header", len(buf), HeaderSize)
+	}
+	hdr, plaintext := buf[:HeaderSize], buf[HeaderSize:]
+	aead, err := s.next(hdr)
+	if err != nil {
+		return nil, err
+	}
+	// dst = hdr: the ciphertext is appended at hdr's end, exactly where the
+	// plaintext starts, the overlap cipher.AEAD allows.
+	return aead.Seal(hdr, hdr[SessionSize:], plaintext, ad), nil
+}
+
 // Rekey makes the Sealer seal under another master key from now on, in a
 // fresh session: a repository moving to a new root-key epoch seals its
 // new data under the new epoch's data key (docs/format.md §2.6).

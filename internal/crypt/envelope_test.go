@@ -308,3 +308,35 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestSealInPlace: an envelope sealed in place opens as one from Seal
+// does, to the same plaintext, in the caller's memory when it has room
+// for the tag; a buffer shorter than the header is refused.
+func TestSealInPlace(t *testing.T) {
+	var k Key
+	s, err := NewSealer(&k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := NewOpener(&k)
+	ad := AD(ADBlobData, []byte("id"))
+	for _, n := range []int{0, 1, 100, 1 << 20} {
+		plain := bytes.Repeat([]byte{7}, n)
+		buf := make([]byte, HeaderSize, HeaderSize+n+TagSize)
+		buf = append(buf, plain...)
+		env, err := s.SealInPlace(buf, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(env) != n+Overhead || &env[0] != &buf[0] {
+			t.Errorf("%d bytes: envelope of %d bytes, in place %v", n, len(env), &env[0] == &buf[0])
+		}
+		got, err := o.Open(nil, env, ad)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("%d bytes: opens to %d bytes, %v", n, len(got), err)
+		}
+	}
+	if _, err := s.SealInPlace(make([]byte, HeaderSize-1), ad); err == nil {
+		t.Error("sealed a buffer shorter than the header")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
@@ -60,19 +61,19 @@ func (r *Repo) SealBlob(t blob.Type, id blob.ID, plaintext []byte, use func([]by
 	if err := r.writable(); err != nil {
 		return 0, err
 	}
-	fb, eb := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	fb := bufPool.Get().(*[]byte)
 	defer bufPool.Put(fb)
-	defer bufPool.Put(eb)
-	framed, err := compress.EncodeLevel((*fb)[:0], plaintext, r.compression)
+	// The blob is framed after room for the envelope's header and sealed
+	// in place: one buffer, and no copy of the framed blob.
+	framed, err := compress.EncodeLevel(append((*fb)[:0], make([]byte, crypt.HeaderSize)...), plaintext, r.compression)
 	if err != nil {
 		return 0, err
 	}
-	*fb = framed
-	env, err := r.sealer.Seal((*eb)[:0], framed, pack.BlobAD(t, id))
+	env, err := r.sealer.SealInPlace(slices.Grow(framed, crypt.TagSize), pack.BlobAD(t, id))
 	if err != nil {
 		return 0, err
 	}
-	*eb = env
+	*fb = env
 	return len(env), use(env)
 }
 
