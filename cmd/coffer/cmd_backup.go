@@ -158,11 +158,11 @@ func (e *env) findParent(ctx context.Context, s *session, host string, paths []s
 	if e.o.force {
 		return nil, nil
 	}
-	snaps, err := e.snapshots(ctx, s)
-	if err != nil {
-		return nil, err
-	}
 	if e.o.parent != "" {
+		snaps, err := e.snapshots(ctx, s)
+		if err != nil {
+			return nil, err
+		}
 		p, err := snapshot.Find(snaps, e.o.parent)
 		return &p, err
 	}
@@ -171,11 +171,18 @@ func (e *env) findParent(ctx context.Context, s *session, host string, paths []s
 		abs[i], _ = filepath.Abs(p)
 	}
 	slices.Sort(abs)
-	for i := len(snaps) - 1; i >= 0; i-- {
-		sp := slices.Clone(snaps[i].Paths)
+	match := func(sn snapshot.Stored) bool {
+		sp := slices.Clone(sn.Paths)
 		slices.Sort(sp)
-		a := snaps[i].Author
-		if snaps[i].Hostname == host && slices.Equal(sp, abs) && (!a.AppendOnly || a.Device == s.dev.ID) {
+		a := sn.Author
+		return sn.Hostname == host && slices.Equal(sp, abs) && (!a.AppendOnly || a.Device == s.dev.ID)
+	}
+	snaps, err := e.snapshotsUntil(ctx, s, match)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if match(snaps[i]) {
 			return &snaps[i], nil
 		}
 	}

@@ -275,7 +275,13 @@ func (e *env) account(h *home.Home, loc string) (string, error) {
 // one it records that the store lacks is an error, since every answer
 // would then be wrong.
 func (e *env) snapshots(ctx context.Context, s *session) ([]snapshot.Stored, error) {
-	h, err := e.history(ctx, s)
+	return e.snapshotsUntil(ctx, s, nil)
+}
+
+// snapshotsUntil is snapshots reading the newest first, until match
+// accepts one (account.ReadHistoryUntil).
+func (e *env) snapshotsUntil(ctx context.Context, s *session, match func(snapshot.Stored) bool) ([]snapshot.Stored, error) {
+	h, err := e.historyUntil(ctx, s, match)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +317,13 @@ func (e *env) find(snaps []snapshot.Stored, ref string) (snapshot.Stored, error)
 // history reads the account's recorded snapshots, warning about damaged
 // ones and about snapshot objects the chain does not record.
 func (e *env) history(ctx context.Context, s *session) (*account.History, error) {
-	h, err := account.ReadHistory(ctx, s.repo, s.chain)
+	return e.historyUntil(ctx, s, nil)
+}
+
+// historyUntil is history reading the newest snapshots first, until match
+// accepts one (account.ReadHistoryUntil).
+func (e *env) historyUntil(ctx context.Context, s *session, match func(snapshot.Stored) bool) (*account.History, error) {
+	h, err := account.ReadHistoryUntil(ctx, s.repo, s.chain, match)
 	if err != nil {
 		return nil, err
 	}

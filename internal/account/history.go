@@ -104,6 +104,20 @@ type History struct {
 
 // ReadHistory lists the store's snapshot objects and reads those c records.
 func ReadHistory(ctx context.Context, r *repo.Repo, c *Chain) (*History, error) {
+	return ReadHistoryUntil(ctx, r, c, nil)
+}
+
+// historyBatch is how many snapshots ReadHistoryUntil reads at a time.
+const historyBatch = 16
+
+// ReadHistoryUntil is ReadHistory that reads the recorded snapshots a
+// batch at a time, the most recently recorded first, and stops after the
+// batch in which match (with each snapshot's Author set) accepts one; nil
+// reads them all. A backup so finds its parent among the newest snapshots
+// without reading every snapshot object. Missing, Ignored and Forgotten
+// are complete as in ReadHistory (they need only the store's listing);
+// Snapshots, Damaged and Impostors cover the snapshots read.
+func ReadHistoryUntil(ctx context.Context, r *repo.Repo, c *Chain, match func(snapshot.Stored) bool) (*History, error) {
 	names, err := r.Names(ctx, store.Snapshots)
 	if err != nil {
 		return nil, err
@@ -118,16 +132,34 @@ func ReadHistory(ctx context.Context, r *repo.Repo, c *Chain) (*History, error) 
 			h.Missing = append(h.Missing, rec)
 		}
 	}
-	if h.Snapshots, h.Damaged, err = r.LoadSnapshots(ctx, load); err != nil {
-		return nil, err
+	batch := len(load)
+	if match != nil {
+		batch = historyBatch
 	}
-	for i := range h.Snapshots {
-		h.Snapshots[i].Author = authorOf(c, h.Snapshots[i].ID)
-		if claimsOther(c, h.Snapshots[i]) {
-			h.Impostors = append(h.Impostors, h.Snapshots[i])
+	for end := len(load); end > 0; end -= batch {
+		snaps, damaged, err := r.LoadSnapshots(ctx, load[max(0, end-batch):end])
+		if err != nil {
+			return nil, err
+		}
+		if h.add(c, snaps, damaged); match != nil && slices.ContainsFunc(snaps, match) {
+			break
 		}
 	}
+	snapshot.Sort(h.Snapshots)
 	return h, nil
+}
+
+// add records snapshots read, with their authors, and the errors of those
+// that did not authenticate or decode.
+func (h *History) add(c *Chain, snaps []snapshot.Stored, damaged []error) {
+	for i := range snaps {
+		snaps[i].Author = authorOf(c, snaps[i].ID)
+		if claimsOther(c, snaps[i]) {
+			h.Impostors = append(h.Impostors, snaps[i])
+		}
+	}
+	h.Snapshots = append(h.Snapshots, snaps...)
+	h.Damaged = append(h.Damaged, damaged...)
 }
 
 // claimsOther reports whether s's hostname names a device of c other than
