@@ -34,8 +34,8 @@ func CopyExact(ctx context.Context, w io.Writer, r io.Reader, size int64) error 
 	for left := size; left > 0; {
 		n, err := fill(cr, (*bp)[:min(int64(len(*bp)), left)])
 		if n > 0 {
-			if _, werr := w.Write((*bp)[:n]); werr != nil {
-				return werr
+			if err := writeAll(w, (*bp)[:n]); err != nil {
+				return err
 			}
 		}
 		left -= int64(n)
@@ -53,6 +53,15 @@ func CopyExact(ctx context.Context, w io.Writer, r io.Reader, size int64) error 
 const copyChunk = 1 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyChunk); return &b }}
+
+// writeAll writes b to w, failing as io.Copy does if w takes less.
+func writeAll(w io.Writer, b []byte) error {
+	n, err := w.Write(b)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
 
 // fill reads r into b until b is full, r ends or r fails. Unlike
 // io.ReadFull, it returns an error that comes with the last bytes (io.EOF
