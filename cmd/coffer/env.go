@@ -177,9 +177,6 @@ func (e *env) openRepo(ctx context.Context) (*session, error) {
 		dev.Zero()
 		return nil, e.chainHint(err)
 	}
-	if storeopen.IsRemote(loc) || storeopen.IsS3(loc) {
-		r.SetUploads(remoteUploads)
-	}
 	e.reportSessions(c, seen)
 	s := &session{repo: r, store: st, dev: dev, home: h, chain: c, loc: loc, log: rep}
 	r.SetPlanAuthority(account.NewPlans(func() *account.Chain { return s.chain }, s.setChain, st, dev))
@@ -213,10 +210,6 @@ func (e *env) cached(loc string, st store.Store) store.Store {
 	e.say("warning: reading without a local cache: %v", err)
 	return st
 }
-
-// remoteUploads is how many packs go to a server or a bucket at once:
-// network latency leaves room to overlap them.
-const remoteUploads = 2
 
 // s3Endpoint returns the S3 service of the store at loc: --s3-endpoint,
 // else the one this device remembers for loc, else "" (AWS). It refuses

@@ -16,8 +16,11 @@ import (
 // Builder collects blob envelopes for one pack. It holds their bytes in
 // memory until Finish. It is not safe for concurrent use.
 type Builder struct {
-	buf     []byte  // envelopes in the order added
-	entries []Entry // Offset is into buf
+	buf     []byte   // envelopes in the order added, but those spilled
+	size    int      // bytes of all envelopes added
+	spill   [][]byte // by entry: the envelope if it is held apart from buf, else nil
+	fixed   bool     // buf has a fixed room (Grow): what does not fit is spilled
+	entries []Entry  // Offset is into buf, for an envelope not spilled
 	seen    map[blob.Handle]struct{}
 }
 
@@ -43,12 +46,18 @@ func (b *Builder) Add(t blob.Type, id blob.ID, envelope []byte, rawLen uint32) {
 		Length:    uint32(len(envelope)),
 		RawLength: rawLen,
 	})
+	b.size += len(envelope)
+	if b.fixed && len(b.buf)+len(envelope) > cap(b.buf) {
+		b.spill = append(b.spill, bytes.Clone(envelope))
+		return
+	}
+	b.spill = append(b.spill, nil)
 	b.buf = append(b.buf, envelope...)
 }
 
 // Size returns the number of envelope bytes added so far. A writer
 // finishes the pack once Size reaches TargetSize.
-func (b *Builder) Size() int { return len(b.buf) }
+func (b *Builder) Size() int { return b.size }
 
 // Room returns how many more envelope bytes one more blob may have without
 // the finished pack growing: the padding Finish would add now, less the
@@ -62,18 +71,29 @@ func (b *Builder) Room() int {
 // unpadded returns the length of the pack Finish would write now, before
 // its padding (docs/format.md §6.3: U).
 func (b *Builder) unpadded() uint64 {
-	return uint64(len(b.buf)) + crypt.Overhead + prefixSize + uint64(len(b.entries))*entrySize + trailerSize
+	return uint64(b.size) + crypt.Overhead + prefixSize + uint64(len(b.entries))*entrySize + trailerSize
 }
 
 // Count returns the number of blobs added so far.
 func (b *Builder) Count() int { return len(b.entries) }
 
-// Grow makes room for n more envelope bytes without reallocating.
-func (b *Builder) Grow(n int) { b.buf = slices.Grow(b.buf, n) }
+// Grow gives the Builder a buffer of n more envelope bytes and fixes its
+// room: from then on it never reallocates the buffer, and holds an
+// envelope that does not fit in an allocation of its own. A writer that
+// grows a Builder to the target size thus holds the pack's bytes with no
+// slack: only the envelope that crosses the target is held apart.
+func (b *Builder) Grow(n int) {
+	b.buf = slices.Grow(b.buf, n)
+	b.fixed = true
+}
 
-// Reset empties the Builder for the next pack, keeping its buffer.
+// Reset empties the Builder for the next pack, keeping its buffer and
+// dropping the envelopes held apart.
 func (b *Builder) Reset() {
 	b.buf = b.buf[:0]
+	clear(b.spill)
+	b.spill = b.spill[:0]
+	b.size = 0
 	b.entries = b.entries[:0]
 	clear(b.seen)
 }
@@ -94,7 +114,7 @@ func (b *Builder) Finish(s *crypt.Sealer) (pack []byte, entries []Entry, err err
 }
 
 // FinishParts is Finish without the copy: the pack is the concatenation of
-// parts, which alias the Builder's buffer (valid until Reset) except for
+// parts, which alias the Builder's memory (valid until Reset) except for
 // the last, which holds the sealed header and trailer. Writers stream the
 // parts, so a pack is never held twice in memory.
 func (b *Builder) FinishParts(s *crypt.Sealer) (parts [][]byte, entries []Entry, err error) {
@@ -124,15 +144,23 @@ func (b *Builder) FinishParts(s *crypt.Sealer) (parts [][]byte, entries []Entry,
 }
 
 // shuffle orders the envelopes uniformly at random and returns them, as
-// slices of the Builder's buffer, with the entries in that order and their
+// slices of the Builder's memory, with the entries in that order and their
 // offsets in the pack.
 func (b *Builder) shuffle() ([][]byte, []Entry) {
+	parts := make([][]byte, len(b.entries), len(b.entries)+1)
+	for i, e := range b.entries {
+		parts[i] = b.spill[i]
+		if parts[i] == nil {
+			parts[i] = b.buf[e.Offset : e.Offset+e.Length]
+		}
+	}
 	entries := slices.Clone(b.entries)
-	mrand.New(cryptoSource{}).Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
-	parts := make([][]byte, len(entries), len(entries)+1)
+	mrand.New(cryptoSource{}).Shuffle(len(entries), func(i, j int) {
+		entries[i], entries[j] = entries[j], entries[i]
+		parts[i], parts[j] = parts[j], parts[i]
+	})
 	var off uint32
 	for i, e := range entries {
-		parts[i] = b.buf[e.Offset : e.Offset+e.Length]
 		entries[i].Offset = off
 		off += e.Length
 	}

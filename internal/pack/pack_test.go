@@ -287,6 +287,58 @@ func TestBuilder(t *testing.T) {
 	}
 }
 
+// TestBuilderRoom checks that a Builder given a fixed room never
+// reallocates its buffer: an envelope that does not fit is held apart,
+// counted in Size, and laid out in the pack like the others; after Reset
+// the room is whole again.
+func TestBuilderRoom(t *testing.T) {
+	k := testKeys(t)
+	x := numbered(5, 1000)
+	envs := make([][]byte, len(x))
+	ids := make([]blob.ID, len(x))
+	plains := map[blob.Handle][]byte{}
+	for i := range x {
+		ids[i], envs[i] = k.seal(t, x[i])
+		plains[blob.Handle{Type: x[i].typ, ID: ids[i]}] = x[i].plain
+	}
+	room := 2*len(envs[0]) + len(envs[0])/2 // two envelopes and a half
+	b := NewBuilder()
+	b.Grow(room)
+	buf := b.buf[:1]
+	for i := range x {
+		b.Add(x[i].typ, ids[i], envs[i], 1000)
+		envs[i][0] ^= 1 // Add must have copied the envelope, held apart or not
+	}
+	spilled := 0
+	for _, s := range b.spill {
+		if s != nil {
+			spilled++
+		}
+	}
+	if want := 5 * len(envs[0]); b.Size() != want || len(b.buf) != 2*len(envs[0]) || spilled != 3 {
+		t.Errorf("Size %d (want %d), %d bytes in the buffer, %d held apart", b.Size(), want, len(b.buf), spilled)
+	}
+	if cap(b.buf) != cap(buf) || &b.buf[0] != &buf[0] {
+		t.Error("the buffer was reallocated")
+	}
+	for i := range envs {
+		envs[i][0] ^= 1
+	}
+	p, entries, err := b.Finish(k.s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.openAll(p, entries, plains); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	b.Add(x[0].typ, ids[0], envs[0], 1000)
+	b.Add(x[1].typ, ids[1], envs[1], 1000)
+	if len(b.buf) != 2*len(envs[0]) || b.spill[1] != nil {
+		t.Errorf("after Reset: %d bytes in the buffer, the second envelope held apart: %t", len(b.buf), b.spill[1] != nil)
+	}
+}
+
 // TestFinishRejects checks that Finish refuses to write what ReadHeader
 // would refuse to read.
 func TestFinishRejects(t *testing.T) {

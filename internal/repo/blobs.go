@@ -136,9 +136,11 @@ func (r *Repo) Flush(ctx context.Context) error { return r.packer.flush(ctx) }
 // saved.
 func (r *Repo) SetCompression(l compress.Level) { r.compression = l }
 
-// SetUploads sets how many packs may be uploaded at once (default 1). A
-// remote store gains from two or more; each costs a pack's worth of memory.
-// It must be called before the first blob is saved.
+// SetUploads sets how many packs may be uploaded at once (default 1). Each
+// costs a pack's worth of memory; the commands keep the default for every
+// store, a server's included: one upload overlaps the filling of the next
+// pack, which on loopback takes longer than the upload. It must be called
+// before the first blob is saved.
 func (r *Repo) SetUploads(n int) {
 	if n >= 1 {
 		r.packer.setUploads(n)

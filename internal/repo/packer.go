@@ -164,9 +164,10 @@ func (h *heldBlobs) drain(b *pack.Builder) {
 }
 
 // builderRoom is, by packKind, the room a new builder starts with: for a
-// data pack, its target size, one more blob of the largest chunk, and the
-// header; a tree pack, usually far smaller, grows as it fills.
-var builderRoom = [2]int{pack.TargetSize + 5<<20, 0}
+// data pack, its target size exactly, since the envelope that crosses it is
+// held apart (pack.Builder.Grow), so that a data pack in memory has no
+// slack; a tree pack, usually far smaller, grows as it fills.
+var builderRoom = [2]int{pack.TargetSize, 0}
 
 // packKind numbers the pack a blob of type t goes to: 1 for a tree pack,
 // 0 for a data pack.
@@ -203,7 +204,9 @@ func (p *packer) newBuilder(k, capacity int) *pack.Builder {
 		return b
 	default:
 		b := pack.NewBuilder()
-		b.Grow(capacity)
+		if capacity > 0 {
+			b.Grow(capacity)
+		}
 		return b
 	}
 }

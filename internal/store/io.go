@@ -24,24 +24,58 @@ func CheckOp(ctx context.Context, op string, kind Kind, name string) error {
 	return nil
 }
 
-// copyBufs hold CopyExact's buffers.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
 // CopyExact copies r to w and fails unless r yields exactly size bytes and
-// then io.EOF, or once ctx is done.
+// then ends, or once ctx is done. It moves up to copyChunk bytes per write,
+// so that an object reaches a file or a socket in a few system calls.
 func CopyExact(ctx context.Context, w io.Writer, r io.Reader, size int64) error {
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	// Hiding w's ReadFrom makes the copy use buf: *os.File's falls back to
-	// 32 KiB writes, a system call each (10k for a 330 MB first backup).
-	n, err := io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(CtxReader{ctx, r}, size), *buf)
-	if err != nil {
-		return err
-	}
-	if n < size {
-		return fmt.Errorf("the data ended %d bytes short of its given size: %w", size-n, io.ErrUnexpectedEOF)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	cr := CtxReader{ctx, r}
+	for left := size; left > 0; {
+		n, err := fill(cr, (*bp)[:min(int64(len(*bp)), left)])
+		if n > 0 {
+			if err := writeAll(w, (*bp)[:n]); err != nil {
+				return err
+			}
+		}
+		left -= int64(n)
+		switch {
+		case err == io.EOF && left > 0:
+			return fmt.Errorf("the data ended %d bytes short of its given size: %w", left, io.ErrUnexpectedEOF)
+		case err != nil && err != io.EOF:
+			return err
+		}
 	}
 	return Ends(r)
+}
+
+// copyChunk is the most CopyExact reads before it writes.
+const copyChunk = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyChunk); return &b }}
+
+// writeAll writes b to w, failing as io.Copy does if w takes less.
+func writeAll(w io.Writer, b []byte) error {
+	n, err := w.Write(b)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// fill reads r into b until b is full, r ends or r fails. Unlike
+// io.ReadFull, it returns an error that comes with the last bytes (io.EOF
+// included), so that a reader's verdict at its end is never lost.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Ends returns nil if r has no byte left, else why not: it reads one byte.

@@ -23,6 +23,8 @@ func TestCopyExact(t *testing.T) {
 		{"short", strings.NewReader("pay"), false},
 		{"long", strings.NewReader("payload+"), false},
 		{"fails after the last byte", io.MultiReader(strings.NewReader("payload"), iotest.ErrReader(broke)), false},
+		{"fails with the last byte", &lastErrReader{data: "payload", err: broke}, false},
+		{"one byte at a time", iotest.OneByteReader(strings.NewReader("payload")), true},
 	}
 	for _, tc := range tests {
 		var w bytes.Buffer
@@ -35,6 +37,44 @@ func TestCopyExact(t *testing.T) {
 	cancel()
 	if err := CopyExact(ctx, io.Discard, strings.NewReader("payload"), 7); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// lastErrReader returns its data in one read, together with err.
+type lastErrReader struct {
+	data string
+	err  error
+}
+
+func (r *lastErrReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, r.err
+}
+
+// writeCounter counts the writes it gets and the bytes in them.
+type writeCounter struct{ writes, bytes int }
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	w.bytes += len(p)
+	return len(p), nil
+}
+
+// TestCopyExactChunks checks that a large copy, even from a reader that
+// yields little per read, goes out in writes of copyChunk bytes.
+func TestCopyExactChunks(t *testing.T) {
+	size := 2*copyChunk + 5
+	var w writeCounter
+	r := iotest.HalfReader(bytes.NewReader(make([]byte, size)))
+	if err := CopyExact(context.Background(), &w, r, int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	if w.writes != 3 || w.bytes != size {
+		t.Errorf("%d bytes in %d writes, want %d in 3", w.bytes, w.writes, size)
+	}
+	if err := CopyExact(context.Background(), &w, bytes.NewReader(make([]byte, size-1)), int64(size)); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("one byte short of %d: %v", size, err)
 	}
 }
 

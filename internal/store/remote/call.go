@@ -224,7 +224,11 @@ func (s *Store) exchange(ctx context.Context, rq *request, tok string, try int) 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.client.Do(req)
+	c := s.client
+	if req.ContentLength >= bulkBody {
+		c = s.bulk
+	}
+	resp, err := c.Do(req)
 	if rq.sent != nil {
 		if berr := rq.sent(); berr != nil {
 			if resp != nil {

@@ -95,6 +95,7 @@ type Store struct {
 	ep       endpoint
 	opts     Options
 	client   *http.Client
+	bulk     *http.Client // for request bodies of bulkBody bytes or more
 	timeouts Timeouts
 	policy   policy
 	now      func() time.Time // the clock tokens expire by
@@ -136,7 +137,10 @@ func OpenAnonymous(location string, t Timeouts) (*Store, error) {
 // newStore returns the Store of an endpoint.
 func newStore(ep endpoint, o Options) *Store {
 	t := o.Timeouts.orDefaults()
-	return &Store{ep: ep, opts: o, client: newClient(ep, t.Limits), timeouts: t, policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit}
+	return &Store{
+		ep: ep, opts: o, timeouts: t, policy: defaultPolicy, now: time.Now, pageSize: wire.MaxListLimit,
+		client: newClient(ep, t.Limits, false), bulk: newClient(ep, t.Limits, true),
+	}
 }
 
 // Create opens the server at location and registers o.Account there by its
@@ -204,6 +208,7 @@ func (s *Store) Close() error {
 	s.tok = ""
 	s.tokMu.Unlock()
 	s.client.CloseIdleConnections()
+	s.bulk.CloseIdleConnections()
 	return nil
 }
 

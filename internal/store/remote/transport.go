@@ -94,8 +94,9 @@ func (e *PinError) Error() string {
 // every exchange bounded by lim (internal/deadline), which also bounds the
 // wait for response headers. An HTTP/2 connection silent for lim.Idle is
 // pinged and closed if the ping goes unanswered for 15 s, so that a retry
-// after a stall does not queue on a dead connection.
-func newClient(ep endpoint, lim deadline.Limits) *http.Client {
+// after a stall does not queue on a dead connection. With http1 it speaks
+// only HTTP/1.1 (see bulkBody).
+func newClient(ep endpoint, lim deadline.Limits, http1 bool) *http.Client {
 	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 	if ep.insecure() {
 		d.Control = loopbackOnly
@@ -104,18 +105,32 @@ func newClient(ep endpoint, lim deadline.Limits) *http.Client {
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         d.DialContext,
 		TLSClientConfig:     tlsConfig(ep.pin),
-		ForceAttemptHTTP2:   true,
+		ForceAttemptHTTP2:   !http1,
 		MaxIdleConns:        128,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 15 * time.Second,
 		HTTP2:               &http.HTTP2Config{SendPingTimeout: lim.OrDefaults().Idle},
 	}
+	if http1 {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+	}
 	return &http.Client{
 		Transport:     &deadline.Transport{Base: platformTransport(t), Limits: lim},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
+
+// bulkBody is the request body size from which a request goes over the
+// Store's HTTP/1.1 client rather than its HTTP/2 one: a pack. Over HTTP/2,
+// Go sends a body in DATA frames of at most 16 KiB under a 1 MiB
+// flow-control window, and the server copies each through its stream's
+// pipe; over HTTP/1.1 the body is one stream of bytes on its own
+// connection. A first backup of the SCALE=4 corpus (316 MiB) through
+// coffer serve with TLS on loopback took 0.2 CPU-s less in the client and
+// 0.13 in the server. Smaller requests keep HTTP/2's single connection.
+const bulkBody = 1 << 20
 
 // tlsConfig validates the server by its pin, or by the system's CAs.
 func tlsConfig(pin []byte) *tls.Config {

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// packGate is a reverse proxy in front of a server that holds every pack
+// upload for a while before passing it on, and counts the pack uploads in
+// flight.
+type packGate struct {
+	proxy *httputil.ReverseProxy
+	hold  time.Duration
+
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	packs    int
+}
+
+func (g *packGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPut || !strings.HasPrefix(r.URL.Path, "/v1/objects/packs/") {
+		g.proxy.ServeHTTP(w, r)
+		return
+	}
+	g.mu.Lock()
+	g.inFlight++
+	g.packs++
+	g.most = max(g.most, g.inFlight)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.inFlight--
+		g.mu.Unlock()
+	}()
+	time.Sleep(g.hold)
+	g.proxy.ServeHTTP(w, r)
+}
+
+// TestServerPacksInFlight checks the bound that keeps a first backup
+// through a server within the memory of a backup to a directory (issue
+// 10): however slowly the server takes packs, the client uploads one at a
+// time, since each pack in flight is a pack's worth of memory.
+func TestServerPacksInFlight(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "--insecure-http")
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := &packGate{proxy: httputil.NewSingleHostReverseProxy(target), hold: 400 * time.Millisecond}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: gate, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+
+	u := newUser(t, "alice")
+	storeURL := "http://" + ln.Addr().String()
+	u.run(t, "init", "--store", storeURL)
+	src := filepath.Join(t.TempDir(), "src")
+	sizes := make([]int, 13) // 52 MiB of random data: three full data packs and a partial one
+	for i := range sizes {
+		sizes[i] = 4 << 20
+	}
+	writeTree(t, src, 7, sizes...)
+	u.run(t, "backup", src)
+
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if gate.packs < 4 || gate.most != 1 {
+		t.Errorf("%d pack uploads, at most %d at once; want at least 4, one at a time", gate.packs, gate.most)
+	}
+}
