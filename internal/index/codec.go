@@ -84,6 +84,10 @@ type File struct {
 	// empty in an unsigned (version 1) object.
 	Signer string
 	Sig    []byte
+
+	// signedBody is, in a File that Decode read, the bytes before its
+	// signature (VerifyRead).
+	signedBody []byte
 }
 
 // EncodedSize returns len(f.Encode()) of f once signed, without encoding:
@@ -189,6 +193,7 @@ func Decode(b []byte) (*File, error) {
 	}
 	f := &File{Packs: packs, Supersedes: sup}
 	if d.signed {
+		f.signedBody = b[:d.off]
 		if err := d.signature(f); err != nil {
 			return nil, err
 		}
@@ -468,7 +473,13 @@ const (
 // signed returns what a signature covers: label || 0x00 || account ||
 // the version 2 encoding up to the trailer.
 func (f *File) signed(account string) []byte {
-	return crypt.AD(labelSignature, append([]byte(account), f.body(versionSigned)...))
+	return signedMessage(account, f.body(versionSigned))
+}
+
+// signedMessage is what an index object's signature covers (docs/format.md
+// §7.2), given its body.
+func signedMessage(account string, body []byte) []byte {
+	return crypt.AD(labelSignature, append([]byte(account), body...))
 }
 
 // Sign signs f as device id (32 hex digits) of account with key, so that
@@ -486,4 +497,18 @@ func (f *File) Sign(account, id string, key ed25519.PrivateKey) error {
 // holder of pub.
 func (f *File) Verify(account string, pub ed25519.PublicKey) bool {
 	return f.Signer != "" && len(f.Sig) == ed25519.SignatureSize && ed25519.Verify(pub, f.signed(account), f.Sig)
+}
+
+// VerifyRead is Verify for a File that Decode returned and nothing has
+// changed since: it checks the signature over the bytes Decode read before
+// it, which for the canonical encoding Encode writes are the body the
+// signature covers (docs/format.md §7.2), so a loaded index is not encoded
+// again to be checked; a non-canonical encoding falls back to Verify. The
+// bytes authenticated are those Decode parsed into f. It reports false
+// for a File Decode did not return.
+func (f *File) VerifyRead(account string, pub ed25519.PublicKey) bool {
+	if f.signedBody == nil || f.Signer == "" || len(f.Sig) != ed25519.SignatureSize {
+		return false
+	}
+	return ed25519.Verify(pub, signedMessage(account, f.signedBody), f.Sig) || f.Verify(account, pub)
 }

@@ -146,6 +146,18 @@ func TestSignature(t *testing.T) {
 	if !bytes.Equal(g.Encode(), b) || g.Signer != f.Signer {
 		t.Fatal("a signed object does not round-trip")
 	}
+	pub, otherPub := key.Public().(ed25519.PublicKey), other.Public().(ed25519.PublicKey)
+	if !g.VerifyRead("acct", pub) || g.VerifyRead("acct", otherPub) || g.VerifyRead("acct2", pub) {
+		t.Error("VerifyRead of the object as read: not true for its signer and account alone")
+	}
+	if f.VerifyRead("acct", pub) {
+		t.Error("VerifyRead of a File Decode did not return is true")
+	}
+	tampered := bytes.Clone(b)
+	tampered[len(g.signedBody)-1] ^= 1 // the last blob's raw length
+	if h, err := Decode(tampered); err != nil || h.VerifyRead("acct", pub) {
+		t.Errorf("tampered bytes: decode error %v, or VerifyRead true", err)
+	}
 	for _, tc := range []struct {
 		name    string
 		account string

@@ -42,10 +42,10 @@ func (r *Repo) trusts(f *index.File) bool {
 		return false
 	}
 	if f.Signer == r.device.ID {
-		return f.Verify(r.cfg.Account, r.device.Sign.Public().(ed25519.PublicKey))
+		return f.VerifyRead(r.cfg.Account, r.device.Sign.Public().(ed25519.PublicKey))
 	}
 	r.epochMu.Lock()
 	m, ok := r.chain.Device(f.Signer)
 	r.epochMu.Unlock()
-	return ok && m.Rights == devices.Full && f.Verify(r.cfg.Account, m.Public.Sign)
+	return ok && m.Rights == devices.Full && f.VerifyRead(r.cfg.Account, m.Public.Sign)
 }

@@ -1,6 +1,7 @@
 package repo_test
 
 import (
+	"bytes"
 	"sync"
 	"testing"
 
@@ -61,3 +62,41 @@ func TestPackPaddingFilled(t *testing.T) {
 		t.Errorf("%d saved blobs in no pack", len(saved))
 	}
 }
+
+// TestIndexTrustedAfterPackGone: an index object one of whose packs is
+// gone still vouches for the others. Loading drops the gone pack's
+// entries; the signature is checked over the object as read, so the
+// remaining copies stay trusted and a writer deduplicates against them
+// instead of uploading the blob again.
+func TestIndexTrustedAfterPackGone(t *testing.T) {
+	f := newFixture(t)
+	var packs []index.Pack
+	f.r.OnUpload(func(p index.Pack) { packs = append(packs, p) })
+	data, tree := randomBytes(t, 1000), randomBytes(t, 1000)
+	save(t, f.r, blob.Data, data)
+	save(t, f.r, blob.Tree, tree)
+	flush(t, f.r) // one index object, listing a data pack and a tree pack
+	if len(packs) != 2 {
+		t.Fatalf("%d packs, want 2", len(packs))
+	}
+	// Drop the pack listed first (lowest ID), so that the loader's
+	// filtering moves the other one within the listing.
+	first, other := packs[0], packs[1]
+	if compareIDs(other.ID, first.ID) < 0 {
+		first, other = other, first
+	}
+	if err := f.st.Delete(ctx, store.Packs, first.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	r := f.reopen(t)
+	if err := r.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	content := map[blob.Type][]byte{blob.Data: data, blob.Tree: tree}
+	typ := other.Blobs[0].Type
+	if _, added := save(t, r, typ, content[typ]); added {
+		t.Error("a blob of the remaining pack was stored again: its index object is no longer trusted")
+	}
+}
+
+func compareIDs(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) }
