@@ -175,7 +175,7 @@ func (a *Archiver) openDir(sc *scope, name, abs string, n *tree.Node, warn func(
 		return l, false
 	}
 	if a.marked(abs, names) {
-		d.Close()
+		_ = d.Close() // read only: nothing to lose
 		return l, false
 	}
 	a.readIgnoreFile(l.inner, abs, names, warn)
@@ -187,7 +187,7 @@ func (a *Archiver) openDir(sc *scope, name, abs string, n *tree.Node, warn func(
 // of their names (nil for one left out), then closes l's directory.
 // old holds the entries of the directory in the parent snapshot.
 func (a *Archiver) entries(ctx context.Context, l listedDir, abs string, old map[string]*tree.Node, warn func(error)) []*tree.Node {
-	defer l.dir.Close()
+	defer func() { _ = l.dir.Close() }() // read only: nothing to lose
 	nodes := make([]*tree.Node, len(l.names))
 	for i, name := range l.names {
 		if ctx.Err() != nil {

@@ -92,7 +92,7 @@ func (l *lister) visit(ctx context.Context, sc *scope, abs string, n, old *tree.
 		return nil
 	}
 	if err := l.fn(Item{Path: abs, Node: n}); err != nil {
-		ld.dir.Close()
+		_ = ld.dir.Close() // read only: nothing to lose
 		return err
 	}
 	oldChildren, _ := l.a.oldChildren(ctx, old)

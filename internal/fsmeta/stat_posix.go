@@ -144,7 +144,7 @@ func OpenDir(dir string) (*Dir, []string, error) {
 	d := &Dir{f: os.NewFile(uintptr(fd), dir), path: dir}
 	names, err := d.f.Readdirnames(-1)
 	if err != nil {
-		d.Close()
+		_ = d.Close() // the read error is the one to report
 		return nil, nil, fmt.Errorf("fsmeta: read directory %q: %w", dir, err)
 	}
 	slices.Sort(names)
