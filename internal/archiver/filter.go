@@ -113,7 +113,7 @@ func (a *Archiver) excluded(sc *scope, name, abs string, isDir bool) bool {
 // the filter leaves it out; it warns about an entry it cannot capture. An
 // entry excluded whatever its type is not even looked at. old, the entry
 // in the parent snapshot if any, lends its extended attributes while the
-// file's status change time and identity are unchanged (fsmeta.StatSince).
+// file's status change time and identity are unchanged (fsmeta.Dir.StatSince).
 func (a *Archiver) entry(sc *scope, d *fsmeta.Dir, dir, name string, old *tree.Node, warn func(error)) (*tree.Node, bool) {
 	p := filepath.Join(dir, name)
 	if a.excluded(sc, name, p, false) && a.excluded(sc, name, p, true) {

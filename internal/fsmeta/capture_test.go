@@ -142,7 +142,7 @@ func TestReadDirNames(t *testing.T) {
 }
 
 // TestDirStatSince checks that stating an entry relative to its open
-// directory captures what StatSince of its path does, for every kind of
+// directory captures what capturing its path does, for every kind of
 // entry, and that a symbolic link is not followed.
 func TestDirStatSince(t *testing.T) {
 	dir := t.TempDir()
@@ -160,7 +160,7 @@ func TestDirStatSince(t *testing.T) {
 	for _, name := range names {
 		got, _, err := d.StatSince(name, nil)
 		must(t, err)
-		want, _, err := StatSince(p(name), nil)
+		want, _, err := captureSince(p(name), nil)
 		must(t, err)
 		if fmt.Sprint(*got) != fmt.Sprint(*want) {
 			t.Errorf("%s: relative %+v, by path %+v", name, *got, *want)
@@ -315,7 +315,7 @@ func BenchmarkStat(b *testing.B) {
 	}
 }
 
-// TestStatSinceXattrs checks that StatSince takes the attributes from the
+// TestStatSinceXattrs checks that captureSince (Dir.StatSince) takes the attributes from the
 // earlier capture only while the file's status change time and identity
 // are those of that capture: after an attribute changes, it reads them.
 func TestStatSinceXattrs(t *testing.T) {
@@ -326,13 +326,13 @@ func TestStatSinceXattrs(t *testing.T) {
 	old := stat(t, p)
 	old.Xattrs = []tree.Xattr{{Name: "user.kept", Value: []byte("from the earlier capture")}}
 	value := func(n *tree.Node) string { return fmt.Sprintf("%s=%s", n.Xattrs[0].Name, n.Xattrs[0].Value) }
-	n, _, err := StatSince(p, old)
+	n, _, err := captureSince(p, old)
 	must(t, err)
 	if got := value(n); got != "user.kept=from the earlier capture" {
 		t.Errorf("unchanged file: %s, want the earlier capture's attributes", got)
 	}
 	must(t, unix.Lsetxattr(p, "user.a", []byte("2"), 0)) // updates the status change time
-	n, _, err = StatSince(p, old)
+	n, _, err = captureSince(p, old)
 	must(t, err)
 	if n.CTime == old.CTime {
 		t.Skip("the status change time did not move on setxattr (coarse clock)")
@@ -342,7 +342,7 @@ func TestStatSinceXattrs(t *testing.T) {
 	}
 	other := stat(t, p)
 	other.Inode++
-	if n, _, _ = StatSince(p, other); value(n) != "user.a=2" {
+	if n, _, _ = captureSince(p, other); value(n) != "user.a=2" {
 		t.Errorf("another inode: %s, want user.a=2", value(n))
 	}
 }

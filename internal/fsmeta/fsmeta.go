@@ -93,12 +93,6 @@ func (r *Root) fail(op, rel string, err error) error {
 // caller may read, sorted by name, and the platform's metadata (platform.go).
 // User and Group are the names of UID and GID on this system, empty when
 // unknown; they are looked up once per ID. What the file has that is left
-// File is an open file, as DataRanges needs it: *os.File is one.
-type File interface {
-	Fd() uintptr
-	Name() string
-}
-
 // out is not reported: StatWarn reports it.
 func Stat(path string) (*tree.Node, error) {
 	n, _, err := capture(path)
@@ -113,12 +107,8 @@ func StatWarn(path string) (*tree.Node, []error, error) {
 	return capture(path)
 }
 
-// StatSince is StatWarn for a file that an earlier backup captured as old
-// (nil if none). When old has the same type, inode, device, size,
-// modification and status change times as the file now, its extended
-// attributes are taken from old instead of being read again: changing an
-// attribute updates the status change time. What StatWarn would warn of is
-// then not reported again. On Windows it is StatWarn.
-func StatSince(path string, old *tree.Node) (*tree.Node, []error, error) {
-	return captureSince(path, old)
+// File is an open file, as DataRanges needs it: *os.File is one.
+type File interface {
+	Fd() uintptr
+	Name() string
 }

@@ -58,7 +58,7 @@ type rawStat struct {
 func capture(path string) (*tree.Node, []error, error) { return captureSince(path, nil) }
 
 // captureSince is capture, without reading the attributes when old, an
-// earlier capture, holds them still (StatSince).
+// earlier capture, holds them still (Dir.StatSince).
 func captureSince(path string, old *tree.Node) (*tree.Node, []error, error) {
 	return captureAt(unix.AT_FDCWD, path, path, old)
 }
@@ -151,8 +151,13 @@ func OpenDir(dir string) (*Dir, []string, error) {
 	return d, names, nil
 }
 
-// StatSince is StatSince of the entry name of d, with its status and link
-// target read relative to d.
+// StatSince is StatWarn of the entry name of d, for an entry that an
+// earlier backup captured as old (nil if none), with its status and link
+// target read relative to d. When old has the same type, inode, device,
+// size, modification and status change times as the entry now, its
+// extended attributes are taken from old instead of being read again:
+// changing an attribute updates the status change time. What StatWarn
+// would warn of is then not reported again.
 func (d *Dir) StatSince(name string, old *tree.Node) (*tree.Node, []error, error) {
 	return captureAt(int(d.f.Fd()), name, filepath.Join(d.path, name), old)
 }

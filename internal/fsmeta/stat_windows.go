@@ -194,7 +194,8 @@ func OpenDir(dir string) (*Dir, []string, error) {
 	return &Dir{dir}, names, nil
 }
 
-// StatSince is StatSince of the entry name of d.
+// StatSince is StatWarn of the entry name of d: Windows takes nothing from
+// old.
 func (d *Dir) StatSince(name string, old *tree.Node) (*tree.Node, []error, error) {
 	return captureSince(filepath.Join(d.path, name), old)
 }
