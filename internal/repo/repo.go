@@ -86,7 +86,7 @@ type Repo struct {
 	// sizes are the pack sizes the store listed when the index was last
 	// loaded; trees keeps tree packs read whole (treepacks.go).
 	sizes atomic.Pointer[map[blob.ID]int64]
-	trees *treePacks
+	trees *loadCache[blob.ID]
 }
 
 // Errors callers distinguish.

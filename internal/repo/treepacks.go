@@ -1,11 +1,9 @@
 package repo
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/crypt"
@@ -17,69 +15,14 @@ import (
 // treePackMemory bounds the bytes of tree packs a Repo keeps in memory.
 const treePackMemory = 64 << 20
 
-// treePacks keeps tree packs read whole, most recently used first, up to
-// max bytes in all (docs/format.md §6.7). Concurrent readers of one pack
-// share one read. Its zero value is not ready; see newTreePacks.
-type treePacks struct {
-	mu      sync.Mutex
-	max     int64
-	size    int64
-	lru     *list.List // of *treePack
-	entries map[blob.ID]*list.Element
-}
-
-type treePack struct {
-	id    blob.ID
-	ready chan struct{}
-	data  []byte
-	err   error
-}
-
-func newTreePacks(max int64) *treePacks {
-	return &treePacks{max: max, lru: list.New(), entries: make(map[blob.ID]*list.Element)}
-}
-
-// get returns the pack's bytes, calling read unless they are kept or
-// being read. A failure is kept too, so that a pack that cannot be had
-// whole is read blob by blob from then on, unless the read was cancelled.
-func (c *treePacks) get(id blob.ID, read func() ([]byte, error)) ([]byte, error) {
-	c.mu.Lock()
-	if el, ok := c.entries[id]; ok {
-		c.lru.MoveToFront(el)
-		e := el.Value.(*treePack)
-		c.mu.Unlock()
-		<-e.ready
-		return e.data, e.err
-	}
-	e := &treePack{id: id, ready: make(chan struct{})}
-	c.entries[id] = c.lru.PushFront(e)
-	c.mu.Unlock()
-	e.data, e.err = read()
-	close(e.ready)
-	c.settle(e)
-	return e.data, e.err
-}
-
-// settle drops e if its read was cancelled, else counts its size and
-// evicts the least recently used packs beyond the bound (never e itself).
-func (c *treePacks) settle(e *treePack) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.entries[e.id]
-	if !ok || el.Value != e {
-		return
-	}
-	if errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded) {
-		c.lru.Remove(el)
-		delete(c.entries, e.id)
-		return
-	}
-	c.size += int64(len(e.data))
-	for c.size > c.max && c.lru.Back() != el {
-		old := c.lru.Remove(c.lru.Back()).(*treePack)
-		delete(c.entries, old.id)
-		c.size -= int64(len(old.data))
-	}
+// newTreePacks returns the cache of tree packs read whole, most recently
+// used first, up to max bytes in all (docs/format.md §6.7). A failure is
+// kept too, so that a pack that cannot be had whole is read blob by blob
+// from then on, unless the read was cancelled.
+func newTreePacks(max int64) *loadCache[blob.ID] {
+	return newLoadCache[blob.ID](max, func(err error) bool {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	})
 }
 
 // wholeTreePack reports whether the copy at loc is read through its whole

@@ -1,10 +1,8 @@
 package repo
 
 import (
-	"container/list"
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/coffer-backup/coffer/internal/blob"
 	"github.com/coffer-backup/coffer/internal/index"
@@ -20,23 +18,13 @@ import (
 type WindowReader struct {
 	r       *Repo
 	window  int64
-	max     int
 	sizes   map[blob.ID]int64
-	mu      sync.Mutex
-	lru     *list.List // of *windowEntry, most recent first
-	entries map[windowKey]*list.Element
+	windows *loadCache[windowKey]
 }
 
 type windowKey struct {
 	pack blob.ID
 	idx  int64
-}
-
-type windowEntry struct {
-	key   windowKey
-	ready chan struct{}
-	data  []byte
-	err   error
 }
 
 // NewWindowReader returns a WindowReader keeping at most windows windows of
@@ -46,8 +34,9 @@ func (r *Repo) NewWindowReader(ctx context.Context, window int64, windows int) (
 	if err != nil {
 		return nil, err
 	}
-	return &WindowReader{r: r, window: window, max: windows, sizes: sizes,
-		lru: list.New(), entries: make(map[windowKey]*list.Element)}, nil
+	keep := func(error) bool { return false } // a failed read is tried again
+	return &WindowReader{r: r, window: window, sizes: sizes,
+		windows: newLoadCache[windowKey](window*int64(windows), keep)}, nil
 }
 
 // LoadBlob reads one blob, appending its plaintext to dst. Like
@@ -80,31 +69,11 @@ func (w *WindowReader) loadCopy(ctx context.Context, t blob.Type, id blob.ID, lo
 
 // get returns a window, reading it unless it is cached or being read.
 func (w *WindowReader) get(ctx context.Context, key windowKey, length int64) ([]byte, error) {
-	w.mu.Lock()
-	if el, ok := w.entries[key]; ok {
-		w.lru.MoveToFront(el)
-		e := el.Value.(*windowEntry)
-		w.mu.Unlock()
-		<-e.ready
-		return e.data, e.err
-	}
-	e := &windowEntry{key: key, ready: make(chan struct{})}
-	w.entries[key] = w.lru.PushFront(e)
-	for w.lru.Len() > w.max {
-		old := w.lru.Remove(w.lru.Back()).(*windowEntry)
-		delete(w.entries, old.key)
-	}
-	w.mu.Unlock()
-	e.data, e.err = w.r.ReadPackRange(ctx, key.pack, key.idx*w.window, length)
-	if e.err != nil {
-		e.err = fmt.Errorf("reading window %d of pack %s: %w", key.idx, key.pack.Short(), e.err)
-		w.mu.Lock()
-		if el, ok := w.entries[key]; ok && el.Value == e {
-			w.lru.Remove(el)
-			delete(w.entries, key)
+	return w.windows.get(key, func() ([]byte, error) {
+		data, err := w.r.ReadPackRange(ctx, key.pack, key.idx*w.window, length)
+		if err != nil {
+			return nil, fmt.Errorf("reading window %d of pack %s: %w", key.idx, key.pack.Short(), err)
 		}
-		w.mu.Unlock()
-	}
-	close(e.ready)
-	return e.data, e.err
+		return data, nil
+	})
 }
