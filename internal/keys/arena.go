@@ -44,3 +44,15 @@ func warmArena(p KDFParams) {
 	runtime.KeepAlive(a) // a is dead from here on: the collection frees it
 	runtime.GC()
 }
+
+// releaseArena frees the arena of a derivation with p that has just
+// returned. Without it the dead arena stays counted in the heap until the
+// collector's next cycle, which it pushes back by as much, and what the
+// command allocates meanwhile (its index, its trees: tens of MiB) comes
+// from pages fresh from the kernel, each a fault, instead of from the
+// arena's pages, already mapped.
+func releaseArena(p KDFParams) {
+	if arenaKiB(p) >= warmMinKiB {
+		runtime.GC()
+	}
+}

@@ -129,7 +129,9 @@ func parseKeystore(b []byte) (*keystore, error) {
 // which must have been validated. Its arena is warmed first (warmArena).
 func passphraseKey(passphrase, salt []byte, p KDFParams) []byte {
 	warmArena(p)
-	return argon2.IDKey(passphrase, salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
+	key := argon2.IDKey(passphrase, salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
+	releaseArena(p)
+	return key
 }
 
 // passphraseAEAD returns XChaCha20-Poly1305 keyed with passphraseKey.
