@@ -115,7 +115,7 @@ func (a *Archiver) excluded(sc *scope, name, abs string, isDir bool) bool {
 // in the parent snapshot if any, lends its extended attributes while the
 // file's status change time and identity are unchanged (fsmeta.Dir.StatSince).
 func (a *Archiver) entry(sc *scope, d *fsmeta.Dir, dir, name string, old *tree.Node, warn func(error)) (*tree.Node, bool) {
-	p := filepath.Join(dir, name)
+	p := joinName(dir, name)
 	if a.excluded(sc, name, p, false) && a.excluded(sc, name, p, true) {
 		return nil, false
 	}
@@ -134,7 +134,6 @@ func (a *Archiver) entry(sc *scope, d *fsmeta.Dir, dir, name string, old *tree.N
 	for _, w := range skipped { // such as Windows' alternate data streams
 		warn(fmt.Errorf("%s: %w", termsafe.Name(p), w))
 	}
-	n.Name = []byte(name)
 	return n, true
 }
 
@@ -185,15 +184,16 @@ func (a *Archiver) openDir(sc *scope, name, abs string, n *tree.Node, warn func(
 
 // entries captures the entries of l that the filter keeps, by the index
 // of their names (nil for one left out), then closes l's directory.
-// old holds the entries of the directory in the parent snapshot.
-func (a *Archiver) entries(ctx context.Context, l listedDir, abs string, old map[string]*tree.Node, warn func(error)) []*tree.Node {
+// olds[i] is the entry of l.names[i] in the parent snapshot, if any
+// (alignOld).
+func (a *Archiver) entries(ctx context.Context, l listedDir, abs string, olds []*tree.Node, warn func(error)) []*tree.Node {
 	defer func() { _ = l.dir.Close() }() // read only: nothing to lose
 	nodes := make([]*tree.Node, len(l.names))
 	for i, name := range l.names {
 		if ctx.Err() != nil {
 			break
 		}
-		if cn, ok := a.entry(l.inner, l.dir, abs, name, old[name], warn); ok {
+		if cn, ok := a.entry(l.inner, l.dir, abs, name, olds[i], warn); ok {
 			nodes[i] = cn
 		}
 	}

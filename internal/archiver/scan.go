@@ -95,13 +95,12 @@ func (l *lister) visit(ctx context.Context, sc *scope, abs string, n, old *tree.
 		_ = ld.dir.Close() // read only: nothing to lose
 		return err
 	}
-	oldChildren, _ := l.a.oldChildren(ctx, old)
-	for i, cn := range l.a.entries(ctx, ld, abs, oldChildren, l.warn) {
+	olds := alignOld(ld.names, l.a.oldChildren(ctx, old))
+	for i, cn := range l.a.entries(ctx, ld, abs, olds, l.warn) {
 		if cn == nil {
 			continue
 		}
-		name := ld.names[i]
-		if err := l.visit(ctx, ld.inner, filepath.Join(abs, name), cn, oldChildren[name]); err != nil {
+		if err := l.visit(ctx, ld.inner, joinName(abs, ld.names[i]), cn, olds[i]); err != nil {
 			return err
 		}
 	}

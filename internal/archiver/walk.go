@@ -2,6 +2,7 @@ package archiver
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -145,8 +146,9 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *
 		a.childDone(ctx, parent, slot, nil)
 		return
 	}
-	oldChildren, oldNodes := a.oldChildren(ctx, old)
-	nodes := a.entries(ctx, l, path, oldChildren, a.warn)
+	oldNodes := a.oldChildren(ctx, old)
+	olds := alignOld(l.names, oldNodes)
+	nodes := a.entries(ctx, l, path, olds, a.warn)
 	d := &dirState{node: n, old: old, oldNodes: oldNodes, children: make([]*tree.Node, len(nodes)), parent: parent, slot: slot}
 	d.pending.Store(int64(len(nodes)) + 1)
 	for i, cn := range nodes {
@@ -154,35 +156,62 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *
 			a.childDone(ctx, d, i, nil)
 			continue
 		}
-		name := l.names[i]
-		a.visit(ctx, d, i, l.inner, filepath.Join(path, name), cn, oldChildren[name])
+		a.visit(ctx, d, i, l.inner, joinName(path, l.names[i]), cn, olds[i])
 	}
 	a.childDone(ctx, d, -1, nil)
 }
 
-// oldChildren loads the entries of a directory in the parent snapshot, by
-// name and in order; both are nil if there are none or they cannot be read.
-func (a *Archiver) oldChildren(ctx context.Context, old *tree.Node) (map[string]*tree.Node, []*tree.Node) {
+// oldChildren loads the entries of a directory in the parent snapshot, in
+// order; nil if there are none or they cannot be read.
+func (a *Archiver) oldChildren(ctx context.Context, old *tree.Node) []*tree.Node {
 	if old == nil || old.Type != tree.Dir {
-		return nil, nil
+		return nil
 	}
-	m := make(map[string]*tree.Node)
 	nodes := []*tree.Node{}
 	for _, id := range old.Subtrees {
 		b, err := a.r.LoadBlob(ctx, blob.Tree, id, nil)
 		if err != nil {
-			return nil, nil // the parent is only an optimisation
+			return nil // the parent is only an optimisation
 		}
 		t, err := tree.Decode(b)
 		if err != nil {
-			return nil, nil
-		}
-		for _, c := range t.Nodes {
-			m[string(c.Name)] = c
+			return nil
 		}
 		nodes = append(nodes, t.Nodes...)
 	}
-	return m, nodes
+	return nodes
+}
+
+// alignOld returns, for each of names (sorted), the entry of old with that
+// name, or nil. The tree blobs of a directory hold its entries sorted by
+// name without duplicates, and in order across blobs (docs/format.md §5),
+// so one merge pass finds them; were old not sorted, some would only be
+// missed, and their files read again.
+func alignOld(names []string, old []*tree.Node) []*tree.Node {
+	out := make([]*tree.Node, len(names))
+	j := 0
+	for i, name := range names {
+		for j < len(old) && string(old[j].Name) < name {
+			j++
+		}
+		if j < len(old) && string(old[j].Name) == name {
+			out[i] = old[j]
+			j++
+		}
+	}
+	return out
+}
+
+// joinName is filepath.Join(dir, name) for a clean dir and a name of one
+// component, as directory listings give, without cleaning dir again.
+func joinName(dir, name string) string {
+	switch {
+	case dir == "":
+		return name
+	case os.IsPathSeparator(dir[len(dir)-1]):
+		return dir + name
+	}
+	return dir + string(filepath.Separator) + name
 }
 
 // parentRoot returns the entries of the parent snapshot's root tree.
@@ -190,6 +219,9 @@ func (a *Archiver) parentRoot(ctx context.Context) (map[string]*tree.Node, error
 	if a.opts.Parent == nil {
 		return nil, nil
 	}
-	m, _ := a.oldChildren(ctx, &tree.Node{Type: tree.Dir, Subtrees: []blob.ID{a.opts.Parent.Tree}})
+	m := make(map[string]*tree.Node)
+	for _, n := range a.oldChildren(ctx, &tree.Node{Type: tree.Dir, Subtrees: []blob.ID{a.opts.Parent.Tree}}) {
+		m[string(n.Name)] = n
+	}
 	return m, nil
 }

@@ -60,21 +60,21 @@ func capture(path string) (*tree.Node, []error, error) { return captureSince(pat
 // captureSince is capture, without reading the attributes when old, an
 // earlier capture, holds them still (Dir.StatSince).
 func captureSince(path string, old *tree.Node) (*tree.Node, []error, error) {
-	return captureAt(unix.AT_FDCWD, path, path, old)
+	return captureAt(unix.AT_FDCWD, "", path, old)
 }
 
-// captureAt is captureSince for the entry name of the directory open as
-// dfd (or AT_FDCWD), at path: its status and link target are read
-// relative to dfd, its attributes by path (Linux has no call to list them
-// relative to a directory before 6.13).
-func captureAt(dfd int, name, path string, old *tree.Node) (*tree.Node, []error, error) {
+// captureAt is captureSince for the entry name of the directory dir open
+// as dfd (or for the path name, with dfd AT_FDCWD and dir ""): its status
+// and link target are read relative to dfd, its attributes by path (Linux
+// has no call to list them relative to a directory before 6.13).
+func captureAt(dfd int, dir, name string, old *tree.Node) (*tree.Node, []error, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return nil, nil, fmt.Errorf("fsmeta: lstat %q: %w", path, err)
+		return nil, nil, fmt.Errorf("fsmeta: lstat %q: %w", entryPath(dir, name), err)
 	}
 	rs := fromStat(&st)
 	n := &tree.Node{
-		Name:   []byte(filepath.Base(path)),
+		Name:   []byte(filepath.Base(name)),
 		Type:   nodeType(rs.mode),
 		Mode:   rs.mode & 0o7777,
 		UID:    st.Uid,
@@ -100,10 +100,13 @@ func captureAt(dfd int, name, path string, old *tree.Node) (*tree.Node, []error,
 	case 0:
 		err = fmt.Errorf("%w (mode %#o)", errUnknownType, rs.mode)
 	}
-	var warnings []error
 	if err == nil && Unchanged(old, n) {
 		n.Xattrs = old.Xattrs // with the platform's metadata, which has not changed either
-	} else if err == nil {
+		return n, nil, nil
+	}
+	path := entryPath(dir, name) // only now: most entries of a re-backup are unchanged
+	var warnings []error
+	if err == nil {
 		n.Xattrs, warnings, err = readXattrs(path)
 		n.Xattrs = withMeta(n.Xattrs, rs.meta)
 	}
@@ -114,6 +117,14 @@ func captureAt(dfd int, name, path string, old *tree.Node) (*tree.Node, []error,
 		warnings[i] = fmt.Errorf("fsmeta: %q: %w", path, w)
 	}
 	return n, warnings, nil
+}
+
+// entryPath is the path of the entry name of dir, or name if dir is "".
+func entryPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return filepath.Join(dir, name)
 }
 
 // ReadDirNames returns the names of the entries of dir, without "." and "..",
@@ -159,7 +170,7 @@ func OpenDir(dir string) (*Dir, []string, error) {
 // changing an attribute updates the status change time. What StatWarn
 // would warn of is then not reported again.
 func (d *Dir) StatSince(name string, old *tree.Node) (*tree.Node, []error, error) {
-	return captureAt(int(d.f.Fd()), name, filepath.Join(d.path, name), old)
+	return captureAt(int(d.f.Fd()), d.path, name, old)
 }
 
 // Close closes d; a nil Dir is closed already.
