@@ -16,9 +16,10 @@ import (
 )
 
 // TestBulkOverHTTP1 checks which HTTP version carries what over TLS, where
-// the server speaks both: a body of bulkBody bytes or more (a pack) goes
-// over HTTP/1.1, every other request over HTTP/2; both are pinned, and the
-// pack arrives whole.
+// the server speaks both: a body of bulkBody bytes or more (a pack), and a
+// read of a pack to its end or of bulkBody bytes or more, go over
+// HTTP/1.1, every other request over HTTP/2; both are pinned, and the pack
+// arrives whole.
 func TestBulkOverHTTP1(t *testing.T) {
 	srv, err := server.New(server.Config{Data: t.TempDir(), InsecureHTTP: true, Log: io.Discard})
 	if err != nil {
@@ -64,13 +65,23 @@ func TestBulkOverHTTP1(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("the pack read back: %d bytes, %v", len(got), err)
 	}
+	if rc, err = s.Get(ctx, store.Packs, hexSum(big), 4, 8); err != nil {
+		t.Fatal(err)
+	}
+	got, err = io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, big[4:12]) {
+		t.Fatalf("8 bytes of the pack read back: %q, %v", got, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if protos["PUT /v1/objects/packs"] != 1<<1|1<<2 {
-		t.Errorf("pack uploads went over HTTP versions %b, want 1 (the large one) and 2 (the small one)", protos["PUT /v1/objects/packs"])
+	for _, k := range []string{"PUT /v1/objects/packs", "GET /v1/objects/packs"} {
+		if protos[k] != 1<<1|1<<2 {
+			t.Errorf("%s went over HTTP versions %b, want 1 (the large one) and 2 (the small one)", k, protos[k])
+		}
 	}
 	for k, v := range protos {
-		if k != "PUT /v1/objects/packs" && v != 1<<2 {
+		if !strings.HasSuffix(k, " /v1/objects/packs") && v != 1<<2 {
 			t.Errorf("%s went over HTTP versions %b, want 2 only", k, v)
 		}
 	}

@@ -38,6 +38,7 @@ type request struct {
 	limit  int64         // the largest JSON answer accepted; maxJSONBody if 0
 	size   int64         // the body's length, which extends the retry budget
 	wait   time.Duration // how long the server is asked to hold its answer
+	bulk   bool          // a large answer (a pack's range): sent over the HTTP/1.1 client
 
 	// body returns the body for a try, with its length; nil means none.
 	// try counts from 1. It fails if the body cannot be sent again.
@@ -225,7 +226,7 @@ func (s *Store) exchange(ctx context.Context, rq *request, tok string, try int) 
 		return nil, err
 	}
 	c := s.client
-	if req.ContentLength >= bulkBody {
+	if req.ContentLength >= bulkBody || rq.bulk {
 		c = s.bulk
 	}
 	resp, err := c.Do(req)

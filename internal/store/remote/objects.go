@@ -82,10 +82,12 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, name string, offset, l
 		return nil, fmt.Errorf("%s: negative offset %d", what, offset)
 	case length == 0:
 		return s.empty(ctx, kind, name, offset)
-	case offset == 0 && length < 0:
-		return s.get(ctx, what, objectPath(kind, name), "", -1)
 	}
-	resp, err := s.get(ctx, what, objectPath(kind, name), store.HTTPRange(offset, length), length)
+	bulk := kind == store.Packs && (length < 0 || length >= bulkBody)
+	if offset == 0 && length < 0 {
+		return s.get(ctx, what, objectPath(kind, name), "", -1, bulk)
+	}
+	resp, err := s.get(ctx, what, objectPath(kind, name), store.HTTPRange(offset, length), length, bulk)
 	var se *Error
 	if length < 0 && errors.As(err, &se) && se.Status == http.StatusRequestedRangeNotSatisfiable {
 		return s.empty(ctx, kind, name, offset) // bytes=size- is unsatisfiable, yet a valid empty read
@@ -107,9 +109,13 @@ func (s *Store) empty(ctx context.Context, kind store.Kind, name string, offset 
 
 // get sends a GET, ranged unless rng is empty, and checks that the answer
 // is exactly the bytes asked for: the whole object, or length bytes (to
-// the end if negative) of the range.
-func (s *Store) get(ctx context.Context, what, path, rng string, length int64) (io.ReadCloser, error) {
-	rq := &request{method: http.MethodGet, path: path, what: what}
+// the end if negative) of the range. A bulk GET (a pack's range of at
+// least bulkBody bytes, or to its end) goes over the HTTP/1.1 client, on a
+// connection of its own: over HTTP/2 every parallel read of a restore
+// would share one connection, whose one TLS stream each side encrypts and
+// decrypts on one goroutine.
+func (s *Store) get(ctx context.Context, what, path, rng string, length int64, bulk bool) (io.ReadCloser, error) {
+	rq := &request{method: http.MethodGet, path: path, what: what, bulk: bulk}
 	if rng != "" {
 		rq.what += " " + rng
 		rq.header = map[string]string{"Range": rng}
