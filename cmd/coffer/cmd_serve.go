@@ -25,6 +25,7 @@ func serveCommand() *command {
 		name:    "serve",
 		args:    "[migrate --read-data] --data DIR [--db URL --log-key FILE] [--objects s3://BUCKET/PREFIX [--s3-endpoint URL] [--object-catalog]] [--listen ADDR] [--tls-cert F --tls-key F] [--insecure-http] [--quota BYTES] [--rate N] [--budget N] [--trusted-proxy CIDR]... [--registration-token-file F] [--log-origin NAME] [--witness VKEY=URL]... [--web]",
 		summary: "run a server that stores the encrypted repositories of many accounts",
+		noKeys:  true,
 		setup: func(fs *flag.FlagSet, _ *opts) {
 			fs.StringVar(&cfg.Data, "data", "", "data directory: metadata database, log key, account stores, TLS certificate (required unless --db and --objects hold everything and --tls-cert or --insecure-http is given)")
 			fs.StringVar(&cfg.DB, "db", "", "PostgreSQL metadata database, postgres://…, which several instances may share (default: SQLite in DIR/meta.db); needs --log-key; give a password in PGPASSWORD or ~/.pgpass, not the URL")

@@ -31,9 +31,9 @@ func commands() map[string]*command {
 		{name: "recovery-contact", args: "add ACCOUNT... --fingerprint FP... [--threshold K] | help ACCOUNT", summary: "choose accounts that can help you recover, or help one", setup: contactFlags, run: runRecoveryContact},
 		{name: "web", args: "enable | disable | approve CODE [--yes] [--duration D] | revoke SESSION | sessions | --listen 127.0.0.1:PORT", summary: "let a browser read the backups: turn web access on or off, approve, revoke or list browser sessions; or serve them to a browser from this device", setup: webFlags, run: runWeb},
 		serveCommand(),
-		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script, made from this command table", run: runCompletion},
-		{name: "man", summary: "print the man page (section 1) in roff, made from this command table", run: runMan},
-		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness},
+		{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script, made from this command table", run: runCompletion, noKeys: true},
+		{name: "man", summary: "print the man page (section 1) in roff, made from this command table", run: runMan, noKeys: true},
+		{name: "witness", args: "serve --data DIR --log VKEY...", summary: "cosign transparency-log checkpoints for others (a witness)", setup: witnessFlags, run: runWitness, noKeys: true},
 	}
 	m := make(map[string]*command, len(list))
 	for _, c := range list {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/buildinfo"
+	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/memtune"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/webui"
@@ -76,6 +77,7 @@ type command struct {
 	summary string
 	setup   func(fs *flag.FlagSet, o *opts)
 	run     func(ctx context.Context, e *env, args []string) error
+	noKeys  bool // never unlocks this device's keys: no Argon2id arena is prewarmed
 }
 
 // opts holds every flag of every command; each command registers the ones it
@@ -156,6 +158,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd, ok := commands()[args[0]]
 	if !ok {
 		return e.fail(usageError{fmt.Sprintf("unknown command %q (run 'coffer help')", args[0])})
+	}
+	if !cmd.noKeys {
+		keys.Prewarm(keys.DefaultKDFParams())
 	}
 	fs := flag.NewFlagSet("coffer "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -38,3 +38,29 @@ func TestArenaKiB(t *testing.T) {
 		t.Errorf("arenaKiB(1000 KiB, 3 lanes) = %d, want 996", got)
 	}
 }
+
+// TestPrewarm checks that a derivation takes the arena Prewarm made for its
+// parameters, once, and never one made for others.
+func TestPrewarm(t *testing.T) {
+	p := KDFParams{Time: 1, MemoryKiB: warmMinKiB, Threads: 1}
+	other := p
+	other.Time = 2
+	Prewarm(p)
+	if a := takePrewarmed(other); a != nil {
+		t.Error("an arena prewarmed for other parameters was taken")
+	}
+	if a := takePrewarmed(p); a != nil {
+		t.Error("an arena was still kept after a derivation with other parameters")
+	}
+	Prewarm(p)
+	if a := takePrewarmed(p); len(a) != int(arenaKiB(p))<<10 {
+		t.Errorf("took a prewarmed arena of %d bytes, want %d", len(a), arenaKiB(p)<<10)
+	}
+	if a := takePrewarmed(p); a != nil {
+		t.Error("a prewarmed arena was taken twice")
+	}
+	Prewarm(KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if a := takePrewarmed(KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}); a != nil {
+		t.Error("an arena too small to matter was prewarmed")
+	}
+}
