@@ -16,7 +16,7 @@ import (
 
 // Upload parallelism and index batching.
 const (
-	maxUploads      = 1  // default; see Repo.SetUploads
+	maxUploads      = 2  // default; see Repo.SetUploads
 	indexEveryPacks = 16 // write an index object at least this often, so a crash loses little
 )
 

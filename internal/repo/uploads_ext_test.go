@@ -68,13 +68,16 @@ func (g *gatedStore) counts() (now, most int) {
 }
 
 // TestPacksInFlight checks the bound on the memory of a backup: with n
-// uploads allowed (1 unless SetUploads says otherwise), a store that does
+// uploads allowed (2 unless SetUploads says otherwise), a store that does
 // not answer sees exactly n pack uploads at once, and saving blocks
 // instead of starting another, whatever the kind of store.
 func TestPacksInFlight(t *testing.T) {
-	for _, n := range []int{0, 1, 2} { // 0: the default
-		t.Run(map[int]string{0: "default", 1: "one", 2: "two"}[n], func(t *testing.T) {
-			want := max(n, 1)
+	for _, n := range []int{0, 1, 2, 3} { // 0: the default
+		t.Run(map[int]string{0: "default", 1: "one", 2: "two", 3: "three"}[n], func(t *testing.T) {
+			want := n
+			if n == 0 {
+				want = 2
+			}
 			g := newGatedRepo(t, n)
 			done := make(chan error, 1)
 			go func() { done <- saveDataPacks(g.r, want+2) }()
