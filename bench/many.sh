@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # many.sh measures an unchanged re-backup when the store already holds many
 # snapshots (issue 10: "the time and memory of an unchanged re-backup with
-# 1,000 snapshots in the store"), on a local store and through `coffer serve`.
+# 1,000 snapshots in the store"), on a local store and through `coffer serve`
+# (TLS on loopback).
 #
 # It backs the corpus up once, adds SNAPS-1 snapshots of a small folder (real
 # backups: each one is a device-chain entry, and through the server a
@@ -63,7 +64,7 @@ report() {
 }
 
 declare -A STORE
-"$WORK/coffer" serve --data "$WORK/server" --listen 127.0.0.1:0 --insecure-http 2>"$WORK/serve.log" &
+"$WORK/coffer" serve --data "$WORK/server" --listen 127.0.0.1:0 2>"$WORK/serve.log" & # TLS, as the other server figures
 for _ in $(seq 100); do grep -q 'serving on' "$WORK/serve.log" && break; sleep 0.1; done
 url=$(sed -n 's/.*serving on \(http[^ ]*\).*/\1/p' "$WORK/serve.log" | head -1)
 STORE[local-1]=$WORK/store-1 STORE[local-many]=$WORK/store-many
