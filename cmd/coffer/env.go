@@ -74,6 +74,14 @@ func (e *env) storeLocation(h *home.Home) (string, error) {
 	return s.DefaultStore, nil
 }
 
+// prewarm starts making the Argon2id arena of this device's keystore, if it
+// has one (keys.PrewarmKeystore), before anything else is allocated.
+func (e *env) prewarm() {
+	if h, err := e.home(); err == nil {
+		keys.PrewarmKeystore(h.KeystorePath())
+	}
+}
+
 // unlockDevice reads the passphrase and opens this device's keystore.
 func (e *env) unlockDevice(h *home.Home) (*keys.Device, error) {
 	if !h.HasDevice() {

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/buildinfo"
-	"github.com/coffer-backup/coffer/internal/keys"
 	"github.com/coffer-backup/coffer/internal/memtune"
 	"github.com/coffer-backup/coffer/internal/snapshot"
 	"github.com/coffer-backup/coffer/internal/webui"
@@ -45,17 +44,20 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// tuneGC bounds a command's peak memory by the soft memory limit rather
-// than by GOGC: backups keep large buffers alive, and the limit makes the
-// collector run more often only as the heap nears it, while memtune raises
-// it whenever the live data (a large repository's index) comes near it, so
-// the collector never runs without pause. Below the limit GOGC 200 lets the
-// heap triple before a collection: an unchanged re-backup of the SCALE=4
-// corpus, whose live heap is some 15 MiB once the unlock's arena is freed,
-// then collects a few times instead of every few MiB (median 0.455 ->
-// 0.36 s, CPU 0.66 -> 0.50 s against GOGC 50), and a first backup or a
-// restore, bounded by the limit either way, peaks at 136-139 MiB instead
-// of 130-136. GOGC and GOMEMLIMIT, when set, take precedence.
+// tuneGC keeps a command's heap near the soft memory limit rather than
+// bounding it by GOGC: backups keep large buffers alive, and the limit
+// makes the collector run more often only as the heap nears it, while
+// memtune raises it whenever the live data (a large repository's index)
+// comes near it, so the collector never runs without pause. Below the
+// limit GOGC 200 lets the heap triple before a collection: an unchanged
+// re-backup of the SCALE=4 corpus, whose live heap is some 15 MiB once the
+// unlock's arena is freed, then collects a few times instead of every few
+// MiB (median 0.455 -> 0.36 s, CPU 0.66 -> 0.50 s against GOGC 50), and a
+// first backup or a restore, whose heap the soft limit holds near 125 MiB
+// either way, peaks at 136-139 MiB resident instead of 130-136. The same
+// holds for serve and witness, long-running, whose live heap is small. GOGC
+// and GOMEMLIMIT, when set, take precedence; with GOMEMLIMIT set and GOGC
+// not, the heap may grow to three times the live data up to that limit.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
@@ -160,7 +162,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return e.fail(usageError{fmt.Sprintf("unknown command %q (run 'coffer help')", args[0])})
 	}
 	if !cmd.noKeys {
-		keys.Prewarm(keys.DefaultKDFParams())
+		e.prewarm()
 	}
 	fs := flag.NewFlagSet("coffer "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

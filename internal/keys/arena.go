@@ -39,6 +39,9 @@ func warmArena(p KDFParams) {
 	if a == nil {
 		a = newArena(p)
 	}
+	if a == nil {
+		return // too small to matter
+	}
 	runtime.KeepAlive(a) // a is dead from here on: the collection frees it
 	runtime.GC()
 }
@@ -67,14 +70,14 @@ var prewarmed struct {
 
 // Prewarm starts making, on a goroutine of its own, the arena that
 // warmArena would make for p, for the next derivation with p to take. A
-// command that will unlock a keystore calls it first thing: the runtime
-// then has freed nothing yet, so the arena comes from pages never used,
-// which it need not zero. Later, it may come from pages the collector
-// freed, which the runtime zeroes before the huge-page advice applies
-// (about 200 ms of 4 KiB faults in one run in four, in a VM). The
-// arena's pages are faulted in while the command parses its flags and
-// reads its passphrase. If nothing derives with p, the arena is only
-// memory held until the process exits.
+// command that will unlock a keystore calls it first thing
+// (PrewarmKeystore): the runtime then has freed nothing yet, so the arena
+// comes from pages never used, which it need not zero. Later, it may come
+// from pages the collector freed, which the runtime zeroes before the
+// huge-page advice applies (about 200 ms of 4 KiB faults in one run in
+// four, in a VM). The arena's pages are faulted in while the command
+// parses its flags and reads its passphrase. If nothing derives with p,
+// the arena is only memory held until the process exits.
 func Prewarm(p KDFParams) {
 	if arenaKiB(p) < warmMinKiB {
 		return
@@ -93,10 +96,24 @@ func takePrewarmed(p KDFParams) []byte {
 	ready, same := prewarmed.ready, prewarmed.p == p
 	prewarmed.ready = nil
 	prewarmed.Unlock()
-	if ready == nil || !same {
-		return nil // one of other parameters is garbage once made
+	if ready == nil {
+		return nil
 	}
-	return <-ready
+	a := <-ready // waited for even if unused: it is not faulted in beside the derivation
+	if !same {
+		return nil // garbage from here on
+	}
+	return a
+}
+
+// PrewarmKeystore prewarms (Prewarm) the arena of the keystore at path,
+// by the parameters its header states, which are bounded (KDFParams.Validate)
+// but, like the rest of the header, authenticated only when the keystore
+// is opened. It does nothing if there is no valid keystore there.
+func PrewarmKeystore(path string) {
+	if k, err := readKeystore(path); err == nil {
+		Prewarm(k.kdf)
+	}
 }
 
 // releaseArena frees the arena of a derivation with p that has just

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"encoding/hex"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
@@ -62,5 +63,23 @@ func TestPrewarm(t *testing.T) {
 	Prewarm(KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
 	if a := takePrewarmed(KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}); a != nil {
 		t.Error("an arena too small to matter was prewarmed")
+	}
+}
+
+// TestPrewarmKeystore checks that PrewarmKeystore prewarms by the
+// parameters of the keystore's header, and nothing without a keystore.
+func TestPrewarmKeystore(t *testing.T) {
+	p := KDFParams{Time: 1, MemoryKiB: warmMinKiB, Threads: 2}
+	path := filepath.Join(t.TempDir(), "device.key")
+	PrewarmKeystore(path)
+	if a := takePrewarmed(p); a != nil {
+		t.Error("an arena was prewarmed without a keystore")
+	}
+	if err := Save(path, testDevice, testPass, p); err != nil {
+		t.Fatal(err)
+	}
+	PrewarmKeystore(path)
+	if a := takePrewarmed(p); len(a) != int(arenaKiB(p))<<10 {
+		t.Errorf("took a prewarmed arena of %d bytes, want %d", len(a), arenaKiB(p)<<10)
 	}
 }
