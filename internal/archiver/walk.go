@@ -206,7 +206,7 @@ func alignOld(names []string, old []*tree.Node) []*tree.Node {
 // component, as directory listings give, without cleaning dir again.
 func joinName(dir, name string) string {
 	switch {
-	case dir == "":
+	case dir == "" || dir == ".":
 		return name
 	case os.IsPathSeparator(dir[len(dir)-1]):
 		return dir + name
