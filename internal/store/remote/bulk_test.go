@@ -50,7 +50,7 @@ func TestBulkOverHTTP1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	big, small := bytes.Repeat([]byte("pack"), bulkBody/4), []byte("index")
+	big, small := bytes.Repeat([]byte("pack"), bulkBody/4+1024), []byte("index")
 	for _, b := range [][]byte{big, small} {
 		if err := s.Put(ctx, store.Packs, hexSum(b), bytes.NewReader(b), int64(len(b))); err != nil {
 			t.Fatal(err)
@@ -65,24 +65,54 @@ func TestBulkOverHTTP1(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("the pack read back: %d bytes, %v", len(got), err)
 	}
-	if rc, err = s.Get(ctx, store.Packs, hexSum(big), 4, 8); err != nil {
-		t.Fatal(err)
-	}
-	got, err = io.ReadAll(rc)
-	rc.Close()
-	if err != nil || !bytes.Equal(got, big[4:12]) {
-		t.Fatalf("8 bytes of the pack read back: %q, %v", got, err)
+	// others checks that what is not a pack went over HTTP/2 only, and clears
+	// the record.
+	others := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for k, v := range protos {
+			if !strings.HasSuffix(k, " /v1/objects/packs") && v != 1<<2 {
+				t.Errorf("%s went over HTTP versions %b, want 2 only", k, v)
+			}
+		}
+		clear(protos)
 	}
 	mu.Lock()
-	defer mu.Unlock()
-	for _, k := range []string{"PUT /v1/objects/packs", "GET /v1/objects/packs"} {
-		if protos[k] != 1<<1|1<<2 {
-			t.Errorf("%s went over HTTP versions %b, want 1 (the large one) and 2 (the small one)", k, protos[k])
-		}
+	puts := protos["PUT /v1/objects/packs"]
+	mu.Unlock()
+	if puts != 1<<1|1<<2 {
+		t.Errorf("pack uploads went over HTTP versions %b, want 1 (the large one) and 2 (the small one)", puts)
 	}
-	for k, v := range protos {
-		if !strings.HasSuffix(k, " /v1/objects/packs") && v != 1<<2 {
-			t.Errorf("%s went over HTTP versions %b, want 2 only", k, v)
+	others()
+	for _, r := range []struct {
+		offset, length int64
+		proto          int // the HTTP major version the read must take
+	}{
+		{4, 8, 2},               // a small range
+		{4, -1, 1},              // to the end, from an offset
+		{1, bulkBody, 1},        // a large range, at an offset
+		{0, bulkBody - 1, 2},    // just under bulkBody
+		{bulkBody + 4093, 3, 2}, // the last bytes
+	} {
+		rc, err := s.Get(ctx, store.Packs, hexSum(big), r.offset, r.length)
+		if err != nil {
+			t.Fatal(err)
 		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		want := big[r.offset:]
+		if r.length >= 0 {
+			want = want[:r.length]
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("bytes %d+%d of the pack read back: %d bytes, %v", r.offset, r.length, len(got), err)
+		}
+		mu.Lock()
+		v := protos["GET /v1/objects/packs"]
+		mu.Unlock()
+		if v != 1<<r.proto {
+			t.Errorf("bytes %d+%d of a pack went over HTTP versions %b, want %d only", r.offset, r.length, v, r.proto)
+		}
+		others()
 	}
 }
