@@ -87,6 +87,13 @@ func (b *Builder) Grow(n int) {
 	b.fixed = true
 }
 
+// Use is Grow into buf, an empty slice whose capacity is the room, for a
+// caller that chooses the memory (repo advises huge pages for it).
+func (b *Builder) Use(buf []byte) {
+	b.buf = buf[:0]
+	b.fixed = true
+}
+
 // Reset empties the Builder for the next pack, keeping its buffer and
 // dropping the envelopes held apart.
 func (b *Builder) Reset() {

@@ -287,11 +287,20 @@ func TestBuilder(t *testing.T) {
 	}
 }
 
-// TestBuilderRoom checks that a Builder given a fixed room never
-// reallocates its buffer: an envelope that does not fit is held apart,
-// counted in Size, and laid out in the pack like the others; after Reset
-// the room is whole again.
+// TestBuilderRoom checks that a Builder given a fixed room, by Grow or in
+// a buffer of the caller's (Use), never reallocates its buffer: an
+// envelope that does not fit is held apart, counted in Size, and laid out
+// in the pack like the others; after Reset the room is whole again.
 func TestBuilderRoom(t *testing.T) {
+	for name, give := range map[string]func(*Builder, int){
+		"Grow": (*Builder).Grow,
+		"Use":  func(b *Builder, room int) { b.Use(make([]byte, 5, room)) },
+	} {
+		t.Run(name, func(t *testing.T) { testBuilderRoom(t, give) })
+	}
+}
+
+func testBuilderRoom(t *testing.T, give func(*Builder, int)) {
 	k := testKeys(t)
 	x := numbered(5, 1000)
 	envs := make([][]byte, len(x))
@@ -303,7 +312,7 @@ func TestBuilderRoom(t *testing.T) {
 	}
 	room := 2*len(envs[0]) + len(envs[0])/2 // two envelopes and a half
 	b := NewBuilder()
-	b.Grow(room)
+	give(b, room)
 	buf := b.buf[:1]
 	for i := range x {
 		b.Add(x[i].typ, ids[i], envs[i], 1000)

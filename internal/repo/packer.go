@@ -205,7 +205,9 @@ func (p *packer) newBuilder(k, capacity int) *pack.Builder {
 	default:
 		b := pack.NewBuilder()
 		if capacity > 0 {
-			b.Grow(capacity)
+			buf := make([]byte, capacity)
+			adviseHugePages(buf)
+			b.Use(buf)
 		}
 		return b
 	}
