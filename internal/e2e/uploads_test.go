@@ -7,22 +7,19 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/store/storetest"
 )
 
 // packGate is a reverse proxy in front of a server that holds every pack
 // upload for a while before passing it on, and counts the pack uploads in
 // flight.
 type packGate struct {
-	proxy *httputil.ReverseProxy
-	hold  time.Duration
-
-	mu       sync.Mutex
-	inFlight int
-	most     int
-	packs    int
+	proxy  *httputil.ReverseProxy
+	hold   time.Duration
+	flight storetest.Gauge
 }
 
 func (g *packGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -30,16 +27,7 @@ func (g *packGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.proxy.ServeHTTP(w, r)
 		return
 	}
-	g.mu.Lock()
-	g.inFlight++
-	g.packs++
-	g.most = max(g.most, g.inFlight)
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		g.inFlight--
-		g.mu.Unlock()
-	}()
+	defer g.flight.Enter()()
 	time.Sleep(g.hold)
 	g.proxy.ServeHTTP(w, r)
 }
@@ -75,9 +63,7 @@ func TestServerPacksInFlight(t *testing.T) {
 	writeTree(t, src, 7, sizes...)
 	u.run(t, "backup", src)
 
-	gate.mu.Lock()
-	defer gate.mu.Unlock()
-	if gate.packs < 4 || gate.most != 2 {
-		t.Errorf("%d pack uploads, at most %d at once; want at least 4, two at a time", gate.packs, gate.most)
+	if _, most, packs := gate.flight.Counts(); packs < 4 || most != 2 {
+		t.Errorf("%d pack uploads, at most %d at once; want at least 4, two at a time", packs, most)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/pack"
 	"github.com/coffer-backup/coffer/internal/repo"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/storetest"
 )
 
 // gatedStore holds every pack upload until release is closed, and counts
@@ -22,25 +23,15 @@ type gatedStore struct {
 	release chan struct{}
 	started chan struct{} // one value per pack upload begun
 
-	once     sync.Once
-	mu       sync.Mutex
-	inFlight int
-	most     int
+	once   sync.Once
+	flight storetest.Gauge
 }
 
 func (g *gatedStore) Put(ctx context.Context, kind store.Kind, name string, r io.Reader, size int64) error {
 	if kind != store.Packs {
 		return g.Store.Put(ctx, kind, name, r, size)
 	}
-	g.mu.Lock()
-	g.inFlight++
-	g.most = max(g.most, g.inFlight)
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		g.inFlight--
-		g.mu.Unlock()
-	}()
+	defer g.flight.Enter()()
 	g.started <- struct{}{}
 	select {
 	case <-g.release:
@@ -62,9 +53,8 @@ func (g *gatedStore) open() {
 }
 
 func (g *gatedStore) counts() (now, most int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.inFlight, g.most
+	now, most, _ = g.flight.Counts()
+	return now, most
 }
 
 // TestPacksInFlight checks the bound on the memory of a backup: with n

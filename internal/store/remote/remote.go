@@ -95,7 +95,7 @@ type Store struct {
 	ep       endpoint
 	opts     Options
 	client   *http.Client
-	bulk     *http.Client // for request bodies of bulkBody bytes or more
+	bulk     *http.Client // for pack bodies and pack reads of bulkBody bytes or more (Store.get)
 	timeouts Timeouts
 	policy   policy
 	now      func() time.Time // the clock tokens expire by
