@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +130,39 @@ func (p *serverProc) logged(s string) bool {
 	defer p.mu.Unlock()
 	for _, line := range p.log {
 		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitPackStored waits until p has stored a pack (its log shows a
+// completed PUT of one), so that a kill then lands in the middle of a
+// backup of several packs however fast the machine is. It fails the test
+// if the backup, whose end ended reports, ends first, or if no pack is
+// stored within 60 s.
+func (p *serverProc) awaitPackStored(t *testing.T, ended <-chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		if p.loggedAll(`"route":"object_put","status":201`, `"target":"packs/`) {
+			return
+		}
+		select {
+		case err := <-ended:
+			t.Fatalf("the backup ended (%v) before the server stored a pack; the test needs a longer backup", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	t.Fatal("the server stored no pack within 60 s")
+}
+
+// loggedAll reports whether one line of the server's log contains every
+// one of subs.
+func (p *serverProc) loggedAll(subs ...string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range p.log {
+		if !slices.ContainsFunc(subs, func(s string) bool { return !strings.Contains(line, s) }) {
 			return true
 		}
 	}

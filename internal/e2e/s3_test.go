@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,9 +34,11 @@ func TestServeS3(t *testing.T) {
 	if err := backup.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	ended := make(chan error, 1)
+	go func() { ended <- backup.Wait() }()
+	srv.awaitPackStored(t, ended)
 	srv.kill()
-	if err := backup.Wait(); err == nil {
+	if err := <-ended; err == nil {
 		t.Fatal("the backup ended before the server was killed; the test needs a longer backup")
 	}
 	startServer(t, data, srv.listen, flags...) // the same URL, closed at the end of the test
