@@ -214,7 +214,7 @@ func (a *Archiver) walkRoots(ctx context.Context, paths []string) (blob.ID, erro
 			a.warn(fmt.Errorf("%s: %w", termsafe.Name(p), w))
 		}
 		n.Name = []byte(filepath.Base(p))
-		a.visit(ctx, top, i, nil, p, n, parent[string(n.Name)])
+		a.visit(ctx, top, i, nil, nil, p, n, parent[string(n.Name)])
 	}
 	a.childDone(ctx, top, -1, nil)
 	a.walking.Wait()
@@ -251,9 +251,9 @@ func compact(nodes []*tree.Node) []*tree.Node {
 }
 
 // visit handles one entry of scope sc (nil for a backed-up path):
-// directories are walked, files queued for reading, anything else
-// recorded as it is.
-func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, sc *scope, path string, n *tree.Node, old *tree.Node) {
+// directories are walked, files queued for reading (relative to from, the
+// directory holding them, if not nil), anything else recorded as it is.
+func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, sc *scope, from *sharedDir, path string, n *tree.Node, old *tree.Node) {
 	switch n.Type {
 	case tree.Dir:
 		a.walkDirAsync(ctx, d, slot, sc, path, n, old)
@@ -266,13 +266,21 @@ func (a *Archiver) visit(ctx context.Context, d *dirState, slot int, sc *scope, 
 			a.childDone(ctx, d, slot, n)
 			return
 		}
-		select {
-		case a.jobs <- fileJob{path: path, node: n, dir: d, slot: slot, changed: old != nil}:
-		case <-ctx.Done():
-			a.childDone(ctx, d, slot, nil)
-		}
+		a.queue(ctx, fileJob{path: path, name: string(n.Name), from: from, node: n, dir: d, slot: slot, changed: old != nil})
 	default:
 		a.childDone(ctx, d, slot, n)
+	}
+}
+
+// queue hands j to a file worker, holding j.from open until the worker
+// has opened the file.
+func (a *Archiver) queue(ctx context.Context, j fileJob) {
+	j.from.hold()
+	select {
+	case a.jobs <- j:
+	case <-ctx.Done():
+		j.from.release()
+		a.childDone(ctx, j.dir, j.slot, nil)
 	}
 }
 

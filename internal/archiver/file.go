@@ -21,11 +21,20 @@ type sourceFile interface {
 	Name() string
 }
 
+// fileJob is a file to read: the entry name of the directory from (nil: by
+// its path), which holds it open for the job (sharedDir). A job to capture
+// has no node yet: the worker captures it from the open file, and leaves
+// the file out if it is no longer a regular file or the filter leaves it
+// out by its size or file system (scope).
 type fileJob struct {
 	path    string
+	name    string
+	from    *sharedDir
 	node    *tree.Node
+	scope   *scope // the scope of a job to capture
 	dir     *dirState
 	slot    int
+	capture bool // the directory listed it as a regular file, new since the parent snapshot
 	changed bool // the parent snapshot had this file, with other metadata
 }
 
@@ -34,13 +43,15 @@ func (a *Archiver) fileWorker(ctx context.Context) {
 	var ch *chunker.Chunker
 	for j := range a.jobs {
 		if ctx.Err() != nil {
+			j.from.release()
 			a.childDone(ctx, j.dir, j.slot, nil)
 			continue
 		}
 		var err error
-		ch, err = a.saveFile(ctx, ch, j)
-		if err != nil {
-			if ctx.Err() == nil {
+		var kept bool
+		ch, kept, err = a.saveFile(ctx, ch, &j)
+		if err != nil || !kept {
+			if err != nil && ctx.Err() == nil {
 				a.warn(err)
 			}
 			a.childDone(ctx, j.dir, j.slot, nil)
@@ -59,19 +70,20 @@ func (a *Archiver) fileWorker(ctx context.Context) {
 
 // saveFile reads a file and stores its content. Read errors are returned
 // (the file is left out, with a warning); store errors stop the backup.
-func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob) (*chunker.Chunker, error) {
-	f, dense, err := openRegular(j.path, j.node)
-	if err != nil {
-		return ch, err
+// kept is false for a file the filter leaves out (fileJob).
+func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j *fileJob) (_ *chunker.Chunker, kept bool, err error) {
+	f, dense, kept, err := a.open(j)
+	if err != nil || !kept {
+		return ch, false, err
 	}
 	defer f.Close()
 	ranges, err := dataRanges(f, int64(j.node.Size), dense)
 	if err != nil {
-		return ch, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
+		return ch, false, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
 	}
 	content, ch, err := a.saveRanges(ctx, ch, f, ranges, int64(j.node.Size), j.path)
 	if err != nil {
-		return ch, err
+		return ch, false, err
 	}
 	// The file may have changed size while we read it: record what we read.
 	var total uint64
@@ -79,7 +91,37 @@ func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j fileJob)
 		total += e.Length
 	}
 	j.node.Size, j.node.Content = total, content
-	return ch, nil
+	return ch, true, nil
+}
+
+// open opens j's file and releases its hold on j.from. A job to capture
+// gets its node from the open file, with the warnings of capturing it;
+// kept is false, with no error, for one the filter leaves out by its size
+// or file system. dense is as openedFile's.
+func (a *Archiver) open(j *fileJob) (f sourceFile, dense, kept bool, err error) {
+	defer j.from.release()
+	if !j.capture {
+		f, dense, err = openRegular(j.from, j.name, j.path, j.node)
+		return f, dense, err == nil, err
+	}
+	f, err = openAt(j.from, j.name, j.path)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
+	}
+	n, allocated, warnings, err := fsmeta.CaptureFile(f)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
+	case n.Type != tree.File:
+		err = fmt.Errorf("%s: changed while being backed up; left out", termsafe.Name(j.path))
+	case a.filtered(j.scope, n):
+	default:
+		warnAll(j.path, warnings, a.warn)
+		j.node = n
+		return f, allocated >= int64(n.Size), true, nil
+	}
+	f.Close()
+	return nil, false, false, err
 }
 
 // dataRanges returns the data ranges of the first size bytes of f: for a
@@ -164,12 +206,12 @@ func (a *Archiver) saveChunks(ctx context.Context, ch *chunker.Chunker, content 
 	}
 }
 
-// openRegular opens a file for reading without following a symlink,
-// blocking on a fifo or updating its access time, and checks that it is
-// still the regular file that was listed. It also reports whether the file
-// is dense (openedFile.dense).
-func openRegular(path string, n *tree.Node) (sourceFile, bool, error) {
-	f, err := openFile(path)
+// openRegular opens a file, the entry name of from (nil: path), for
+// reading without following a symlink, blocking on a fifo or updating its
+// access time, and checks that it is still the regular file that was
+// listed. It also reports whether the file is dense (openedFile.dense).
+func openRegular(from *sharedDir, name, path string, n *tree.Node) (sourceFile, bool, error) {
+	f, err := openAt(from, name, path)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", termsafe.Name(path), err)
 	}

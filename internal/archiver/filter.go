@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
 	"github.com/coffer-backup/coffer/internal/fsmeta"
 	"github.com/coffer-backup/coffer/internal/pattern"
@@ -116,11 +117,7 @@ func (a *Archiver) excluded(sc *scope, name, abs string, isDir bool) bool {
 // file's status change time and identity are unchanged (fsmeta.Dir.StatSince).
 func (a *Archiver) entry(sc *scope, d *fsmeta.Dir, dir, name string, old *tree.Node, warn func(error)) (*tree.Node, bool) {
 	p := joinName(dir, name)
-	if a.excluded(sc, name, p, false) && a.excluded(sc, name, p, true) {
-		return nil, false
-	}
-	if !tree.ValidName([]byte(name)) { // over 255 bytes (docs/format.md §5.2)
-		warn(fmt.Errorf("%s: name of %d bytes, longer than the %d the format allows: skipped", termsafe.Name(p), len(name), tree.MaxNameLen))
+	if a.excluded(sc, name, p, false) && a.excluded(sc, name, p, true) || !validName(p, name, warn) {
 		return nil, false
 	}
 	n, skipped, err := d.StatSince(name, old)
@@ -131,38 +128,88 @@ func (a *Archiver) entry(sc *scope, d *fsmeta.Dir, dir, name string, old *tree.N
 	if a.leftOut(sc, name, p, n) {
 		return nil, false
 	}
-	for _, w := range skipped { // such as Windows' alternate data streams
+	warnAll(p, skipped, warn)
+	return n, true
+}
+
+// toOpen reports whether the entry name of the directory dir, in scope sc,
+// listed as a regular file, is to be opened and captured by a file worker
+// (fileJob.capture): the filter keeps it as a file and its name is valid.
+func (a *Archiver) toOpen(sc *scope, dir, name string, warn func(error)) bool {
+	p := joinName(dir, name)
+	return !a.excluded(sc, name, p, false) && validName(p, name, warn)
+}
+
+// validName reports whether the name of the entry at p fits the format,
+// and warns if not.
+func validName(p, name string, warn func(error)) bool {
+	if !tree.ValidName([]byte(name)) { // over 255 bytes (docs/format.md §5.2)
+		warn(fmt.Errorf("%s: name of %d bytes, longer than the %d the format allows: skipped", termsafe.Name(p), len(name), tree.MaxNameLen))
+		return false
+	}
+	return true
+}
+
+// warnAll warns of what capturing the entry at p could not record, such
+// as Windows' alternate data streams.
+func warnAll(p string, skipped []error, warn func(error)) {
+	for _, w := range skipped {
 		warn(fmt.Errorf("%s: %w", termsafe.Name(p), w))
 	}
-	return n, true
 }
 
 // leftOut reports whether the filter leaves out the entry name of scope
 // sc, at abs, captured as n, by its patterns, size or file system.
 func (a *Archiver) leftOut(sc *scope, name, abs string, n *tree.Node) bool {
+	return a.excluded(sc, name, abs, n.Type == tree.Dir) || a.filtered(sc, n)
+}
+
+// filtered reports whether the filter leaves out the entry n of scope sc
+// by its size or file system.
+func (a *Archiver) filtered(sc *scope, n *tree.Node) bool {
 	f := &a.opts.Filter
-	switch {
-	case a.excluded(sc, name, abs, n.Type == tree.Dir):
+	if f.LargerThan > 0 && n.Type == tree.File && n.Size > uint64(f.LargerThan) {
 		return true
-	case f.LargerThan > 0 && n.Type == tree.File && n.Size > uint64(f.LargerThan):
-		return true
-	default:
-		return f.OneFileSystem && n.Type != tree.Dir && n.Device != sc.dev
 	}
+	return f.OneFileSystem && n.Type != tree.Dir && n.Device != sc.dev
 }
 
 // listedDir is a directory a backup keeps, open to capture its entries.
 type listedDir struct {
-	inner *scope      // the scope of its entries
-	dir   *fsmeta.Dir // nil for a directory on another file system
+	inner *scope     // the scope of its entries
+	dir   *sharedDir // nil for a directory on another file system
 	names []string
+}
+
+// sharedDir is a listed directory's handle, held open while its walker
+// lists it and while any of its files waits in a fileJob to be opened
+// relative to it, and closed by whoever releases it last. A walker
+// releases its hold before it descends (walkDir), so the directories open
+// at once are bounded by the walkers and the jobs queued, not by depth.
+type sharedDir struct {
+	*fsmeta.Dir
+	refs atomic.Int32
+}
+
+// hold adds a hold on d; a nil d is never closed.
+func (d *sharedDir) hold() {
+	if d != nil {
+		d.refs.Add(1)
+	}
+}
+
+// release drops a hold on d, closing it with the last.
+func (d *sharedDir) release() {
+	if d != nil && d.refs.Add(-1) == 0 {
+		_ = d.Close() // read only: nothing to lose
+	}
 }
 
 // openDir lists the directory abs, entry name of scope sc (nil for a
 // backed-up path), captured as n. It returns it open, or keep false if
 // the directory is left out: it cannot be listed (with a warning), or
 // holds a cache tag or an IfPresent entry. A directory on another file
-// system is kept, with no entries. The caller closes l.dir.
+// system is kept, with no entries. The caller releases l.dir.
 func (a *Archiver) openDir(sc *scope, name, abs string, n *tree.Node, warn func(error)) (l listedDir, keep bool) {
 	l.inner = sc.child(name, abs, n)
 	if sc != nil && a.opts.Filter.OneFileSystem && n.Device != l.inner.dev {
@@ -178,26 +225,31 @@ func (a *Archiver) openDir(sc *scope, name, abs string, n *tree.Node, warn func(
 		return l, false
 	}
 	a.readIgnoreFile(l.inner, abs, names, warn)
-	l.dir, l.names = d, names
+	l.dir, l.names = &sharedDir{Dir: d}, names
+	l.dir.refs.Store(1)
 	return l, true
 }
 
 // entries captures the entries of l that the filter keeps, by the index
-// of their names (nil for one left out), then closes l's directory.
-// olds[i] is the entry of l.names[i] in the parent snapshot, if any
-// (alignOld).
-func (a *Archiver) entries(ctx context.Context, l listedDir, abs string, olds []*tree.Node, warn func(error)) []*tree.Node {
-	defer func() { _ = l.dir.Close() }() // read only: nothing to lose
-	nodes := make([]*tree.Node, len(l.names))
+// of their names (nil for one left out). With mayOpen, an entry new since
+// the parent snapshot that the directory lists as a regular file is not
+// captured here but marked in opens: a file worker opens it and captures
+// it from the open file (fsmeta.CaptureFile), which saves a first backup a
+// system call and a path lookup per file. olds[i] is the entry of
+// l.names[i] in the parent snapshot, if any (alignOld).
+func (a *Archiver) entries(ctx context.Context, l listedDir, abs string, olds []*tree.Node, mayOpen bool, warn func(error)) (nodes []*tree.Node, opens []bool) {
+	nodes, opens = make([]*tree.Node, len(l.names)), make([]bool, len(l.names))
 	for i, name := range l.names {
-		if ctx.Err() != nil {
-			break
-		}
-		if cn, ok := a.entry(l.inner, l.dir, abs, name, olds[i], warn); ok {
-			nodes[i] = cn
+		switch {
+		case ctx.Err() != nil:
+			return nodes, opens
+		case mayOpen && olds[i] == nil && l.dir.Regular(i):
+			opens[i] = a.toOpen(l.inner, abs, name, warn)
+		default:
+			nodes[i], _ = a.entry(l.inner, l.dir.Dir, abs, name, olds[i], warn)
 		}
 	}
-	return nodes
+	return nodes, opens
 }
 
 // marked reports whether a directory, holding names, is left out for an

@@ -13,11 +13,22 @@ import (
 // openFile opens path for reading without following a symbolic link
 // (errSymlink), blocking on a fifo or, on Linux where the process may,
 // updating its access time.
-func openFile(path string) (sourceFile, error) {
+func openFile(path string) (sourceFile, error) { return openAt(nil, path, path) }
+
+// openAt is openFile for the entry name of d, at path, opened relative to
+// d so that the kernel does not resolve the directory's path again; with d
+// nil, path is opened.
+func openAt(d *sharedDir, name, path string) (sourceFile, error) {
+	dfd := unix.AT_FDCWD
+	if d != nil {
+		dfd = d.Fd()
+	} else {
+		name = path
+	}
 	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-	fd, err := unix.Open(path, flags|oNoAtime, 0)
+	fd, err := unix.Openat(dfd, name, flags|oNoAtime, 0)
 	if err == unix.EPERM && oNoAtime != 0 {
-		fd, err = unix.Open(path, flags, 0)
+		fd, err = unix.Openat(dfd, name, flags, 0)
 	}
 	// O_NOFOLLOW fails with ELOOP, or EMLINK on FreeBSD (open(2)).
 	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EMLINK) {

@@ -30,6 +30,9 @@ func openFile(path string) (sourceFile, error) {
 	return f, nil
 }
 
+// openAt is openFile of path, the entry name of d: Windows opens by path.
+func openAt(_ *sharedDir, _, path string) (sourceFile, error) { return openFile(path) }
+
 // openedFile is what a backup checks of a file it opened.
 type openedFile struct {
 	ino     uint64 // the file index

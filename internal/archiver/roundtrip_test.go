@@ -3,6 +3,7 @@
 package archiver_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -359,4 +360,52 @@ func TestReadOnlyHardLinks(t *testing.T) {
 		{Path: "f", Data: []byte("x"), Mode: 0o400, Xattrs: map[string][]byte{"user.x": []byte("v")}},
 		{Path: "d/g", Link: "f"},
 	})
+}
+
+// TestDescriptorsBounded backs up a tree 300 directories deep, each
+// holding files, under a limit of 64 open descriptors: a directory is held
+// open for its files' jobs but not while the walk descends below it, so
+// the directories open at once do not grow with depth. Every descriptor
+// opened is closed again.
+func TestDescriptorsBounded(t *testing.T) {
+	var spec testtree.Spec
+	p := ""
+	for i := range 300 {
+		p += "d"
+		spec = append(spec, testtree.Entry{Path: p, Type: tree.Dir})
+		for j := range 3 {
+			spec = append(spec, testtree.Entry{Path: fmt.Sprintf("%s/f%d", p, j), Data: []byte(fmt.Sprint(i, j))})
+		}
+		p += "/"
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	testtree.Build(t, src, spec)
+	r := testrepo.New(t)
+	must(t, r.LoadIndex(context.Background()))
+	before := openDescriptors(t)
+	var old unix.Rlimit
+	must(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &old))
+	low := unix.Rlimit{Cur: 64, Max: old.Max}
+	must(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &low))
+	a, res := r.Backup(t, archiver.Options{Workers: 2, Walkers: 1}, src)
+	must(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &old))
+	if len(res.Warnings) > 0 {
+		t.Fatalf("%d warnings under 64 descriptors, the first: %v", len(res.Warnings), res.Warnings[0])
+	}
+	if got := a.Stats.FilesNew.Load(); got != 900 {
+		t.Errorf("FilesNew %d, want 900", got)
+	}
+	if after := openDescriptors(t); after != before {
+		t.Errorf("%d descriptors open after the backup, %d before", after, before)
+	}
+	dst := t.TempDir()
+	r.MustRestore(t, res.Snapshot, dst)
+	testtree.Compare(t, src, filepath.Join(dst, "src"))
+}
+
+// openDescriptors returns the number of this process's open descriptors.
+func openDescriptors(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	must(t, err)
+	return len(ents)
 }

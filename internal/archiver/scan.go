@@ -92,11 +92,13 @@ func (l *lister) visit(ctx context.Context, sc *scope, abs string, n, old *tree.
 		return nil
 	}
 	if err := l.fn(Item{Path: abs, Node: n}); err != nil {
-		_ = ld.dir.Close() // read only: nothing to lose
+		ld.dir.release()
 		return err
 	}
 	olds := alignOld(ld.names, l.a.oldChildren(ctx, old))
-	for i, cn := range l.a.entries(ctx, ld, abs, olds, l.warn) {
+	nodes, _ := l.a.entries(ctx, ld, abs, olds, false, l.warn)
+	ld.dir.release() // before descending, as walkDir does
+	for i, cn := range nodes {
 		if cn == nil {
 			continue
 		}

@@ -139,7 +139,10 @@ func (a *Archiver) saveTrees(ctx context.Context, nodes []*tree.Node) ([]blob.ID
 }
 
 // walkDir lists a directory, entry of scope sc (nil for a backed-up
-// path), and visits the entries the filter keeps, in order.
+// path), and visits the entries the filter keeps, in order: first its
+// files, which are opened relative to it while it is held open, then,
+// once the walker has released it, the rest, descending into
+// subdirectories.
 func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *scope, path string, n *tree.Node, old *tree.Node) {
 	l, keep := a.openDir(sc, string(n.Name), path, n, a.warn)
 	if !keep {
@@ -148,15 +151,30 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *
 	}
 	oldNodes := a.oldChildren(ctx, old)
 	olds := alignOld(l.names, oldNodes)
-	nodes := a.entries(ctx, l, path, olds, a.warn)
+	nodes, opens := a.entries(ctx, l, path, olds, true, a.warn)
 	d := &dirState{node: n, old: old, oldNodes: oldNodes, children: make([]*tree.Node, len(nodes)), parent: parent, slot: slot}
 	d.pending.Store(int64(len(nodes)) + 1)
-	for i, cn := range nodes {
-		if cn == nil || ctx.Err() != nil {
+	isFile := func(i int) bool { return opens[i] || nodes[i] != nil && nodes[i].Type == tree.File }
+	for i, name := range l.names {
+		switch p := joinName(path, name); {
+		case !isFile(i):
+		case ctx.Err() != nil:
 			a.childDone(ctx, d, i, nil)
-			continue
+		case opens[i]:
+			a.queue(ctx, fileJob{path: p, name: name, from: l.dir, scope: l.inner, dir: d, slot: i, capture: true})
+		default:
+			a.visit(ctx, d, i, l.inner, l.dir, p, nodes[i], olds[i])
 		}
-		a.visit(ctx, d, i, l.inner, joinName(path, l.names[i]), cn, olds[i])
+	}
+	l.dir.release()
+	for i, cn := range nodes {
+		switch {
+		case isFile(i):
+		case cn == nil || ctx.Err() != nil:
+			a.childDone(ctx, d, i, nil)
+		default:
+			a.visit(ctx, d, i, l.inner, nil, joinName(path, l.names[i]), cn, olds[i])
+		}
 	}
 	a.childDone(ctx, d, -1, nil)
 }

@@ -3,6 +3,7 @@
 package fsmeta
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -157,7 +158,10 @@ func TestDirStatSince(t *testing.T) {
 	if want := []string{"dir", "fifo", "file", "symlink"}; !slices.Equal(names, want) {
 		t.Fatalf("names %q, want %q", names, want)
 	}
-	for _, name := range names {
+	for i, name := range names {
+		if d.Regular(i) != (name == "file") {
+			t.Errorf("%s: listed as a regular file: %v", name, d.Regular(i))
+		}
 		got, _, err := d.StatSince(name, nil)
 		must(t, err)
 		want, _, err := captureSince(p(name), nil)
@@ -171,6 +175,38 @@ func TestDirStatSince(t *testing.T) {
 	}
 	if _, _, err := d.StatSince("missing", nil); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("missing entry: %v, want ENOENT", err)
+	}
+}
+
+// TestCaptureFile checks that capturing an open file through its
+// descriptor captures what capturing its path does, attributes included
+// (one larger than the first buffer tried, so read twice), and reports
+// what the file system allocated.
+func TestCaptureFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "file")
+	writeFile(t, p, bytes.Repeat([]byte("data"), 3000), 0o640)
+	must(t, os.Link(p, filepath.Join(dir, "link")))
+	needXattr(t, dir, "user.probe")
+	must(t, unix.Lsetxattr(p, "user.small", []byte("1"), 0))
+	must(t, unix.Lsetxattr(p, "user.large", bytes.Repeat([]byte("v"), 3*xattrBuf), 0))
+	f, err := os.Open(p)
+	must(t, err)
+	defer f.Close()
+	got, allocated, warnings, err := CaptureFile(f)
+	must(t, err)
+	want, _, err := captureSince(p, nil)
+	must(t, err)
+	if fmt.Sprint(*got) != fmt.Sprint(*want) || len(warnings) != 0 {
+		t.Errorf("through the descriptor %+v (warnings %v), by path %+v", *got, warnings, *want)
+	}
+	if len(got.Xattrs) != 2 || len(got.Xattrs[0].Value) != 3*xattrBuf || got.Links != 2 {
+		t.Errorf("attributes or links lost: %d attributes, %d links", len(got.Xattrs), got.Links)
+	}
+	var st unix.Stat_t
+	must(t, unix.Fstat(int(f.Fd()), &st))
+	if allocated != st.Blocks*512 {
+		t.Errorf("allocated %d, want %d", allocated, st.Blocks*512)
 	}
 }
 

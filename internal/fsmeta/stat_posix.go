@@ -5,9 +5,11 @@ package fsmeta
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -54,7 +56,7 @@ type rawStat struct {
 
 // capture is Stat with its warnings. It costs one lstat and one
 // llistxattr, plus one lgetxattr per attribute (two on FreeBSD) and one
-// readlink per symbolic link.
+// readlink per symbolic link (CaptureFile: the same calls on a descriptor).
 func capture(path string) (*tree.Node, []error, error) { return captureSince(path, nil) }
 
 // captureSince is capture, without reading the attributes when old, an
@@ -72,7 +74,51 @@ func captureAt(dfd int, dir, name string, old *tree.Node) (*tree.Node, []error, 
 	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return nil, nil, fmt.Errorf("fsmeta: lstat %q: %w", entryPath(dir, name), err)
 	}
-	rs := fromStat(&st)
+	n, rs := nodeOf(&st, name)
+	var err error
+	switch n.Type {
+	case tree.Symlink:
+		if n.LinkTarget, err = readLinkAt(dfd, name, st.Size); err != nil {
+			err = fmt.Errorf("readlink: %w", err)
+		}
+	case 0:
+		err = fmt.Errorf("%w (mode %#o)", errUnknownType, rs.mode)
+	}
+	if err == nil && Unchanged(old, n) {
+		n.Xattrs = old.Xattrs // with the platform's metadata, which has not changed either
+		return n, nil, nil
+	}
+	path := entryPath(dir, name) // only now: most entries of a re-backup are unchanged
+	if err != nil {
+		return nil, nil, fmt.Errorf("fsmeta: %q: %w", path, err)
+	}
+	warnings, err := addXattrs(n, xattrFile{path: path, fd: -1}, rs.meta)
+	return n, warnings, err
+}
+
+// CaptureFile is StatWarn of the open file f (at f.Name()), with its status
+// and attributes read through its descriptor, so that the kernel resolves
+// no path: for a file opened to be read anyway. allocated is the number of
+// bytes the file system allocated for it.
+func CaptureFile(f File) (n *tree.Node, allocated int64, warnings []error, err error) {
+	path := f.Name()
+	fd := int(f.Fd())
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, 0, nil, fmt.Errorf("fsmeta: fstat %q: %w", path, err)
+	}
+	n, rs := nodeOf(&st, filepath.Base(path))
+	if n.Type == 0 {
+		return nil, 0, nil, fmt.Errorf("fsmeta: %q: %w (mode %#o)", path, errUnknownType, rs.mode)
+	}
+	warnings, err = addXattrs(n, xattrFile{path: path, fd: fd}, rs.meta)
+	return n, int64(st.Blocks) * 512, warnings, err
+}
+
+// nodeOf returns the node of the entry name with status st, but for its
+// link target and attributes, and the fields taken from st.
+func nodeOf(st *unix.Stat_t, name string) (*tree.Node, rawStat) {
+	rs := fromStat(st)
 	n := &tree.Node{
 		Name:   []byte(filepath.Base(name)),
 		Type:   nodeType(rs.mode),
@@ -87,36 +133,27 @@ func captureAt(dfd int, dir, name string, old *tree.Node) (*tree.Node, []error, 
 		Device: rs.dev,
 		Links:  rs.nlink,
 	}
-	var err error
 	switch n.Type {
 	case tree.File:
 		n.Size = uint64(st.Size)
 	case tree.CharDev, tree.BlockDev:
 		n.Rdev = rs.rdev
-	case tree.Symlink:
-		if n.LinkTarget, err = readLinkAt(dfd, name, st.Size); err != nil {
-			err = fmt.Errorf("readlink: %w", err)
-		}
-	case 0:
-		err = fmt.Errorf("%w (mode %#o)", errUnknownType, rs.mode)
 	}
-	if err == nil && Unchanged(old, n) {
-		n.Xattrs = old.Xattrs // with the platform's metadata, which has not changed either
-		return n, nil, nil
-	}
-	path := entryPath(dir, name) // only now: most entries of a re-backup are unchanged
-	var warnings []error
-	if err == nil {
-		n.Xattrs, warnings, err = readXattrs(path)
-		n.Xattrs = withMeta(n.Xattrs, rs.meta)
-	}
+	return n, rs
+}
+
+// addXattrs sets n's attributes to those of f with the platform's
+// metadata m, and returns the warnings of readXattrs, naming f.path.
+func addXattrs(n *tree.Node, f xattrFile, m platformMeta) ([]error, error) {
+	attrs, warnings, err := readXattrs(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fsmeta: %q: %w", path, err)
+		return nil, fmt.Errorf("fsmeta: %q: %w", f.path, err)
 	}
+	n.Xattrs = withMeta(attrs, m)
 	for i, w := range warnings {
-		warnings[i] = fmt.Errorf("fsmeta: %q: %w", path, w)
+		warnings[i] = fmt.Errorf("fsmeta: %q: %w", f.path, w)
 	}
-	return n, warnings, nil
+	return warnings, nil
 }
 
 // entryPath is the path of the entry name of dir, or name if dir is "".
@@ -141,8 +178,9 @@ func ReadDirNames(dir string) ([]string, error) {
 // Dir is a directory open to state its entries relative to it, so that its
 // path is not resolved again for each of them.
 type Dir struct {
-	f    *os.File
-	path string
+	f       *os.File
+	path    string
+	regular []bool // by the index of the sorted names: listed as a regular file
 }
 
 // OpenDir opens dir, not following it if it is a symbolic link, and
@@ -153,14 +191,28 @@ func OpenDir(dir string) (*Dir, []string, error) {
 		return nil, nil, fmt.Errorf("fsmeta: open directory %q: %w", dir, err)
 	}
 	d := &Dir{f: os.NewFile(uintptr(fd), dir), path: dir}
-	names, err := d.f.Readdirnames(-1)
+	ents, err := d.f.ReadDir(-1)
 	if err != nil {
 		_ = d.Close() // the read error is the one to report
 		return nil, nil, fmt.Errorf("fsmeta: read directory %q: %w", dir, err)
 	}
-	slices.Sort(names)
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	names := make([]string, len(ents))
+	d.regular = make([]bool, len(ents))
+	for i, e := range ents {
+		names[i], d.regular[i] = e.Name(), e.Type().IsRegular()
+	}
 	return d, names, nil
 }
+
+// Regular reports whether the directory listed its entry i, in the order
+// of OpenDir's names, as a regular file. The listing's type (d_type) is a
+// hint only: the entry may be replaced before it is opened, so what is
+// opened must be checked (CaptureFd).
+func (d *Dir) Regular(i int) bool { return d.regular[i] }
+
+// Fd returns d's descriptor, valid until d is closed.
+func (d *Dir) Fd() int { return int(d.f.Fd()) }
 
 // StatSince is StatWarn of the entry name of d, for an entry that an
 // earlier backup captured as old (nil if none), with its status and link

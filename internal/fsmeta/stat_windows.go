@@ -222,3 +222,14 @@ func DataRanges(_ File, size int64) ([]Range, error) {
 	}
 	return []Range{{0, size}}, nil
 }
+
+// Regular reports false: Windows lists no type the backup relies on, so
+// every entry is stated by its path (StatSince).
+func (d *Dir) Regular(int) bool { return false }
+
+// CaptureFile is StatWarn of the open file f, read by its path f.Name().
+// It reports nothing allocated: DataRanges finds the file's data.
+func CaptureFile(f File) (n *tree.Node, allocated int64, warnings []error, err error) {
+	n, warnings, err = capture(f.Name())
+	return n, 0, warnings, err
+}

@@ -15,14 +15,21 @@ var extattrNamespaces = []struct {
 	prefix string
 }{{unix.EXTATTR_NAMESPACE_USER, "user."}, {unix.EXTATTR_NAMESPACE_SYSTEM, "system."}}
 
-// listXattrs returns the names of path's attributes (not followed), each
-// with its namespace's prefix. extattr_list_link(2) truncates rather than
-// failing when its buffer is too small, so each list is sized first; the
-// system namespace is left out when the process may not list it.
-func listXattrs(path string, _ []byte) ([]string, error) {
+// listXattrs returns the names of f's attributes, each with its
+// namespace's prefix. extattr_list_link(2) (extattr_list_fd for a
+// descriptor) truncates rather than failing when its buffer is too small,
+// so each list is sized first; the system namespace is left out when the
+// process may not list it.
+func listXattrs(f xattrFile, _ []byte) ([]string, error) {
+	list := func(ns int, b []byte) (int, error) {
+		if f.fd >= 0 {
+			return unix.FlistxattrNS(f.fd, ns, b)
+		}
+		return unix.LlistxattrNS(f.path, ns, b)
+	}
 	var names []string
 	for _, ns := range extattrNamespaces {
-		size, err := unix.LlistxattrNS(path, ns.id, nil)
+		size, err := list(ns.id, nil)
 		if errors.Is(err, unix.EPERM) && ns.id == unix.EXTATTR_NAMESPACE_SYSTEM {
 			continue
 		}
@@ -33,7 +40,7 @@ func listXattrs(path string, _ []byte) ([]string, error) {
 			continue
 		}
 		buf := make([]byte, size)
-		n, err := unix.LlistxattrNS(path, ns.id, buf)
+		n, err := list(ns.id, buf)
 		if err != nil {
 			return nil, err
 		}
@@ -41,7 +48,7 @@ func listXattrs(path string, _ []byte) ([]string, error) {
 		// many bytes, without NULs (extattr_list_file(2)).
 		for b := buf[:min(n, size)]; len(b) > 0; b = b[1+int(b[0]):] {
 			if 1+int(b[0]) > len(b) {
-				return nil, fmt.Errorf("malformed extattr list of %q", path)
+				return nil, fmt.Errorf("malformed extattr list of %q", f.path)
 			}
 			names = append(names, ns.prefix+string(b[1:1+int(b[0])]))
 		}
@@ -49,11 +56,17 @@ func listXattrs(path string, _ []byte) ([]string, error) {
 	return names, nil
 }
 
-// getXattr returns the value of path's attribute name (not followed): it
-// asks for the size first, since extattr_get_link(2) truncates a value
-// that does not fit.
-func getXattr(path, name string, _ []byte) ([]byte, error) {
-	size, err := unix.Lgetxattr(path, name, nil)
+// getXattr returns the value of f's attribute name: it asks for the size
+// first, since extattr_get_link(2) (extattr_get_fd) truncates a value that
+// does not fit.
+func getXattr(f xattrFile, name string, _ []byte) ([]byte, error) {
+	get := func(b []byte) (int, error) {
+		if f.fd >= 0 {
+			return unix.Fgetxattr(f.fd, name, b)
+		}
+		return unix.Lgetxattr(f.path, name, b)
+	}
+	size, err := get(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +74,7 @@ func getXattr(path, name string, _ []byte) ([]byte, error) {
 		return nil, errTooLarge
 	}
 	buf := make([]byte, size)
-	n, err := unix.Lgetxattr(path, name, buf)
+	n, err := get(buf)
 	if err != nil {
 		return nil, err
 	}

@@ -10,20 +10,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// listXattrs returns the names of path's attributes (not followed), read
-// with llistxattr into buf first.
-func listXattrs(path string, buf []byte) ([]string, error) {
-	list, err := readSized(buf, func(b []byte) (int, error) { return unix.Llistxattr(path, b) })
+// listXattrs returns the names of f's attributes, read with llistxattr
+// (flistxattr for a descriptor) into buf first.
+func listXattrs(f xattrFile, buf []byte) ([]string, error) {
+	list, err := readSized(buf, func(b []byte) (int, error) {
+		if f.fd >= 0 {
+			return unix.Flistxattr(f.fd, b)
+		}
+		return unix.Llistxattr(f.path, b)
+	})
 	if err != nil || len(list) == 0 {
 		return nil, err
 	}
 	return strings.Split(strings.TrimSuffix(string(list), "\x00"), "\x00"), nil
 }
 
-// getXattr returns the value of path's attribute name (not followed), in
-// buf if it fits.
-func getXattr(path, name string, buf []byte) ([]byte, error) {
-	return readSized(buf, func(b []byte) (int, error) { return unix.Lgetxattr(path, name, b) })
+// getXattr returns the value of f's attribute name, in buf if it fits.
+func getXattr(f xattrFile, name string, buf []byte) ([]byte, error) {
+	return readSized(buf, func(b []byte) (int, error) {
+		if f.fd >= 0 {
+			return unix.Fgetxattr(f.fd, name, b)
+		}
+		return unix.Lgetxattr(f.path, name, b)
+	})
 }
 
 // readSized calls get with buf and, if buf is too small, once more with a

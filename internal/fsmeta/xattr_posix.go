@@ -31,13 +31,22 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, xattrBuf); return &b
 // allows (macOS allows larger ones, such as resource forks).
 var errTooLarge = fmt.Errorf("value larger than %d bytes", xattrMax)
 
-// readXattrs returns every extended attribute of path (not followed) that the
-// caller may read, sorted by name, and as warnings those too large to record.
-// A file system without attributes has none.
-func readXattrs(path string) ([]tree.Xattr, []error, error) {
+// xattrFile is a file whose attributes are read: by its path, not
+// followed if a symbolic link, or, when fd is not negative, by that open
+// descriptor (path then only names it in errors). A descriptor saves the
+// kernel resolving the path again for each call.
+type xattrFile struct {
+	path string
+	fd   int
+}
+
+// readXattrs returns every extended attribute of f that the caller may
+// read, sorted by name, and as warnings those too large to record. A file
+// system without attributes has none.
+func readXattrs(f xattrFile) ([]tree.Xattr, []error, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	names, err := listXattrs(path, *bp)
+	names, err := listXattrs(f, *bp)
 	switch {
 	case errors.Is(err, unix.ENOTSUP):
 		return nil, nil, nil // the file system has no attributes
@@ -47,7 +56,7 @@ func readXattrs(path string) ([]tree.Xattr, []error, error) {
 	var attrs []tree.Xattr
 	var warnings []error
 	for _, name := range names {
-		value, err := getXattr(path, name, *bp)
+		value, err := getXattr(f, name, *bp)
 		switch {
 		case errors.Is(err, errNoAttr), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 			continue // removed since it was listed, or not readable by this process
