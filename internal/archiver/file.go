@@ -48,42 +48,49 @@ func (a *Archiver) fileWorker(ctx context.Context) {
 			continue
 		}
 		var err error
-		var kept bool
-		ch, kept, err = a.saveFile(ctx, ch, &j)
-		if err != nil || !kept {
-			if err != nil && ctx.Err() == nil {
-				a.warn(err)
-			}
-			a.childDone(ctx, j.dir, j.slot, nil)
-			continue
-		}
-		if j.changed {
-			a.Stats.FilesChanged.Add(1)
-			a.note(j.path, FileChanged)
-		} else {
-			a.Stats.FilesNew.Add(1)
-			a.note(j.path, FileNew)
-		}
-		a.childDone(ctx, j.dir, j.slot, j.node)
+		ch, err = a.saveFile(ctx, ch, &j)
+		a.jobDone(ctx, &j, err)
 	}
+}
+
+// jobDone records j's entry once saveFile is done with it: left out, with
+// a warning for err; a regular file read; or an entry listed as a regular
+// file that is another kind, as it is.
+func (a *Archiver) jobDone(ctx context.Context, j *fileJob, err error) {
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			a.warn(err)
+		}
+		a.childDone(ctx, j.dir, j.slot, nil)
+		return
+	case j.node == nil || j.node.Type != tree.File:
+	case j.changed:
+		a.Stats.FilesChanged.Add(1)
+		a.note(j.path, FileChanged)
+	default:
+		a.Stats.FilesNew.Add(1)
+		a.note(j.path, FileNew)
+	}
+	a.childDone(ctx, j.dir, j.slot, j.node)
 }
 
 // saveFile reads a file and stores its content. Read errors are returned
 // (the file is left out, with a warning); store errors stop the backup.
-// kept is false for a file the filter leaves out (fileJob).
-func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j *fileJob) (_ *chunker.Chunker, kept bool, err error) {
-	f, dense, kept, err := a.open(j)
-	if err != nil || !kept {
-		return ch, false, err
+// A job to capture may find nothing to read (open).
+func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j *fileJob) (*chunker.Chunker, error) {
+	f, dense, err := a.open(j)
+	if err != nil || f == nil {
+		return ch, err
 	}
 	defer f.Close()
 	ranges, err := dataRanges(f, int64(j.node.Size), dense)
 	if err != nil {
-		return ch, false, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
+		return ch, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
 	}
 	content, ch, err := a.saveRanges(ctx, ch, f, ranges, int64(j.node.Size), j.path)
 	if err != nil {
-		return ch, false, err
+		return ch, err
 	}
 	// The file may have changed size while we read it: record what we read.
 	var total uint64
@@ -91,37 +98,72 @@ func (a *Archiver) saveFile(ctx context.Context, ch *chunker.Chunker, j *fileJob
 		total += e.Length
 	}
 	j.node.Size, j.node.Content = total, content
-	return ch, true, nil
+	return ch, nil
 }
 
-// open opens j's file and releases its hold on j.from. A job to capture
-// gets its node from the open file, with the warnings of capturing it;
-// kept is false, with no error, for one the filter leaves out by its size
-// or file system. dense is as openedFile's.
-func (a *Archiver) open(j *fileJob) (f sourceFile, dense, kept bool, err error) {
+// open opens j's file and releases its hold on j.from; dense is as
+// openedFile's. A job to capture gets its node from what it opens
+// (capture), and f is nil when there is nothing to read.
+func (a *Archiver) open(j *fileJob) (f sourceFile, dense bool, err error) {
 	defer j.from.release()
-	if !j.capture {
-		f, dense, err = openRegular(j.from, j.name, j.path, j.node)
-		return f, dense, err == nil, err
+	if j.capture {
+		return a.capture(j)
 	}
-	f, err = openAt(j.from, j.name, j.path)
+	return openRegular(j.from, j.name, j.path, j.node)
+}
+
+// capture opens the entry of a job to capture and, if it is a regular file
+// the filter keeps, sets j.node to its node captured from the open file
+// and returns the file. Otherwise it returns no file, and j.node is nil
+// for an entry left out or the node to record of one that is not a
+// regular file (stated).
+func (a *Archiver) capture(j *fileJob) (sourceFile, bool, error) {
+	f, err := openAt(j.from, j.name, j.path)
 	if err != nil {
-		return nil, false, false, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
+		return nil, false, a.stated(j, err)
 	}
 	n, allocated, warnings, err := fsmeta.CaptureFile(f)
 	switch {
 	case err != nil:
-		err = fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
+		f.Close()
+		return nil, false, fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
 	case n.Type != tree.File:
-		err = fmt.Errorf("%s: changed while being backed up; left out", termsafe.Name(j.path))
+		f.Close()
+		return nil, false, a.stated(j, nil)
 	case a.filtered(j.scope, n):
-	default:
-		warnAll(j.path, warnings, a.warn)
-		j.node = n
-		return f, allocated >= int64(n.Size), true, nil
+		f.Close()
+		return nil, false, nil
 	}
-	f.Close()
-	return nil, false, false, err
+	warnAll(j.path, warnings, a.warn)
+	j.node = n
+	return f, allocated >= int64(n.Size), nil
+}
+
+// stated captures by its name (fsmeta.Dir.StatSince), as the walker would
+// have, the entry of a job to capture that could not be opened (openErr)
+// or was not a regular file when it was: the directory listed it as one,
+// but it was replaced since or the file system misreports it. j.node is
+// set to the node to record, or nil if the entry is left out: by the
+// filter, silently, as the walker would have; a regular file that cannot
+// be opened, with openErr; a directory, which only a walker descends
+// into, as changed during the backup.
+func (a *Archiver) stated(j *fileJob, openErr error) error {
+	n, skipped, err := j.from.StatSince(j.name, nil)
+	switch {
+	case err != nil && openErr != nil:
+		return fmt.Errorf("%s: %w", termsafe.Name(j.path), openErr)
+	case err != nil:
+		return fmt.Errorf("%s: %w", termsafe.Name(j.path), err)
+	case a.filtered(j.scope, n):
+		return nil
+	case n.Type == tree.File && openErr != nil:
+		return fmt.Errorf("%s: %w", termsafe.Name(j.path), openErr)
+	case n.Type == tree.File || n.Type == tree.Dir:
+		return fmt.Errorf("%s: changed while being backed up; left out", termsafe.Name(j.path))
+	}
+	warnAll(j.path, skipped, a.warn)
+	j.node = n
+	return nil
 }
 
 // dataRanges returns the data ranges of the first size bytes of f: for a

@@ -25,7 +25,9 @@ func openAt(d *sharedDir, name, path string) (sourceFile, error) {
 	} else {
 		name = path
 	}
-	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	// O_NOCTTY: a device node in the file's place (a race, or a file system
+	// misreporting a type) never becomes the controlling terminal.
+	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 	fd, err := unix.Openat(dfd, name, flags|oNoAtime, 0)
 	if err == unix.EPERM && oNoAtime != 0 {
 		fd, err = unix.Openat(dfd, name, flags, 0)

@@ -5,7 +5,6 @@ package fsmeta
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -191,25 +190,43 @@ func OpenDir(dir string) (*Dir, []string, error) {
 		return nil, nil, fmt.Errorf("fsmeta: open directory %q: %w", dir, err)
 	}
 	d := &Dir{f: os.NewFile(uintptr(fd), dir), path: dir}
-	ents, err := d.f.ReadDir(-1)
+	names, regular, err := readDir(d.f)
 	if err != nil {
 		_ = d.Close() // the read error is the one to report
 		return nil, nil, fmt.Errorf("fsmeta: read directory %q: %w", dir, err)
 	}
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	names := make([]string, len(ents))
-	d.regular = make([]bool, len(ents))
-	for i, e := range ents {
-		names[i], d.regular[i] = e.Name(), e.Type().IsRegular()
-	}
+	d.regular = sortListing(names, regular)
 	return d, names, nil
 }
 
+// sortListing sorts names by their bytes, and regular (nil, or one per
+// name) with them; it returns regular.
+func sortListing(names []string, regular []bool) []bool {
+	if regular == nil {
+		slices.Sort(names)
+		return nil
+	}
+	type entry struct {
+		name    string
+		regular bool
+	}
+	ents := make([]entry, len(names))
+	for i := range names {
+		ents[i] = entry{names[i], regular[i]}
+	}
+	slices.SortFunc(ents, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	for i, e := range ents {
+		names[i], regular[i] = e.name, e.regular
+	}
+	return regular
+}
+
 // Regular reports whether the directory listed its entry i, in the order
-// of OpenDir's names, as a regular file. The listing's type (d_type) is a
-// hint only: the entry may be replaced before it is opened, so what is
-// opened must be checked (CaptureFd).
-func (d *Dir) Regular(i int) bool { return d.regular[i] }
+// of OpenDir's names, as a regular file (d_type DT_REG; never where the
+// system gives no type, readDir). It is a hint only: the entry may be
+// replaced before it is opened, or a file system may misreport it, so
+// what is opened must be checked (CaptureFile).
+func (d *Dir) Regular(i int) bool { return d.regular != nil && d.regular[i] }
 
 // Fd returns d's descriptor, valid until d is closed.
 func (d *Dir) Fd() int { return int(d.f.Fd()) }
