@@ -23,9 +23,9 @@ type sourceFile interface {
 
 // fileJob is a file to read: the entry name of the directory from (nil: by
 // its path), which holds it open for the job (sharedDir). A job to capture
-// has no node yet: the worker captures it from the open file, and leaves
-// the file out if it is no longer a regular file or the filter leaves it
-// out by its size or file system (scope).
+// has no node yet: the worker captures it from the open file (capture),
+// leaves it out if the filter does by its size or file system (scope), and
+// records an entry that is not a regular file as what it is (stated).
 type fileJob struct {
 	path    string
 	name    string

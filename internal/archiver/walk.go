@@ -156,14 +156,14 @@ func (a *Archiver) walkDir(ctx context.Context, parent *dirState, slot int, sc *
 	d.pending.Store(int64(len(nodes)) + 1)
 	isFile := func(i int) bool { return opens[i] || nodes[i] != nil && nodes[i].Type == tree.File }
 	for i, name := range l.names {
-		switch p := joinName(path, name); {
+		switch {
 		case !isFile(i):
 		case ctx.Err() != nil:
 			a.childDone(ctx, d, i, nil)
 		case opens[i]:
-			a.queue(ctx, fileJob{path: p, name: name, from: l.dir, scope: l.inner, dir: d, slot: i, capture: true})
+			a.queue(ctx, fileJob{path: joinName(path, name), name: name, from: l.dir, scope: l.inner, dir: d, slot: i, capture: true})
 		default:
-			a.visit(ctx, d, i, l.inner, l.dir, p, nodes[i], olds[i])
+			a.visit(ctx, d, i, l.inner, l.dir, joinName(path, name), nodes[i], olds[i])
 		}
 	}
 	l.dir.release()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +21,10 @@ const (
 
 var errBadDirent = errors.New("malformed directory entry from getdents")
 
+// direntBufs are getdents buffers, reused: a walk lists every directory,
+// and a buffer made for each would be zeroed and collected each time.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // readDir returns the names of the entries of the directory open as f,
 // without "." and "..", and for each whether it was listed as a regular
 // file (DT_REG). Unlike os.File.ReadDir it never stats an entry, not even
@@ -27,7 +32,9 @@ var errBadDirent = errors.New("malformed directory entry from getdents")
 // stat error then fails the whole listing there, where here that entry
 // alone fails when it is captured.
 func readDir(f *os.File) (names []string, regular []bool, err error) {
-	buf := make([]byte, 32<<10)
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := unix.Getdents(int(f.Fd()), buf)
 		switch {

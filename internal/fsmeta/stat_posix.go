@@ -92,7 +92,10 @@ func captureAt(dfd int, dir, name string, old *tree.Node) (*tree.Node, []error, 
 		return nil, nil, fmt.Errorf("fsmeta: %q: %w", path, err)
 	}
 	warnings, err := addXattrs(n, xattrFile{path: path, fd: -1}, rs.meta)
-	return n, warnings, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, warnings, nil
 }
 
 // CaptureFile is StatWarn of the open file f (at f.Name()), with its status
@@ -106,12 +109,14 @@ func CaptureFile(f File) (n *tree.Node, allocated int64, warnings []error, err e
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, 0, nil, fmt.Errorf("fsmeta: fstat %q: %w", path, err)
 	}
-	n, rs := nodeOf(&st, filepath.Base(path))
+	n, rs := nodeOf(&st, path)
 	if n.Type == 0 {
 		return nil, 0, nil, fmt.Errorf("fsmeta: %q: %w (mode %#o)", path, errUnknownType, rs.mode)
 	}
-	warnings, err = addXattrs(n, xattrFile{path: path, fd: fd}, rs.meta)
-	return n, int64(st.Blocks) * 512, warnings, err
+	if warnings, err = addXattrs(n, xattrFile{path: path, fd: fd}, rs.meta); err != nil {
+		return nil, 0, nil, err
+	}
+	return n, int64(st.Blocks) * 512, warnings, nil
 }
 
 // nodeOf returns the node of the entry name with status st, but for its
